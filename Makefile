@@ -1,0 +1,38 @@
+# Two commands take a fresh Debian machine to a running service and to a passing test suite:
+#   make run     make test
+# Both install what they need first (Debian packages, the .venv, pip) and are idempotent.
+
+SHELL := /bin/bash
+PY := .venv/bin/python
+APT_PACKAGES := espeak-ng sox sip-tester libsndfile1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMP := .venv/.installed
+
+.PHONY: deps venv run test test-fast bench data clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(STAMP): pyproject.toml
+	@[ -x $(PY) ] || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: deps venv
+	.venv/bin/ivr serve
+
+test: deps venv
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: deps venv
+	.venv/bin/ivr bench pipeline --json bench-results/pipeline.json
+
+clean:
+	rm -rf .venv bench-results
