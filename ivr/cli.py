@@ -1,0 +1,114 @@
+"""The `ivr` command: simulate a recorded call, serve calls, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from voice.audio import AudioError, read_wav, write_wav
+
+    try:
+        audio = read_wav(args.wav)
+    except AudioError as exc:
+        print(f"ivr simulate: {exc}", file=sys.stderr)
+        return 2
+    from ivr.engine import get_engine, quiet_libraries
+
+    quiet_libraries()  # before pipecat is imported: it logs a banner at import
+    from voice.call import VoiceConfig
+    from voice.responders import EchoResponder
+    from voice.simulate import simulate
+    from voice.turns import TurnConfig
+
+    try:
+        turns = TurnConfig(silence_ms=args.silence_ms)
+    except ValueError as exc:
+        print(f"ivr simulate: {exc}", file=sys.stderr)
+        return 2
+    engine = get_engine()
+
+    def on_event(ev: dict) -> None:
+        if args.json:
+            print(json.dumps(ev), flush=True)
+        else:
+            print(_human(ev), flush=True)
+
+    result = asyncio.run(
+        simulate(
+            audio,
+            engine.models,
+            engine.prompts,
+            EchoResponder(engine.prompts.prompts),
+            fast=args.fast,
+            config=VoiceConfig(turns=turns),
+            on_event=on_event,
+        )
+    )
+    if args.out:
+        write_wav(args.out, result.bot_audio, result.out_rate)
+    return 0
+
+
+def _human(ev: dict) -> str:
+    kind = ev["event"]
+    if kind == "turn":
+        return f"[{ev['start']:6.2f}-{ev['end']:6.2f}] caller: {ev['text']}"
+    if kind == "bot":
+        flag = " (interrupted)" if ev.get("interrupted") else ""
+        start = ev.get("start")
+        return f"[{start if start is not None else float('nan'):6.2f}] bot: {ev['text']}{flag}"
+    return f"-- {kind}: {ev.get('outcome', '')}"
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from ivr.serve import serve
+
+    return serve(args)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from ivr.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ivr", description="Voice contact-centre IVR with bot-first triage.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("simulate", help="run a recorded caller through the live-call pipeline")
+    s.add_argument("wav", help="caller recording (WAV/FLAC/OGG, any rate and channel count)")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.add_argument("--fast", action="store_true", help="simulated clock: faster than real time, same results")
+    s.add_argument("--out", help="write the bot's audio, time-aligned with the caller's, to this WAV")
+    s.add_argument("--silence-ms", type=int, default=500, help="silence that ends a caller turn (default 500)")
+    s.set_defaults(func=_cmd_simulate)
+
+    v = sub.add_parser("serve", help="answer calls over SIP and serve the HTTP API")
+    v.add_argument("--sip", default="127.0.0.1:5070", help="SIP listen address HOST:PORT")
+    v.add_argument("--http", default="127.0.0.1:8080", help="HTTP listen address HOST:PORT")
+    v.set_defaults(func=_cmd_serve)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    b.add_argument("what", choices=["pipeline"])
+    b.add_argument("--turns", type=int, default=20, help="caller turns to measure (default 20)")
+    b.add_argument("--json", dest="json_out", default="bench-results/pipeline.json")
+    b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Redaction of payment card numbers from transcripts.
+
+Conservative on purpose: any run of 13 or more digits — written, grouped
+with spaces or dashes, or spoken as words ("four one one one ...") — is
+replaced, whether or not it passes the Luhn check. A false redaction costs a
+little context in a summary; a leaked PAN costs a PCI incident.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .spoken_numbers import digit_runs
+
+CARD_MASK = "[card number]"
+MIN_PAN_DIGITS = 13
+_WRITTEN = re.compile(r"\d(?:[ \-.]?\d){12,}")
+
+
+def redact(text: str, mask: str = CARD_MASK) -> str:
+    """``text`` with every 13+ digit run (written or spoken) replaced by ``mask``."""
+    text = _WRITTEN.sub(mask, text)
+    spans = [(r.start, r.end) for r in digit_runs(text) if len(r.digits) >= MIN_PAN_DIGITS]
+    for start, end in reversed(spans):
+        text = text[:start] + mask + text[end:]
+    return text
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum (for callers who want to tell a real PAN from noise)."""
+    if not digits.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 1:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0

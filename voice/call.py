@@ -1,0 +1,151 @@
+"""One call's voice pipeline on pipecat: caller audio in, bot audio out, events out.
+
+    caller 8 kHz → upsample to 16 kHz → TurnTaking → Prosody → Whisper STT → BotTurn → Piper TTS → Output
+
+The same class runs a live SIP call (fed from RTP, playing into RTP) and `ivr simulate` (fed
+from a file, playing into a buffer), so what the simulator shows is what a caller gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import soxr
+from pipecat.frames.frames import EndFrame, InputAudioRawFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.workers.runner import WorkerRunner
+
+from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE
+from voice.models import SpeechModels
+from voice.playout import MediaClock, Playout
+from voice.processors import (
+    BotTurnProcessor,
+    CallOutputProcessor,
+    EventSink,
+    Progress,
+    ProsodyProcessor,
+    Responder,
+    TurnTakingProcessor,
+)
+from voice.services import PromptCache, SharedPiperTTSService, SharedWhisperSTTService
+from voice.turns import TurnConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VoiceConfig:
+    turns: TurnConfig = field(default_factory=TurnConfig)
+    out_rate: int = TELEPHONE_RATE
+
+
+class Upsampler:
+    """8 kHz telephone frames → 16 kHz pipeline frames, streaming (no edge clicks per frame)."""
+
+    def __init__(self, rate_in: int = TELEPHONE_RATE, rate_out: int = PIPELINE_RATE):
+        self._rs = soxr.ResampleStream(rate_in, rate_out, 1, dtype="int16", quality="HQ")
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._n = rate_out * FRAME_MS // 1000
+
+    def push(self, pcm: np.ndarray) -> list[np.ndarray]:
+        y = self._rs.resample_chunk(pcm.astype(np.int16))
+        self._pending = np.concatenate([self._pending, y])
+        out = []
+        while len(self._pending) >= self._n:
+            out.append(self._pending[: self._n])
+            self._pending = self._pending[self._n :]
+        return out
+
+
+class VoiceCall:
+    """Runs the pipeline for one call. Feed caller audio with `feed_*`; `finish()` when it ends."""
+
+    def __init__(
+        self,
+        models: SpeechModels,
+        prompts: PromptCache,
+        responder: Responder,
+        playout: Playout,
+        clock: MediaClock,
+        on_event: EventSink,
+        config: VoiceConfig | None = None,
+    ):
+        self.config = config or VoiceConfig()
+        self.clock = clock
+        self.progress = Progress()
+        self.hangup_requested = asyncio.Event()
+        self._frames_in = 0
+        self._upsampler = Upsampler()
+        self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress)
+        self.output = CallOutputProcessor(clock, playout, self.progress, on_event, on_hangup=self.hangup_requested.set)
+        self.stt = SharedWhisperSTTService(models)
+        self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)
+        self.pipeline = Pipeline(
+            [
+                self.turn_taking,
+                ProsodyProcessor(PIPELINE_RATE),
+                self.stt,
+                BotTurnProcessor(responder, on_event, self.progress),
+                self.tts,
+                self.output,
+            ]
+        )
+        self.worker = PipelineWorker(
+            self.pipeline,
+            params=PipelineParams(audio_in_sample_rate=PIPELINE_RATE, audio_out_sample_rate=self.config.out_rate),
+            cancel_on_idle_timeout=False,
+            enable_rtvi=False,
+            enable_turn_tracking=False,
+            check_dangling_tasks=False,
+        )
+        self._runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
+        self._run_task: asyncio.Task | None = None
+        self._started = asyncio.Event()
+
+        @self.worker.event_handler("on_pipeline_started")
+        async def _started(_worker, _frame):
+            self._started.set()
+
+    async def start(self) -> None:
+        await self._runner.add_workers(self.worker)
+        self._run_task = asyncio.create_task(self._runner.run())
+        await asyncio.wait_for(self._started.wait(), timeout=30)
+
+    async def feed_telephone_frame(self, pcm8k: np.ndarray) -> None:
+        """One 20 ms frame of caller audio at 8 kHz; advances the media clock by 20 ms."""
+        for f16 in self._upsampler.push(pcm8k):
+            await self.feed_pipeline_frame(f16)
+
+    async def feed_pipeline_frame(self, pcm16k: np.ndarray) -> None:
+        t = self._frames_in * FRAME_MS / 1000
+        self._frames_in += 1
+        self.clock.now = t + FRAME_MS / 1000
+        frame = InputAudioRawFrame(audio=pcm16k.astype(np.int16).tobytes(), sample_rate=PIPELINE_RATE, num_channels=1)
+        frame.metadata["t"] = t
+        self.progress.fed += 1
+        await self.worker.queue_frame(frame)
+
+    @property
+    def turn_taking_busy(self) -> bool:
+        """The caller is mid-turn (a turn has started and not yet ended)."""
+        return self.turn_taking.in_turn
+
+    async def settle(self) -> None:
+        """Wait until everything the fed audio caused has reached the output (simulated clock)."""
+        await self.progress.wait_settled()
+
+    async def finish(self, timeout: float = 60.0) -> None:
+        """The caller is gone: close the last turn, drain, stop the pipeline."""
+        await self.worker.queue_frame(EndFrame())
+        if self._run_task is not None:
+            try:
+                await asyncio.wait_for(self._run_task, timeout)
+            except asyncio.TimeoutError:
+                log.warning("pipeline did not drain in %.0f s; cancelling", timeout)
+                await self.worker.cancel()
+                await self._run_task

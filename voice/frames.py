@@ -1,0 +1,52 @@
+"""Frames this project adds to pipecat's, for what pipecat has no frame for: a whole caller turn
+(its audio, timing and prosody travel together to ASR and the dialog) and the bounds of a bot reply
+(so the call's output knows which audio belongs to which reply, and when a reply is over)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from pipecat.frames.frames import DataFrame, SystemFrame
+
+
+@dataclass
+class CallerTurnFrame(DataFrame):
+    """One caller turn, from end-of-turn detection on; filled in as it moves down the pipeline."""
+
+    index: int = 0
+    start: float = 0.0  # media seconds
+    end: float = 0.0
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16), repr=False)
+    voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
+    barge_in: bool = False  # the caller started this turn while the bot was talking
+    prosody: dict | None = None
+    text: str | None = None
+    asr_seconds: float | None = None
+    detected_at: float = 0.0  # media seconds when end of turn was decided
+    interruptible: bool = field(default=False, init=False)  # a barge-in must never drop a turn
+
+
+@dataclass
+class BotReplyStartFrame(DataFrame):
+    reply_id: int = 0
+    text: str = ""
+    interruptible: bool = field(default=False, init=False)
+
+
+@dataclass
+class BotReplyEndFrame(DataFrame):
+    """Follows a reply's audio; `end_call` hangs up once that audio has played."""
+
+    reply_id: int = 0
+    end_call: bool = False
+    interruptible: bool = field(default=False, init=False)
+
+
+@dataclass
+class CallerSpeechStartedFrame(SystemFrame):
+    """Speech onset confirmed; `barge_in` when the bot was talking at that moment."""
+
+    onset: float = 0.0
+    confirmed: float = 0.0
+    barge_in: bool = False

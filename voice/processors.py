@@ -1,0 +1,361 @@
+"""The call pipeline's own pipecat processors: turn-taking, prosody, the bot's turn, the output.
+
+Each is a FrameProcessor, testable alone with pipecat's run_test: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    StartFrame,
+    TTSSpeakFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from voice import prosody as prosody_mod
+from voice.audio import FRAME_MS
+from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerSpeechStartedFrame, CallerTurnFrame
+from voice.playout import MediaClock, Playout
+from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+
+EventSink = Callable[[dict], None]
+
+
+class Progress:
+    """Counts work the pipeline owes the caller, so a simulated clock can wait for it.
+
+    With `--fast` the caller's audio is fed as fast as the pipeline takes it; before the media
+    clock moves on, every frame fed must have been looked at and every decision it caused
+    (a turn to answer, a barge-in to act on) must have reached the output.
+    """
+
+    def __init__(self):
+        self.fed = 0
+        self.seen = 0
+        self.owed = 0
+        self._changed = asyncio.Event()
+
+    def note(self, *, seen: int = 0, owed: int = 0) -> None:
+        self.seen += seen
+        self.owed += owed
+        self._changed.set()
+
+    @property
+    def settled(self) -> bool:
+        return self.seen >= self.fed and self.owed <= 0
+
+    async def wait_settled(self) -> None:
+        while not self.settled:
+            self._changed.clear()
+            await self._changed.wait()
+
+
+class TurnTakingProcessor(FrameProcessor):
+    """Caller audio in; CallerSpeechStartedFrame (and InterruptionFrame on barge-in) and CallerTurnFrame out."""
+
+    def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress, **kw):
+        super().__init__(**kw)
+        self._detector = TurnDetector(config)
+        self._clock = clock
+        self._playout = playout
+        self._progress = progress
+        self._barge_in = False
+
+    @property
+    def in_turn(self) -> bool:
+        return self._detector.speaking
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InputAudioRawFrame):
+            t = frame.metadata.get("t", self._clock.now)
+            samples = np.frombuffer(frame.audio, dtype=np.int16)
+            for ev in self._detector.feed(samples, t):
+                await self._emit(ev)
+            self._progress.note(seen=1)
+            return
+        if isinstance(frame, EndFrame):
+            for ev in self._detector.flush():
+                await self._emit(ev)
+        await self.push_frame(frame, direction)
+
+    async def _emit(self, ev: SpeechStarted | TurnEnded) -> None:
+        if isinstance(ev, SpeechStarted):
+            # The bot is talking if its queued audio runs past the moment speech was confirmed.
+            self._barge_in = self._playout.playing_until() > ev.confirmed + 1e-6
+            self._progress.note(owed=1)
+            if self._barge_in:
+                await self.push_frame(InterruptionFrame())
+            await self.push_frame(CallerSpeechStartedFrame(onset=ev.onset, confirmed=ev.confirmed, barge_in=self._barge_in))
+        else:
+            self._progress.note(owed=1)
+            await self.push_frame(
+                CallerTurnFrame(
+                    index=ev.index,
+                    start=ev.start,
+                    end=ev.end,
+                    audio=ev.audio,
+                    voiced=ev.voiced,
+                    barge_in=self._barge_in,
+                    detected_at=self._clock.now,
+                )
+            )
+            self._barge_in = False
+
+
+class ProsodyProcessor(FrameProcessor):
+    """Starts prosody analysis of each turn beside ASR (it costs ~10 ms; ASR ~300 ms).
+
+    The result is attached to the turn as a future that the bot's turn awaits, so prosody never
+    adds to the caller's wait. Turns are normalised in order against the caller's own baseline.
+    """
+
+    def __init__(self, rate: int = 16000, **kw):
+        super().__init__(**kw)
+        self._rate = rate
+        self._baseline = prosody_mod.CallerBaseline()
+        self._last: asyncio.Future | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, CallerTurnFrame):
+            prev = self._last
+            loop = asyncio.get_running_loop()
+            raw = loop.run_in_executor(None, prosody_mod.extract, frame.audio, self._rate, frame.voiced)
+
+            async def finish():
+                p = await raw
+                if prev is not None:
+                    await asyncio.shield(prev)
+                return self._baseline.normalise(p).to_dict()
+
+            self._last = asyncio.ensure_future(finish())
+            frame.metadata["prosody_future"] = self._last
+        await self.push_frame(frame, direction)
+
+
+@dataclass
+class Reply:
+    text: str
+    end_call: bool = False
+    extra: dict = field(default_factory=dict)  # keys added to the "bot" event (intent, decision...)
+
+
+class Responder(Protocol):
+    """The bot's judgement. The foundation's is a fixed acknowledgement; the NLU plugs in here."""
+
+    def greeting(self) -> Reply: ...
+
+    def on_turn(self, turn: CallerTurnFrame) -> Reply | None: ...
+
+    def turn_fields(self, turn: CallerTurnFrame) -> dict: ...
+
+
+class BotTurnProcessor(FrameProcessor):
+    """Transcribed turns in; the bot's reply out as BotReplyStart, TTSSpeak, BotReplyEnd."""
+
+    def __init__(self, responder: Responder, on_event: EventSink, progress: Progress, **kw):
+        super().__init__(**kw)
+        self._responder = responder
+        self._emit = on_event
+        self._progress = progress
+        self._reply_id = 0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            await self._speak(self._responder.greeting())
+            return
+        if isinstance(frame, CallerTurnFrame):
+            fut = frame.metadata.pop("prosody_future", None)
+            if fut is not None:
+                frame.prosody = await fut
+            if frame.text:
+                event = {
+                    "event": "turn",
+                    "index": frame.index,
+                    "start": round(frame.start, 2),
+                    "end": round(frame.end, 2),
+                    "text": frame.text,
+                    "prosody": frame.prosody,
+                }
+                event.update(self._responder.turn_fields(frame))
+                self._emit(event)
+                await self.push_frame(frame)
+                reply = self._responder.on_turn(frame)
+                if reply is not None:
+                    await self._speak(reply)
+            # The turn is answered once its reply (if any) is queued behind it.
+            await self.push_frame(_TurnDoneFrame(index=frame.index))
+            return
+        await self.push_frame(frame, direction)
+
+    async def _speak(self, reply: Reply) -> None:
+        rid = self._reply_id
+        self._reply_id += 1
+        self._progress.note(owed=1)  # settled once its end reaches the output
+        start = BotReplyStartFrame(reply_id=rid, text=reply.text)
+        start.metadata["extra"] = reply.extra
+        await self.push_frame(start)
+        await self.push_frame(TTSSpeakFrame(reply.text))
+        await self.push_frame(BotReplyEndFrame(reply_id=rid, end_call=reply.end_call))
+
+
+@dataclass
+class _TurnDoneFrame(BotReplyEndFrame):
+    index: int = 0
+
+
+@dataclass
+class _ReplyLog:
+    reply_id: int
+    text: str
+    extra: dict
+    start: float | None = None
+    end: float | None = None
+    interrupted: bool = False
+    done: bool = False  # all its audio has arrived
+    reported: bool = False
+    end_call: bool = False
+
+
+class CallOutputProcessor(FrameProcessor):
+    """The end of the pipeline: schedules bot audio on the playout and reports replies.
+
+    A reply is reported (the "bot" event) once it is known whether it was interrupted: when the
+    caller barges in, when the next reply or turn shows it finished, or when the call ends.
+    """
+
+    def __init__(
+        self,
+        clock: MediaClock,
+        playout: Playout,
+        progress: Progress,
+        on_event: EventSink,
+        on_hangup: Callable[[], None] | None = None,
+        **kw,
+    ):
+        super().__init__(**kw)
+        self._clock = clock
+        self._playout = playout
+        self._progress = progress
+        self._emit = on_event
+        self._on_hangup = on_hangup
+        self._replies: list[_ReplyLog] = []
+        self._current: _ReplyLog | None = None
+        self.barge_in_latencies: list[float] = []
+        self.reply_latencies: list[float] = []  # end of caller speech → first bot audio, media s
+        self.asr_seconds: list[float] = []  # wall seconds Whisper took per turn
+        self._last_turn_end: float | None = None
+        self.hangup_at: float | None = None
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        await super().process_frame(frame, direction)
+        if isinstance(frame, CallerSpeechStartedFrame):
+            if frame.barge_in:
+                self._barge_in(frame)
+            else:
+                self._report_finished()
+            self._progress.note(owed=-1)
+            return
+        if isinstance(frame, _TurnDoneFrame):
+            self._progress.note(owed=-1)
+            return
+        if isinstance(frame, BotReplyStartFrame):
+            self._report_finished()
+            self._current = _ReplyLog(frame.reply_id, frame.text, frame.metadata.get("extra", {}))
+            self._replies.append(self._current)
+            return
+        if isinstance(frame, OutputAudioRawFrame):
+            cur = self._current
+            if cur is None or cur.interrupted:
+                return  # audio of a reply the caller already talked over
+            pcm = np.frombuffer(frame.audio, dtype=np.int16)
+            if frame.sample_rate != self._playout.rate:
+                from voice.audio import resample
+
+                pcm = resample(pcm, frame.sample_rate, self._playout.rate)
+            start = self._playout.play(pcm)
+            if cur.start is None:
+                cur.start = start
+                if self._last_turn_end is not None:
+                    self.reply_latencies.append(start - self._last_turn_end)
+                    self._last_turn_end = None
+            cur.end = self._playout.playing_until()
+            return
+        if isinstance(frame, BotReplyEndFrame):
+            self._progress.note(owed=-1)
+            cur = self._current
+            if cur is not None and cur.reply_id == frame.reply_id:
+                cur.done = True
+                cur.end_call = frame.end_call
+                if frame.end_call and self._on_hangup is not None:
+                    self.hangup_at = cur.end if cur.end is not None else self._clock.now
+                    self._on_hangup()
+            return
+        if isinstance(frame, CallerTurnFrame):
+            self._last_turn_end = frame.end
+            if frame.asr_seconds is not None:
+                self.asr_seconds.append(frame.asr_seconds)
+            self._report_finished()
+            return
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            self.finish()
+        if isinstance(frame, (StartFrame, EndFrame, CancelFrame)):
+            await self.push_frame(frame, direction)
+
+    def _barge_in(self, frame: CallerSpeechStartedFrame) -> None:
+        now = self._clock.now
+        self._playout.stop()
+        for r in self._replies:
+            if r.reported:
+                continue
+            if r.start is None or r.end is None or r.end > now:
+                r.interrupted = True
+                if r.start is not None:
+                    r.end = max(r.start, now)
+        self.barge_in_latencies.append(now - frame.onset)
+        self._report_finished(force=True)
+
+    def _report_finished(self, force: bool = False) -> None:
+        for r in self._replies:
+            if r.reported:
+                continue
+            finished = r.interrupted or (r.done and r.end is not None and r.end <= self._clock.now)
+            if not (finished or force):
+                continue
+            if not r.done and not r.interrupted:
+                continue
+            r.reported = True
+            ev = {
+                "event": "bot",
+                "start": round(r.start, 2) if r.start is not None else None,
+                "text": r.text,
+                "interrupted": r.interrupted,
+            }
+            ev.update(r.extra)
+            self._emit(ev)
+
+    def finish(self) -> None:
+        """End of call: every reply not yet reported is reported as it stands."""
+        for r in self._replies:
+            if not r.reported and r.end is not None and r.end > self._clock.now and not r.done:
+                r.interrupted = True
+        for r in self._replies:
+            r.done = True
+        self._report_finished(force=True)
+
+    @property
+    def replies(self) -> list[_ReplyLog]:
+        return self._replies

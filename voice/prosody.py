@@ -1,0 +1,139 @@
+"""Prosody per caller turn: pitch, energy, tempo, pauses, and each against the caller's own norm.
+
+Anger and frustration are high-arousal: higher and wider pitch, more energy, faster speech.
+Absolute values mostly say who is speaking (a deep voice is not a calm one), so every feature
+is also given as a z-score against the same caller's earlier turns. Telephone audio has
+nothing above 4 kHz, so everything here works on what survives the 8 kHz band.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voice.audio import FRAME_MS, int16_to_float
+
+FEATURES = ("pitch_median_hz", "pitch_range_st", "energy_db", "speaking_rate_sps", "pause_ratio")
+PITCH_MIN_HZ = 60.0
+PITCH_MAX_HZ = 400.0
+HOP = 160  # 10 ms at 16 kHz
+
+
+@dataclass
+class Prosody:
+    pitch_median_hz: float
+    pitch_range_st: float  # 10th→90th percentile of voiced pitch, in semitones
+    energy_db: float  # mean RMS of voiced frames, dBFS
+    speaking_rate_sps: float  # syllable nuclei per second of speech
+    pause_ratio: float  # share of the turn (first to last voiced frame) that is silence
+    voiced_seconds: float
+    z: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = {k: round(float(getattr(self, k)), 3) for k in FEATURES}
+        d["voiced_seconds"] = round(self.voiced_seconds, 3)
+        d.update({f"{k}_z": round(float(v), 3) for k, v in self.z.items()})
+        return d
+
+
+def extract(audio: np.ndarray, rate: int, voiced_frames: np.ndarray | None = None) -> Prosody:
+    """Features of one turn. `voiced_frames` is the VAD's per-20 ms decision, if known."""
+    import librosa
+
+    y = int16_to_float(audio)
+    if len(y) < rate // 10:
+        y = np.pad(y, (0, rate // 10 - len(y)))
+    frame_length = 1024 if rate >= 16000 else 512
+    hop = HOP * rate // 16000
+    rms = librosa.feature.rms(y=y, frame_length=frame_length, hop_length=hop, center=True)[0]
+    rms_db = 20 * np.log10(np.maximum(rms, 1e-6))
+    # Voicing: loud enough relative to this turn's peak, and a pitch inside the human range.
+    loud = rms_db > max(rms_db.max() - 30.0, -55.0)
+    f0 = librosa.yin(y, fmin=PITCH_MIN_HZ, fmax=PITCH_MAX_HZ, sr=rate, frame_length=frame_length, hop_length=hop)
+    n = min(len(f0), len(loud))
+    f0, loud, rms_db = f0[:n], loud[:n], rms_db[:n]
+    in_range = (f0 > PITCH_MIN_HZ * 1.05) & (f0 < PITCH_MAX_HZ * 0.95)
+    voiced = loud & in_range
+    pitched = f0[voiced]
+    if len(pitched) >= 3:
+        # A median filter removes octave jumps that yin makes at voicing edges.
+        med = float(np.median(pitched))
+        pitched = pitched[(pitched > med / 1.8) & (pitched < med * 1.8)]
+        p10, p50, p90 = np.percentile(pitched, [10, 50, 90])
+        pitch_median = float(p50)
+        pitch_range = float(12 * math.log2(max(p90, 1e-3) / max(p10, 1e-3)))
+    else:
+        pitch_median, pitch_range = 0.0, 0.0
+    energy = float(np.mean(rms_db[loud])) if loud.any() else -90.0
+
+    # Speech extent and pauses from the VAD's frames when given, else from loudness.
+    if voiced_frames is not None and len(voiced_frames) and voiced_frames.any():
+        idx = np.flatnonzero(voiced_frames)
+        span = voiced_frames[idx[0] : idx[-1] + 1]
+        speech_s = float(span.sum()) * FRAME_MS / 1000
+        pause_ratio = 1.0 - float(span.mean())
+    else:
+        idx = np.flatnonzero(loud)
+        span = loud[idx[0] : idx[-1] + 1] if len(idx) else loud
+        speech_s = float(span.sum()) * hop / rate
+        pause_ratio = 1.0 - float(span.mean()) if len(span) else 0.0
+
+    rate_sps = _syllable_rate(rms_db, loud, hop, rate, speech_s)
+    return Prosody(pitch_median, pitch_range, energy, rate_sps, pause_ratio, float(voiced.sum()) * hop / rate)
+
+
+def _syllable_rate(rms_db: np.ndarray, loud: np.ndarray, hop: int, rate: int, speech_s: float) -> float:
+    """Syllable nuclei as prominent peaks of the smoothed energy envelope (de Jong & Wempe style)."""
+    from scipy.signal import find_peaks
+
+    if speech_s <= 0.05:
+        return 0.0
+    kernel = np.hanning(5)
+    env = np.convolve(rms_db, kernel / kernel.sum(), mode="same")
+    # Peaks at least 2 dB above their surroundings, at most ~12 syllables per second.
+    min_dist = max(1, int(0.08 * rate / hop))
+    peaks, _ = find_peaks(env, prominence=2.0, distance=min_dist)
+    peaks = [p for p in peaks if loud[p]]
+    return len(peaks) / speech_s
+
+
+class CallerBaseline:
+    """Running per-caller statistics, to express each turn against the caller's own earlier turns."""
+
+    def __init__(self):
+        self.history: list[Prosody] = []
+
+    def normalise(self, p: Prosody) -> Prosody:
+        z = {}
+        for k in FEATURES:
+            prev = [getattr(h, k) for h in self.history if h.voiced_seconds > 0.2]
+            if len(prev) == 0 or p.voiced_seconds <= 0.2:
+                z[k] = 0.0
+                continue
+            mean = float(np.mean(prev))
+            # With one or two earlier turns the spread is unknown; assume a typical one.
+            spread = float(np.std(prev)) if len(prev) >= 3 else 0.0
+            spread = max(spread, _TYPICAL_SPREAD[k])
+            z[k] = float(np.clip((getattr(p, k) - mean) / spread, -5, 5))
+        p.z = z
+        self.history.append(p)
+        return p
+
+
+# Typical within-speaker turn-to-turn spread, the floor under each z-score's denominator.
+_TYPICAL_SPREAD = {
+    "pitch_median_hz": 15.0,
+    "pitch_range_st": 1.5,
+    "energy_db": 3.0,
+    "speaking_rate_sps": 0.8,
+    "pause_ratio": 0.08,
+}
+
+
+def warm_up() -> None:
+    """librosa/numba compile on first use; pay that at start-up, not on a caller's first turn."""
+    t = np.arange(16000) / 16000
+    tone = (0.2 * np.sin(2 * np.pi * 150 * t) * 32767).astype(np.int16)
+    extract(tone, 16000, np.ones(50, dtype=bool))

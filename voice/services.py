@@ -1,0 +1,150 @@
+"""pipecat STT and TTS services over the process's shared models.
+
+pipecat's own WhisperSTTService and PiperTTSService each load a model per instance (per call);
+these subclasses keep pipecat's service contracts (run_stt / run_tts, metrics, interruption
+handling, soxr resampling of TTS audio to the output rate) over one SpeechModels per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import numpy as np
+from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame, TTSAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.services.settings import STTSettings, TTSSettings
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+from pipecat.utils.time import time_now_iso8601
+
+from voice.audio import PIPELINE_RATE, resample
+from voice.frames import CallerTurnFrame
+from voice.models import SpeechModels
+
+
+class SharedWhisperSTTService(STTService):
+    """Transcribes whole caller turns (CallerTurnFrame) with the shared Whisper model.
+
+    Turn boundaries come from the project's turn detector, so the service transcribes each turn
+    once, at its end, instead of re-running Whisper on a growing buffer (each run costs ~0.3 s).
+    """
+
+    def __init__(self, models: SpeechModels, **kwargs):
+        super().__init__(
+            sample_rate=PIPELINE_RATE,
+            audio_passthrough=False,
+            settings=STTSettings(model="tiny.en", language="en"),
+            ttfs_p99_latency=1.0,
+            **kwargs,
+        )
+        self._models = models
+        self._last_asr_seconds: float | None = None
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        pcm = np.frombuffer(audio, dtype=np.int16)
+        await self.start_processing_metrics()
+        try:
+            result = await self._models.transcribe(pcm)
+        except Exception as exc:  # a model failure is one lost turn, not a dead call
+            yield ErrorFrame(error=f"transcription failed: {exc}")
+            return
+        finally:
+            await self.stop_processing_metrics()
+        self._last_asr_seconds = result.seconds
+        if result.text:
+            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, CallerTurnFrame):
+            # Not STTService.process_frame: that would pass the turn on before it is transcribed.
+            await FrameProcessor.process_frame(self, frame, direction)
+            text_parts: list[str] = []
+            self._last_asr_seconds = None
+            async for out in self.run_stt(frame.audio.astype(np.int16).tobytes()):
+                if isinstance(out, TranscriptionFrame):
+                    text_parts.append(out.text)
+                    out.metadata["turn_index"] = frame.index
+                await self.push_frame(out, direction)
+            frame.text = " ".join(text_parts).strip()
+            frame.asr_seconds = self._last_asr_seconds
+            await self.push_frame(frame, direction)
+            return
+        await super().process_frame(frame, direction)
+
+
+class SharedPiperTTSService(TTSService):
+    """Speaks with the shared Piper voice; fixed prompts come from a cache instead of the model."""
+
+    def __init__(self, models: SpeechModels, prompt_cache: "PromptCache | None" = None, **kwargs):
+        super().__init__(
+            push_start_frame=True,
+            push_stop_frames=True,
+            settings=TTSSettings(model="piper", voice="en_US-joe-medium", language="en"),
+            **kwargs,
+        )
+        self._models = models
+        self._cache = prompt_cache
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        cached = self._cache.get(text, self.sample_rate) if self._cache else None
+        if cached is not None:
+            step = self.sample_rate // 10  # 100 ms frames, like a streaming synthesizer
+            for i in range(0, len(cached), step):
+                yield TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
+            return
+        await self.start_tts_usage_metrics(text)
+        try:
+            async for frame in self._stream_audio_frames_from_iterator(
+                self._sentences(text), in_sample_rate=self._models.tts_rate, context_id=context_id
+            ):
+                await self.stop_ttfb_metrics()
+                yield frame
+        except Exception as exc:
+            yield ErrorFrame(error=f"speech synthesis failed: {exc}")
+        finally:
+            await self.stop_ttfb_metrics()
+
+    async def _sentences(self, text: str) -> AsyncIterator[bytes]:
+        """Piper yields a chunk per sentence; each is rendered in the shared TTS pool."""
+        loop = asyncio.get_running_loop()
+        it = self._models.synthesize_sync(text)
+        while True:
+            chunk = await loop.run_in_executor(self._models.tts_pool, next, it, None)
+            if chunk is None:
+                return
+            yield chunk.samples.tobytes()
+
+
+class PromptCache:
+    """Fixed prompts (greeting, please hold, hand-off, goodbye) synthesized once at start-up."""
+
+    def __init__(self, models: SpeechModels, prompts: dict[str, str]):
+        self._models = models
+        self.prompts = dict(prompts)
+        self._native: dict[str, np.ndarray] = {}
+        self._by_rate: dict[tuple[str, int], np.ndarray] = {}
+
+    def build(self) -> "PromptCache":
+        for text in self.prompts.values():
+            parts = [c.samples for c in self._models.synthesize_sync(text)]
+            self._native[text] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+        return self
+
+    def text(self, name: str) -> str:
+        return self.prompts[name]
+
+    def get(self, text: str, rate: int) -> np.ndarray | None:
+        native = self._native.get(text)
+        if native is None:
+            return None
+        key = (text, rate)
+        if key not in self._by_rate:
+            self._by_rate[key] = resample(native, self._models.tts_rate, rate)
+        return self._by_rate[key]

@@ -1,0 +1,153 @@
+"""Turn-taking: where a caller's turn starts and ends, from webrtcvad over 20 ms frames.
+
+A pure state machine (no I/O, no clock of its own): feed it frames with their media time and it
+says when speech has really started (enough voiced audio to not be a click or a cough) and when
+the turn has ended (a configurable stretch of silence). The same events drive barge-in.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import webrtcvad
+
+from voice.audio import FRAME_MS, PIPELINE_RATE
+
+
+@dataclass(frozen=True)
+class TurnConfig:
+    silence_ms: int = 500  # trailing silence that ends a turn
+    min_speech_ms: int = 100  # voiced audio needed before a turn (or a barge-in) starts
+    onset_window_ms: int = 200  # ...within this window after the first voiced frame
+    preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
+    tail_ms: int = 200  # audio kept after the last voiced frame
+    max_turn_ms: int = 30_000  # a monologue is cut into turns Whisper can take
+    vad_mode: int = 3  # webrtcvad aggressiveness 0-3; 3 suits noisy phone lines
+    energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
+
+    def __post_init__(self):
+        if not 0 <= self.vad_mode <= 3:
+            raise ValueError("vad_mode must be 0..3")
+        for name in ("silence_ms", "min_speech_ms", "onset_window_ms"):
+            if getattr(self, name) <= 0 or getattr(self, name) % FRAME_MS:
+                raise ValueError(f"{name} must be a positive multiple of {FRAME_MS} ms")
+        if self.min_speech_ms > self.onset_window_ms:
+            raise ValueError("min_speech_ms must not exceed onset_window_ms")
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    onset: float  # media seconds of the first voiced frame
+    confirmed: float  # media seconds when enough speech had been heard
+
+
+@dataclass
+class TurnEnded:
+    index: int
+    start: float  # media seconds of the first voiced frame
+    end: float  # media seconds at the end of the last voiced frame
+    audio: np.ndarray  # int16 at the pipeline rate, with pre-roll and tail
+    voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per 20 ms frame of `audio`
+
+
+def frame_dbfs(frame: np.ndarray) -> float:
+    rms = float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) if len(frame) else 0.0
+    return 20 * np.log10(max(rms, 1e-9) / 32768.0)
+
+
+class TurnDetector:
+    """Feed 20 ms int16 frames at 16 kHz; get SpeechStarted / TurnEnded events back."""
+
+    def __init__(self, config: TurnConfig | None = None, rate: int = PIPELINE_RATE):
+        self.config = c = config or TurnConfig()
+        self.rate = rate
+        self._vad = webrtcvad.Vad(c.vad_mode)
+        self._frame_len = rate * FRAME_MS // 1000
+        self._pre: deque[tuple[np.ndarray, bool]] = deque(maxlen=max(1, c.preroll_ms // FRAME_MS))
+        self._cand: list[tuple[np.ndarray, bool]] = []
+        self._turn: list[tuple[np.ndarray, bool]] = []
+        self._state = "idle"  # idle | candidate | speaking
+        self._onset = 0.0
+        self._last_voiced_end = 0.0
+        self._silence_ms = 0
+        self._turn_index = 0
+        self._preroll_frames = 0
+
+    @property
+    def speaking(self) -> bool:
+        return self._state == "speaking"
+
+    def is_speech(self, frame: np.ndarray) -> bool:
+        if frame_dbfs(frame) < self.config.energy_floor_dbfs:
+            return False
+        return self._vad.is_speech(frame.astype(np.int16).tobytes(), self.rate)
+
+    def feed(self, frame: np.ndarray, t: float) -> list[SpeechStarted | TurnEnded]:
+        """`t` is the media time at the start of this frame, in seconds."""
+        if len(frame) != self._frame_len:
+            raise ValueError(f"expected {self._frame_len} samples, got {len(frame)}")
+        c = self.config
+        voiced = self.is_speech(frame)
+        events: list[SpeechStarted | TurnEnded] = []
+        end_t = t + FRAME_MS / 1000
+        if self._state == "idle":
+            if voiced:
+                self._state = "candidate"
+                self._onset = t
+                self._cand = [(frame, True)]
+                self._preroll_frames = len(self._pre)
+            else:
+                self._pre.append((frame, False))
+        elif self._state == "candidate":
+            self._cand.append((frame, voiced))
+            voiced_ms = sum(v for _, v in self._cand) * FRAME_MS
+            if voiced_ms >= c.min_speech_ms:
+                self._state = "speaking"
+                self._turn = list(self._pre) + self._cand
+                self._pre.clear()
+                self._cand = []
+                self._silence_ms = 0
+                self._last_voiced_end = end_t if voiced else self._last_voiced_end
+                events.append(SpeechStarted(onset=self._onset, confirmed=end_t))
+            elif len(self._cand) * FRAME_MS >= c.onset_window_ms:
+                # Not enough speech: a click, a cough, a line pop. Roll it into pre-roll.
+                for item in self._cand:
+                    self._pre.append((item[0], False))
+                self._cand = []
+                self._state = "idle"
+        if self._state == "speaking" and not events:
+            self._turn.append((frame, voiced))
+        if self._state == "speaking":
+            if voiced:
+                self._silence_ms = 0
+                self._last_voiced_end = end_t
+            else:
+                self._silence_ms += FRAME_MS
+            too_long = (end_t - self._onset) * 1000 >= c.max_turn_ms
+            if self._silence_ms >= c.silence_ms or too_long:
+                events.append(self._close_turn())
+        return events
+
+    def flush(self) -> list[TurnEnded]:
+        """End of the call: a turn in progress still counts."""
+        if self._state == "speaking":
+            return [self._close_turn()]
+        return []
+
+    def _close_turn(self) -> TurnEnded:
+        c = self.config
+        # Keep pre-roll, the speech, and `tail_ms` after the last voiced frame.
+        keep = self._preroll_frames + int(round((self._last_voiced_end - self._onset) * 1000 / FRAME_MS))
+        keep += c.tail_ms // FRAME_MS
+        kept = self._turn[: max(1, keep)]
+        audio = np.concatenate([f for f, _ in kept])
+        voiced = np.array([v for _, v in kept], dtype=bool)
+        turn = TurnEnded(self._turn_index, self._onset, self._last_voiced_end, audio, voiced)
+        self._turn_index += 1
+        self._state = "idle"
+        self._turn = []
+        self._silence_ms = 0
+        self._pre.clear()
+        return turn
