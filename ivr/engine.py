@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from voice.models import ModelConfig, SpeechModels, shared_models
 from voice.prompts import DEFAULT_PROMPTS
-from voice.services import PromptCache
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +16,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Engine:
     models: SpeechModels
-    prompts: PromptCache
+    prompts: "PromptCache"  # noqa: F821 (pipecat is imported only once logging is set up)
     startup_seconds: float
 
 
@@ -37,6 +36,7 @@ def get_engine(config: ModelConfig | None = None) -> Engine:
     global _engine
     if _engine is None:
         from voice import prosody
+        from voice.services import PromptCache
 
         t0 = time.perf_counter()
         models = shared_models(config)

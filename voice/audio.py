@@ -56,7 +56,7 @@ def read_wav(path: str | Path) -> Audio:
             promised = f.frames
             data = f.read(dtype="float32", always_2d=True)
             rate = f.samplerate
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+    except (sf.LibsndfileError, RuntimeError, TypeError, OSError) as exc:
         raise AudioError(f"{p}: not a readable audio file ({exc})") from None
     if promised > 0 and len(data) < promised:
         raise AudioError(f"{p}: truncated ({len(data)} of {promised} frames)")

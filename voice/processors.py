@@ -117,30 +117,20 @@ class ProsodyProcessor(FrameProcessor):
     """Starts prosody analysis of each turn beside ASR (it costs ~10 ms; ASR ~300 ms).
 
     The result is attached to the turn as a future that the bot's turn awaits, so prosody never
-    adds to the caller's wait. Turns are normalised in order against the caller's own baseline.
+    adds to the caller's wait.
     """
 
     def __init__(self, rate: int = 16000, **kw):
         super().__init__(**kw)
         self._rate = rate
-        self._baseline = prosody_mod.CallerBaseline()
-        self._last: asyncio.Future | None = None
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
         if isinstance(frame, CallerTurnFrame):
-            prev = self._last
             loop = asyncio.get_running_loop()
-            raw = loop.run_in_executor(None, prosody_mod.extract, frame.audio, self._rate, frame.voiced)
-
-            async def finish():
-                p = await raw
-                if prev is not None:
-                    await asyncio.shield(prev)
-                return self._baseline.normalise(p).to_dict()
-
-            self._last = asyncio.ensure_future(finish())
-            frame.metadata["prosody_future"] = self._last
+            frame.metadata["prosody_future"] = loop.run_in_executor(
+                None, prosody_mod.extract, frame.audio, self._rate, frame.voiced
+            )
         await self.push_frame(frame, direction)
 
 
@@ -170,6 +160,7 @@ class BotTurnProcessor(FrameProcessor):
         self._emit = on_event
         self._progress = progress
         self._reply_id = 0
+        self._baseline = prosody_mod.CallerBaseline()  # this caller's own norm, turn by turn
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -180,7 +171,8 @@ class BotTurnProcessor(FrameProcessor):
         if isinstance(frame, CallerTurnFrame):
             fut = frame.metadata.pop("prosody_future", None)
             if fut is not None:
-                frame.prosody = await fut
+                p = prosody_mod.with_transcript(await fut, frame.text or "")
+                frame.prosody = self._baseline.normalise(p).to_dict()
             if frame.text:
                 event = {
                     "event": "turn",

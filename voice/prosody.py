@@ -26,9 +26,10 @@ class Prosody:
     pitch_median_hz: float
     pitch_range_st: float  # 10th→90th percentile of voiced pitch, in semitones
     energy_db: float  # mean RMS of voiced frames, dBFS
-    speaking_rate_sps: float  # syllable nuclei per second of speech
+    speaking_rate_sps: float  # syllables per second of speech (from the words once known)
     pause_ratio: float  # share of the turn (first to last voiced frame) that is silence
-    voiced_seconds: float
+    voiced_seconds: float  # pitched audio
+    speech_seconds: float = 0.0  # speech by the VAD, pauses excluded
     z: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -81,7 +82,40 @@ def extract(audio: np.ndarray, rate: int, voiced_frames: np.ndarray | None = Non
         pause_ratio = 1.0 - float(span.mean()) if len(span) else 0.0
 
     rate_sps = _syllable_rate(rms_db, loud, hop, rate, speech_s)
-    return Prosody(pitch_median, pitch_range, energy, rate_sps, pause_ratio, float(voiced.sum()) * hop / rate)
+    return Prosody(pitch_median, pitch_range, energy, rate_sps, pause_ratio, float(voiced.sum()) * hop / rate, speech_s)
+
+
+def with_transcript(p: Prosody, text: str) -> Prosody:
+    """Speaking rate from the words: energy peaks merge in fast speech, syllables in text don't.
+
+    Whisper's words over the VAD's speech time is an articulation rate that scales with how fast
+    the caller really talks; the acoustic estimate stays as the fallback for turns with no text.
+    """
+    syllables = count_syllables(text)
+    if syllables and p.speech_seconds > 0.2:
+        p.speaking_rate_sps = syllables / p.speech_seconds
+    return p
+
+
+_NUMBER_SYLLABLES = {"0": 2, "1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 2, "8": 1, "9": 1}
+
+
+def count_syllables(text: str) -> int:
+    """Vowel groups per word, with the silent final e; digits as spoken one by one."""
+    import re
+
+    total = 0
+    for word in re.findall(r"[a-zA-Z']+|\d", text.lower()):
+        if word.isdigit():
+            total += _NUMBER_SYLLABLES[word]
+            continue
+        w = word.replace("'", "")
+        groups = re.findall(r"[aeiouy]+", w)
+        n = len(groups)
+        if w.endswith("e") and not w.endswith(("le", "ee", "ye")) and n > 1:
+            n -= 1
+        total += max(1, n)
+    return total
 
 
 def _syllable_rate(rms_db: np.ndarray, loud: np.ndarray, hop: int, rate: int, speech_s: float) -> float:

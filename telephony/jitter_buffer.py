@@ -1,0 +1,152 @@
+"""A jitter buffer on the RTP timestamp timeline: reorder, absorb jitter, conceal loss.
+
+Pure and clock-free: the media layer pushes decoded packets as they arrive and pops one 20 ms
+frame per tick of its own clock. Working in timestamp units rather than packet counts means a
+peer sending 10, 20 or 30 ms packets (sipp's g711a.pcap is 30 ms) all come out as the same
+160-sample frames. Loss is concealed by one attenuated repeat of the previous frame, then
+silence, which is all G.711 telephony needs (a speech model downstream must never see a gap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_WRAP = 1 << 32
+
+
+class JitterBuffer:
+    def __init__(
+        self,
+        frame_samples: int = 160,
+        target_ms: float = 60.0,
+        max_ms: float = 300.0,
+        jump_ms: float = 200.0,
+        resync_ms: float = 2000.0,
+        clock_rate: int = 8000,
+    ) -> None:
+        per_ms = clock_rate / 1000
+        self.frame = frame_samples
+        self.target = int(target_ms * per_ms)
+        self.max = int(max_ms * per_ms)
+        self.jump = int(jump_ms * per_ms)
+        self.resync = int(resync_ms * per_ms)
+        self._packets: dict[int, np.ndarray] = {}
+        self._cursor: int | None = None
+        self._ref: int | None = None
+        self._last = np.zeros(frame_samples, dtype=np.int16)
+        self._concealed_run = 0
+        self._late_run = 0
+        # counters for tests and metrics
+        self.late = 0
+        self.duplicates = 0
+        self.concealed = 0
+        self.dropped = 0
+        self.resyncs = 0
+
+    # -- input --------------------------------------------------------------------------------
+    def _unwrap(self, ts: int) -> int:
+        if self._ref is None:
+            self._ref = ts
+            return ts
+        delta = (ts - self._ref) % _WRAP
+        if delta >= _WRAP // 2:
+            delta -= _WRAP
+        ext = self._ref + delta
+        if delta > 0:
+            self._ref = ext
+        return ext
+
+    def reset(self) -> None:
+        self._packets.clear()
+        self._cursor = None
+        self._ref = None
+        self._late_run = 0
+
+    def push(self, timestamp: int, samples: np.ndarray, marker: bool = False) -> bool:
+        """Add one packet's samples; False when it was late, a duplicate or caused a resync."""
+        if len(samples) == 0:
+            return False
+        ts = self._unwrap(timestamp & 0xFFFFFFFF)
+        end = ts + len(samples)
+        if self._cursor is not None:
+            if ts - self._cursor > self.resync or self._cursor - end > self.resync:
+                self._resync(ts, samples)
+                return False
+            if end <= self._cursor:
+                self.late += 1
+                self._late_run += 1
+                if self._late_run >= 3:  # the sender's timeline moved back: follow it
+                    self._resync(ts, samples)
+                return False
+        self._late_run = 0
+        if ts in self._packets:
+            self.duplicates += 1
+            return False
+        if len(self._packets) >= 1000:
+            self.dropped += 1
+            return False
+        self._packets[ts] = np.asarray(samples, dtype=np.int16)
+        return True
+
+    def _resync(self, ts: int, samples: np.ndarray) -> None:
+        self.resyncs += 1
+        self.reset()
+        self._ref = ts & 0xFFFFFFFF
+        self._packets[ts & 0xFFFFFFFF] = np.asarray(samples, dtype=np.int16)
+
+    # -- output -------------------------------------------------------------------------------
+    @property
+    def buffered_samples(self) -> int:
+        if not self._packets:
+            return 0
+        start = self._cursor if self._cursor is not None else min(self._packets)
+        return max(0, max(t + len(p) for t, p in self._packets.items()) - start)
+
+    @property
+    def started(self) -> bool:
+        return self._cursor is not None
+
+    def pop(self) -> np.ndarray | None:
+        """The next frame; None until enough audio has arrived to start playing out."""
+        if self._cursor is None:
+            if not self._packets or self.buffered_samples < self.target:
+                return None
+            self._cursor = min(self._packets)
+        n = self.frame
+        if self._packets and not self._covers(self._cursor, self._cursor + n):
+            first = min(self._packets)
+            if first - self._cursor > self.jump:  # long silence gap (DTX, hold): skip ahead
+                self._cursor = first
+        out = np.zeros(n, dtype=np.int16)
+        filled = 0
+        lo, hi = self._cursor, self._cursor + n
+        for ts in sorted(self._packets):
+            if ts >= hi:
+                break
+            pkt = self._packets[ts]
+            end = ts + len(pkt)
+            a, b = max(lo, ts), min(hi, end)
+            if a < b:
+                out[a - lo : b - lo] = pkt[a - ts : b - ts]
+                filled += b - a
+            if end <= hi:
+                del self._packets[ts]
+        self._cursor = hi
+        if filled == 0:
+            self.concealed += 1
+            self._concealed_run += 1
+            if self._concealed_run == 1:
+                out = (self._last.astype(np.int32) // 2).astype(np.int16)
+        else:
+            self._concealed_run = 0
+            self._last = out
+        if self.buffered_samples > self.max:  # latency crept up (clock drift, burst): drop to target
+            new_cursor = self._cursor + self.buffered_samples - self.target
+            for ts in [t for t, p in self._packets.items() if t + len(p) <= new_cursor]:
+                del self._packets[ts]
+            self.dropped += 1
+            self._cursor = new_cursor
+        return out
+
+    def _covers(self, lo: int, hi: int) -> bool:
+        return any(ts < hi and ts + len(p) > lo for ts, p in self._packets.items())
