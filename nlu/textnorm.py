@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "like"})
+FILLERS = frozenset({"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm"})
 _KEEP_FILLER_PHRASES = ("uh huh", "mm hmm")
 _PUNCT = re.compile(r"[^\w\s'@.]")
 _SPACES = re.compile(r"\s+")
@@ -23,8 +23,7 @@ def normalise(text: str) -> str:
     t = _SPACES.sub(" ", t).strip()
     if t in _KEEP_FILLER_PHRASES:
         return t
-    words = [w for w in t.split() if w not in FILLERS]
-    return " ".join(words) if words else t
+    return " ".join(w for w in t.split() if w not in FILLERS)  # "" when only fillers
 
 
 def words(text: str) -> list[str]:

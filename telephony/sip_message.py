@@ -91,6 +91,15 @@ class Headers:
             out.append((name, str(value)))
         self._items = out
 
+    def replace_first(self, name: str, value: object) -> None:
+        """Replace the first field line of `name` in place (e.g. the top Via line)."""
+        low = canonical_name(name).lower()
+        for i, (n, _) in enumerate(self._items):
+            if n.lower() == low:
+                self._items[i] = (n, str(value))
+                return
+        self.add(name, value)
+
     def remove(self, name: str) -> None:
         low = canonical_name(name).lower()
         self._items = [(n, v) for n, v in self._items if n.lower() != low]

@@ -51,7 +51,7 @@ def speech_extent(x: np.ndarray, rate: int) -> tuple[float, float]:
 
 def _espeak(text: str, rate: int, tmp: Path) -> np.ndarray:
     wav = tmp / "espeak.wav"
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(wav), text], check=True)
     a = read_wav(wav)
     return resample(a.samples, a.rate, rate)
 

@@ -1,0 +1,542 @@
+"""The bot-first triage dialog: a state machine from caller turns to bot replies.
+
+``TriageDialog.start()`` greets; ``on_turn(CallerTurn)`` returns the next
+``BotReply``. No audio, no clock, no network: the only edges are the
+``Backend`` (the company's data) and ``Understanding`` (the models), both
+injected, so the dialog is tested by scripting turns. Every reply carries the
+turn's intent, entities and smoothed frustration, and an ``escalate`` reason
+when the bot hands the call to a person; the routing policy decides what to
+do with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from .backend import Backend, Customer
+from .entities import parse_date
+from .flows import Flows, last_question
+from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
+from .intents import OUT_OF_SCOPE
+from .spoken_numbers import digit_runs
+from .summary import HandoffSummary, Step, build_summary
+from .understanding import Analysis, Understanding
+
+# Dialog states.
+ASK_INTENT = "ask_intent"
+CONFIRM_INTENT = "confirm_intent"
+COLLECT = "collect"  # waiting for a slot value (self.slot names which)
+CONFIRM_SLOT = "confirm_slot"
+VERIFY = "verify"
+ANYTHING_ELSE = "anything_else"
+OFFER_HUMAN = "offer_human"
+ENDED = "ended"
+ESCALATED = "escalated"
+
+META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "speak_to_human", OUT_OF_SCOPE})
+
+
+@dataclass(frozen=True)
+class CallerTurn:
+    """One caller turn as the voice pipeline delivers it."""
+
+    text: str = ""
+    prosody: dict[str, float] = field(default_factory=dict)
+    barge_in: bool = False  # the caller spoke over the bot's previous reply
+    no_input: bool = False  # the caller said nothing before the timeout
+
+
+@dataclass(frozen=True)
+class BotReply:
+    """What the bot says next and what the call should do."""
+
+    text: str
+    end_call: bool = False
+    intent: str | None = None
+    entities: dict[str, Any] = field(default_factory=dict)
+    frustration: float = 0.0  # smoothed score after this turn
+    escalate: str | None = None  # reason the bot hands over: human_requested, frustration, ...
+    state: str = ASK_INTENT
+    confidence: float = 0.0
+    frustration_raw: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def say_digits(digits: str) -> str:
+    """Digits for TTS to read one by one: "45678" → "4 5 6 7 8"."""
+    return " ".join(digits)
+
+
+def say_email(email: str) -> str:
+    return email.replace(".", " dot ").replace("@", " at ").replace("_", " underscore ").replace("-", " dash ")
+
+
+def say_date(d: date, today: date) -> str:
+    if d == today:
+        return "today"
+    if d == today + timedelta(days=1):
+        return "tomorrow"
+    return f"{d:%A} {d.day} {d:%B}"
+
+
+def say_amount(cents: int, currency_word: str) -> str:
+    major, minor = divmod(abs(cents), 100)
+    text = f"{major} {currency_word}"
+    if minor:
+        text += f" and {minor} cents"
+    return ("minus " if cents < 0 else "") + text
+
+
+class TriageDialog:
+    """One call's triage conversation (not thread-safe; one instance per call)."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        flows: Flows | None = None,
+        understanding: Understanding | None = None,
+        weights: FrustrationWeights | None = None,
+        caller_id: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.flows = flows or Flows.load()
+        self.nlu = understanding or Understanding()
+        self.weights = weights or FrustrationWeights.load()
+        self.cfg = self.flows.settings
+        self.state = ASK_INTENT
+        self.flow: str | None = None  # intent whose flow is running
+        self.slot: str | None = None  # "order_number", "account", "verify"
+        self.slots: dict[str, Any] = {}
+        self.attempts: dict[str, int] = {}
+        self.pending_intent: str | None = None
+        self.customer: Customer | None = None
+        self.verified = False
+        self.no_match = 0
+        self.no_input = 0
+        self.no_progress = 0
+        self.barge_ins = 0
+        self.offered_human = False
+        self.escalation: str | None = None
+        self.intents: list[str] = []
+        self.steps: list[Step] = []
+        self.transcript: list[tuple[str, str]] = []
+        self.trajectory = Trajectory(alpha=self.weights.ema_alpha)
+        self._embeddings: list[Any] = []
+        self._last_prompt = ""
+        self._last_reply: BotReply | None = None
+        self._kb_vectors: tuple[list[str], Any] | None = None
+        if caller_id:
+            self.customer = backend.customer_by_phone(caller_id)
+
+    # ------------------------------------------------------------- public
+
+    def start(self) -> BotReply:
+        """The greeting."""
+        return self._reply(self.flows.say("greeting"), state=ASK_INTENT)
+
+    def on_turn(self, turn: CallerTurn) -> BotReply:
+        """Advance the conversation by one caller turn."""
+        if self.state in (ENDED, ESCALATED) and self._last_reply is not None:
+            return self._last_reply
+        if turn.barge_in:
+            self.barge_ins += 1
+        if turn.no_input or not turn.text.strip():
+            return self._on_silence(turn)
+        self.no_input = 0
+        self.transcript.append(("caller", turn.text))
+        a = self.nlu.analyse(turn.text, self._embeddings)
+        if a.embedding is not None:
+            self._embeddings.append(a.embedding)
+        signals = DialogueSignals(self.no_match, self.no_input, turn.barge_in, self.no_progress)
+        raw = self.weights.score(turn_features(a.cues, turn.prosody, signals))
+        self.trajectory.add(raw)
+        return self._decide(a)
+
+    @property
+    def frustration(self) -> float:
+        return self.trajectory.current
+
+    def summary(self) -> HandoffSummary:
+        """The hand-off summary as things stand."""
+        primary = next((i for i in self.intents if i not in META_INTENTS), None)
+        cust = None
+        if self.customer:
+            c = self.customer
+            cust = {"account_id": c.account_id, "name": c.name, "tier": c.tier, "phone": c.phone}
+        return build_summary(
+            intent=primary,
+            intents=self.intents,
+            entities={k: v for k, v in self.slots.items() if v is not None},
+            customer=cust,
+            verified=self.verified,
+            steps=self.steps,
+            frustration=self.trajectory.smoothed,
+            frustration_raw=self.trajectory.raw,
+            escalation_reason=self.escalation,
+            transcript=self.transcript,
+        )
+
+    # ------------------------------------------------------------ helpers
+
+    def _reply(self, text: str, *, state: str, end_call: bool = False, escalate: str | None = None,
+               analysis: Analysis | None = None) -> BotReply:
+        self.state = state
+        if escalate:
+            self.escalation = escalate
+            self.state = ESCALATED
+        if end_call:
+            self.state = ENDED
+        if not (end_call or escalate):
+            self._last_prompt = text
+        self.transcript.append(("bot", text))
+        ents = analysis.entities.to_dict() if analysis else {}
+        ents.update({k: v for k, v in self.slots.items() if v is not None})
+        reply = BotReply(
+            text=text,
+            end_call=end_call,
+            intent=analysis.intent.intent if analysis else None,
+            entities=ents,
+            frustration=round(self.trajectory.current, 4),
+            escalate=escalate,
+            state=self.state,
+            confidence=round(analysis.intent.confidence, 4) if analysis else 0.0,
+            frustration_raw=round(self.trajectory.raw[-1], 4) if self.trajectory.raw else 0.0,
+        )
+        self._last_reply = reply
+        return reply
+
+    def _on_silence(self, turn: CallerTurn) -> BotReply:
+        self.transcript.append(("caller", "[no input]"))
+        signals = DialogueSignals(self.no_match, self.no_input + 1, turn.barge_in, self.no_progress)
+        from .frustration_text import TextCues
+
+        self.trajectory.add(self.weights.score(turn_features(TextCues(), turn.prosody, signals)))
+        self.no_input += 1
+        self.no_progress += 1
+        if self.no_input > self.cfg.max_no_input:
+            if self.cfg.no_input_action == "escalate":
+                return self._reply(self.flows.say("handoff_no_input"), state=ESCALATED, escalate="no_input_limit")
+            return self._reply(self.flows.say("no_input_end"), state=ENDED, end_call=True)
+        text = self.flows.say("no_input")
+        question = last_question(self._last_prompt) if self._last_prompt else ""
+        if question and question != self.flows.say("greeting") and self.state != ASK_INTENT:
+            text = f"{text.split('?')[0]}? {question}" if "?" in text else f"{text} {question}"
+        return self._reply(text, state=self.state)
+
+    def _understood(self) -> None:
+        self.no_match = 0
+        self.no_progress = 0
+
+    def _no_match(self, a: Analysis, text: str | None = None, state: str | None = None) -> BotReply:
+        self.no_match += 1
+        self.no_progress += 1
+        if self.no_match >= self.cfg.max_no_match:
+            return self._reply(self.flows.say("handoff_no_match"), state=ESCALATED, escalate="no_match_limit", analysis=a)
+        return self._reply(text or self.flows.say("no_match"), state=state or self.state, analysis=a)
+
+    def _escalate(self, a: Analysis | None, key: str, reason: str, text: str | None = None) -> BotReply:
+        return self._reply(text or self.flows.say(key), state=ESCALATED, escalate=reason, analysis=a)
+
+    def _with_offer(self, reply_text: str) -> str:
+        """Mention a person once the caller is getting frustrated (once per call)."""
+        if not self.offered_human and self.trajectory.current >= self.cfg.frustration_offer:
+            self.offered_human = True
+            return f"{reply_text} You can say agent at any time to talk to a person."
+        return reply_text
+
+    # ------------------------------------------------------------ decisions
+
+    def _decide(self, a: Analysis) -> BotReply:
+        intent = a.intent.intent
+        if intent not in ("yes", "no"):
+            self.intents.append(intent)
+        # An explicit request wins over an inferred one: it is the caller's own words.
+        if intent == "speak_to_human" and self.state != OFFER_HUMAN:
+            return self._escalate(a, "handoff_requested", "human_requested")
+        if self.trajectory.current >= self.cfg.frustration_escalate:
+            return self._escalate(a, "handoff_frustration", "frustration")
+        if intent == "goodbye" and self.state not in (COLLECT, VERIFY):
+            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
+        if intent == "repeat" and self._last_prompt:
+            self.no_progress += 1
+            return self._reply(self._last_prompt, state=self.state, analysis=a)
+        handler = {
+            ASK_INTENT: self._on_ask_intent,
+            CONFIRM_INTENT: self._on_confirm_intent,
+            COLLECT: self._on_collect,
+            CONFIRM_SLOT: self._on_confirm_slot,
+            VERIFY: self._on_verify,
+            ANYTHING_ELSE: self._on_anything_else,
+            OFFER_HUMAN: self._on_offer_human,
+        }[self.state]
+        reply = handler(a)
+        if not (reply.end_call or reply.escalate):
+            text = self._with_offer(reply.text)
+            if text != reply.text:
+                self.transcript[-1] = ("bot", text)
+                self._last_prompt = text
+                reply = BotReply(**{**reply.to_dict(), "text": text})
+                self._last_reply = reply
+        return reply
+
+    def _business_intent(self, a: Analysis) -> str | None:
+        i = a.intent.intent
+        return i if i in self.flows.intents else None
+
+    def _on_ask_intent(self, a: Analysis) -> BotReply:
+        intent = self._business_intent(a)
+        if intent is None:
+            if a.intent.intent == OUT_OF_SCOPE and a.intent.top_intent == OUT_OF_SCOPE:
+                self.no_match += 1
+                self.no_progress += 1
+                if self.no_match >= self.cfg.max_no_match:
+                    return self._escalate(a, "handoff_no_match", "no_match_limit")
+                self.offered_human = True
+                return self._reply(self.flows.say("out_of_scope"), state=OFFER_HUMAN, analysis=a)
+            return self._no_match(a)
+        if a.intent.confidence < self.cfg.confirm_below:
+            self.pending_intent = intent
+            self.no_progress += 1
+            label = self.flows.intents[intent].label
+            return self._reply(self.flows.say("confirm_intent", intent_label=label), state=CONFIRM_INTENT, analysis=a)
+        return self._start_flow(intent, a)
+
+    def _on_confirm_intent(self, a: Analysis) -> BotReply:
+        if a.intent.intent == "yes" and self.pending_intent:
+            intent, self.pending_intent = self.pending_intent, None
+            return self._start_flow(intent, a)
+        if a.intent.intent == "no":
+            self.pending_intent = None
+            self.no_progress += 1
+            return self._reply(self.flows.say("confirm_intent_no"), state=ASK_INTENT, analysis=a)
+        return self._on_ask_intent(a)
+
+    def _on_anything_else(self, a: Analysis) -> BotReply:
+        if a.intent.intent == "no":
+            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
+        if a.intent.intent == "yes":
+            self._understood()
+            return self._reply(self.flows.say("what_else"), state=ASK_INTENT, analysis=a)
+        return self._on_ask_intent(a)
+
+    def _on_offer_human(self, a: Analysis) -> BotReply:
+        if a.intent.intent in ("yes", "speak_to_human"):
+            return self._escalate(a, "handoff_requested", "human_requested")
+        if a.intent.intent == "no":
+            self._understood()
+            return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
+        return self._on_ask_intent(a)
+
+    # ---------------------------------------------------------------- flows
+
+    def _start_flow(self, intent: str, a: Analysis) -> BotReply:
+        route = self.flows.intents[intent]
+        self._understood()
+        self.flow = intent
+        self.attempts = {}
+        if route.flow == "handoff":
+            self.steps.append(Step("handoff", intent, "human_only"))
+            return self._escalate(a, "", "human_only_intent", text=route.say)
+        if route.flow == "faq":
+            return self._answer_faq(intent, a)
+        if route.flow == "order_status":
+            order = a.entities.order_number or _longest(a, 4)
+            if order:
+                return self._confirm_value("order_number", order, a)
+            return self._ask("order_number", "order_status.ask_order", a)
+        # password_reset and account_balance both start by identifying the account
+        if route.flow == "account_balance" and self.customer is not None:
+            self.slots["account_id"] = self.customer.account_id
+            return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
+        account = a.entities.account_id or _longest(a, 6)
+        if account:
+            return self._confirm_value("account_id", account, a)
+        if route.flow == "password_reset" and a.entities.email:
+            return self._confirm_value("email", a.entities.email, a)
+        return self._ask("account", f"{route.flow}.ask_account", a)
+
+    def _flow_kind(self) -> str:
+        return self.flows.intents[self.flow].flow if self.flow else ""
+
+    def _ask(self, slot: str, key: str, a: Analysis) -> BotReply:
+        self.slot = slot
+        return self._reply(self.flows.say(key), state=COLLECT, analysis=a)
+
+    def _confirm_value(self, slot: str, value: str, a: Analysis) -> BotReply:
+        self.slot = slot
+        self.slots[slot] = value
+        kind = self._flow_kind()
+        if slot == "order_number":
+            text = self.flows.say("order_status.confirm_order", order_digits=say_digits(value))
+        elif slot == "email":
+            text = self.flows.say(f"{kind}.confirm_email", email_spoken=say_email(value))
+        else:
+            text = self.flows.say(f"{kind}.confirm_account", account_digits=say_digits(value))
+        return self._reply(text, state=CONFIRM_SLOT, analysis=a)
+
+    def _on_collect(self, a: Analysis) -> BotReply:
+        kind = self._flow_kind()
+        value: str | None = None
+        slot = self.slot or ""
+        if slot == "order_number":
+            value = a.entities.order_number or _longest(a, 3)
+        elif slot == "account":
+            value = a.entities.account_id or _longest(a, 4)
+            if value is None and kind == "password_reset" and a.entities.email:
+                return self._confirm_value("email", a.entities.email, a)
+            slot = "account_id"
+        if value:
+            return self._confirm_value(slot, value, a)
+        # No value: maybe the caller changed the subject.
+        other = self._business_intent(a)
+        if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+            return self._start_flow(other, a)
+        key = "order_status.reask_order" if self.slot == "order_number" else f"{kind}.reask_account"
+        return self._no_match(a, self.flows.say(key), state=COLLECT)
+
+    def _on_confirm_slot(self, a: Analysis) -> BotReply:
+        slot = self.slot or ""
+        intent = a.intent.intent
+        corrected = a.entities.order_number or a.entities.account_id or _longest(a, 3)
+        if intent == "no" or (corrected and corrected != self.slots.get(slot)):
+            self.no_progress += 1
+            if corrected and corrected != self.slots.get(slot):
+                return self._confirm_value("order_number" if slot == "order_number" else "account_id", corrected, a)
+            self.slots.pop(slot, None)
+            if slot == "order_number":
+                return self._ask("order_number", "order_status.reask_order", a)
+            return self._ask("account", f"{self._flow_kind()}.reask_account", a)
+        if intent == "yes":
+            self._understood()
+            return self._resolve(a)
+        other = self._business_intent(a)
+        if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+            return self._start_flow(other, a)
+        return self._no_match(a, self.flows.say("yes_or_no"), state=CONFIRM_SLOT)
+
+    def _retry_or_offer(self, slot: str, key: str, a: Analysis, **values: Any) -> BotReply:
+        self.attempts[slot] = self.attempts.get(slot, 0) + 1
+        self.no_progress += 1
+        if self.attempts[slot] >= self.cfg.max_slot_attempts:
+            self.offered_human = True
+            text = f"{self.flows.say(key, **values).split('.')[0]}. {self.flows.say('offer_human')}"
+            return self._reply(text, state=OFFER_HUMAN, analysis=a)
+        self.slot = "order_number" if slot == "order_number" else "account"
+        self.slots.pop(slot, None)
+        return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
+
+    def _resolve(self, a: Analysis) -> BotReply:
+        kind = self._flow_kind()
+        today = self.nlu.today()
+        if kind == "order_status":
+            num = self.slots["order_number"]
+            order = self.backend.order(num)
+            if order is None:
+                self.steps.append(Step("order_lookup", f"order {num}", "not_found"))
+                return self._retry_or_offer("order_number", "order_status.not_found", a, order_digits=say_digits(num))
+            self.steps.append(Step("order_lookup", f"order {num}", f"found: {order.status}"))
+            if self.customer is None:
+                self.customer = self.backend.customer(order.account_id)
+            eta = say_date(date.fromisoformat(order.eta), today) if order.eta else "soon"
+            text = self.flows.say(f"order_status.statuses.{order.status}", item=order.item, eta=eta,
+                                  order_digits=say_digits(num))
+            return self._done(text, a)
+        # identify the account (password_reset / account_balance)
+        if "email" in self.slots and self.slot == "email":
+            cust = self.backend.customer_by_email(self.slots["email"])
+        else:
+            cust = self.backend.customer(self.slots.get("account_id", ""))
+        if cust is None:
+            slot = self.slot if self.slot in ("email", "account_id") else "account_id"
+            self.steps.append(Step("account_lookup", str(self.slots.get(slot)), "not_found"))
+            return self._retry_or_offer(slot, f"{kind}.not_found", a)
+        self.customer = cust
+        self.slots["account_id"] = cust.account_id
+        self.steps.append(Step("account_lookup", cust.account_id, "found"))
+        if kind == "password_reset":
+            masked = self.backend.send_password_reset(cust.account_id)
+            self.steps.append(Step("password_reset", cust.account_id, "sent" if masked else "failed"))
+            if not masked:
+                return self._escalate(a, "handoff_unresolved", "unresolved")
+            return self._done(self.flows.say("password_reset.sent", masked_email=masked), a)
+        self.slot = "verify"
+        return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
+
+    def _on_verify(self, a: Analysis) -> BotReply:
+        assert self.customer is not None or "account_id" in self.slots
+        account = self.slots.get("account_id") or (self.customer.account_id if self.customer else "")
+        pins = [r.digits for r in digit_runs(a.text) if len(r.digits) == 4]
+        dob = parse_date(a.text, self.nlu.today(), prefer_past=True)
+        if not pins and dob is None:
+            other = self._business_intent(a)
+            if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+                return self._start_flow(other, a)
+        ok = self.backend.verify(account, pin=pins[0] if pins else None, dob=dob)
+        self.steps.append(Step("verify", "date of birth" if dob else "PIN" if pins else "nothing heard", "passed" if ok else "failed"))
+        if not ok:
+            self.attempts["verify"] = self.attempts.get("verify", 0) + 1
+            self.no_progress += 1
+            if self.attempts["verify"] >= self.cfg.max_slot_attempts:
+                text = f"{self.flows.say('account_balance.verify_locked')} {self.flows.say('handoff_unresolved')}"
+                return self._escalate(a, "", "verification_failed", text=text)
+            return self._reply(self.flows.say("account_balance.verify_failed"), state=VERIFY, analysis=a)
+        self.verified = True
+        self._understood()
+        cust = self.customer or self.backend.customer(account)
+        self.customer = cust
+        assert cust is not None
+        first = cust.name.split()[0]
+        word = self.cfg.currency_words.get(cust.currency, cust.currency)
+        if cust.balance_cents == 0:
+            text = self.flows.say("account_balance.balance_zero", first_name=first)
+        elif cust.due_date:
+            text = self.flows.say("account_balance.balance_due", first_name=first,
+                                  amount_spoken=say_amount(cust.balance_cents, word),
+                                  due=say_date(date.fromisoformat(cust.due_date), self.nlu.today()))
+        else:
+            text = self.flows.say("account_balance.balance", first_name=first,
+                                  amount_spoken=say_amount(cust.balance_cents, word))
+        self.steps.append(Step("balance", cust.account_id, "told"))
+        return self._done(text, a)
+
+    def _done(self, text: str, a: Analysis) -> BotReply:
+        self._understood()
+        self.slot = None
+        return self._reply(f"{text} {self.flows.say('anything_else')}", state=ANYTHING_ELSE, analysis=a)
+
+    def _answer_faq(self, intent: str, a: Analysis) -> BotReply:
+        route = self.flows.intents[intent]
+        entry = None
+        if intent == "opening_hours" or not route.kb:
+            entry = self._best_kb_entry(a)
+        if entry is None and route.kb:
+            entry = self.backend.kb_entry(route.kb)
+        if entry is None:
+            self.steps.append(Step("faq", intent, "no_answer"))
+            self.offered_human = True
+            return self._reply(f"{self.flows.say('faq.not_found')} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
+        self.steps.append(Step("faq", entry.key, "answered"))
+        text = self.flows.say("faq.answer", answer=entry.answer)
+        if route.then == "offer_human":
+            self.offered_human = True
+            return self._reply(f"{text} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
+        return self._done(text, a)
+
+    def _best_kb_entry(self, a: Analysis):
+        entries = self.backend.kb_entries()
+        if not entries or a.embedding is None:
+            return None
+        if self._kb_vectors is None or self._kb_vectors[0] != [e.key for e in entries]:
+            self._kb_vectors = ([e.key for e in entries], self.nlu.embed([e.question for e in entries]))
+        sims = self._kb_vectors[1] @ a.embedding
+        best = int(sims.argmax())
+        return entries[best] if float(sims[best]) >= 0.3 else None
+
+
+def _longest(a: Analysis, min_digits: int) -> str | None:
+    runs = [n for n in a.entities.numbers if len(n) >= min_digits]
+    return max(runs, key=len) if runs else None

@@ -1,0 +1,146 @@
+"""SIP over UDP and TCP on one port: the socket edge of the stack.
+
+Bytes in, `(raw, source)` out to the endpoint; bytes out to an address or back down the TCP
+connection a request came on. Parsing stays in the endpoint for UDP (so it can answer 400);
+TCP framing happens here, and a framing error closes that connection, since after a bad
+Content-Length there is no telling where the next message starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+import logging
+from typing import Callable
+
+from .sip_errors import SipParseError
+from .sip_message import MAX_MESSAGE_SIZE, StreamFramer, SipMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    transport: str  # "UDP" or "TCP"
+    addr: tuple[str, int]
+    conn: "_TcpConnection | None" = None
+
+
+OnDatagram = Callable[[bytes, Source], None]
+OnMessage = Callable[[SipMessage, Source], None]
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: OnDatagram) -> None:
+        self.on_datagram = on_datagram
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr) -> None:  # type: ignore[override]
+        try:
+            self.on_datagram(data, Source("UDP", (addr[0], addr[1])))
+        except Exception:  # nothing a peer sends may take the listener down
+            log.exception("error handling datagram from %s", addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _TcpConnection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        self.addr = (peer[0], peer[1])
+        self.framer = StreamFramer(MAX_MESSAGE_SIZE)
+
+    def send(self, data: bytes) -> None:
+        if not self.writer.is_closing():
+            self.writer.write(data)
+
+    @property
+    def closed(self) -> bool:
+        return self.writer.is_closing()
+
+
+class SipTransport:
+    def __init__(self, host: str, port: int, on_datagram: OnDatagram, on_message: OnMessage, tcp: bool = True) -> None:
+        self.host, self.port = host, port
+        self.on_datagram, self.on_message = on_datagram, on_message
+        self.tcp = tcp
+        self._udp: _UdpProtocol | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._conns: dict[tuple[str, int], _TcpConnection] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self.on_datagram), local_addr=(self.host, self.port)
+        )
+        self._udp = protocol
+        self.port = transport.get_extra_info("sockname")[1]
+        if self.tcp:
+            self._server = await asyncio.start_server(self._accept, self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._udp and self._udp.transport:
+            self._udp.transport.close()
+        if self._server:
+            self._server.close()
+        for conn in list(self._conns.values()):
+            conn.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server:
+            try:
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            except (asyncio.TimeoutError, Exception):
+                pass
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task:
+            self._tasks.add(task)
+        conn = _TcpConnection(reader, writer)
+        self._conns[conn.addr] = conn
+        try:
+            await self._serve(conn)
+        finally:
+            self._conns.pop(conn.addr, None)
+            writer.close()
+            if task:
+                self._tasks.discard(task)
+
+    async def _serve(self, conn: _TcpConnection) -> None:
+        while True:
+            try:
+                data = await conn.reader.read(65536)
+            except (ConnectionError, OSError):
+                return
+            if not data:
+                return
+            try:
+                messages = conn.framer.feed(data)
+            except SipParseError as exc:
+                log.info("closing TCP connection from %s: %s", conn.addr, exc)
+                return
+            for msg in messages:
+                try:
+                    self.on_message(msg, Source("TCP", conn.addr, conn))
+                except Exception:
+                    log.exception("error handling TCP message from %s", conn.addr)
+
+    def send(self, data: bytes, addr: tuple[str, int], transport: str = "UDP", conn: _TcpConnection | None = None) -> None:
+        if transport == "TCP":
+            conn = conn if conn is not None and not conn.closed else self._conns.get(addr)
+            if conn is None or conn.closed:
+                raise ConnectionError(f"no TCP connection to {addr}")
+            conn.send(data)
+            return
+        if self._udp is None or self._udp.transport is None:
+            raise ConnectionError("UDP transport not started")
+        self._udp.transport.sendto(data, addr)
