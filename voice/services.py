@@ -8,6 +8,7 @@ handling, soxr resampling of TTS audio to the output rate) over one SpeechModels
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 
 import numpy as np
@@ -88,6 +89,7 @@ class SharedPiperTTSService(TTSService):
         )
         self._models = models
         self._cache = prompt_cache
+        self.first_chunk_seconds: list[float] = []  # synthesis start → first audio, per uncached reply
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -100,10 +102,15 @@ class SharedPiperTTSService(TTSService):
                 yield TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
             return
         await self.start_tts_usage_metrics(text)
+        t0 = time.perf_counter()
+        first = True
         try:
             async for frame in self._stream_audio_frames_from_iterator(
                 self._sentences(text), in_sample_rate=self._models.tts_rate, context_id=context_id
             ):
+                if first:
+                    self.first_chunk_seconds.append(time.perf_counter() - t0)
+                    first = False
                 await self.stop_ttfb_metrics()
                 yield frame
         except Exception as exc:

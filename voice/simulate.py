@@ -35,6 +35,7 @@ class SimulationResult:
     reply_latencies: list[float] = field(default_factory=list)
     barge_in_latencies: list[float] = field(default_factory=list)
     asr_seconds: list[float] = field(default_factory=list)
+    tts_first_chunk_seconds: list[float] = field(default_factory=list)
 
 
 async def simulate(
@@ -101,5 +102,6 @@ async def simulate(
     result.reply_latencies = list(call.output.reply_latencies)
     result.barge_in_latencies = list(call.output.barge_in_latencies)
     result.asr_seconds = list(call.output.asr_seconds)
+    result.tts_first_chunk_seconds = list(call.tts.first_chunk_seconds)
     emit({"event": "end", "outcome": outcome})
     return result
