@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Understanding": "nlu.understanding",
     "Analysis": "nlu.understanding",
+    "warm_up": "nlu.understanding",
     "TriageDialog": "nlu.dialog",
     "CallerTurn": "nlu.dialog",
     "BotReply": "nlu.dialog",
@@ -53,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .intents import IntentClassifier, IntentResult, get_classifier
     from .redact import redact
     from .summary import HandoffSummary
-    from .understanding import Analysis, Understanding
+    from .understanding import Analysis, Understanding, warm_up
 
 
 def __getattr__(name: str) -> Any:

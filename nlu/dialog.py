@@ -254,14 +254,36 @@ class TriageDialog:
         intent = a.intent.intent
         if intent not in ("yes", "no"):
             self.intents.append(intent)
+        reply = self._route(a)
+        if not (reply.end_call or reply.escalate):
+            text = self._with_offer(reply.text)
+            if text != reply.text:
+                self.transcript[-1] = ("bot", text)
+                self._last_prompt = text
+                reply = BotReply(**{**reply.to_dict(), "text": text})
+                self._last_reply = reply
+        return reply
+
+    def _gives_value(self, a: Analysis) -> bool:
+        """The caller is answering the question (a number, an e-mail, a date)."""
+        if self.state not in (COLLECT, CONFIRM_SLOT, VERIFY):
+            return False
+        e = a.entities
+        return bool(e.numbers or e.email or e.date)
+
+    def _route(self, a: Analysis) -> BotReply:
+        intent = a.intent.intent
+        answering = self._gives_value(a)
         # An explicit request wins over an inferred one: it is the caller's own words.
-        if intent == "speak_to_human" and self.state != OFFER_HUMAN:
+        # While the caller is reading out a value, only an unmistakable demand counts.
+        wants_human = intent == "speak_to_human" and (not answering or a.cues.human_demand >= 0.75)
+        if wants_human and self.state != OFFER_HUMAN:
             return self._escalate(a, "handoff_requested", "human_requested")
         if self.trajectory.current >= self.cfg.frustration_escalate:
             return self._escalate(a, "handoff_frustration", "frustration")
-        if intent == "goodbye" and self.state not in (COLLECT, VERIFY):
+        if not answering and intent == "goodbye" and self.state not in (COLLECT, VERIFY):
             return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
-        if intent == "repeat" and self._last_prompt:
+        if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1
             return self._reply(self._last_prompt, state=self.state, analysis=a)
         handler = {
@@ -273,15 +295,7 @@ class TriageDialog:
             ANYTHING_ELSE: self._on_anything_else,
             OFFER_HUMAN: self._on_offer_human,
         }[self.state]
-        reply = handler(a)
-        if not (reply.end_call or reply.escalate):
-            text = self._with_offer(reply.text)
-            if text != reply.text:
-                self.transcript[-1] = ("bot", text)
-                self._last_prompt = text
-                reply = BotReply(**{**reply.to_dict(), "text": text})
-                self._last_reply = reply
-        return reply
+        return handler(a)
 
     def _business_intent(self, a: Analysis) -> str | None:
         i = a.intent.intent
@@ -290,7 +304,9 @@ class TriageDialog:
     def _on_ask_intent(self, a: Analysis) -> BotReply:
         intent = self._business_intent(a)
         if intent is None:
-            if a.intent.intent == OUT_OF_SCOPE and a.intent.top_intent == OUT_OF_SCOPE:
+            # Clearly off-topic ("book me a taxi"): say so and offer a person.
+            # Merely unclear ("hello?"): re-prompt with examples instead.
+            if a.intent.top_intent == OUT_OF_SCOPE and a.intent.confidence >= self.cfg.confirm_below:
                 self.no_match += 1
                 self.no_progress += 1
                 if self.no_match >= self.cfg.max_no_match:

@@ -19,7 +19,6 @@ from .spoken_numbers import (
     TENS,
     TEENS,
     UNITS,
-    Token,
     digit_runs,
     is_number_word,
     ordinal_value,
@@ -235,7 +234,7 @@ def parse_date(text: str, today: date | None = None, prefer_past: bool = False) 
             if prev == "next" and delta == 0:
                 delta = 7
             return today + timedelta(days=delta)
-        if w in MONTHS and not (w == "may" and not _month_context(words, i)) and not (w in ("mar", "jan", "dec") and False):
+        if w in MONTHS and not (w == "may" and not _month_context(words, i)):
             month = MONTHS[w]
             # "march third" / "march 3rd" / "march the third"
             j = i + 1

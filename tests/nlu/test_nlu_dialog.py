@@ -1,0 +1,292 @@
+"""The triage dialog, scripted turn by turn against the demo backend and real models."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from nlu.dialog import BotReply, CallerTurn, TriageDialog, say_amount, say_date, say_digits
+from nlu.flows import DEFAULT_FLOWS_PATH, Flows
+from nlu.intents import IntentResult
+from nlu.redact import CARD_MASK
+from nlu.understanding import Understanding
+
+
+@pytest.fixture()
+def dialog(backend, understanding):
+    return TriageDialog(backend, understanding=understanding)
+
+
+def talk(d: TriageDialog, *turns) -> list[BotReply]:
+    out = []
+    for t in turns:
+        out.append(d.on_turn(t if isinstance(t, CallerTurn) else CallerTurn(text=t)))
+    return out
+
+
+def test_greeting(dialog):
+    r = dialog.start()
+    assert r.text.startswith("Hi, thanks for calling Acme.")
+    assert r.state == "ask_intent" and not r.end_call and r.escalate is None
+
+
+def test_order_status_happy_path(dialog):
+    dialog.start()
+    r1, r2, r3, r4 = talk(dialog, "um where's my order", "four five six seven eight", "yes", "no that's all thanks")
+    assert r1.intent == "order_status" and r1.state == "collect" and "order number" in r1.text
+    assert r2.state == "confirm_slot" and "4 5 6 7 8" in r2.text and r2.entities["order_number"] == "45678"
+    assert "has shipped" in r3.text and "Monday 23 November" in r3.text and r3.state == "anything_else"
+    assert r4.end_call and r4.state == "ended" and "Goodbye" in r4.text
+    assert dialog.steps[0].action == "order_lookup" and dialog.steps[0].result == "found: shipped"
+    assert dialog.customer.name == "Alice Johnson"
+
+
+def test_order_number_in_the_first_turn_skips_the_question(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "hi where is my order number one oh two three four")
+    assert r.state == "confirm_slot" and "1 0 2 3 4" in r.text
+
+
+def test_caller_corrects_the_number_at_confirmation(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven nine", "no it's four five six seven eight", "yes")
+    assert "4 5 6 7 9" in r[1].text and "4 5 6 7 8" in r[2].text
+    assert "has shipped" in r[3].text
+
+
+def test_plain_no_at_confirmation_asks_again(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven nine", "no")
+    assert r[2].state == "collect" and "one digit at a time" in r[2].text
+
+
+def test_unknown_order_twice_offers_a_person(dialog):
+    dialog.start()
+    r = talk(dialog, "order status", "one one one one one", "yes", "two two two two two", "yes", "yes please")
+    assert "can't find order 1 1 1 1 1" in r[2].text and r[2].state == "collect"
+    assert r[4].state == "offer_human" and "person" in r[4].text
+    assert r[5].escalate == "human_requested" and r[5].state == "escalated"
+
+
+def test_password_reset_by_account_number_writes_the_outbox(dialog, backend):
+    dialog.start()
+    r = talk(dialog, "i forgot my pass word", "my account number is one two three four five six seven eight", "yeah")
+    assert "account number" in r[0].text
+    assert "1 2 3 4 5 6 7 8" in r[1].text
+    assert "a***@example.com" in r[2].text and r[2].state == "anything_else"
+    (msg,) = backend.outbox()
+    assert msg["account_id"] == "12345678" and msg["kind"] == "password_reset"
+
+
+def test_password_reset_by_spelled_email(dialog, backend):
+    dialog.start()
+    r = talk(dialog, "i can't log in to my account", "it's bob dot smith at example dot com", "yes")
+    assert "bob dot smith at example dot com" in r[1].text
+    assert "b***@example.com" in r[2].text
+    assert backend.outbox()[0]["address"] == "bob.smith@example.com"
+
+
+def test_balance_after_pin(dialog):
+    dialog.start()
+    r = talk(dialog, "how much do i owe", "two three four five six seven eight nine", "yes", "my pin is one one one one")
+    assert r[3].text.startswith("Thanks, Bob.") and "Nothing is owed" in r[3].text
+    assert dialog.verified
+
+
+def test_balance_after_date_of_birth(dialog):
+    dialog.start()
+    r = talk(dialog, "what's my balance", "twelve thirty four fifty six seventy eight", "that's right",
+             "my date of birth is the fourth of july nineteen eighty five")
+    assert "42 dollars and 50 cents" in r[3].text and "due on Thursday 3 December" in r[3].text
+    assert r[3].state == "anything_else"
+
+
+def test_balance_is_never_told_without_verification(dialog):
+    dialog.start()
+    r = talk(dialog, "what's my balance", "one two three four five six seven eight", "yes",
+             "one two three four", "nine nine nine nine")
+    assert "doesn't match" in r[3].text and "dollars" not in r[3].text
+    assert r[4].escalate == "verification_failed" and "dollars" not in r[4].text
+    assert not dialog.verified
+
+
+def test_known_caller_id_goes_straight_to_verification(backend, understanding):
+    d = TriageDialog(backend, understanding=understanding, caller_id="+1 555 555 0103")
+    d.start()
+    r = talk(d, "what's my account balance", "two four six eight")
+    assert r[0].state == "verify"
+    assert "Carol" in r[1].text and "1299 dollars and 99 cents" in r[1].text
+
+
+def test_opening_hours_from_the_knowledge_base(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "what time do you close on saturday")
+    assert "Monday to Friday" in r.text and r.state == "anything_else"
+    assert dialog.steps[-1].action == "faq" and dialog.steps[-1].detail == "opening_hours"
+
+
+def test_faq_picks_the_matching_entry(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "what payment methods do you accept")
+    assert "PayPal" in r.text
+
+
+def test_refund_answers_then_offers_a_person(dialog):
+    dialog.start()
+    r = talk(dialog, "i want a refund for the broken item", "no thanks")
+    assert "30 days" in r[0].text and r[0].state == "offer_human"
+    assert r[1].state == "ask_intent" and not r[1].escalate
+
+
+def test_human_only_intent_hands_over_at_once(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "my card was stolen")
+    assert r.escalate == "human_only_intent" and "fraud team" in r.text and not r.end_call
+
+
+def test_person_on_request_mid_flow(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "just let me speak to a real person")
+    assert r[1].escalate == "human_requested" and r[1].state == "escalated"
+
+
+def test_no_match_limit(dialog):
+    dialog.start()
+    r = talk(dialog, "zxq blorp fnarg", "purple telescope banana wednesday", "glorp the the the")
+    assert [x.escalate for x in r] == [None, None, "no_match_limit"]
+    assert dialog.no_match == 3
+
+
+def test_repeat_says_the_last_prompt_again(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "sorry can you say that again")
+    assert r[1].text == r[0].text and r[1].state == "collect"
+
+
+def test_no_input_reprompts_then_ends(dialog):
+    dialog.start()
+    talk(dialog, "where is my order")
+    r = talk(dialog, CallerTurn(no_input=True), CallerTurn(no_input=True), CallerTurn(no_input=True))
+    assert "order number" in r[0].text and r[0].state == "collect"
+    assert not r[1].end_call
+    assert r[2].end_call and r[2].state == "ended"
+
+
+def test_no_input_can_escalate_instead(backend, understanding):
+    doc = yaml.safe_load(DEFAULT_FLOWS_PATH.read_text())
+    doc = copy.deepcopy(doc)
+    doc["settings"]["no_input_action"] = "escalate"
+    d = TriageDialog(backend, flows=Flows.from_dict(doc), understanding=understanding)
+    d.start()
+    r = talk(d, *[CallerTurn(no_input=True)] * 3)
+    assert r[-1].escalate == "no_input_limit" and not r[-1].end_call
+
+
+def test_frustration_rises_and_escalates(dialog):
+    dialog.start()
+    angry = {"pitch_median_hz_z": 2.5, "energy_db_z": 2.0, "pitch_range_st_z": 1.5}
+    r = talk(
+        dialog,
+        "where is my order",
+        "i don't know it",
+        CallerTurn(text="I ALREADY TOLD YOU I don't have it, this is ridiculous", prosody=angry, barge_in=True),
+        CallerTurn(text="oh great, this is useless, I've been on hold for an hour", prosody=angry, barge_in=True),
+    )
+    scores = [x.frustration for x in r]
+    assert scores[0] < 0.1 and scores == sorted(scores)
+    assert r[-1].escalate == "frustration" and "frustrating" in r[-1].text
+    assert dialog.barge_ins == 2
+
+
+def test_a_frustrated_caller_is_told_about_the_agent_option(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", CallerTurn(text="this is ridiculous, I already told you",
+                                                     prosody={"energy_db_z": 1.0}))
+    assert r[1].escalate is None and "say agent" in r[1].text
+
+
+def test_barge_in_raises_the_score(backend, understanding):
+    def score(barge):
+        d = TriageDialog(backend, understanding=understanding)
+        d.start()
+        return d.on_turn(CallerTurn(text="where is my order", barge_in=barge)).frustration_raw
+
+    assert score(True) > score(False)
+
+
+def test_after_the_end_the_dialog_stays_ended(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "goodbye")
+    assert r.end_call
+    assert dialog.on_turn(CallerTurn(text="where is my order")) == r
+
+
+class _Scripted(Understanding):
+    """Real entities and cues, but the intent and confidence we choose."""
+
+    def __init__(self, base: Understanding, intents: dict[str, tuple[str, float]]):
+        super().__init__(classifier=base.classifier, today=base.today)
+        self._intents = intents
+
+    def analyse(self, text, previous_embeddings=()):
+        a = super().analyse(text, previous_embeddings)
+        if text in self._intents:
+            name, conf = self._intents[text]
+            a = type(a)(a.text, IntentResult(name, conf, {name: conf}, name), a.entities, a.cues, a.embedding)
+        return a
+
+
+def test_unsure_intent_is_confirmed_first(backend, understanding):
+    nlu = _Scripted(understanding, {"the thing with the stuff": ("order_status", 0.45)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "the thing with the stuff", "yes")
+    assert r[0].state == "confirm_intent" and "check on an order" in r[0].text
+    assert r[1].state == "collect" and "order number" in r[1].text
+
+
+def test_unsure_intent_denied(backend, understanding):
+    nlu = _Scripted(understanding, {"the thing with the stuff": ("order_status", 0.45)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "the thing with the stuff", "no")
+    assert r[1].state == "ask_intent" and "What can I help you with" in r[1].text
+
+
+def test_summary_after_escalation_is_redacted_and_serialisable(dialog):
+    dialog.start()
+    talk(dialog, "where is my order", "four five six seven eight", "yes", "yes",
+         "my card number is 4111 1111 1111 1111 and I want a person")
+    s = dialog.summary()
+    # "card" may read as a lost-card report; either way a person takes over
+    assert s.escalation_reason in ("human_requested", "human_only_intent")
+    assert s.intent == "order_status" and s.entities["order_number"] == "45678"
+    assert s.customer["name"] == "Alice Johnson"
+    assert any(st.action == "order_lookup" for st in s.steps)
+    assert len(s.frustration) == s.turns == 5
+    text = json.dumps(s.to_dict())
+    assert "4111" not in text and CARD_MASK in text
+    assert "Alice Johnson" in s.paragraph and "Transferred because the caller" in s.paragraph
+    assert len(s.paragraph.split()) < 80
+
+
+def test_speaking_helpers(today):
+    assert say_digits("0812") == "0 8 1 2"
+    assert say_amount(4250, "dollars") == "42 dollars and 50 cents"
+    assert say_amount(1200, "pounds") == "12 pounds"
+    assert say_date(today, today) == "today"
+
+
+def test_clearly_off_topic_is_declined_with_an_offer(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "can you book me a taxi to the airport")
+    assert r.state == "offer_human" and "can't help with that" in r.text
+
+
+def test_replies_serialise_to_json(dialog):
+    dialog.start()
+    for r in talk(dialog, "i paid forty two dollars on monday for order four five six seven eight", "yes"):
+        json.loads(json.dumps(r.to_dict()))
