@@ -4,8 +4,9 @@ Knows nothing of speech. The voice pipeline uses `SipEndpoint` and the `Call` it
 """
 
 from .call import Call
-from .endpoint import CallFailed, SipEndpoint
+from .bridge import Bridge
+from .endpoint import CallFailed, ReferResult, SipEndpoint
 from .sip_errors import SipParseError
 from .sip_transaction import Timers
 
-__all__ = ["Call", "CallFailed", "SipEndpoint", "SipParseError", "Timers"]
+__all__ = ["Bridge", "Call", "CallFailed", "ReferResult", "SipEndpoint", "SipParseError", "Timers"]

@@ -34,6 +34,9 @@ class Call:
         self.on_hold = False
         self._hangup = hangup
         self._eof = False
+        self._endpoint = None  # set by the SipEndpoint that made this call (for REFER)
+        self.replaced: "Call | None" = None  # an INVITE with Replaces took over that call of ours
+        self.transferred_to: "Call | None" = None  # a REFER we obeyed placed this new call
 
     async def read_frame(self) -> bytes | None:
         """Next 20 ms of caller audio (160 int16 samples, 8 kHz); None once the call has ended."""
@@ -59,6 +62,18 @@ class Call:
     def send_dtmf(self, digit: str, duration_ms: int = 100) -> None:
         """Send an RFC 4733 key press to the peer (when telephone-event was negotiated)."""
         self.media.send_dtmf(digit, duration_ms)
+
+    async def refer(self, target: "str | Call", *, replaces: "Call | None" = None, timeout: float = 30.0,
+                    hangup: bool = True):
+        """Transfer the peer with REFER (RFC 3515); returns a `ReferResult` once the NOTIFYs end.
+
+        `await call.refer("sip:agent@10.0.0.5")` is a blind transfer. `await caller.refer(agent_call)`
+        is an attended one (RFC 5589): the caller's phone INVITEs the agent with Replaces and the
+        agent's phone drops our leg. On success this call is hung up (unless `hangup=False`).
+        """
+        if self._endpoint is None:
+            raise RuntimeError("this call does not belong to a SipEndpoint")
+        return await self._endpoint.refer(self, target, replaces=replaces, timeout=timeout, hangup=hangup)
 
     async def hangup(self) -> None:
         """Send BYE and tear down RTP; returns once the call has ended."""

@@ -29,6 +29,10 @@ from .sdp import SUPPORTED, MediaParams, SdpError, SessionDescription, accept_an
 from .sip_dialog import Dialog, new_branch, new_call_id, new_tag
 from .sip_errors import SipParseError
 from .sip_headers import host_to_ip, parse_uri, split_header_list, parse_via, quote
+from .transfer import (
+    SIPFRAG, ReferTarget, Replaces, event_id, parse_refer_to, parse_replaces, parse_sipfrag, refer_to_value, sipfrag,
+    subscription_state,
+)
 from .sip_message import SipRequest, SipResponse, canonical_name, missing_mandatory, parse_message, _unfold
 from .sip_transaction import (
     ClientTransaction, InviteClientTransaction, InviteServerTransaction, ServerTransaction, State, Timers,
@@ -38,8 +42,32 @@ from .sip_transport import SipTransport, Source
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO"
-KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "UPDATE", "PRACK"}
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
+SUPPORTED_EXT = "replaces"
+KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "UPDATE", "PRACK"}
+
+
+@dataclass
+class ReferResult:
+    """How a REFER we sent ended: the REFER's own response, then the NOTIFY progress (sipfrag)."""
+
+    response: int  # 202 when the peer took the REFER on; 0 when it never answered
+    status: int = 0  # the final sipfrag status (200 = transferred); 0 when no final NOTIFY came
+    reason: str = ""
+    progress: list[int] = field(default_factory=list)  # every sipfrag status, in order
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class _ReferSub:
+    """The implicit subscription a REFER we sent created (RFC 3515 §2.4.4)."""
+
+    progress: list[int] = field(default_factory=list)
+    final: asyncio.Future | None = None
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class CallFailed(Exception):
@@ -65,6 +93,10 @@ class _Leg:
     answered: bool = False
     ended: bool = False
     awaiting_ack_sdp: bool = False
+    replaces: "_Leg | None" = None  # an incoming INVITE with Replaces: the leg it takes over
+    refer_subs: dict = field(default_factory=dict)  # CSeq of a REFER we sent → _ReferSub
+    transferred: bool = False  # a REFER we sent reported success
+    being_replaced: bool = False  # we asked a transferee to INVITE-with-Replaces this leg's peer
     session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
     sdp_version: int = 1
     tasks: set = field(default_factory=set)
@@ -91,6 +123,9 @@ class SipEndpoint:
         user: str = "ivr",
         user_agent: str = "ivr-triage",
         hangup_wait: float = 4.0,
+        on_refer: Callable[[Call, str], bool] | None = None,
+        on_transfer: Callable[[Call, Call], Awaitable[None]] | None = None,
+        refer_ring_timeout: float = 30.0,
     ) -> None:
         self.host = host
         self.port = port
@@ -109,6 +144,11 @@ class SipEndpoint:
         self.user = user
         self.user_agent = user_agent
         self.hangup_wait = hangup_wait
+        # A REFER we receive: `on_refer(call, target_uri)` may veto it (False → 603); the new call
+        # runs `on_transfer(old_call, new_call)` if given, else `on_call(new_call)`.
+        self.on_refer = on_refer
+        self.on_transfer = on_transfer
+        self.refer_ring_timeout = refer_ring_timeout
         self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp)
         self.server_tx: dict[tuple, ServerTransaction] = {}
         self.client_tx: dict[tuple, ClientTransaction] = {}
@@ -318,7 +358,7 @@ class SipEndpoint:
         if method == "CANCEL":
             self._on_cancel(req, tx, key)
             return
-        required = [r for r in req.headers.values("Require")]
+        required = [r for r in req.headers.values("Require") if r.lower() not in SUPPORTED_EXT.split(", ")]
         if required:
             tx.respond(self.response(req, 420, extra=[("Unsupported", ", ".join(required))]))
             return
@@ -337,6 +377,10 @@ class SipEndpoint:
                 self._on_reinvite(leg, req, tx)
             elif method == "INFO":
                 self._on_info(leg, req, tx)
+            elif method == "REFER":
+                self._on_refer(leg, req, tx)
+            elif method == "NOTIFY":
+                self._on_notify(leg, req, tx)
             elif method == "OPTIONS":
                 tx.respond(self._options_response(req))
             elif method in KNOWN_UNSUPPORTED:
@@ -348,15 +392,17 @@ class SipEndpoint:
             self._on_invite(req, tx, source, key)
         elif method == "OPTIONS":
             tx.respond(self._options_response(req))
-        elif method in ("BYE", "INFO"):
+        elif method in ("BYE", "INFO", "NOTIFY"):
             tx.respond(self.response(req, 481))
+        elif method == "REFER":  # out-of-dialog REFER (RFC 3515 allows it): not taken from strangers
+            tx.respond(self.response(req, 403))
         elif method in KNOWN_UNSUPPORTED:
             tx.respond(self.response(req, 405, extra=[("Allow", ALLOW)]))
         else:
             tx.respond(self.response(req, 501, extra=[("Allow", ALLOW)]))
 
     def _options_response(self, req: SipRequest) -> SipResponse:
-        return self.response(req, 200, extra=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", ""),
+        return self.response(req, 200, extra=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", SUPPORTED_EXT),
                                                ("Contact", self.contact())])
 
     # ---- INVITE (UAS) -----------------------------------------------------------------------------
@@ -378,9 +424,14 @@ class SipEndpoint:
             if params is None:
                 tx.respond(self.response(req, 488, extra=[("Warning", f'305 {self.advertise} "Incompatible media format"')]))
                 return
+        replaced = None
+        if "Replaces" in req.headers:
+            replaced = self._match_replaces(req, tx)
+            if replaced is None:
+                return
         tx.respond(self.response(req, 100))
         dialog = Dialog.as_uas(req, new_tag())
-        leg = _Leg(dialog, source, req, tx, params=params)
+        leg = _Leg(dialog, source, req, tx, params=params, replaces=replaced)
         self.legs[(dialog.call_id, dialog.local_tag)] = leg
         self._pending[key] = leg
         tx.on_no_ack = lambda: self._spawn(self._end(leg, "ack_timeout", send_bye=True))
@@ -404,14 +455,15 @@ class SipEndpoint:
                 await self._end(leg, "cancel", send_bye=False)
                 return
             contact = [("Contact", self.contact(leg.source.transport))]
-            tx.respond(self.response(req, 180, to_tag=tag, extra=contact))
-            if self.answer_delay:
-                await asyncio.sleep(self.answer_delay)
+            if leg.replaces is None:  # a replacing INVITE is answered at once, without alerting (RFC 3891)
+                tx.respond(self.response(req, 180, to_tag=tag, extra=contact))
+                if self.answer_delay:
+                    await asyncio.sleep(self.answer_delay)
             if tx.state is not State.PROCEEDING:
                 await self._end(leg, "cancel", send_bye=False)
                 return
             sd = self._local_sdp(leg, offer)
-            tx.respond(self.response(req, 200, to_tag=tag, extra=contact + [("Allow", ALLOW), ("Supported", "")],
+            tx.respond(self.response(req, 200, to_tag=tag, extra=contact + [("Allow", ALLOW), ("Supported", SUPPORTED_EXT)],
                                      body=sd.serialize()))
             leg.answered = True
             self.calls_answered += 1
@@ -419,8 +471,13 @@ class SipEndpoint:
             headers = {name: value for name, value in reversed(list(req.headers))}
             call = Call(req.call_id, str(frm.uri), leg.params.codec if leg.params else self.codecs[0], leg.media,
                         leg.dialog, self._hangup_call, local_uri=str(req.to.uri), headers=headers)
+            call._endpoint = self
             leg.call = call
             self._wire_media(leg)
+            if leg.replaces is not None:
+                old = leg.replaces
+                call.replaced = old.call
+                self._spawn(self._end(old, "replaced", send_bye=True))
             self._spawn(self._run_app(leg), leg)
         except asyncio.CancelledError:
             await self._end(leg, "cancel", send_bye=False)
@@ -490,7 +547,8 @@ class SipEndpoint:
         invite_tx = leg.invite_tx
         if isinstance(invite_tx, InviteServerTransaction) and invite_tx.state is State.PROCEEDING:
             invite_tx.respond(self.response(invite_tx.request, 487, to_tag=leg.dialog.local_tag))
-        self._spawn(self._end(leg, "remote_bye", send_bye=False))
+        reason = "transferred" if leg.transferred else "replaced" if leg.being_replaced else "remote_bye"
+        self._spawn(self._end(leg, reason, send_bye=False))
 
     def _on_info(self, leg: _Leg, req: SipRequest, tx: ServerTransaction) -> None:
         if not req.body:
@@ -532,6 +590,161 @@ class SipEndpoint:
         tx.on_no_ack = lambda: self._spawn(self._end(leg, "ack_timeout", send_bye=True))
         sd = self._local_sdp(leg, offer)
         tx.respond(self.response(req, 200, extra=[("Contact", contact), ("Allow", ALLOW)], body=sd.serialize()))
+
+    # ---- transfer: Replaces, REFER, NOTIFY ----------------------------------------------------------
+    def _match_replaces(self, req: SipRequest, tx: InviteServerTransaction) -> _Leg | None:
+        """RFC 3891 §3: the dialog an INVITE with Replaces takes over; answers 481/486/400 if none."""
+        try:
+            rep = parse_replaces(req.headers.get("Replaces") or "")
+        except SipParseError:
+            tx.respond(self.response(req, 400, "Bad Replaces"))
+            return None
+        leg = self.legs.get((rep.call_id, rep.to_tag))
+        if leg is None or leg.ended or leg.dialog.remote_tag != rep.from_tag or not leg.answered:
+            tx.respond(self.response(req, 481))
+            return None
+        if rep.early_only:
+            tx.respond(self.response(req, 486))
+            return None
+        return leg
+
+    def _on_refer(self, leg: _Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        """We are the transferee: 202, then INVITE the Refer-To target and report with NOTIFY."""
+        values = req.headers.values("Refer-To")
+        if len(values) != 1:
+            tx.respond(self.response(req, 400, "Bad Refer-To"))
+            return
+        try:
+            target = parse_refer_to(values[0])
+            uri = parse_uri(target.uri)
+            ipaddress.ip_address(uri.address()[0])
+        except (SipParseError, ValueError):
+            tx.respond(self.response(req, 400, "Bad Refer-To"))
+            return
+        if not leg.answered or leg.call is None or uri.scheme != "sip":
+            tx.respond(self.response(req, 603 if uri.scheme != "sip" else 491))
+            return
+        if self.on_refer is not None and not self.on_refer(leg.call, target.uri):
+            tx.respond(self.response(req, 603))
+            return
+        if req.contact is not None:
+            leg.dialog.remote_target = str(req.contact.uri)
+        tx.respond(self.response(req, 202, extra=[("Contact", self.contact(leg.source.transport))]))
+        self._spawn(self._run_refer(leg, target, req.cseq.number, req.headers.get("Referred-By")), leg)
+
+    async def _notify(self, leg: _Leg, sub_id: int, status: int, reason: str, final: bool) -> None:
+        state = "terminated;reason=noresource" if final else "active;expires=60"
+        try:
+            await asyncio.wait_for(self.request_in_dialog(
+                leg, "NOTIFY", sipfrag(status, reason), SIPFRAG,
+                extra=[("Event", f"refer;id={sub_id}"), ("Subscription-State", state)]), self.hangup_wait)
+        except (asyncio.TimeoutError, ConnectionError, OSError) as exc:
+            log.info("NOTIFY for %s got no answer: %s", leg.dialog.call_id, exc)
+
+    async def _run_refer(self, leg: _Leg, target: ReferTarget, sub_id: int, referred_by: str | None) -> None:
+        await self._notify(leg, sub_id, 100, "Trying", final=False)
+        extra: list[tuple[str, str]] = []
+        if target.replaces:
+            extra.append(("Replaces", target.replaces))
+        if referred_by:
+            extra.append(("Referred-By", referred_by))
+        old = leg.call
+        handler = None
+        if self.on_transfer is not None:
+            on_transfer = self.on_transfer
+            handler = lambda new: on_transfer(old, new)  # noqa: E731
+        try:
+            new = await self.invite(target.uri, headers=extra, ring_timeout=self.refer_ring_timeout,
+                                    on_call=handler or self.on_call)
+        except CallFailed as exc:
+            await self._notify(leg, sub_id, exc.status, exc.reason or "Failed", final=True)
+            return
+        except (OSError, ValueError, SipParseError) as exc:
+            log.info("REFER target %s unreachable: %s", target.uri, exc)
+            await self._notify(leg, sub_id, 503, "Service Unavailable", final=True)
+            return
+        old.transferred_to = new
+        leg.transferred = True
+        await self._notify(leg, sub_id, 200, "OK", final=True)
+        if not leg.ended:
+            await self._end(leg, "transferred", send_bye=True)
+
+    def _on_notify(self, leg: _Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        """Progress of a REFER we sent (message/sipfrag in NOTIFY, RFC 3515 §2.4.5)."""
+        event, sub = event_id(req.headers.get("Event"))
+        if event != "refer":
+            tx.respond(self.response(req, 489, "Bad Event", extra=[("Allow-Events", "refer")]))
+            return
+        refer = leg.refer_subs.get(int(sub)) if sub and sub.isdigit() else None
+        if refer is None and leg.refer_subs:
+            refer = leg.refer_subs[max(leg.refer_subs)]  # no id: the latest REFER
+        if refer is None:
+            tx.respond(self.response(req, 481, "Subscription Does Not Exist"))
+            return
+        tx.respond(self.response(req, 200))
+        frag = parse_sipfrag(req.body) if req.body else None
+        if frag is not None:
+            refer.progress.append(frag[0])
+            if 200 <= frag[0] < 300:
+                leg.transferred = True
+        done = frag is not None and frag[0] >= 200
+        if (done or subscription_state(req.headers.get("Subscription-State")) == "terminated") and not refer.final.done():
+            refer.final.set_result(frag or (0, ""))
+        refer.changed.set()
+
+    async def refer(self, call: Call, target: str | Call, *, replaces: Call | None = None, timeout: float = 30.0,
+                    hangup: bool = True) -> ReferResult:
+        """Transfer `call`'s peer (the transferee) elsewhere with REFER; we are the transferor.
+
+        Blind: `target` is a SIP URI. Attended (RFC 5589): pass `replaces=` our call with the
+        transfer target (or that Call as `target`); the Refer-To names the target's Contact with
+        `?Replaces=` for that dialog, so the target swaps our leg for the transferee. Waits for
+        the final NOTIFY; on success, with `hangup`, the transferred leg gets its BYE.
+        """
+        leg = self._leg_of(call)
+        if isinstance(target, Call):
+            replaces, target = target, ""
+        rep = None
+        if replaces is not None:
+            other = self._leg_of(replaces)
+            if other is None or other.ended or not other.answered:
+                raise CallFailed(481, "The call to replace is not up")
+            d = other.dialog
+            rep = Replaces(d.call_id, d.remote_tag, d.local_tag)
+            target = target or d.remote_target
+            other.being_replaced = True
+        if leg is None or leg.ended or not leg.answered:
+            raise CallFailed(481, "Call is not up")
+        transport = "TCP" if leg.source.transport == "TCP" else "UDP"
+        req, next_hop = leg.dialog.request(
+            "REFER", self._via(transport), self.contact(transport),
+            extra=[("Refer-To", refer_to_value(target, rep)), ("Referred-By", f"<{call.local_uri or self.contact()[1:-1]}>")])
+        sub = _ReferSub(final=asyncio.get_running_loop().create_future())
+        cseq = req.cseq.number
+        leg.refer_subs[cseq] = sub
+        result = ReferResult(0, progress=sub.progress)
+        try:
+            resp = await asyncio.wait_for(self._send_request(req, *self._request_sender(leg, next_hop)), timeout)
+            if resp is None:
+                return result
+            result.response = resp.status
+            if resp.status >= 300:
+                result.status, result.reason = resp.status, resp.reason
+                return result
+            try:
+                result.status, result.reason = await asyncio.wait_for(asyncio.shield(sub.final), timeout)
+            except asyncio.TimeoutError:
+                return result
+        finally:
+            leg.refer_subs.pop(cseq, None)
+            if replaces is not None and not result.ok:
+                other.being_replaced = False
+        if result.ok and hangup and not leg.ended:
+            await self._end(leg, "transferred", send_bye=True)
+        return result
+
+    def _leg_of(self, call: Call) -> _Leg | None:
+        return self.legs.get((call.dialog.call_id, call.dialog.local_tag))
 
     # ---- ending calls ---------------------------------------------------------------------------
     async def _hangup_call(self, call: Call) -> None:
@@ -609,7 +822,7 @@ class SipEndpoint:
     async def invite(self, uri: str, *, from_user: str | None = None, display: str | None = None,
                      headers: Iterable[tuple[str, str]] = (), ring_timeout: float = 30.0,
                      credentials: tuple[str, str] | None = None, on_call: Callable[[Call], Awaitable[None]] | None = None,
-                     ) -> Call:
+                     codecs: tuple[str, ...] | None = None) -> Call:
         """Call `uri` (e.g. an agent's phone). Returns the answered Call or raises CallFailed.
 
         Extra `headers` ride on the INVITE (the hand-off summary). No answer within
@@ -622,7 +835,8 @@ class SipEndpoint:
         rtp, rtcp, port = await bind_rtp_pair(self.rtp_bind, self.rtp_ports)
         media = RtpSession(rtp, rtcp, port, rtp_timeout=self.rtp_timeout, jitter_ms=self.jitter_ms)
         session_id = secrets.randbelow(2**31)
-        offer = build_offer(self.media_host, port, session_id, 1, self.codecs)
+        codecs = tuple(codecs or self.codecs)
+        offer = build_offer(self.media_host, port, session_id, 1, codecs)
         from_uri = f"sip:{from_user or self.user}@{_uri_host(self.advertise)}:{self.port}"
         from_value = (f"{quote(display)} " if display else "") + f"<{from_uri}>;tag={new_tag()}"
         call_id = new_call_id(self.advertise)
@@ -641,6 +855,7 @@ class SipEndpoint:
                 h.add("CSeq", f"{cseq} INVITE")
                 h.add("Contact", self.contact())
                 h.add("Allow", ALLOW)
+                h.add("Supported", SUPPORTED_EXT)
                 h.add("User-Agent", self.user_agent)
                 if auth_header:
                     h.add(*auth_header)
@@ -675,7 +890,7 @@ class SipEndpoint:
         self._send_ack(leg, cseq)
         params = None
         try:
-            params = accept_answer(parse_sdp(resp.body), self.codecs) if resp.body else None
+            params = accept_answer(parse_sdp(resp.body), codecs) if resp.body else None
         except SdpError:
             params = None
         if params is None:
@@ -685,6 +900,7 @@ class SipEndpoint:
         media.configure(params)
         call = Call(call_id, str(resp.to.uri), params.codec, media, dialog, self._hangup_call, direction="outbound",
                     local_uri=from_uri)
+        call._endpoint = self
         leg.call = call
         self.calls_answered += 1
         self._wire_media(leg)

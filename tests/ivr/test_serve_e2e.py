@@ -1,0 +1,148 @@
+"""End to end over real SIP and RTP on loopback: `ivr serve` answers, the bot talks with the caller.
+
+The caller is the project's own SIP UA in this test process (a real UDP SIP dialog and a real RTP
+stream to the server process), and sipp, an independent implementation, places a second call.
+What the bot said is checked by transcribing the RTP audio that came back.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+
+from telephony import SipEndpoint
+from voice.audio import resample
+from voice.models import shared_models
+from voice.wer import normalise
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    sip, http = free_port(), free_port(socket.SOCK_STREAM)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    for line in proc.stderr:
+        if "ivr: ready" in line:
+            break
+        assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
+    # Keep draining the server's log so it never blocks on a full pipe.
+    log: list[str] = []
+    import threading
+
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
+    yield {"sip": sip, "http": http, "log": log, "proc": proc}
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def healthz(server) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server['http']}/healthz", timeout=5) as r:
+        return json.loads(r.read())
+
+
+def utterances(pcm: np.ndarray, rate=8000, gap_s=0.6) -> list[np.ndarray]:
+    """Split received audio at silences, so each utterance is transcribed on its own."""
+    hop = rate // 50
+    n = len(pcm) // hop
+    loud = np.sqrt(np.mean(pcm[: n * hop].astype(float).reshape(n, hop) ** 2, axis=1)) > 200
+    out, start, quiet = [], None, 0
+    for i, v in enumerate(loud):
+        if v:
+            start = i if start is None else start
+            quiet = 0
+        elif start is not None:
+            quiet += 1
+            if quiet * hop / rate >= gap_s:
+                out.append(pcm[start * hop : (i - quiet + 1) * hop])
+                start, quiet = None, 0
+    if start is not None:
+        out.append(pcm[start * hop :])
+    return out
+
+
+def transcribe8k(models, pcm: np.ndarray) -> str:
+    return " ".join(models.transcribe_sync(resample(u, 8000, 16000)).text for u in utterances(pcm))
+
+
+async def _call(server, models, caller_pcm8k: list[np.ndarray], pauses: list[float]):
+    ep = SipEndpoint("127.0.0.1", 0, lambda call: asyncio.sleep(0))
+    await ep.start()
+    received: list[np.ndarray] = []
+    try:
+        call = await ep.invite(f"sip:support@127.0.0.1:{server['sip']}", ring_timeout=10)
+
+        async def record():
+            while True:
+                f = await call.read_frame()
+                if f is None:
+                    return
+                received.append(np.frombuffer(f, dtype=np.int16).copy())
+
+        rec = asyncio.create_task(record())
+        for pause, pcm in zip(pauses, caller_pcm8k):
+            await asyncio.sleep(pause)
+            call.play(pcm.tobytes())
+        await asyncio.wait_for(call.ended.wait(), timeout=40)
+        await asyncio.wait_for(rec, timeout=5)
+        return call, np.concatenate(received) if received else np.zeros(0, np.int16)
+    finally:
+        await ep.stop()
+
+
+def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server):
+    models = shared_models()
+    lines = ["I would like to check my order please.", "Thanks, that is all. Goodbye."]
+    pcm = [models.synthesize_all(t, 8000) for t in lines]
+    call, audio = asyncio.run(_call(server, models, pcm, [7.0, 9.0]))
+    # The bot hung up after its goodbye: the BYE came from the server.
+    assert call.end_reason == "remote_bye"
+    # 20 ms frames kept coming (silence included) for the whole call: RTP was continuous.
+    seconds = len(audio) / 8000
+    assert seconds > 12
+    heard = " ".join(normalise(transcribe8k(models, audio[: int(6.5 * 8000)])))
+    assert "automated assistant" in heard
+    rest = " ".join(normalise(transcribe8k(models, audio[int(7.0 * 8000) :])))
+    # The bot confirmed what it heard (read back in its own voice), then said goodbye.
+    assert "would like to" in rest and "my order" in rest and "goodbye" in rest
+    events = [json.loads(line[line.index('{"event"') :]) for line in server["log"] if '{"event"' in line]
+    assert any(e["event"] == "turn" for e in events) and events[-1]["event"] == "end"
+
+
+def test_sipp_calls_in_with_a_pcap(server, tmp_path):
+    # sipp's built-in uac_pcap scenario plays pcap/g711a.pcap relative to its working folder.
+    (tmp_path / "pcap").symlink_to("/usr/share/sip-tester")
+    before = healthz(server)["calls_total"]
+    sipp = subprocess.run(
+        ["sipp", f"127.0.0.1:{server['sip']}", "-sn", "uac_pcap", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+         "-mp", str(free_port()), "-p", str(free_port()), "-m", "1", "-timeout", "60s", "-timeout_error", "-nostdin"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert sipp.returncode == 0, sipp.stdout[-2000:] + sipp.stderr[-2000:]
+    assert healthz(server)["calls_total"] == before + 1

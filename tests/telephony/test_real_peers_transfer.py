@@ -1,0 +1,303 @@
+"""Transfers and the bridge against real peers on loopback, each started (time-bounded) by its
+test and killed by PID in teardown:
+
+* pjsua2-python (pinned test peer) as the caller's softphone and the agent's softphone: warm
+  transfer through our bridge (hold audio, whisper, transcoding PCMA↔PCMU, DTMF relay), then
+  an attended transfer with REFER/Replaces that leaves the two phones talking directly;
+* baresip (headless, aufile source) as a caller that we blind-transfer with REFER;
+* sipp `-rtp_echo` as an agent UAS (PCMU only) bridged to a PCMA caller leg.
+
+What is asserted is what crossed the wire: tones in the recordings and the taps, RTP counts
+and peers' addresses, DTMF digits, the end reasons, and empty transaction/dialog tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import sys
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from telephony import Bridge, Call, SipEndpoint, Timers
+
+pytestmark = pytest.mark.e2e
+FAST = Timers(t1=0.02, t2=0.1, t4=0.1, d=0.3)
+PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "peers", "pjsua_peer.py")
+HAVE_PJSUA = importlib.util.find_spec("pjsua2") is not None
+
+
+# ---- audio helpers ----------------------------------------------------------------------------
+def tone(freq: float, seconds: float, amp: float = 6000) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (np.sin(2 * np.pi * freq * t) * amp).astype("<i2").tobytes()
+
+
+def write_wav(path, pcm: bytes, rate: int = 8000) -> str:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return str(path)
+
+
+def read_wav(path) -> tuple[np.ndarray, int]:
+    """Samples of a 16-bit mono WAV, tolerating a header whose lengths were never filled in."""
+    data = open(path, "rb").read()
+    rate = int.from_bytes(data[24:28], "little")
+    i = data.find(b"data")
+    return np.frombuffer(data[i + 8 : i + 8 + (len(data) - i - 8) // 2 * 2], "<i2").astype(float), rate
+
+
+def tone_level(x: np.ndarray, rate: int, freq: float) -> float:
+    """Fraction of the signal's spectral energy within ±15 Hz of `freq`."""
+    if len(x) < 256:
+        return 0.0
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / rate)
+    return float(spec[np.abs(f - freq) <= 15].sum() / max(spec.sum(), 1e-9))
+
+
+def dominant_tones(x: np.ndarray, rate: int, window_s: float = 0.2) -> list[int]:
+    """The dominant frequency (rounded to 10 Hz) of each window with real energy."""
+    w = int(rate * window_s)
+    out = []
+    for i in range(0, len(x) - w + 1, w):
+        seg = x[i : i + w]
+        if np.sqrt(np.mean(seg**2)) < 500:
+            continue
+        spec = np.abs(np.fft.rfft(seg * np.hanning(w)))
+        out.append(int(round(np.fft.rfftfreq(w, 1 / rate)[int(np.argmax(spec))] / 10) * 10))
+    return out
+
+
+def runs(seq: list[int]) -> list[int]:
+    """Consecutive duplicates collapsed, runs shorter than 2 windows dropped (edges)."""
+    out: list[int] = []
+    i = 0
+    while i < len(seq):
+        j = i
+        while j < len(seq) and seq[j] == seq[i]:
+            j += 1
+        if j - i >= 2 and (not out or out[-1] != seq[i]):
+            out.append(seq[i])
+        i = j
+    return out
+
+
+def pcm(frames: list[bytes]) -> np.ndarray:
+    return np.frombuffer(b"".join(f for f in frames if f), "<i2").astype(float)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def wait_for(cond, timeout=5.0) -> bool:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def drained(ep: SipEndpoint, timeout=4.0) -> bool:
+    return await wait_for(lambda: not (ep.server_tx or ep.client_tx or ep.legs), timeout)
+
+
+def drain_queue(q: asyncio.Queue) -> list[bytes]:
+    out = []
+    while not q.empty():
+        out.append(q.get_nowait())
+    return out
+
+
+class Bot:
+    """Our endpoint; inbound calls are queued for the test and held until they end."""
+
+    def __init__(self, name="bot", rtp_ports=(36000, 36998)) -> None:
+        self.inbound: asyncio.Queue[Call] = asyncio.Queue()
+
+        async def on_call(call: Call) -> None:
+            self.inbound.put_nowait(call)
+            await call.ended.wait()
+
+        self.ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, answer_delay=0.0, rtp_ports=rtp_ports, user=name)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.ep.user}@127.0.0.1:{self.ep.port}"
+
+
+# ---- a peer process, bounded and killed by PID --------------------------------------------------
+class PeerProcess:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.proc: asyncio.subprocess.Process | None = None
+        self.events: list[dict] = []
+        self.lines: list[str] = []
+        self._changed = asyncio.Event()
+        self._reader: asyncio.Task | None = None
+
+    async def start(self, *cmd: str, cwd=None) -> "PeerProcess":
+        self.proc = await asyncio.create_subprocess_exec(
+            *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=cwd)
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def _read(self) -> None:
+        while True:
+            line = await self.proc.stdout.readline()
+            if not line:
+                break
+            text = line.decode(errors="replace").rstrip()
+            self.lines.append(text)
+            if text.startswith("{"):
+                with contextlib.suppress(ValueError):
+                    self.events.append(json.loads(text))
+            self._changed.set()
+
+    def send(self, line: str) -> None:
+        if self.proc and self.proc.returncode is None and self.proc.stdin:
+            self.proc.stdin.write((line + "\n").encode())
+
+    def find(self, event: str, **match) -> list[dict]:
+        return [e for e in self.events if e.get("event") == event and all(e.get(k) == v for k, v in match.items())]
+
+    async def wait_event(self, event: str, timeout: float = 5.0, **match) -> dict:
+        end = time.monotonic() + timeout
+        while True:
+            found = self.find(event, **match)
+            if found:
+                return found[-1]
+            left = end - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"{self.name}: no {event} {match}; output tail:\n" + "\n".join(self.lines[-30:]))
+            self._changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), left)
+
+    async def stop(self, grace: float = 3.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.proc.wait(), grace)
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, 9)
+            await self.proc.wait()
+        if self._reader:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._reader, 2)
+
+
+@pytest.fixture
+async def peers():
+    started: list[PeerProcess] = []
+
+    async def start(name, *cmd, cwd=None):
+        p = await PeerProcess(name).start(*cmd, cwd=cwd)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.send("quit")
+    for p in started:
+        await p.stop()
+
+
+async def pjsua(peers, role: str, codecs: str, play: str, record_prefix: str, rtp_port: int, max_seconds=40):
+    port = free_port()
+    p = await peers(role, sys.executable, PEER_SCRIPT, "--role", role, "--port", str(port), "--rtp-port", str(rtp_port),
+                    "--codecs", codecs, "--play", play, "--record-prefix", record_prefix, "--max-seconds", str(max_seconds))
+    await p.wait_event("ready", timeout=10)
+    p.uri = f"sip:{role}@127.0.0.1:{port}"
+    return p
+
+
+# ---- pjsua2: warm transfer through the bridge, then attended transfer with Replaces ------------
+@pytest.mark.skipif(not HAVE_PJSUA, reason="pjsua2-python not installed (test-only peer, pinned 2.15.1.post1)")
+async def test_pjsua_warm_bridge_then_attended_transfer_with_replaces(peers, tmp_path):
+    bot = Bot()
+    await bot.ep.start()
+    try:
+        caller = await pjsua(peers, "caller", "PCMA,PCMU", write_wav(tmp_path / "c.wav", tone(440, 2.0)),
+                             str(tmp_path / "caller"), 47200)
+        agent = await pjsua(peers, "agent", "PCMU", write_wav(tmp_path / "a.wav", tone(1000, 2.0)),
+                            str(tmp_path / "agent"), 47300)
+        caller.send(f"call {bot.uri}")
+        caller_leg = await asyncio.wait_for(bot.inbound.get(), 5)
+        assert caller_leg.codec == "PCMA"
+        agent_leg = await bot.ep.invite(agent.uri, codecs=("PCMU",), headers=[("X-Summary", "billing dispute")],
+                                        ring_timeout=5)
+        assert agent_leg.codec == "PCMU"
+        assert (await agent.wait_event("media"))["codec"] == "PCMU"
+        assert (await caller.wait_event("media"))["codec"] == "PCMA"
+
+        bridge = Bridge(caller_leg, agent_leg).start()
+        said_by_caller, said_by_agent = bridge.tap(caller_leg), bridge.tap(agent_leg)
+        bridge.hold(caller_leg, tone(300, 0.4))  # the caller hears hold audio...
+        bridge.play(agent_leg, tone(1500, 0.8))  # ...while the agent alone hears the whisper
+        await asyncio.wait_for(bridge.played(agent_leg), 3)
+        await asyncio.sleep(0.1)
+        bridge.join()
+        drain_queue(said_by_caller), drain_queue(said_by_agent)
+        await asyncio.sleep(1.5)
+        caller_audio, agent_audio = pcm(drain_queue(said_by_caller)), pcm(drain_queue(said_by_agent))
+        assert len(caller_audio) > 8000 and tone_level(caller_audio[2000:], 8000, 440) > 0.8
+        assert tone_level(agent_audio[2000:], 8000, 1000) > 0.8
+        caller.send("dtmf 123")
+        assert await wait_for(lambda: "".join(bridge.stats()["caller"]["digits"]) == "123", 5)
+        for d in "123":  # relayed by the bridge as RFC 4733 events to the agent's phone
+            await agent.wait_event("dtmf", digit=d, timeout=3)
+        await asyncio.sleep(0.3)
+
+        await bridge.stop()
+        result = await caller_leg.refer(agent_leg, timeout=10)
+        assert result.response == 202 and result.ok, result
+        req = await caller.wait_event("transfer_request")
+        assert "Replaces=" in req["target"] and agent_leg.dialog.call_id.split("@")[0] in req["target"]
+        await agent.wait_event("replace_request")
+        assert await wait_for(lambda: caller_leg.ended.is_set() and agent_leg.ended.is_set(), 5)
+        assert caller_leg.end_reason == "transferred" and agent_leg.end_reason == "replaced"
+        assert await drained(bot.ep), (bot.ep.server_tx, bot.ep.client_tx, bot.ep.legs)
+
+        # the two phones now talk directly: RTP flows between their own ports, not ours
+        await asyncio.sleep(1.2)
+        caller.send("stats")
+        agent.send("stats")
+        c_stats = await caller.wait_event("stats", active=True)
+        a_stats = await agent.wait_event("stats", active=True)
+        assert c_stats["remote"].startswith("127.0.0.1:473") and a_stats["remote"].startswith("127.0.0.1:472")
+        assert c_stats["rx"] > 30 and a_stats["rx"] > 30
+        assert c_stats["call_id"] == a_stats["call_id"] != caller_leg.call_id
+        caller.send("quit")
+        agent.send("quit")
+        await caller.stop()
+        await agent.stop()
+
+        # what each phone heard, from its own recordings (dominant tone per 200 ms window)
+        heard_by_agent = dominant_tones(*read_wav(tmp_path / "agent1.wav"))  # its call with us
+        assert runs(heard_by_agent)[:2] == [1500, 440], heard_by_agent  # whisper, then the caller (PCMA → PCMU)
+        assert heard_by_agent.count(1500) >= 3 and heard_by_agent.count(440) >= 6
+        heard_by_caller = dominant_tones(*read_wav(tmp_path / "caller1.wav"))
+        assert runs(heard_by_caller)[:2] == [300, 1000], heard_by_caller  # hold audio, then the agent (PCMU → PCMA)
+        assert heard_by_caller.count(1000) >= 6
+        assert set(dominant_tones(*read_wav(tmp_path / "caller2.wav"))) == {1000}  # the REFER's call, direct
+        assert set(dominant_tones(*read_wav(tmp_path / "agent2.wav"))) == {440}
+    finally:
+        await bot.ep.stop()

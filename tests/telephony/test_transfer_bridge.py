@@ -1,0 +1,212 @@
+"""REFER/NOTIFY, Replaces and the media bridge with the project's own UA on every side (loopback),
+plus the 10 s wire-level pacing check of outgoing RTP."""
+
+import asyncio
+import time
+
+import numpy as np
+import pytest
+
+from telephony import Bridge, Call, SipEndpoint, Timers
+from telephony.media import RtpSession, bind_rtp_pair
+from telephony.rtp import parse_rtp
+from telephony.sdp import MediaParams
+from telephony.transfer import Replaces, parse_refer_to, parse_replaces, parse_sipfrag, refer_to_value, sipfrag
+
+FAST = Timers(t1=0.01, t2=0.04, t4=0.05, d=0.2)
+
+
+def tone(freq: float, seconds: float, amp: float = 6000) -> bytes:
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (np.sin(2 * np.pi * freq * t) * amp).astype("<i2").tobytes()
+
+
+def dominant_hz(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, "<i2").astype(float)
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.fft.rfftfreq(len(x), 1 / 8000)[int(np.argmax(spec))])
+
+
+def rms(pcm: bytes) -> float:
+    x = np.frombuffer(pcm, "<i2").astype(float)
+    return float(np.sqrt(np.mean(x**2))) if len(x) else 0.0
+
+
+async def wait_for(cond, timeout=5.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def drained(*eps, timeout=4.0):
+    return await wait_for(lambda: all(not (e.server_tx or e.client_tx or e.legs) for e in eps), timeout)
+
+
+class Box:
+    """An endpoint whose handler records its calls and keeps them up until they end."""
+
+    def __init__(self, name: str, rtp_ports, **kw) -> None:
+        self.calls: list[Call] = []
+        self.new = asyncio.Queue()
+
+        async def on_call(call: Call) -> None:
+            self.calls.append(call)
+            self.new.put_nowait(call)
+            await call.ended.wait()
+
+        self.ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, answer_delay=0.0, rtp_ports=rtp_ports, user=name, **kw)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.ep.user}@127.0.0.1:{self.ep.port}"
+
+
+@pytest.fixture
+async def boxes():
+    made: list[Box] = []
+
+    async def make(name, **kw):
+        box = Box(name, (54000 + 1000 * len(made), 54998 + 1000 * len(made)), **kw)
+        await box.ep.start()
+        made.append(box)
+        return box
+
+    yield make
+    for box in made:
+        await box.ep.stop()
+
+
+def test_refer_to_replaces_round_trip_and_sipfrag():
+    rep = Replaces("abc@127.0.0.1", "agenttag", "ourtag")
+    value = refer_to_value("sip:agent@127.0.0.1:5070", rep)
+    assert value == "<sip:agent@127.0.0.1:5070?Replaces=abc%40127.0.0.1%3Bto-tag%3Dagenttag%3Bfrom-tag%3Dourtag>"
+    target = parse_refer_to(value)
+    assert target.uri == "sip:agent@127.0.0.1:5070"
+    assert parse_replaces(target.replaces) == rep
+    assert parse_refer_to("<sip:bob@10.0.0.1;transport=udp>").replaces is None
+    assert parse_sipfrag(sipfrag(100, "Trying")) == (100, "Trying")
+    assert parse_sipfrag(b"SIP/2.0 603 Declined\r\nFrom: x\r\n") == (603, "Declined")
+    assert parse_sipfrag(b"hello") is None
+
+
+async def test_blind_transfer_between_own_uas(boxes):
+    """bot REFERs the caller to a third party: 202, NOTIFY 100 then 200, BYE, all transactions end."""
+    bot, caller, target = await boxes("bot"), await boxes("caller"), await boxes("target")
+    out = await caller.ep.invite(bot.uri)
+    leg = await asyncio.wait_for(bot.new.get(), 2)
+    result = await leg.refer(target.uri, timeout=5)
+    assert result.response == 202 and result.ok and result.progress == [100, 200]
+    assert leg.end_reason == "transferred"
+    new_at_target = await asyncio.wait_for(target.new.get(), 2)
+    assert new_at_target.headers.get("Referred-By", "").startswith("<sip:bot@")
+    assert await wait_for(lambda: out.ended.is_set())
+    assert out.end_reason == "transferred" and out.transferred_to is not None
+    new = out.transferred_to
+    new.play(tone(700, 1.0))
+    heard = b"".join([await new_at_target.read_frame() for _ in range(40)])
+    assert abs(dominant_hz(heard[-320 * 20:]) - 700) < 20
+    await new.hangup()
+    assert await drained(bot.ep, caller.ep, target.ep)
+
+
+async def test_refused_and_failed_transfers_keep_the_call(boxes):
+    bot, caller = await boxes("bot"), await boxes("caller", on_refer=lambda call, uri: "nobody" not in uri)
+    out = await caller.ep.invite(bot.uri)
+    leg = await asyncio.wait_for(bot.new.get(), 2)
+    refused = await leg.refer("sip:nobody@127.0.0.1:9", timeout=3)
+    assert refused.response == 603 and not refused.ok and not leg.ended.is_set()
+    # accepted, but the target never answers: the NOTIFY carries the failure, the call stays
+    caller.ep.refer_ring_timeout = 0.3
+    failed = await leg.refer("sip:ghost@127.0.0.1:9", timeout=5)
+    assert failed.response == 202 and failed.status == 408 and failed.progress == [100, 408]
+    assert not leg.ended.is_set() and not out.ended.is_set()
+    await out.hangup()
+    assert await drained(bot.ep, caller.ep, timeout=6)
+
+
+async def test_attended_transfer_with_replaces_between_own_uas(boxes):
+    """caller→bot, bot→agent, bridge with whisper; then REFER the caller with Replaces of the agent leg."""
+    bot, caller, agent = await boxes("bot"), await boxes("caller"), await boxes("agent")
+    out = await caller.ep.invite(bot.uri, codecs=("PCMA",))
+    caller_leg = await asyncio.wait_for(bot.new.get(), 2)
+    agent_leg = await bot.ep.invite(agent.uri, codecs=("PCMU",), headers=[("X-Summary", "billing")])
+    at_agent = await asyncio.wait_for(agent.new.get(), 2)
+    assert caller_leg.codec == "PCMA" and agent_leg.codec == "PCMU"
+
+    bridge = Bridge(caller_leg, agent_leg).start()
+    bridge.hold(caller_leg, tone(300, 0.5))
+    bridge.play(agent_leg, tone(1000, 0.6))  # the whisper: the agent only
+    agent_heard = b"".join([await at_agent.read_frame() for _ in range(25)])
+    caller_heard = b"".join([await out.read_frame() for _ in range(25)])
+    assert abs(dominant_hz(agent_heard[-320 * 15:]) - 1000) < 20
+    assert abs(dominant_hz(caller_heard[-320 * 15:]) - 300) < 20
+    await bridge.played(agent_leg)
+    bridge.join()
+    for _ in range(5):
+        await out.read_frame()
+    caller_tap = bridge.tap(caller_leg)
+    out.play(tone(440, 1.5))  # caller speaks PCMA; the agent hears it as PCMU
+    heard = b"".join([await at_agent.read_frame() for _ in range(60)])
+    assert abs(dominant_hz(heard[-320 * 30:]) - 440) < 20 and rms(heard[-320 * 30:]) > 2000
+    tapped = b"".join([caller_tap.get_nowait() for _ in range(caller_tap.qsize())])
+    assert abs(dominant_hz(tapped[-320 * 20:]) - 440) < 20  # the application still hears the caller
+    out.send_dtmf("5")
+    assert await wait_for(lambda: "5" in bridge.stats()["caller"]["digits"], 2)
+    assert await asyncio.wait_for(at_agent.dtmf.get(), 2) == "5"  # relayed as RFC 4733 to the agent
+
+    await bridge.stop()
+    result = await caller_leg.refer(agent_leg, timeout=5)
+    assert result.ok and result.progress[-1] == 200
+    assert await wait_for(lambda: caller_leg.ended.is_set() and agent_leg.ended.is_set())
+    assert caller_leg.end_reason == "transferred" and agent_leg.end_reason == "replaced"
+    replacing = await asyncio.wait_for(agent.new.get(), 2)
+    assert replacing.replaced is at_agent and at_agent.end_reason == "replaced"
+    assert out.transferred_to is not None
+    out.transferred_to.play(tone(600, 1.0))
+    heard = b"".join([await replacing.read_frame() for _ in range(40)])
+    assert abs(dominant_hz(heard[-320 * 20:]) - 600) < 20
+    await replacing.hangup()
+    assert await drained(bot.ep, caller.ep, agent.ep)
+
+
+async def test_replaces_for_unknown_dialog_gets_481(boxes):
+    bot, caller = await boxes("bot"), await boxes("caller")
+    from telephony import CallFailed
+    with pytest.raises(CallFailed) as err:
+        await caller.ep.invite(bot.uri, headers=[("Replaces", "nope@x;to-tag=a;from-tag=b")])
+    assert err.value.status == 481 and not bot.calls
+    assert await drained(bot.ep, caller.ep)
+
+
+async def test_wire_pacing_over_ten_seconds():
+    """Outgoing RTP measured by a receiving socket: mean 20 ms, p99 close, no cumulative drift."""
+    rtp, rtcp, port = await bind_rtp_pair("127.0.0.1", (59000, 59998))
+    loop = asyncio.get_running_loop()
+    got: list[tuple[float, bytes]] = []
+
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr):
+            got.append((time.monotonic(), data))
+
+    transport, _ = await loop.create_datagram_endpoint(Sink, local_addr=("127.0.0.1", 0))
+    media = RtpSession(rtp, rtcp, port)
+    media.configure(MediaParams([("PCMA", 8)], 101, ("127.0.0.1", transport.get_extra_info("sockname")[1]), "sendrecv"))
+    media.play(tone(440, 10.0))
+    media.start()
+    await asyncio.sleep(10.05)
+    await media.close()
+    transport.close()
+    times = np.array([t for t, _ in got])
+    pkts = [parse_rtp(d) for _, d in got]
+    assert 495 <= len(pkts) <= 504
+    gaps_ms = np.diff(times) * 1000
+    assert abs(gaps_ms.mean() - 20) < 0.2
+    assert np.percentile(gaps_ms, 99) < 26 and np.percentile(gaps_ms, 1) > 14
+    drift_ms = (times - times[0] - 0.02 * np.arange(len(times))) * 1000
+    assert np.max(np.abs(drift_ms)) < 20
+    assert all((b.sequence - a.sequence) % 65536 == 1 for a, b in zip(pkts, pkts[1:]))
+    assert all((b.timestamp - a.timestamp) % 2**32 == 160 for a, b in zip(pkts, pkts[1:]))
+    assert {p.payload_type for p in pkts} == {8}
