@@ -93,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--http", default="127.0.0.1:8080", help="HTTP listen address HOST:PORT")
     v.set_defaults(func=_cmd_serve)
 
+    e = sub.add_parser("eval", help="evaluations on real speech and labelled turns")
+    esub = e.add_subparsers(dest="what", required=True)
+    ef = esub.add_parser("frustration", help="AUC/F1 of prosody (Polish emotional speech), text and fused scores")
+    from ivr import eval_frustration, train_frustration
+
+    eval_frustration.add_arguments(ef)
+    ef.set_defaults(func=lambda a: eval_frustration.run(a))
+
+    t = sub.add_parser("train", help="re-fit models from labelled data")
+    tsub = t.add_subparsers(dest="what", required=True)
+    tf = tsub.add_parser("frustration", help="re-fit the frustration fusion weights from labelled turns")
+    train_frustration.add_arguments(tf)
+    tf.set_defaults(func=lambda a: train_frustration.run(a))
+
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("what", choices=["pipeline"])
     b.add_argument("--turns", type=int, default=20, help="caller turns to measure (default 20)")
