@@ -20,7 +20,6 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     quiet_libraries()  # before pipecat is imported: it logs a banner at import
     from voice.call import VoiceConfig
-    from voice.responders import EchoResponder
     from voice.simulate import simulate
     from voice.turns import TurnConfig
 
@@ -29,7 +28,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
-    engine = get_engine()
+    from routing.policy import PolicyError
+
+    try:
+        engine = get_engine(db=args.db, policy_path=args.policy, with_nlu=args.bot == "triage")
+    except PolicyError as exc:
+        print(f"ivr simulate: policy: {exc}", file=sys.stderr)
+        return 2
 
     def on_event(ev: dict) -> None:
         if args.json:
@@ -42,7 +47,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             audio,
             engine.models,
             engine.prompts,
-            EchoResponder(engine.prompts.prompts),
+            engine.responder(args.bot, caller_id=args.caller_id),
             fast=args.fast,
             config=VoiceConfig(turns=turns),
             on_event=on_event,
@@ -86,11 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fast", action="store_true", help="simulated clock: faster than real time, same results")
     s.add_argument("--out", help="write the bot's audio, time-aligned with the caller's, to this WAV")
     s.add_argument("--silence-ms", type=int, default=500, help="silence that ends a caller turn (default 500)")
+    s.add_argument("--bot", choices=["triage", "echo"], default="triage",
+                   help="triage: the NLU dialog and escalation policy (default); echo: reads back what it heard")
+    s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")
+    s.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
+    s.add_argument("--caller-id", help="the caller's number, as SIP From would give it (finds the customer)")
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP and serve the HTTP API")
     v.add_argument("--sip", default="127.0.0.1:5070", help="SIP listen address HOST:PORT")
     v.add_argument("--http", default="127.0.0.1:8080", help="HTTP listen address HOST:PORT")
+    v.add_argument("--db", default="var/ivr.db", help="SQLite file with the company's data (demo data is seeded)")
+    v.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
+    v.add_argument("--bot", choices=["triage", "echo"], default="triage")
     v.set_defaults(func=_cmd_serve)
 
     e = sub.add_parser("eval", help="evaluations on real speech and labelled turns")

@@ -1,11 +1,12 @@
-"""Process-wide voice resources: the shared models, warmed, and the prompt cache."""
+"""Process-wide resources: the shared speech models (warmed), the NLU, the prompt cache, the bot."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from voice.models import ModelConfig, SpeechModels, shared_models
 from voice.prompts import DEFAULT_PROMPTS
@@ -18,6 +19,20 @@ class Engine:
     models: SpeechModels
     prompts: "PromptCache"  # noqa: F821 (pipecat is imported only once logging is set up)
     startup_seconds: float
+    flows: object = None
+    backend: object = None
+    policy: object = None
+    extra: dict = field(default_factory=dict)
+
+    def responder(self, kind: str = "triage", caller_id: str | None = None):
+        """A new bot for one call."""
+        if kind == "echo":
+            from voice.responders import EchoResponder
+
+            return EchoResponder(self.prompts.prompts)
+        from ivr.triage import TriageResponder
+
+        return TriageResponder(self.backend, self.policy, self.flows, caller_id=caller_id)
 
 
 _engine: Engine | None = None
@@ -31,18 +46,42 @@ def quiet_libraries() -> None:
     logger.add(lambda m: os.sys.stderr.write(m), level=os.environ.get("IVR_PIPECAT_LOG", "WARNING"))
 
 
-def get_engine(config: ModelConfig | None = None) -> Engine:
-    """Load the models once, warm every JIT (Whisper, Piper, librosa), synthesize fixed prompts."""
+def get_engine(
+    config: ModelConfig | None = None,
+    *,
+    db: str = ":memory:",
+    policy_path: str | Path | None = None,
+    with_nlu: bool = True,
+) -> Engine:
+    """Load the models once, warm every JIT (Whisper, Piper, librosa, MiniLM), cache fixed prompts.
+
+    Raises ValueError (PolicyError) for an unusable policy file before anything heavy loads.
+    """
     global _engine
     if _engine is None:
         from voice import prosody
         from voice.services import PromptCache
 
         t0 = time.perf_counter()
+        flows = backend = policy = None
+        prompts = dict(DEFAULT_PROMPTS)
+        if with_nlu:
+            import nlu
+            from ivr.triage import fixed_prompts
+            from nlu.flows import Flows
+            from routing.policy import DEFAULT_POLICY_PATH, load_policy
+
+            policy = load_policy(policy_path or DEFAULT_POLICY_PATH)
+            flows = Flows.load()
+            if db != ":memory:":
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            backend = nlu.open_demo_backend(db)
+            nlu.warm_up()
+            prompts.update({f"flow:{k}": v for k, v in fixed_prompts(flows).items()})
         models = shared_models(config)
         models.warm_up()
         prosody.warm_up()
-        prompts = PromptCache(models, DEFAULT_PROMPTS).build()
-        _engine = Engine(models, prompts, time.perf_counter() - t0)
-        log.info("voice engine ready in %.1f s", _engine.startup_seconds)
+        cache = PromptCache(models, prompts).build()
+        _engine = Engine(models, cache, time.perf_counter() - t0, flows, backend, policy)
+        log.info("engine ready in %.1f s", _engine.startup_seconds)
     return _engine

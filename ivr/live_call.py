@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -21,10 +22,16 @@ async def run_call(call, engine, responder: Responder, on_event: Callable[[dict]
     vc = VoiceCall(engine.models, engine.prompts, responder, playout, clock, on_event, config)
     await vc.start()
     outcome = "caller_hung_up"
+
+    async def keys() -> None:
+        while True:
+            await vc.feed_dtmf(await call.dtmf.get())
+
+    key_task = asyncio.create_task(keys())
     try:
         while True:
             if vc.hangup_requested.is_set() and playout.playing_until() <= clock.now:
-                outcome = "bot_hung_up"
+                outcome = vc.outcome or "bot_resolved"
                 await call.hangup()
                 break
             frame = await call.read_frame()
@@ -33,6 +40,7 @@ async def run_call(call, engine, responder: Responder, on_event: Callable[[dict]
                 break
             await vc.feed_telephone_frame(np.frombuffer(frame, dtype=np.int16))
     finally:
+        key_task.cancel()
         await vc.finish()
         on_event({"event": "end", "outcome": outcome})
     return outcome

@@ -31,6 +31,12 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     return host, p
 
 
+def _caller_number(uri: str) -> str | None:
+    """'sip:+15551234567@host' → '+15551234567' (what the company's CRM keys callers by)."""
+    user = uri.split(":", 1)[-1].split("@", 1)[0] if "@" in uri else ""
+    return user or None
+
+
 def build_app(state: dict):
     from fastapi import FastAPI
 
@@ -48,11 +54,10 @@ async def _serve(args) -> int:
 
     from ivr.engine import get_engine
     from ivr.live_call import run_call
-    from voice.responders import EchoResponder
 
     sip_host, sip_port = parse_hostport(args.sip, 5070)
     http_host, http_port = parse_hostport(args.http, 8080)
-    engine = get_engine()
+    engine = get_engine(db=args.db, policy_path=args.policy, with_nlu=args.bot == "triage")
     state: dict = {"calls": set(), "total": 0, "sip": None}
 
     async def on_call(call) -> None:
@@ -63,7 +68,8 @@ async def _serve(args) -> int:
             log.info("call %s %s", call.call_id, json.dumps(ev))
 
         try:
-            await run_call(call, engine, EchoResponder(engine.prompts.prompts), on_event)
+            caller = _caller_number(call.remote_uri)
+            await run_call(call, engine, engine.responder(args.bot, caller_id=caller), on_event)
         except Exception:
             log.exception("call %s failed", call.call_id)
         finally:

@@ -125,6 +125,7 @@ class TriageDialog:
         self.steps: list[Step] = []
         self.transcript: list[tuple[str, str]] = []
         self.trajectory = Trajectory(alpha=self.weights.ema_alpha)
+        self.last_contributions: dict[str, float] = {}
         self._embeddings: list[Any] = []
         self._last_prompt = ""
         self._last_reply: BotReply | None = None
@@ -152,13 +153,49 @@ class TriageDialog:
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
         signals = DialogueSignals(self.no_match, self.no_input, turn.barge_in, self.no_progress)
-        raw = self.weights.score(turn_features(a.cues, turn.prosody, signals))
+        feats = turn_features(a.cues, turn.prosody, signals)
+        raw = self.weights.score(feats)
         self.trajectory.add(raw)
+        self.last_contributions = self._parts(feats, turn.prosody, signals)
         return self._decide(a)
+
+    def _parts(self, feats: dict[str, float], prosody: dict[str, float], signals: DialogueSignals) -> dict[str, float]:
+        """The score's logit split into what the words, the voice and the dialogue added."""
+        from .fusion import dialogue_features, prosody_features
+
+        voice_keys = set(prosody_features(prosody))
+        dialogue_keys = set(dialogue_features(signals))
+        parts = {"text": 0.0, "prosody": 0.0, "dialogue": 0.0}
+        for k, v in self.weights.contributions(feats).items():
+            group = "prosody" if k in voice_keys else "dialogue" if k in dialogue_keys else "text"
+            parts[group] += v
+        parts = {k: round(v, 3) for k, v in parts.items()}
+        parts["bias"] = round(self.weights.bias, 3)
+        return parts
 
     @property
     def frustration(self) -> float:
         return self.trajectory.current
+
+    _HANDOFF_PROMPTS = {
+        "explicit_request": "handoff_requested",
+        "dtmf": "handoff_requested",
+        "tier": "handoff_requested",
+        "frustration": "handoff_frustration",
+        "no_match": "handoff_no_match",
+        "no_input": "handoff_no_input",
+        "max_bot_time": "handoff_unresolved",
+        "sensitive_intent": "handoff_unresolved",
+    }
+
+    def hand_over(self, reason: str, text: str | None = None) -> BotReply:
+        """The escalation policy decided: say the hand-off line and stop the bot's part of the call.
+
+        `reason` is the policy's (frustration, dtmf...); it becomes the summary's escalation reason.
+        """
+        self.escalation = reason
+        prompt = self._HANDOFF_PROMPTS.get(reason, "handoff_unresolved")
+        return self._reply(text or self.flows.say(prompt), state=ESCALATED, escalate=reason)
 
     def summary(self) -> HandoffSummary:
         """The hand-off summary as things stand."""
@@ -281,7 +318,9 @@ class TriageDialog:
             return self._escalate(a, "handoff_requested", "human_requested")
         if self.trajectory.current >= self.cfg.frustration_escalate:
             return self._escalate(a, "handoff_frustration", "frustration")
-        if not answering and intent == "goodbye" and self.state not in (COLLECT, VERIFY):
+        # A caller who says goodbye mid-question means it; a weak "bye" while reading out a value may not.
+        sure_bye = self.state not in (COLLECT, VERIFY) or a.intent.confidence >= 0.8
+        if not answering and intent == "goodbye" and sure_bye:
             return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
         if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1

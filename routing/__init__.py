@@ -1,1 +1,1 @@
-"""routing."""
+"""routing: the escalation policy, agents and queues, warm transfer, the store, the web app."""

@@ -702,6 +702,8 @@ class SipEndpoint:
         the final NOTIFY; on success, with `hangup`, the transferred leg gets its BYE.
         """
         leg = self._leg_of(call)
+        if leg is None or leg.ended or not leg.answered:
+            raise CallFailed(481, "Call is not up")
         if isinstance(target, Call):
             replaces, target = target, ""
         rep = None
@@ -713,8 +715,6 @@ class SipEndpoint:
             rep = Replaces(d.call_id, d.remote_tag, d.local_tag)
             target = target or d.remote_target
             other.being_replaced = True
-        if leg is None or leg.ended or not leg.answered:
-            raise CallFailed(481, "Call is not up")
         transport = "TCP" if leg.source.transport == "TCP" else "UDP"
         req, next_hop = leg.dialog.request(
             "REFER", self._via(transport), self.contact(transport),

@@ -21,6 +21,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
 from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE
+from voice.frames import CallerDtmfFrame
 from voice.models import SpeechModels
 from voice.playout import MediaClock, Playout
 from voice.processors import (
@@ -77,6 +78,8 @@ class VoiceCall:
     ):
         self.config = config or VoiceConfig()
         self.clock = clock
+        if hasattr(responder, "bind_clock"):
+            responder.bind_clock(lambda: clock.now)
         self.progress = Progress()
         self.hangup_requested = asyncio.Event()
         self._frames_in = 0
@@ -129,6 +132,15 @@ class VoiceCall:
         frame.metadata["t"] = t
         self.progress.fed += 1
         await self.worker.queue_frame(frame)
+
+    async def feed_dtmf(self, digit: str) -> None:
+        """A key press from the caller (RFC 4733 or SIP INFO)."""
+        await self.worker.queue_frame(CallerDtmfFrame(digit=digit))
+
+    @property
+    def outcome(self) -> str | None:
+        """Set by the reply that ended the call (bot_resolved, transferred, abandoned)."""
+        return self.output.outcome
 
     @property
     def turn_taking_busy(self) -> bool:

@@ -20,6 +20,7 @@ class CallerTurnFrame(DataFrame):
     audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16), repr=False)
     voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     barge_in: bool = False  # the caller started this turn while the bot was talking
+    no_input: bool = False  # not speech: the caller stayed silent past the no-input timeout
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
@@ -50,3 +51,11 @@ class CallerSpeechStartedFrame(SystemFrame):
     onset: float = 0.0
     confirmed: float = 0.0
     barge_in: bool = False
+
+
+@dataclass
+class CallerDtmfFrame(DataFrame):
+    """A key the caller pressed (RFC 4733 or SIP INFO)."""
+
+    digit: str = ""
+    interruptible: bool = field(default=False, init=False)

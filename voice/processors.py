@@ -24,7 +24,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
 from voice.audio import FRAME_MS
-from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerSpeechStartedFrame, CallerTurnFrame
+from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
 from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
 
@@ -66,6 +66,8 @@ class TurnTakingProcessor(FrameProcessor):
     def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
+        self._config = config
+        self._quiet_since: float | None = None
         self._clock = clock
         self._playout = playout
         self._progress = progress
@@ -82,12 +84,29 @@ class TurnTakingProcessor(FrameProcessor):
             samples = np.frombuffer(frame.audio, dtype=np.int16)
             for ev in self._detector.feed(samples, t):
                 await self._emit(ev)
+            await self._check_no_input(t)
             self._progress.note(seen=1)
             return
         if isinstance(frame, EndFrame):
             for ev in self._detector.flush():
                 await self._emit(ev)
         await self.push_frame(frame, direction)
+
+    async def _check_no_input(self, t: float) -> None:
+        """The caller has said nothing for `no_input_ms` since the bot finished: a silent turn."""
+        limit = self._config.no_input_ms / 1000
+        if limit <= 0 or self._detector.pending or self._progress.owed > 0:
+            self._quiet_since = None
+            return
+        if self._playout.playing_until() > t:
+            self._quiet_since = None
+            return
+        if self._quiet_since is None:
+            self._quiet_since = t
+        elif t - self._quiet_since >= limit:
+            self._quiet_since = None
+            self._progress.note(owed=1)
+            await self.push_frame(CallerTurnFrame(index=-1, no_input=True, detected_at=self._clock.now))
 
     async def _emit(self, ev: SpeechStarted | TurnEnded) -> None:
         if isinstance(ev, SpeechStarted):
@@ -138,17 +157,21 @@ class ProsodyProcessor(FrameProcessor):
 class Reply:
     text: str
     end_call: bool = False
-    extra: dict = field(default_factory=dict)  # keys added to the "bot" event (intent, decision...)
+    outcome: str | None = None  # how the call ends, when end_call: bot_resolved, transferred, abandoned
+    extra: dict = field(default_factory=dict)  # keys added to the "bot" event
+    turn_fields: dict = field(default_factory=dict)  # keys added to the "turn" event (intent, frustration...)
+    events: list[dict] = field(default_factory=list)  # events after the turn (decision, summary)
 
 
 class Responder(Protocol):
-    """The bot's judgement. The foundation's is a fixed acknowledgement; the NLU plugs in here."""
+    """The bot's judgement: the triage dialog and the escalation policy plug in here."""
 
     def greeting(self) -> Reply: ...
 
-    def on_turn(self, turn: CallerTurnFrame) -> Reply | None: ...
+    def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
+        """A caller turn (text and prosody), or a silence (`turn.no_input`)."""
 
-    def turn_fields(self, turn: CallerTurnFrame) -> dict: ...
+    def on_dtmf(self, digit: str) -> Reply | None: ...
 
 
 class BotTurnProcessor(FrameProcessor):
@@ -173,7 +196,12 @@ class BotTurnProcessor(FrameProcessor):
             if fut is not None:
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
                 frame.prosody = self._baseline.normalise(p).to_dict()
-            if frame.text:
+            reply = None
+            if frame.no_input:
+                self._emit({"event": "no_input", "at": round(frame.detected_at, 2)})
+                reply = self._responder.on_turn(frame)
+            elif frame.text:
+                reply = self._responder.on_turn(frame)
                 event = {
                     "event": "turn",
                     "index": frame.index,
@@ -182,16 +210,28 @@ class BotTurnProcessor(FrameProcessor):
                     "text": frame.text,
                     "prosody": frame.prosody,
                 }
-                event.update(self._responder.turn_fields(frame))
+                if reply is not None:
+                    event.update(reply.turn_fields)
                 self._emit(event)
                 await self.push_frame(frame)
-                reply = self._responder.on_turn(frame)
-                if reply is not None:
-                    await self._speak(reply)
+            if reply is not None:
+                await self._answer(reply)
             # The turn is answered once its reply (if any) is queued behind it.
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
+        if isinstance(frame, CallerDtmfFrame):
+            self._emit({"event": "dtmf", "digit": frame.digit})
+            reply = self._responder.on_dtmf(frame.digit)
+            if reply is not None:
+                await self.push_frame(InterruptionFrame())  # a key press cuts the bot short
+                await self._answer(reply)
+            return
         await self.push_frame(frame, direction)
+
+    async def _answer(self, reply: Reply) -> None:
+        for ev in reply.events:
+            self._emit(ev)
+        await self._speak(reply)
 
     async def _speak(self, reply: Reply) -> None:
         rid = self._reply_id
@@ -201,7 +241,9 @@ class BotTurnProcessor(FrameProcessor):
         start.metadata["extra"] = reply.extra
         await self.push_frame(start)
         await self.push_frame(TTSSpeakFrame(reply.text))
-        await self.push_frame(BotReplyEndFrame(reply_id=rid, end_call=reply.end_call))
+        end = BotReplyEndFrame(reply_id=rid, end_call=reply.end_call)
+        end.metadata["outcome"] = reply.outcome
+        await self.push_frame(end)
 
 
 @dataclass
@@ -251,6 +293,7 @@ class CallOutputProcessor(FrameProcessor):
         self.asr_seconds: list[float] = []  # wall seconds Whisper took per turn
         self._last_turn_end: float | None = None
         self.hangup_at: float | None = None
+        self.outcome: str | None = None  # set by the reply that ends the call
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -292,9 +335,11 @@ class CallOutputProcessor(FrameProcessor):
             if cur is not None and cur.reply_id == frame.reply_id:
                 cur.done = True
                 cur.end_call = frame.end_call
-                if frame.end_call and self._on_hangup is not None:
+                if frame.end_call:
                     self.hangup_at = cur.end if cur.end is not None else self._clock.now
-                    self._on_hangup()
+                    self.outcome = frame.metadata.get("outcome")
+                    if self._on_hangup is not None:
+                        self._on_hangup()
             return
         if isinstance(frame, CallerTurnFrame):
             self._last_turn_end = frame.end

@@ -1,7 +1,7 @@
-"""The foundation's bot: greets, confirms what it heard, says goodbye when asked.
+"""A bot with no judgement: greets, reads back what it heard, says goodbye when asked.
 
-Placeholder judgement until the NLU lands; it exists so the whole voice path (ASR → reply → TTS
-→ playout) runs for real. It adds no intent or frustration keys: those appear only once computed.
+It exercises the whole voice path (ASR → reply → TTS → playout) with no NLU in the way, which is
+what the pipeline benchmark and the voice tests want. It adds no intent or frustration keys.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ class EchoResponder:
     def greeting(self) -> Reply:
         return Reply(self.prompts["greeting"])
 
-    def turn_fields(self, turn: CallerTurnFrame) -> dict:
-        return {}
-
     def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
         text = (turn.text or "").strip()
         if not text:
             return None
         if _BYE.search(text):
-            return Reply(self.prompts["goodbye"], end_call=True)
+            return Reply(self.prompts["goodbye"], end_call=True, outcome="bot_resolved")
         return Reply(f"Okay. You said: {text.rstrip('.?!')}.")
+
+    def on_dtmf(self, digit: str) -> Reply | None:
+        return None

@@ -60,6 +60,10 @@ class SharedWhisperSTTService(STTService):
             yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, CallerTurnFrame) and frame.no_input:
+            await FrameProcessor.process_frame(self, frame, direction)
+            await self.push_frame(frame, direction)
+            return
         if isinstance(frame, CallerTurnFrame):
             # Not STTService.process_frame: that would pass the turn on before it is transcribed.
             await FrameProcessor.process_frame(self, frame, direction)

@@ -81,7 +81,7 @@ async def simulate(
     outcome = "caller_hung_up"
     for f in frame_list:
         if call.hangup_requested.is_set() and playout.playing_until() <= clock.now:
-            outcome = "bot_hung_up"
+            outcome = call.outcome or "bot_resolved"
             break
         await feed(f)
     else:
@@ -94,7 +94,7 @@ async def simulate(
             await feed(silence)
             waited += FRAME_MS / 1000
         if call.hangup_requested.is_set():
-            outcome = "bot_hung_up"
+            outcome = call.outcome or "bot_resolved"
     duration = max(audio.duration, clock.now)
     await call.finish()
     result.outcome = outcome

@@ -26,6 +26,7 @@ class TurnConfig:
     max_turn_ms: int = 30_000  # a monologue is cut into turns Whisper can take
     vad_mode: int = 3  # webrtcvad aggressiveness 0-3; 3 suits noisy phone lines
     energy_floor_dbfs: float = -50.0  # frames quieter than this are never speech
+    no_input_ms: int = 8000  # silence after the bot finished that counts as "no input" (0: never)
 
     def __post_init__(self):
         if not 0 <= self.vad_mode <= 3:
@@ -78,6 +79,11 @@ class TurnDetector:
     @property
     def speaking(self) -> bool:
         return self._state == "speaking"
+
+    @property
+    def pending(self) -> bool:
+        """Speech has started (maybe not yet confirmed) and the turn has not ended."""
+        return self._state != "idle"
 
     def is_speech(self, frame: np.ndarray) -> bool:
         if frame_dbfs(frame) < self.config.energy_floor_dbfs:

@@ -151,11 +151,17 @@ class PeerProcess:
         self._changed = asyncio.Event()
         self._reader: asyncio.Task | None = None
 
-    async def start(self, *cmd: str, cwd=None) -> "PeerProcess":
+    async def start(self, *cmd: str, cwd=None, max_seconds: float = 40) -> "PeerProcess":
         self.proc = await asyncio.create_subprocess_exec(
             *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, cwd=cwd)
         self._reader = asyncio.create_task(self._read())
+        self._watchdog = asyncio.get_running_loop().call_later(max_seconds, self._kill, 9)  # bounded in time
         return self
+
+    def _kill(self, sig: int) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, sig)
 
     async def _read(self) -> None:
         while True:
@@ -192,13 +198,14 @@ class PeerProcess:
     async def stop(self, grace: float = 3.0) -> None:
         if self.proc is None:
             return
-        if self.proc.returncode is None:
+        for sig in (0, 15, 9):  # let it quit, then SIGTERM, then SIGKILL, by PID
+            if self.proc.returncode is not None:
+                break
+            if sig:
+                self._kill(sig)
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.proc.wait(), grace)
-        if self.proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, 9)
-            await self.proc.wait()
+                await asyncio.wait_for(self.proc.wait(), grace if sig == 0 else 2)
+        self._watchdog.cancel()
         if self._reader:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._reader, 2)
@@ -208,8 +215,8 @@ class PeerProcess:
 async def peers():
     started: list[PeerProcess] = []
 
-    async def start(name, *cmd, cwd=None):
-        p = await PeerProcess(name).start(*cmd, cwd=cwd)
+    async def start(name, *cmd, cwd=None, max_seconds=40):
+        p = await PeerProcess(name).start(*cmd, cwd=cwd, max_seconds=max_seconds)
         started.append(p)
         return p
 
@@ -217,7 +224,7 @@ async def peers():
     for p in started:
         p.send("quit")
     for p in started:
-        await p.stop()
+        await p.stop(grace=1.0)
 
 
 async def pjsua(peers, role: str, codecs: str, play: str, record_prefix: str, rtp_port: int, max_seconds=40):
@@ -301,3 +308,108 @@ async def test_pjsua_warm_bridge_then_attended_transfer_with_replaces(peers, tmp
         assert set(dominant_tones(*read_wav(tmp_path / "agent2.wav"))) == {440}
     finally:
         await bot.ep.stop()
+
+
+# ---- baresip: a caller we blind-transfer with REFER ---------------------------------------------
+BARESIP_CONFIG = """poll_method epoll
+sip_listen 127.0.0.1:{sip}
+sip_transports udp
+net_interface 127.0.0.1
+audio_player aufile,{dir}/heard.wav
+audio_source aufile,{dir}/say.wav
+audio_alert aufile,{dir}/alert.wav
+rtp_ports {rtp}-{rtp_end}
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module account.so
+module_app menu.so
+module_app ctrl_tcp.so
+ctrl_tcp_listen 127.0.0.1:{ctrl}
+"""
+
+
+async def ctrl_tcp(port: int, command: str, params: str = "") -> None:
+    """One baresip ctrl_tcp command (netstring-framed JSON)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    msg = json.dumps({"command": command, "params": params, "token": "t"}).encode()
+    writer.write(str(len(msg)).encode() + b":" + msg + b",")
+    await writer.drain()
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(reader.read(4096), 1.0)
+    writer.close()
+
+
+@pytest.mark.skipif(shutil.which("baresip") is None, reason="baresip not installed (apt-get install baresip-core)")
+async def test_baresip_blind_transfer_with_refer(peers, tmp_path):
+    bot, target = Bot("bot", (37000, 37998)), Bot("desk", (38000, 38998))
+    await bot.ep.start()
+    await target.ep.start()
+    try:
+        sip, ctrl = free_port(), free_port()
+        write_wav(tmp_path / "say.wav", tone(800, 12.0))
+        (tmp_path / "config").write_text(BARESIP_CONFIG.format(sip=sip, ctrl=ctrl, dir=tmp_path, rtp=47600, rtp_end=47690))
+        (tmp_path / "accounts").write_text(f"<sip:baresip@127.0.0.1:{sip}>;regint=0;answermode=auto;audio_codecs=PCMA\n")
+        bs = await peers("baresip", "baresip", "-f", str(tmp_path), max_seconds=30)
+        assert await wait_for(lambda: any("baresip is ready" in line for line in bs.lines), 5), bs.lines
+        await ctrl_tcp(ctrl, "dial", bot.uri)
+        leg = await asyncio.wait_for(bot.inbound.get(), 5)
+        assert leg.codec == "PCMA" and leg.headers.get("User-Agent", "").startswith("baresip")
+        frames = [await leg.read_frame() for _ in range(40)]
+        said = pcm(frames[-25:])
+        assert dominant_tones(said, 8000) and set(dominant_tones(said, 8000)) == {800}  # baresip's aufile, PCMA
+        packets_before = leg.media.packets_received
+
+        result = await leg.refer(target.uri, timeout=8)
+        assert result.response == 202 and result.ok and result.progress[-1] == 200, result
+        assert leg.end_reason == "transferred" and packets_before >= 35
+        moved = await asyncio.wait_for(target.inbound.get(), 3)
+        assert moved.remote_uri.startswith("sip:baresip@127.0.0.1")
+        heard = pcm([await moved.read_frame() for _ in range(40)][-25:])
+        assert set(dominant_tones(heard, 8000)) == {800}  # baresip's audio now reaches the transfer target
+        assert await drained(bot.ep)
+        await moved.hangup()
+        assert moved.end_reason == "local_bye" and await drained(target.ep)
+    finally:
+        await bot.ep.stop()
+        await target.ep.stop()
+
+
+# ---- sipp: an agent UAS that echoes RTP (PCMU only), bridged to a PCMA caller leg -------------------
+@pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp not installed")
+async def test_sipp_echo_agent_bridged_to_pcma_caller(peers, tmp_path):
+    bot, phone = Bot("bot", (39000, 39498)), Bot("phone", (39500, 39998))
+    await bot.ep.start()
+    await phone.ep.start()
+    try:
+        port = free_port()
+        sipp = await peers("sipp", "sipp", "-sn", "uas", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", str(port),
+                           "-mp", "48200", "-rtp_echo", "-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-nd",
+                           cwd=str(tmp_path), max_seconds=25)
+        await asyncio.sleep(0.3)
+        caller = await phone.ep.invite(bot.uri, codecs=("PCMA",))
+        caller_leg = await asyncio.wait_for(bot.inbound.get(), 3)
+        agent_leg = await bot.ep.invite(f"sip:agent@127.0.0.1:{port}", ring_timeout=5)
+        assert caller_leg.codec == "PCMA" and agent_leg.codec == "PCMU"
+        bridge = Bridge(caller_leg, agent_leg, joined=True).start()
+        from_agent = bridge.tap(agent_leg)
+        caller.play(tone(440, 2.0))
+        received_before = caller.media.packets_received
+        heard = [await caller.read_frame() for _ in range(100)]  # 2 s
+        # the caller's tone went PCMA → bot → PCMU → sipp, came back echoed, → PCMU → bot → PCMA
+        echoed = pcm(heard[50:])
+        assert set(dominant_tones(echoed, 8000)) == {440} and np.sqrt(np.mean(echoed**2)) > 2000
+        assert set(dominant_tones(pcm(drain_queue(from_agent)[-40:]), 8000)) == {440}
+        got = caller.media.packets_received - received_before
+        assert 95 <= got <= 103  # one RTP packet every 20 ms, all the way round
+        assert agent_leg.media.packets_received >= 90 and agent_leg.media.stats.lost == 0
+        assert bridge.stats()["agent"]["dropped_ms"] < 100
+
+        await caller.hangup()  # the caller leaves: the bridge ends and BYEs the agent leg (sipp)
+        assert await asyncio.wait_for(bridge.wait(), 3) == "caller:remote_bye"
+        assert await wait_for(lambda: agent_leg.ended.is_set(), 3) and agent_leg.end_reason == "local_bye"
+        assert await asyncio.wait_for(sipp.proc.wait(), 5) == 0, "\n".join(sipp.lines[-20:])
+        assert await drained(bot.ep) and await drained(phone.ep)
+    finally:
+        await bot.ep.stop()
+        await phone.ep.stop()

@@ -18,8 +18,9 @@ GREETING_CLEARANCE = 7.0  # the greeting is ~6 s; callers who wait for it start 
 
 
 def simulate(path, *extra, timeout=240):
+    """The voice path alone: the echo bot reads back what it heard (no NLU, no policy)."""
     t0 = time.monotonic()
-    p = subprocess.run([*IVR, "simulate", str(path), "--json", *extra], capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run([*IVR, "simulate", str(path), "--json", "--bot", "echo", *extra], capture_output=True, text=True, timeout=timeout)
     wall = time.monotonic() - t0
     assert p.returncode == 0, p.stderr[-2000:]
     events = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
@@ -53,7 +54,7 @@ def three_turns(make_caller, tmp_path_factory):
 def test_event_stream_shape(three_turns):
     _, events, _ = three_turns
     assert all("event" in e for e in events)
-    assert events[-1]["event"] == "end" and events[-1]["outcome"] == "bot_hung_up"
+    assert events[-1]["event"] == "end" and events[-1]["outcome"] == "bot_resolved"
     assert sum(e["event"] == "end" for e in events) == 1
     greeting = events[0]
     assert greeting["event"] == "bot" and greeting["start"] == 0.0 and not greeting["interrupted"]
@@ -61,7 +62,7 @@ def test_event_stream_shape(three_turns):
     for e in events:
         if e["event"] == "turn":
             assert set(e) >= {"index", "start", "end", "text", "prosody"}
-            # The foundation computes no NLU: no placeholder keys for it.
+            # The echo bot computes no NLU: no placeholder keys for it.
             assert not {"intent", "entities", "frustration"} & set(e)
             assert {"pitch_median_hz", "energy_db", "speaking_rate_sps", "pause_ratio", "pitch_median_hz_z"} <= set(e["prosody"])
 

@@ -1,0 +1,136 @@
+"""The bot of a real call: the NLU's triage dialog, with the escalation policy deciding transfers.
+
+This is where nlu (what the caller wants, how they feel, what to say) meets routing (when a
+person takes over). The dialog's own frustration hand-over is switched off so that the policy
+file is the one place that decides on frustration; the dialog's limits on not-understood turns
+follow the policy's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from nlu.dialog import CallerTurn, TriageDialog
+from nlu.flows import Flows
+from routing.policy import Decision, Policy, Signals, decide
+from voice.frames import CallerTurnFrame
+from voice.processors import Reply
+
+
+def fixed_prompts(flows: Flows) -> dict[str, str]:
+    """The dialog's texts with no per-call values in them: synthesized once, played from memory."""
+    out = {}
+    for key in flows.prompts:
+        text = flows.say(key)
+        if "{" not in text:
+            out[key] = text
+    return out
+
+
+class TriageResponder:
+    """One call's bot: dialog + policy. `clock()` gives seconds since the call began."""
+
+    def __init__(self, backend, policy: Policy, flows: Flows | None = None, caller_id: str | None = None, clock=None):
+        flows = flows or Flows.load()
+        # The policy decides on frustration and on repeated no-matches, not the dialog.
+        settings = dataclasses.replace(flows.settings, frustration_escalate=2.0, max_no_match=policy.max_no_match)
+        self.flows = dataclasses.replace(flows, settings=settings)
+        self.dialog = TriageDialog(backend, self.flows, caller_id=caller_id)
+        self.policy = policy
+        self._clock = clock or _Stopwatch()
+        self.decision: Decision | None = None
+        self.outcome: str | None = None
+
+    def bind_clock(self, clock) -> None:
+        """Time with the bot is the call's media time (simulated under `ivr simulate --fast`)."""
+        self._clock = clock
+
+    def set_policy(self, policy: Policy) -> None:
+        """A new policy version reaches a call in progress from its next turn on."""
+        self.policy = policy
+
+    def greeting(self) -> Reply:
+        return Reply(self.dialog.start().text)
+
+    def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
+        if self.decision is not None or self.outcome is not None:
+            return None  # the bot's part of the call is over
+        ct = CallerTurn(text=turn.text or "", prosody=turn.prosody or {}, barge_in=turn.barge_in, no_input=turn.no_input)
+        reply = self.dialog.on_turn(ct)
+        fields = self._turn_fields(reply) if not turn.no_input else {}
+        return self._apply_policy(reply, fields)
+
+    def on_dtmf(self, digit: str) -> Reply | None:
+        if self.decision is not None or self.outcome is not None:
+            return None
+        decision = decide(self.policy, self._signals(dtmf=digit))
+        if decision is None:
+            return None
+        return self._transfer(decision, {})
+
+    # -- internals ----------------------------------------------------------------------------
+    def _signals(self, *, dtmf: str | None = None, reply=None) -> Signals:
+        d = self.dialog
+        tier = d.customer.tier if d.customer is not None else None
+        return Signals(
+            intent=reply.intent if reply is not None else None,
+            frustration=list(d.trajectory.smoothed),
+            frustration_raw=list(d.trajectory.raw),
+            no_match=d.no_match,
+            no_input=d.no_input,
+            dtmf=dtmf,
+            bot_seconds=self._clock(),
+            tier=tier,
+            dialog_escalation=reply.escalate if reply is not None else None,
+        )
+
+    def _apply_policy(self, reply, fields: dict) -> Reply:
+        decision = decide(self.policy, self._signals(reply=reply))
+        if decision is not None:
+            return self._transfer(decision, fields, reply)
+        if reply.end_call:
+            self.outcome = "abandoned" if self.dialog.no_input else "bot_resolved"
+            return Reply(reply.text, end_call=True, outcome=self.outcome, turn_fields=fields)
+        return Reply(reply.text, turn_fields=fields)
+
+    def _transfer(self, decision: Decision, fields: dict, reply=None) -> Reply:
+        self.decision = decision
+        self.outcome = "transferred"
+        # The dialog's own hand-over line fits best when it proposed the hand-over itself.
+        text = reply.text if reply is not None and reply.escalate else None
+        spoken = self.dialog.hand_over(decision.reason, text=text)
+        summary = self.dialog.summary().to_dict()
+        summary["escalation_reason"] = decision.reason
+        return Reply(
+            spoken.text,
+            end_call=True,
+            outcome="transferred",
+            turn_fields=fields,
+            events=[decision.to_event(), {"event": "summary", **summary}],
+        )
+
+    def _turn_fields(self, reply) -> dict[str, Any]:
+        d = self.dialog
+        parts = d.last_contributions
+        frustration: dict[str, Any] = {
+            "score": round(d.trajectory.raw[-1], 3) if d.trajectory.raw else 0.0,
+            "smoothed": round(d.trajectory.current, 3),
+        }
+        if parts:
+            frustration["parts"] = parts
+        return {
+            "intent": reply.intent,
+            "confidence": reply.confidence,
+            "entities": reply.entities,
+            "frustration": frustration,
+        }
+
+
+class _Stopwatch:
+    def __init__(self):
+        self._t0 = time.monotonic()
+
+    def __call__(self) -> float:
+        return time.monotonic() - self._t0
