@@ -104,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--db", default="var/ivr.db", help="SQLite file with the company's data (demo data is seeded)")
     v.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
     v.add_argument("--bot", choices=["triage", "echo"], default="triage")
+    v.add_argument("--allow", action="append", help="only these source addresses/networks may call (repeatable; default: anyone)")
     v.set_defaults(func=_cmd_serve)
+
+    c = sub.add_parser("call", help="place a test call over SIP and record what the bot says")
+    from ivr import call_cli
+
+    call_cli.add_arguments(c)
+    c.set_defaults(func=lambda a: call_cli.run(a))
 
     e = sub.add_parser("eval", help="evaluations on real speech and labelled turns")
     esub = e.add_subparsers(dest="what", required=True)

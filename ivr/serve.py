@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import signal
@@ -82,7 +83,7 @@ async def _serve(args) -> int:
         SipEndpoint = None
         log.warning("telephony is not available: serving HTTP only")
     if SipEndpoint is not None:
-        endpoint = SipEndpoint(sip_host, sip_port, on_call)
+        endpoint = SipEndpoint(sip_host, sip_port, on_call, allow=args.allow)
         await endpoint.start()
         state["sip"] = f"{sip_host}:{sip_port}"
     server = uvicorn.Server(uvicorn.Config(build_app(state), host=http_host, port=http_port, log_level="warning"))
@@ -110,6 +111,8 @@ def serve(args) -> int:
     try:
         parse_hostport(args.sip, 5070)
         parse_hostport(args.http, 8080)
+        for net in args.allow or []:
+            ipaddress.ip_network(net, strict=False)
     except ValueError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2

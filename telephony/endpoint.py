@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 import hashlib
+import hmac
 import ipaddress
 import logging
 import secrets
+import time
 from typing import Awaitable, Callable, Iterable
 
 from .call import Call
@@ -28,7 +30,7 @@ from .media import RtpSession, bind_rtp_pair
 from .sdp import SUPPORTED, MediaParams, SdpError, SessionDescription, accept_answer, build_answer, build_offer, negotiate, parse_sdp
 from .sip_dialog import Dialog, new_branch, new_call_id, new_tag
 from .sip_errors import SipParseError
-from .sip_headers import host_to_ip, parse_uri, split_header_list, parse_via, quote
+from .sip_headers import host_to_ip, parse_name_addr, parse_uri, split_header_list, parse_via, quote
 from .transfer import (
     SIPFRAG, ReferTarget, Replaces, event_id, parse_refer_to, parse_replaces, parse_sipfrag, refer_to_value, sipfrag,
     subscription_state,
@@ -126,6 +128,7 @@ class SipEndpoint:
         on_refer: Callable[[Call, str], bool] | None = None,
         on_transfer: Callable[[Call, Call], Awaitable[None]] | None = None,
         refer_ring_timeout: float = 30.0,
+        registrar: "DigestRegistrar | None" = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -149,6 +152,9 @@ class SipEndpoint:
         self.on_refer = on_refer
         self.on_transfer = on_transfer
         self.refer_ring_timeout = refer_ring_timeout
+        # Out-of-dialog REGISTER goes to the registrar (digest-authenticated bindings); without one
+        # the endpoint answers REGISTER 405 as before.
+        self.registrar = registrar
         self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp)
         self.server_tx: dict[tuple, ServerTransaction] = {}
         self.client_tx: dict[tuple, ClientTransaction] = {}
@@ -396,10 +402,19 @@ class SipEndpoint:
             tx.respond(self.response(req, 481))
         elif method == "REFER":  # out-of-dialog REFER (RFC 3515 allows it): not taken from strangers
             tx.respond(self.response(req, 403))
+        elif method == "REGISTER" and self.registrar is not None:
+            self._on_register(req, tx, source)
         elif method in KNOWN_UNSUPPORTED:
             tx.respond(self.response(req, 405, extra=[("Allow", ALLOW)]))
         else:
             tx.respond(self.response(req, 501, extra=[("Allow", ALLOW)]))
+
+    def _on_register(self, req: SipRequest, tx: ServerTransaction, source: Source) -> None:
+        if not self._allowed(source.addr[0]):
+            tx.respond(self.response(req, 403))
+            return
+        status, reason, extra = self.registrar.handle(req, source)
+        tx.respond(self.response(req, status, reason, to_tag=new_tag(), extra=extra))
 
     def _options_response(self, req: SipRequest) -> SipResponse:
         return self.response(req, 200, extra=[("Allow", ALLOW), ("Accept", "application/sdp"), ("Supported", SUPPORTED_EXT),
@@ -982,3 +997,192 @@ def digest_authorization(resp: SipResponse, method: str, uri: str, username: str
         fields.append(f'opaque="{params["opaque"]}"')
     header = "Authorization" if resp.status == 401 else "Proxy-Authorization"
     return header, "Digest " + ", ".join(fields)
+
+
+# ---- registrar (REGISTER with digest authentication) ---------------------------------------------
+@dataclass(frozen=True)
+class Registration:
+    """One binding a REGISTER asked for (RFC 3261 §10.3), as the registrar hands it on."""
+
+    user: str  # the address-of-record's user part (the To URI), e.g. "alice"
+    aor: str  # the To URI
+    contact: str  # the Contact URI to send INVITEs to; "*" when every binding of `user` is removed
+    expires: int  # seconds granted; 0 removes the binding
+    source: tuple[str, int]
+    transport: str
+    user_agent: str | None = None
+
+
+def parse_digest(value: str) -> dict[str, str] | None:
+    """`Digest k=v, k="v", ...` (an Authorization or a challenge) into lower-cased keys; None if not digest."""
+    if not value or value[:6].lower() != "digest":
+        return None
+    params: dict[str, str] = {}
+    for part in split_header_list(value[6:]):
+        k, eq, v = part.partition("=")
+        if not eq:
+            continue
+        v = v.strip()
+        params[k.strip().lower()] = v[1:-1] if len(v) >= 2 and v.startswith('"') and v.endswith('"') else v
+    return params
+
+
+class DigestRegistrar:
+    """A registrar for `SipEndpoint(registrar=...)`: MD5 digest (RFC 3261 §22, RFC 2617, qop=auth).
+
+    Every REGISTER without valid credentials gets a 401 challenge; nonces are HMAC-signed
+    timestamps (stateless; a stale one is re-challenged with `stale=true`). The user is the To
+    URI's user part: unknown to `password_for` → 404; credentials for another user or a wrong
+    password → 403. Expiry per RFC 3261 §10.2.1.1 (Contact `expires` param, else the Expires
+    header, else `default_expires`), capped at `max_expires`; below `min_expires` → 423 with
+    Min-Expires; 0 removes the binding, `Contact: *` with `Expires: 0` removes all of them.
+    Each accepted binding goes to `on_register(Registration)`, which may return the expiry it
+    grants (an int) and may raise ValueError to refuse it (403). The 200 lists the user's live
+    bindings, each with its remaining `expires`.
+    """
+
+    def __init__(
+        self,
+        password_for: Callable[[str], str | None],
+        on_register: Callable[[Registration], int | None] | None = None,
+        *,
+        realm: str = "ivr",
+        default_expires: int = 3600,
+        min_expires: int = 60,
+        max_expires: int = 7200,
+        nonce_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.password_for = password_for
+        self.on_register = on_register
+        self.realm = realm
+        self.default_expires = default_expires
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+        self.nonce_ttl = nonce_ttl
+        self.clock = clock
+        self._secret = secrets.token_bytes(32)
+        self.bindings: dict[str, dict[str, float]] = {}  # user → contact URI → expiry (clock time)
+
+    # -- nonces --
+    def nonce(self) -> str:
+        stamp = f"{int(self.clock() * 1000):x}"
+        return stamp + "." + hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
+
+    def _nonce_age(self, nonce: str) -> float | None:
+        stamp, dot, mac = nonce.partition(".")
+        good = hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
+        if not dot or not hmac.compare_digest(mac, good):
+            return None
+        try:
+            return self.clock() - int(stamp, 16) / 1000
+        except ValueError:
+            return None
+
+    def challenge(self, stale: bool = False) -> tuple[str, str]:
+        value = f'Digest realm="{self.realm}", nonce="{self.nonce()}", algorithm=MD5, qop="auth"'
+        return "WWW-Authenticate", value + (", stale=true" if stale else "")
+
+    def check(self, auth: dict[str, str], method: str, password: str) -> bool:
+        md5 = lambda s: hashlib.md5(s.encode()).hexdigest()  # noqa: E731
+        ha1 = md5(f"{auth.get('username', '')}:{self.realm}:{password}")
+        ha2 = md5(f"{method}:{auth.get('uri', '')}")
+        qop = auth.get("qop")
+        if qop == "auth":
+            expected = md5(f"{ha1}:{auth['nonce']}:{auth.get('nc', '')}:{auth.get('cnonce', '')}:auth:{ha2}")
+        elif qop is None:
+            expected = md5(f"{ha1}:{auth['nonce']}:{ha2}")
+        else:
+            return False
+        return hmac.compare_digest(expected, auth.get("response", "").lower())
+
+    # -- the request --
+    def live(self, user: str) -> dict[str, int]:
+        """`user`'s unexpired bindings: contact URI → seconds left."""
+        now = self.clock()
+        table = self.bindings.get(user, {})
+        for contact in [c for c, until in table.items() if until <= now]:
+            del table[contact]
+        return {c: max(1, round(until - now)) for c, until in table.items()}
+
+    def handle(self, req: SipRequest, source: Source) -> tuple[int, str, list[tuple[str, str]]]:
+        """(status, reason, extra headers) for a REGISTER."""
+        user = req.to.uri.user
+        if not user:
+            return 404, "Not Found", []
+        password = self.password_for(user)
+        if password is None:
+            return 404, "Not Found", []
+        auth = parse_digest(req.headers.get("Authorization") or "")
+        if auth is None or "nonce" not in auth or "response" not in auth or auth.get("realm") != self.realm:
+            return 401, "Unauthorized", [self.challenge()]
+        if auth.get("algorithm", "MD5").upper() != "MD5":
+            return 401, "Unauthorized", [self.challenge()]
+        age = self._nonce_age(auth["nonce"])
+        if age is None:
+            return 401, "Unauthorized", [self.challenge()]
+        if age > self.nonce_ttl:
+            return 401, "Unauthorized", [self.challenge(stale=True)]
+        if auth.get("username") != user or not self.check(auth, req.method, password):
+            return 403, "Forbidden", []
+        return self._bind(req, source, user)
+
+    def _bind(self, req: SipRequest, source: Source, user: str) -> tuple[int, str, list[tuple[str, str]]]:
+        header_expires = req.headers.get("Expires")
+        try:
+            default = int(header_expires) if header_expires is not None else self.default_expires
+        except ValueError:
+            return 400, "Bad Expires", []
+        contacts = req.headers.values("Contact")
+        if "*" in contacts:
+            if len(contacts) != 1 or default != 0:
+                return 400, "Bad Contact", []
+            self.bindings.pop(user, None)
+            self._notify(Registration(user, str(req.to.uri), "*", 0, source.addr, source.transport,
+                                      req.headers.get("User-Agent")))
+            return 200, "OK", [("Date", _http_date())]
+        wanted: list[tuple[str, int]] = []
+        for value in contacts:
+            addr = _parse_name_addr_safe(value)
+            if addr is None:
+                return 400, "Bad Contact", []
+            raw = addr.params.get("expires")
+            try:
+                expires = int(raw) if raw is not None else default
+            except ValueError:
+                expires = default
+            expires = max(0, min(expires, self.max_expires))
+            if 0 < expires < self.min_expires:
+                return 423, "Interval Too Brief", [("Min-Expires", str(self.min_expires))]
+            wanted.append((str(addr.uri), expires))
+        table = self.bindings.setdefault(user, {})
+        for contact, expires in wanted:
+            try:
+                granted = self._notify(Registration(user, str(req.to.uri), contact, expires, source.addr, source.transport,
+                                                    req.headers.get("User-Agent")))
+            except ValueError as exc:
+                log.info("REGISTER of %s refused: %s", user, exc)
+                return 403, "Forbidden", []
+            if granted is not None:
+                expires = max(0, min(int(granted), expires))
+            if expires:
+                table[contact] = self.clock() + expires
+            else:
+                table.pop(contact, None)
+        extra = [("Contact", f"<{c}>;expires={left}") for c, left in self.live(user).items()]
+        return 200, "OK", extra + [("Date", _http_date())]
+
+    def _notify(self, reg: Registration) -> int | None:
+        log.info("REGISTER %s → %s for %d s", reg.user, reg.contact, reg.expires)
+        return self.on_register(reg) if self.on_register is not None else None
+
+
+def _parse_name_addr_safe(value: str):
+    try:
+        return parse_name_addr(value)
+    except SipParseError:
+        return None
+
+
+def _http_date() -> str:
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime())

@@ -24,6 +24,7 @@ from voice.models import shared_models
 from voice.wer import normalise
 
 pytestmark = pytest.mark.e2e
+IVR_CMD = [sys.executable, "-m", "ivr.cli"]
 
 
 def free_port(kind=socket.SOCK_DGRAM) -> int:
@@ -146,3 +147,44 @@ def test_sipp_calls_in_with_a_pcap(server, tmp_path):
     )
     assert sipp.returncode == 0, sipp.stdout[-2000:] + sipp.stderr[-2000:]
     assert healthz(server)["calls_total"] == before + 1
+
+
+def ivr_call(server, tmp_path, name, *args):
+    rec = tmp_path / f"{name}.wav"
+    return subprocess.Popen(
+        [*IVR_CMD, "call", f"sip:support@127.0.0.1:{server['sip']}", "--record", str(rec), "--max-seconds", "40", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ), rec
+
+
+def test_three_calls_at_once_each_in_its_own_dialog(server, tmp_path, make_caller):
+    from voice.audio import read_wav
+
+    models = shared_models()
+    before = healthz(server)["calls_total"]
+    lines = ["I need to reset my password.", "What are your opening hours?", "Where is my order?"]
+    procs = []
+    for i, line in enumerate(lines):
+        caller = make_caller([(0.0, line)], tail=0.2)
+        procs.append(ivr_call(server, tmp_path, f"c{i}", "--play", str(caller.path), "--max-seconds", "16"))
+    replies = []
+    for proc, rec in procs:
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+        audio = read_wav(rec).samples
+        assert len(audio) / 8000 > 12
+        heard = " ".join(normalise(transcribe8k(models, audio)))
+        assert "automated assistant" in heard
+        replies.append(heard)
+    assert healthz(server)["calls_total"] == before + 3
+    # Each caller got an answer to their own question, not someone else's.
+    assert "account" in replies[0] and ("open" in replies[1] or "hours" in replies[1]) and "order" in replies[2]
+
+
+def test_pressing_zero_transfers(server, tmp_path):
+    proc, rec = ivr_call(server, tmp_path, "zero", "--dtmf", "0@7.5")
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["ended"] == "remote_bye"  # the service ended the bot's part of the call
+    decisions = [json.loads(line[line.index('{"event"') :]) for line in server["log"] if '"event": "decision"' in line]
+    assert decisions and decisions[-1]["reason"] == "dtmf"

@@ -1,4 +1,4 @@
-"""Shared fixtures for voice tests: the process's models and synthetic callers with known timing.
+"""Shared test fixtures: the process's speech models and synthetic callers with known timing.
 
 Callers are spoken by Piper (the project's voice) or espeak-ng (a very different, formant voice),
 placed at known offsets, so tests can check turn boundaries against where speech really is.
