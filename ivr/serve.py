@@ -92,6 +92,12 @@ async def _serve(args) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server_task = asyncio.create_task(server.serve())
+    while not server.started:  # uvicorn offers a flag, not an event: say "ready" only once bound
+        if server_task.done():
+            await server_task
+            print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
     log.info("ready: SIP %s, HTTP http://%s:%d/healthz", state["sip"], http_host, http_port)
     print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,9 @@ an offer without PCMU/PCMA 488, an unknown method 501, a malformed request 400 w
 can be addressed at all; nothing a peer sends can raise out of the datagram handler, and every
 transaction removes itself from the tables when its timers run out.
 
+REGISTER goes to the optional `DigestRegistrar` (digest-authenticated bindings, reported to the
+application's `on_register`); without one it is answered 405.
+
 `on_call(call)` runs as its own task; when it returns (or raises) a still-live call is hung
 up, so a finished pipeline never leaves a caller listening to silence.
 """
