@@ -8,7 +8,7 @@ APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
-.PHONY: deps venv run test test-fast bench data clean
+.PHONY: deps venv run test bench eval clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -34,6 +34,10 @@ test: deps venv
 
 bench: deps venv
 	.venv/bin/ivr bench pipeline --json bench-results/pipeline.json
+
+eval: deps venv
+	scripts/fetch_eval_data.sh
+	.venv/bin/ivr eval frustration --json bench-results/eval_frustration.json
 
 clean:
 	rm -rf .venv bench-results
