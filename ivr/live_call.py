@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 
@@ -15,11 +15,27 @@ from voice.processors import Responder
 log = logging.getLogger(__name__)
 
 
-async def run_call(call, engine, responder: Responder, on_event: Callable[[dict], None], config: VoiceConfig | None = None) -> str:
-    """Talk with the caller until either side hangs up; returns how the call ended."""
+HANDOVER_LEAD_S = 0.2  # start the transfer (and its hold audio) this long before the hand-off line ends
+
+
+async def run_call(
+    call,
+    engine,
+    responder: Responder,
+    on_event: Callable[[dict], None],
+    config: VoiceConfig | None = None,
+    on_transfer: Callable[[object], Awaitable[str]] | None = None,
+    prompts=None,
+) -> str:
+    """Talk with the caller until either side hangs up, or hand over; returns how the call ended.
+
+    When the bot's part ends in a transfer and `on_transfer` is given, the call is handed to it
+    while the hand-off line is still playing, so hold audio follows without a gap; its return
+    value is the call's outcome.
+    """
     clock = MediaClock()
     playout = CallPlayout(call, clock, 8000)
-    vc = VoiceCall(engine.models, engine.prompts, responder, playout, clock, on_event, config)
+    vc = VoiceCall(engine.models, prompts or engine.prompts, responder, playout, clock, on_event, config)
     await vc.start()
     outcome = "caller_hung_up"
 
@@ -28,12 +44,18 @@ async def run_call(call, engine, responder: Responder, on_event: Callable[[dict]
             await vc.feed_dtmf(await call.dtmf.get())
 
     key_task = asyncio.create_task(keys())
+    handover = False
     try:
         while True:
-            if vc.hangup_requested.is_set() and playout.playing_until() <= clock.now:
-                outcome = vc.outcome or "bot_resolved"
-                await call.hangup()
-                break
+            if vc.hangup_requested.is_set():
+                left = playout.playing_until() - clock.now
+                if vc.outcome == "transferred" and on_transfer is not None and left <= HANDOVER_LEAD_S:
+                    handover = True
+                    break
+                if left <= 0:
+                    outcome = vc.outcome or "bot_resolved"
+                    await call.hangup()
+                    break
             frame = await call.read_frame()
             if frame is None:
                 outcome = getattr(call, "end_reason", None) or outcome
@@ -41,6 +63,12 @@ async def run_call(call, engine, responder: Responder, on_event: Callable[[dict]
             await vc.feed_telephone_frame(np.frombuffer(frame, dtype=np.int16))
     finally:
         key_task.cancel()
-        await vc.finish()
-        on_event({"event": "end", "outcome": outcome})
+        if not handover:
+            await vc.finish()
+    if handover:
+        # The pipeline drains in the background; the transfer owns the call's media from now.
+        finishing = asyncio.create_task(vc.finish())
+        outcome = await on_transfer(call)
+        await finishing
+    on_event({"event": "end", "outcome": outcome})
     return outcome

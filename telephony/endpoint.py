@@ -888,6 +888,11 @@ class SipEndpoint:
                 except asyncio.TimeoutError:
                     await self._cancel_invite(req, send, fut, ringing)
                     raise CallFailed(408, "No Answer") from None
+                except asyncio.CancelledError:
+                    # The application gave up (the caller hung up while the agent rang): the
+                    # agent's phone must stop ringing, so CANCEL goes out before we unwind.
+                    await asyncio.shield(self._cancel_invite(req, send, fut, ringing))
+                    raise
                 if resp is None:
                     raise CallFailed(408, "Request Timeout")
                 if resp.status in (401, 407) and credentials and auth_header is None:
@@ -1034,9 +1039,9 @@ class DigestRegistrar:
     """A registrar for `SipEndpoint(registrar=...)`: MD5 digest (RFC 3261 §22, RFC 2617, qop=auth).
 
     Every REGISTER without valid credentials gets a 401 challenge; nonces are HMAC-signed
-    timestamps (stateless; a stale one is re-challenged with `stale=true`). The user is the To
-    URI's user part: unknown to `password_for` → 404; credentials for another user or a wrong
-    password → 403. Expiry per RFC 3261 §10.2.1.1 (Contact `expires` param, else the Expires
+    timestamps (a stale one is re-challenged with `stale=true`), and a nonce-count that does
+    not grow (a replay) is re-challenged too. The user is the To URI's user part: unknown to
+    `password_for` → 404; credentials for another user or a wrong password → 403. Expiry per RFC 3261 §10.2.1.1 (Contact `expires` param, else the Expires
     header, else `default_expires`), capped at `max_expires`; below `min_expires` → 423 with
     Min-Expires; 0 removes the binding, `Contact: *` with `Expires: 0` removes all of them.
     Each accepted binding goes to `on_register(Registration)`, which may return the expiry it
@@ -1066,17 +1071,20 @@ class DigestRegistrar:
         self.clock = clock
         self._secret = secrets.token_bytes(32)
         self.bindings: dict[str, dict[str, float]] = {}  # user → contact URI → expiry (clock time)
+        self._nc: dict[str, int] = {}  # nonce → highest nonce-count accepted
 
     # -- nonces --
     def nonce(self) -> str:
-        stamp = f"{int(self.clock() * 1000):x}"
-        return stamp + "." + hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
+        """`<ms timestamp>.<salt>.<mac>`: unique per challenge, and verifiable without a table."""
+        body = f"{int(self.clock() * 1000):x}.{secrets.token_hex(6)}"
+        return body + "." + hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()[:24]
 
     def _nonce_age(self, nonce: str) -> float | None:
-        stamp, dot, mac = nonce.partition(".")
-        good = hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:24]
+        body, dot, mac = nonce.rpartition(".")
+        good = hmac.new(self._secret, body.encode(), hashlib.sha256).hexdigest()[:24]
         if not dot or not hmac.compare_digest(mac, good):
             return None
+        stamp = body.partition(".")[0]
         try:
             return self.clock() - int(stamp, 16) / 1000
         except ValueError:
@@ -1128,7 +1136,26 @@ class DigestRegistrar:
             return 401, "Unauthorized", [self.challenge(stale=True)]
         if auth.get("username") != user or not self.check(auth, req.method, password):
             return 403, "Forbidden", []
+        if not self._fresh_nc(auth):  # a replayed Authorization: make the client answer a new nonce
+            return 401, "Unauthorized", [self.challenge()]
         return self._bind(req, source, user)
+
+    def _fresh_nc(self, auth: dict[str, str]) -> bool:
+        """qop=auth: each nonce's nonce-count must grow (RFC 2617 §3.2.2), so a captured request
+        cannot be replayed while its nonce is young."""
+        if auth.get("qop") != "auth":
+            return True
+        try:
+            nc = int(auth.get("nc", ""), 16)
+        except ValueError:
+            return False
+        nonce = auth["nonce"]
+        if nc <= self._nc.get(nonce, 0):
+            return False
+        if len(self._nc) > 4096:  # forget nonces past their lifetime
+            self._nc = {n: c for n, c in self._nc.items() if (self._nonce_age(n) or 1e9) <= self.nonce_ttl}
+        self._nc[nonce] = nc
+        return True
 
     def _bind(self, req: SipRequest, source: Source, user: str) -> tuple[int, str, list[tuple[str, str]]]:
         header_expires = req.headers.get("Expires")

@@ -1,0 +1,306 @@
+"""Warm transfer: a task with explicit states that hands a caller to a person who knows the story.
+
+    HOLD → RINGING (screen pop + INVITE with the summary in headers) → WHISPER (the agent hears the
+    summary; the caller hears hold audio) → BRIDGED (both keep being transcribed to the desktop)
+    ↘ next agent on busy / decline / no answer / agent gone during the whisper
+    ↘ BACK_TO_BOT when nobody could take the call; ABANDONED when the caller hangs up first.
+
+Every step is reported through `on_event` (stored by the caller of this module), so a transfer
+that fails is never silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Protocol
+
+import numpy as np
+
+from routing.hold_audio import hold_loop
+
+log = logging.getLogger(__name__)
+
+SUMMARY_HEADER_MAX = 200  # a SIP header stays well inside a UDP datagram
+
+
+class State(str, enum.Enum):
+    HOLD = "hold"
+    RINGING = "ringing"
+    WHISPER = "whisper"
+    BRIDGED = "bridged"
+    DONE = "done"
+    BACK_TO_BOT = "back_to_bot"
+    ABANDONED = "abandoned"
+
+
+class AgentPool(Protocol):
+    """Who can take the call (the queue): reserve an agent (now ringing), and give them back."""
+
+    async def acquire(self, skill: str | None, exclude: set[str], timeout: float) -> Any | None: ...
+
+    def release(self, agent: Any, state: str) -> None: ...
+
+
+class Desktop(Protocol):
+    def pop(self, agent_id: str, payload: dict) -> None: ...
+
+    def transcript(self, agent_id: str, call_id: str, speaker: str, text: str) -> None: ...
+
+
+@dataclass
+class TransferConfig:
+    ring_timeout_s: float = 20.0
+    max_attempts: int = 3
+    wait_for_agent_s: float = 60.0
+    whisper: bool = True
+    hold_pcm: np.ndarray = field(default_factory=hold_loop)
+
+
+@dataclass
+class Attempt:
+    agent_id: str
+    started: float
+    result: str = "ringing"  # answered, busy, declined, no_answer, failed, agent_hung_up, cancelled
+    answered_after_s: float | None = None
+
+
+@dataclass
+class TransferResult:
+    state: State
+    agent_id: str | None
+    attempts: list[Attempt]
+    time_to_bridge_s: float | None = None
+
+
+def summary_headers(call_id: str, reason: str, summary: dict) -> list[tuple[str, str]]:
+    """The hand-off summary as SIP headers the agent's phone (or PBX) can show."""
+    text = " ".join(str(summary.get("paragraph", "")).split())
+    if len(text) > SUMMARY_HEADER_MAX:
+        text = text[: SUMMARY_HEADER_MAX - 1] + "…"
+    intent = summary.get("intent") or "unknown"
+    return [
+        ("X-IVR-Call-ID", call_id),
+        ("X-IVR-Reason", reason),
+        ("X-IVR-Intent", str(intent)),
+        ("X-IVR-Summary", text.replace("\r", " ").replace("\n", " ")),
+    ]
+
+
+def whisper_text(summary: dict, reason: str) -> str:
+    """What the agent hears before the caller is put through: five seconds of context."""
+    return "Incoming transfer. " + str(summary.get("paragraph") or f"Reason: {reason}.")
+
+
+class WarmTransfer:
+    def __init__(
+        self,
+        caller,  # telephony Call
+        call_id: str,
+        summary: dict,
+        reason: str,
+        *,
+        invite: Callable[..., Awaitable[Any]],  # SipEndpoint.invite
+        agents: AgentPool,
+        desktop: Desktop,
+        speak: Callable[[str], Awaitable[np.ndarray]],  # text → 8 kHz PCM
+        on_event: Callable[[dict], None],
+        transcribe: Callable[[asyncio.Queue, Callable], Awaitable[None]] | None = None,
+        config: TransferConfig | None = None,
+        skill: str | None = None,
+    ):
+        self.caller = caller
+        self.call_id = call_id
+        self.summary = summary
+        self.reason = reason
+        self._invite = invite
+        self._agents = agents
+        self._desktop = desktop
+        self._speak = speak
+        self._emit = on_event
+        self._transcribe = transcribe
+        self.config = config or TransferConfig()
+        self.skill = skill
+        self.state = State.HOLD
+        self.attempts: list[Attempt] = []
+        self.bridge = None
+        self._hold_task: asyncio.Task | None = None
+        self._t0 = time.monotonic()
+
+    def _set(self, state: State, **extra) -> None:
+        self.state = state
+        self._emit({"event": "transfer", "state": state.value, **extra})
+
+    # -- hold audio on the caller's leg before a bridge exists --------------------------------
+    async def _hold_loop(self) -> None:
+        """Keep ~400 ms of hold audio queued on the caller's leg: no gap can open up."""
+        pcm = self.config.hold_pcm
+        pos, chunk = 0, 3200  # 400 ms at 8 kHz
+        while True:
+            if self.caller.playback_queued_ms() < 250:
+                piece = np.take(pcm, range(pos, pos + chunk), mode="wrap")
+                pos = (pos + chunk) % len(pcm)
+                self.caller.play(piece.astype(np.int16).tobytes())
+            await asyncio.sleep(0.05)
+
+    def _start_hold(self) -> None:
+        if self._hold_task is None:
+            self._hold_task = asyncio.create_task(self._hold_loop())
+
+    async def _stop_hold(self) -> None:
+        if self._hold_task is not None:
+            self._hold_task.cancel()
+            try:
+                await self._hold_task
+            except asyncio.CancelledError:
+                pass
+            self._hold_task = None
+
+    # -- the task ------------------------------------------------------------------------------
+    async def run(self) -> TransferResult:
+        self._set(State.HOLD, reason=self.reason)
+        self._start_hold()
+        caller_gone = asyncio.create_task(self.caller.ended.wait())
+        tried: set[str] = set()
+        try:
+            for _ in range(self.config.max_attempts):
+                agent = await self._race(
+                    self._agents.acquire(self.skill, tried, self.config.wait_for_agent_s), caller_gone
+                )
+                if agent is _GONE:
+                    return self._abandoned()
+                if agent is None:
+                    break
+                tried.add(agent.id)
+                outcome = await self._try_agent(agent, caller_gone)
+                if outcome is not None:
+                    return outcome
+            return await self._back_to_bot()
+        finally:
+            caller_gone.cancel()
+            await self._stop_hold()
+
+    async def _race(self, aw, caller_gone: asyncio.Task):
+        task = asyncio.ensure_future(aw)
+        done, _ = await asyncio.wait({task, caller_gone}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        task.cancel()  # the caller left: stop ringing (the INVITE is CANCELled) / leave the queue
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):
+            pass
+        return _GONE
+
+    async def _try_agent(self, agent, caller_gone: asyncio.Task) -> TransferResult | None:
+        from telephony import Bridge, CallFailed
+
+        attempt = Attempt(agent.id, time.monotonic())
+        self.attempts.append(attempt)
+        ring_at = time.time()
+        self._desktop.pop(agent.id, {"type": "screen_pop", "call_id": self.call_id, "reason": self.reason,
+                                     "ringing_since": ring_at, **self.summary})
+        self._set(State.RINGING, agent=agent.id)
+        headers = summary_headers(self.call_id, self.reason, self.summary)
+        try:
+            leg = await self._race(
+                self._invite(agent.contact, headers=headers, ring_timeout=self.config.ring_timeout_s), caller_gone
+            )
+        except CallFailed as exc:
+            attempt.result = _FAILURES.get(exc.status, "failed")
+            self._agents.release(agent, "away" if attempt.result == "no_answer" else "available")
+            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": attempt.result, "status": exc.status})
+            return None
+        except OSError as exc:
+            attempt.result = "failed"
+            self._agents.release(agent, "away")
+            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "failed", "error": str(exc)})
+            return None
+        if leg is _GONE:
+            attempt.result = "cancelled"
+            self._agents.release(agent, "available")
+            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "cancelled"})
+            return self._abandoned()
+        attempt.answered_after_s = time.monotonic() - attempt.started
+        self._agents.release(agent, "on_call")
+        # Whisper: the agent hears the summary while the caller keeps hearing hold audio.
+        await self._stop_hold()
+        bridge = Bridge(self.caller, leg, joined=False, hangup_together=False)
+        self.bridge = bridge
+        bridge.hold(self.caller, self.config.hold_pcm.tobytes())
+        bridge.start()
+        if self.config.whisper:
+            self._set(State.WHISPER, agent=agent.id)
+            pcm = await self._speak(whisper_text(self.summary, self.reason))
+            bridge.play(leg, pcm.astype(np.int16).tobytes())
+            played = asyncio.create_task(self._whisper_done(bridge, leg, len(pcm) / 8000))
+            done, _ = await asyncio.wait({played, asyncio.create_task(leg.ended.wait()), caller_gone},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            played.cancel()
+            if caller_gone in done:
+                await bridge.stop()
+                await leg.hangup()
+                attempt.result = "cancelled"
+                self._agents.release(agent, "wrap_up")
+                return self._abandoned()
+            if leg.ended.is_set():
+                await bridge.stop()
+                attempt.result = "agent_hung_up"
+                self._agents.release(agent, "available")
+                self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "agent_hung_up"})
+                self.bridge = None
+                self._start_hold()
+                return None
+        attempt.result = "answered"
+        bridge.hold(self.caller, None)
+        bridge.join()
+        elapsed = time.monotonic() - self._t0
+        self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "answered",
+                    "answered_after_s": round(attempt.answered_after_s, 3)})
+        self._set(State.BRIDGED, agent=agent.id, time_to_bridge_s=round(elapsed, 3))
+        if self._transcribe is not None:
+            for label, who in ((self.caller, "caller"), (leg, "agent")):
+                q = bridge.tap(label)
+                asyncio.create_task(self._transcribe(q, self._line(agent.id, who)))
+        await bridge.wait()
+        await bridge.stop()
+        for c in (self.caller, leg):
+            if not c.ended.is_set():
+                await c.hangup()
+        self._agents.release(agent, "wrap_up")
+        self._set(State.DONE, agent=agent.id, ended=bridge.end_reason)
+        return TransferResult(State.DONE, agent.id, self.attempts, elapsed)
+
+    async def _whisper_done(self, bridge, leg, seconds: float) -> None:
+        await bridge.played(leg)
+        # `played` means queued for sending; the agent hears it over the next `seconds`.
+        await asyncio.sleep(max(0.0, bridge.queued_ms(leg) / 1000))
+
+    def _line(self, agent_id: str, speaker: str):
+        def on_text(text: str, start: float, end: float) -> None:
+            self._desktop.transcript(agent_id, self.call_id, speaker, text)
+            self._emit({"event": "live_transcript", "speaker": speaker, "text": text})
+
+        return on_text
+
+    def _abandoned(self) -> TransferResult:
+        self._set(State.ABANDONED)
+        return TransferResult(State.ABANDONED, None, self.attempts)
+
+    async def _back_to_bot(self) -> TransferResult:
+        self._set(State.BACK_TO_BOT, tried=[a.agent_id for a in self.attempts])
+        return TransferResult(State.BACK_TO_BOT, None, self.attempts)
+
+
+_FAILURES = {486: "busy", 600: "busy", 603: "declined", 408: "no_answer", 480: "no_answer", 503: "unavailable"}
+
+
+class _Gone:
+    def __repr__(self) -> str:
+        return "<caller gone>"
+
+
+_GONE = _Gone()
