@@ -1,15 +1,30 @@
-"""`ivr serve`: the SIP endpoint, each call through the voice pipeline, and the HTTP API."""
+"""`ivr serve`: SIP calls through the bot, warm transfers to agents, the store, the HTTP API."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
+
+import yaml
 
 log = logging.getLogger("ivr")
+
+DEFAULTS = {
+    "sip": "127.0.0.1:5070",
+    "http": "127.0.0.1:8080",
+    "db": "sqlite:///var/ivr.db",
+    "company_db": "var/company.db",
+    "policy": None,
+    "bot": "triage",
+    "agents": [],
+    "allow": None,
+    "ring_timeout": 20.0,
+}
 
 
 def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
@@ -32,10 +47,29 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     return host, p
 
 
-def _caller_number(uri: str) -> str | None:
-    """'sip:+15551234567@host' → '+15551234567' (what the company's CRM keys callers by)."""
-    user = uri.split(":", 1)[-1].split("@", 1)[0] if "@" in uri else ""
-    return user or None
+def resolve_settings(args) -> dict:
+    """Embedded defaults, then the config file, then flags: each later one wins."""
+    settings = dict(DEFAULTS)
+    if getattr(args, "config", None):
+        try:
+            doc = yaml.safe_load(Path(args.config).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ValueError(f"--config {args.config}: {exc}") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"--config {args.config}: must be a mapping")
+        unknown = set(doc) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"--config {args.config}: unknown setting {sorted(unknown)[0]!r}")
+        settings.update(doc)
+    for key in DEFAULTS:
+        value = getattr(args, key, None)
+        if value is not None and value != []:
+            settings[key] = value
+    parse_hostport(settings["sip"], 5070)
+    parse_hostport(settings["http"], 8080)
+    for net in settings["allow"] or []:
+        ipaddress.ip_network(net, strict=False)
+    return settings
 
 
 def build_app(state: dict):
@@ -45,50 +79,58 @@ def build_app(state: dict):
 
     @app.get("/healthz")
     def healthz() -> dict:
-        return {"status": "ok", "calls_active": len(state["calls"]), "calls_total": state["total"], "sip": state["sip"]}
+        cc = state.get("cc")
+        return {
+            "status": "ok",
+            "calls_active": len(cc.active) if cc else 0,
+            "calls_total": cc.total if cc else 0,
+            "sip": state["sip"],
+        }
 
     return app
 
 
-async def _serve(args) -> int:
+async def _serve(settings: dict) -> int:
     import uvicorn
 
+    from ivr.contact_center import ContactCenter
     from ivr.engine import get_engine
-    from ivr.live_call import run_call
+    from routing.agents import AgentDirectory, load_agents
+    from routing.api import add_api_routes
+    from routing.desktop import agent_token, desktop_routes
+    from routing.store import Store
+    from routing.transfer import TransferConfig
+    from telephony import SipEndpoint
+    from telephony.endpoint import DigestRegistrar
 
-    sip_host, sip_port = parse_hostport(args.sip, 5070)
-    http_host, http_port = parse_hostport(args.http, 8080)
-    engine = get_engine(db=args.db, policy_path=args.policy, with_nlu=args.bot == "triage")
-    state: dict = {"calls": set(), "total": 0, "sip": None}
-
-    async def on_call(call) -> None:
-        state["calls"].add(call.call_id)
-        state["total"] += 1
-
-        def on_event(ev: dict) -> None:
-            log.info("call %s %s", call.call_id, json.dumps(ev))
-
-        try:
-            caller = _caller_number(call.remote_uri)
-            await run_call(call, engine, engine.responder(args.bot, caller_id=caller), on_event)
-        except Exception:
-            log.exception("call %s failed", call.call_id)
-        finally:
-            state["calls"].discard(call.call_id)
-
-    endpoint = None
-    try:
-        from telephony import SipEndpoint
-    except ImportError:
-        SipEndpoint = None
-        log.warning("telephony is not available: serving HTTP only")
-    if SipEndpoint is not None:
-        endpoint = SipEndpoint(sip_host, sip_port, on_call, allow=args.allow)
-        await endpoint.start()
-        state["sip"] = f"{sip_host}:{sip_port}"
-    server = uvicorn.Server(uvicorn.Config(build_app(state), host=http_host, port=http_port, log_level="warning"))
-    stop = asyncio.Event()
+    sip_host, sip_port = parse_hostport(settings["sip"], 5070)
+    http_host, http_port = parse_hostport(settings["http"], 8080)
     loop = asyncio.get_running_loop()
+    url = settings["db"]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    from routing.policy import DEFAULT_POLICY_PATH
+
+    seed = settings["policy"] or DEFAULT_POLICY_PATH
+    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
+    engine = await loop.run_in_executor(
+        None, lambda: get_engine(db=settings["company_db"], policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
+    )
+    directory = AgentDirectory(load_agents(settings["agents"]))
+    secret = os.environ.get("IVR_SECRET") or os.urandom(16).hex()
+    cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"],
+                       transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"])))
+    state: dict = {"cc": cc, "sip": None}
+    registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
+    endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar)
+    cc.attach(endpoint)
+    await endpoint.start()
+    state["sip"] = f"{sip_host}:{endpoint.port}"
+    app = build_app(state)
+    add_api_routes(app, store, admin_token=os.environ.get("IVR_ADMIN_TOKEN"))
+    app.include_router(desktop_routes(cc.hub, directory, token_for_agent=lambda a: agent_token(secret, a)))
+    server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_level="warning"))
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server_task = asyncio.create_task(server.serve())
@@ -98,13 +140,15 @@ async def _serve(args) -> int:
             print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
             return 1
         await asyncio.sleep(0.02)
-    log.info("ready: SIP %s, HTTP http://%s:%d/healthz", state["sip"], http_host, http_port)
+    for agent in directory:
+        print(f"ivr: agent {agent.id} desktop: http://{http_host}:{http_port}/desktop/{agent.id}?token={agent_token(secret, agent.id)}",
+              file=sys.stderr)
     print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    if endpoint is not None:
-        await endpoint.stop()
+    await endpoint.stop()
     await server_task
+    await store.aclose()
     return 0
 
 
@@ -115,11 +159,11 @@ def serve(args) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     try:
-        parse_hostport(args.sip, 5070)
-        parse_hostport(args.http, 8080)
-        for net in args.allow or []:
-            ipaddress.ip_network(net, strict=False)
+        settings = resolve_settings(args)
+        from routing.agents import load_agents
+
+        load_agents(settings["agents"])
     except ValueError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(args))
+    return asyncio.run(_serve(settings))

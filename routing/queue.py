@@ -7,7 +7,8 @@ an `AgentDirectory`. Assigning an agent marks them ringing in the same synchrono
 (`AgentDirectory.reserve`), so two calls never ring the same agent. An agent becoming available
 (wrap-up done, back from away, a no-answer given back) wakes the oldest waiter they can serve.
 
-Handle time, for the expected wait, is measured from answer (on_call) to available again (so it
+Call it from the event loop's thread (waiters' futures are resolved synchronously on presence
+changes). Handle time, for the expected wait, is measured from answer (on_call) to available again (so it
 includes wrap-up), over the last `window` calls; before any call, `default_handle_time`.
 """
 
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 import time
 from typing import Any, Callable, Iterable, Sequence
 
-from .agents import Agent, AgentDirectory, AgentStatus, Presence
+from .agents import TRANSITIONS, Agent, AgentDirectory, AgentStatus, InvalidTransition, Presence
 
 __all__ = [
-    "CALLBACK_OFFER", "DEFAULT_HANDLE_TIME", "CallQueue", "CallbackRequest", "QueueStatus", "WaitingCall",
+    "CALLBACK_OFFER", "DEFAULT_HANDLE_TIME", "CallQueue", "CallbackRequest", "QueuePool", "QueueStatus", "ReservedAgent",
+    "WaitingCall", "presence_path",
     "expected_wait", "next_assignment", "queue_position", "should_offer_callback", "wait_phrase", "wait_sentence",
 ]
 
@@ -81,7 +83,7 @@ def expected_wait(position: int, handle_times: Iterable[float], staffed: int,
 def wait_phrase(seconds: float) -> str:
     if seconds < 45:
         return "less than a minute"
-    minutes = max(1, round(seconds / 60))
+    minutes = max(1, int(seconds / 60 + 0.5))
     if minutes > 60:
         return "more than an hour"
     return f"about {minutes} minute" + ("" if minutes == 1 else "s")
@@ -94,6 +96,27 @@ def wait_sentence(position: int, seconds: float) -> str:
 
 def should_offer_callback(expected_seconds: float, threshold: float = 120.0) -> bool:
     return expected_seconds >= threshold
+
+
+def presence_path(old: Presence, new: Presence) -> list[Presence] | None:
+    """The shortest walk from `old` to `new` through the state machine that does not pass through
+    ringing or on_call on the way (those mean a call): e.g. on_call → available is
+    [wrap_up, available]. [] when already there; None when there is no such walk."""
+    if old is new:
+        return []
+    frontier, seen = [[old]], {old}
+    while frontier:
+        nxt = []
+        for path in frontier:
+            for step in sorted(TRANSITIONS[path[-1]], key=lambda p: p.value):
+                if step is new:
+                    return path[1:] + [step]
+                if step in seen or step in (Presence.RINGING, Presence.ON_CALL):
+                    continue
+                seen.add(step)
+                nxt.append(path + [step])
+        frontier = nxt
+    return None
 
 
 # ---- the asyncio side -----------------------------------------------------------------------------------
@@ -281,6 +304,26 @@ class CallQueue:
             timer.cancel()
         self.directory.set_presence(agent_id, Presence.AVAILABLE)
 
+    def move(self, agent_id: str, state: Presence | str, *, wrap_up: float | None = None) -> None:
+        """Put the agent in `state` by the shortest valid walk (see `presence_path`); raises
+        InvalidTransition if there is none. Reaching wrap_up with `wrap_up` seconds schedules the release."""
+        target = Presence(state)
+        current = self.directory.presence(agent_id)
+        path = presence_path(current, target)
+        if path is None:
+            raise InvalidTransition(agent_id, current, target)
+        for step in path:
+            if step is Presence.WRAP_UP:
+                self.hangup(agent_id, wrap_up)
+            elif step is Presence.AVAILABLE and self.directory.presence(agent_id) is Presence.WRAP_UP:
+                self.release(agent_id)
+            else:
+                self.directory.set_presence(agent_id, step)
+
+    def pool(self, call_ref: str, *, wrap_up: float | None = None) -> "QueuePool":
+        """This queue as the warm transfer's agent pool (`routing.transfer.AgentPool`) for one call."""
+        return QueuePool(self, call_ref, wrap_up=wrap_up)
+
     def record_handle_time(self, seconds: float) -> None:
         if seconds > 0:
             self.handle_times.append(seconds)
@@ -317,3 +360,45 @@ class CallQueue:
                 waiter.future.set_result(agent)
         finally:
             self._dispatching = False
+
+
+@dataclass(frozen=True)
+class ReservedAgent:
+    """An agent reserved (ringing) for a call, with the URI to INVITE them at right now."""
+
+    id: str
+    name: str
+    contact: str
+    skills: frozenset[str]
+    agent: Agent
+
+
+class QueuePool:
+    """`acquire(skill, exclude, timeout)` / `release(agent, state)` over a CallQueue for one call.
+
+    acquire waits in the queue (at the front when it is a retry, i.e. `exclude` is not empty) and
+    returns a ReservedAgent or None. release moves the agent to the named presence ("on_call",
+    "wrap_up", "available", "away") by the shortest valid walk; wrap_up is released after
+    `wrap_up` seconds when given (else by the agent's desktop).
+    """
+
+    def __init__(self, queue: CallQueue, call_ref: str, *, wrap_up: float | None = None) -> None:
+        self.queue = queue
+        self.call_ref = call_ref
+        self.wrap_up = wrap_up
+
+    async def acquire(self, skill: str | None, exclude: Iterable[str] = (), timeout: float | None = None) -> ReservedAgent | None:
+        exclude = frozenset(exclude)
+        agent = await self.queue.wait_for_agent(self.call_ref, skill, timeout, front=bool(exclude), exclude=exclude)
+        if agent is None:
+            return None
+        contact = self.queue.directory.contact_uri(agent.id) or agent.sip_uri or ""
+        return ReservedAgent(agent.id, agent.name, contact, agent.skills, agent)
+
+    def release(self, agent: ReservedAgent | Agent | str, state: Presence | str) -> None:
+        agent_id = agent if isinstance(agent, str) else agent.id
+        target = Presence(state)
+        if target is Presence.ON_CALL:
+            self.queue.answered(agent_id, self.call_ref)
+        else:
+            self.queue.move(agent_id, target, wrap_up=self.wrap_up)

@@ -3,7 +3,8 @@
 SQLite runs in WAL mode (readers never wait for the writer thread), with foreign keys on, and
 with real transactions (pysqlite's own implicit transaction handling is switched off, so DDL is
 transactional and ``BEGIN IMMEDIATE`` can be asked for by writers). PostgreSQL goes through
-psycopg 3; plain ``postgresql://`` URLs are taken to mean it.
+psycopg 3; plain ``postgresql://`` URLs are taken to mean it. Errors never carry the statement's
+parameters (``hide_parameters``): what a caller said stays out of the logs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
-
-from routing.migrations import MIGRATIONS
 
 from .schema import schema_version
 
@@ -43,7 +42,7 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
         if not u.database or u.database == ":memory:" or u.database.startswith("file:"):
             raise ValueError("the store needs a SQLite file (sqlite:///path/to/ivr.db), not an in-memory database")
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -59,7 +58,7 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, "BEGIN"))
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -73,6 +72,8 @@ def migrate(engine: Engine) -> list[int]:
     serialises them, on SQLite ``BEGIN IMMEDIATE`` does. All pending migrations and their
     ``schema_version`` rows commit together or not at all.
     """
+    from routing.migrations import MIGRATIONS  # here: the migrations import this package's types
+
     applied_now: list[int] = []
     with engine.connect() as conn:
         conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})

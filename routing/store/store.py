@@ -21,6 +21,7 @@ tells the local subscribers when it changed.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
 import inspect
 import logging
@@ -28,6 +29,7 @@ import queue
 import threading
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -184,6 +186,12 @@ class PolicyChanges:
                                    or log.error("policy change subscriber failed: %r", tk.exception()))
 
 
+def _close_at_exit(ref: "weakref.ReferenceType[Store]") -> None:
+    store = ref()
+    if store is not None and not store._closed:
+        store.close(timeout=10)
+
+
 class Store:
     """See the module docstring. ``Store(url)`` migrates, seeds the policy and starts the writer."""
 
@@ -216,6 +224,7 @@ class Store:
         self._policy = self.current_policy()
         self._writer = threading.Thread(target=self._run_writer, name="ivr-store-writer", daemon=True)
         self._writer.start()
+        atexit.register(_close_at_exit, weakref.ref(self))  # drain the queue if nobody closes us
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Write everything queued, stop the writer, release the connections."""
@@ -325,7 +334,10 @@ class Store:
 
     def record_event(self, call_id: str, event: Mapping[str, Any], at: datetime | None = None) -> None:
         """Queue one call event: it goes to the raw event log and, by its kind, to its table."""
-        snapshot = copy.deepcopy(dict(event))
+        try:
+            snapshot = copy.deepcopy(dict(event))
+        except Exception:  # something that cannot be copied: keep a JSON-safe (redacted) rendering
+            snapshot = clean_json(dict(event))
         when = _aware(at)
         self._submit(lambda conn: self._write_event(conn, call_id, snapshot, when),
                      f"call {call_id} event {snapshot.get('event')!r}")

@@ -34,10 +34,12 @@ def free_port(kind=socket.SOCK_DGRAM) -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     sip, http = free_port(), free_port(socket.SOCK_STREAM)
+    var = tmp_path_factory.mktemp("var")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}"],
+        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
+         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db")],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -58,6 +60,11 @@ def server():
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def api(server, path) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server['http']}{path}", timeout=5) as r:
+        return json.loads(r.read())
 
 
 def healthz(server) -> dict:
@@ -129,8 +136,11 @@ def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server):
     rest = " ".join(normalise(transcribe8k(models, audio[int(7.0 * 8000) :])))
     # The triage bot understood an order enquiry and asked for the number, then said goodbye.
     assert "order number" in rest and "goodbye" in rest
-    events = [json.loads(line[line.index('{"event"') :]) for line in server["log"] if '{"event"' in line]
-    assert any(e["event"] == "turn" for e in events) and events[-1]["event"] == "end"
+    # Stored as it happened: the call, its turns with intent and frustration, its outcome.
+    calls = api(server, "/api/calls")["calls"]
+    stored = api(server, f"/api/calls/{calls[0]['id']}")
+    assert stored["outcome"] == "bot_resolved" and stored["ended_at"]
+    assert stored["turns"][0]["intent"] == "order_status" and "frustration" in json.dumps(stored["turns"][0])
 
 
 def test_sipp_calls_in_with_a_pcap(server, tmp_path):
@@ -181,10 +191,17 @@ def test_three_calls_at_once_each_in_its_own_dialog(server, tmp_path, make_calle
     assert "account" in replies[0] and ("open" in replies[1] or "hours" in replies[1]) and "order" in replies[2]
 
 
-def test_pressing_zero_transfers(server, tmp_path):
-    proc, rec = ivr_call(server, tmp_path, "zero", "--dtmf", "0@7.5")
+def test_pressing_zero_with_no_agent_free_offers_a_callback(server, tmp_path, make_caller):
+    from voice.audio import read_wav
+
+    yes = make_caller([(0.0, "Yes please.")], tail=0.2)
+    # Press 0 after the greeting; say yes to the callback offer that follows the hand-off line.
+    proc, rec = ivr_call(server, tmp_path, "zero", "--dtmf", "0@7.5", "--play", str(yes.path), "--at", "17")
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
-    assert json.loads(out)["ended"] == "remote_bye"  # the service ended the bot's part of the call
-    decisions = [json.loads(line[line.index('{"event"') :]) for line in server["log"] if '"event": "decision"' in line]
-    assert decisions and decisions[-1]["reason"] == "dtmf"
+    assert json.loads(out)["ended"] == "remote_bye"
+    heard = " ".join(normalise(transcribe8k(shared_models(), read_wav(rec).samples)))
+    assert "call you back" in heard
+    call = api(server, f"/api/calls/{api(server, '/api/calls')['calls'][0]['id']}")
+    assert call["decision"]["reason"] == "dtmf"
+    assert call["callbacks"] and call["outcome"] == "abandoned"

@@ -4,7 +4,6 @@ raw-UDP phone (challenge, good/bad/unknown credentials, expiry rules) and sipp a
 import asyncio
 import shutil
 import socket
-import time
 
 import pytest
 
@@ -137,6 +136,17 @@ async def test_forged_or_stale_nonce_is_rechallenged(rig):
     stale = await phone.register(ep, "bob", auth=good)
     assert stale.status == 401 and parse_digest(stale.headers.get("WWW-Authenticate"))["stale"] == "true"
     assert not seen
+
+
+async def test_replayed_authorization_is_rechallenged(rig):
+    ep, phone, _, seen, _ = rig
+    first = await phone.register(ep, "alice")
+    auth = digest_authorization(first, "REGISTER", f"sip:127.0.0.1:{ep.port}", "alice", "wonderland")
+    assert (await phone.register(ep, "alice", auth=auth)).status == 200
+    replay = await phone.register(ep, "alice", auth=auth)  # same nonce, same nc
+    assert replay.status == 401 and len(seen) == 1
+    bumped = (auth[0], auth[1].replace("nc=00000001", "nc=00000002"))  # a changed nc breaks the response hash
+    assert (await phone.register(ep, "alice", auth=bumped)).status == 403
 
 
 async def test_expiry_rules_are_honoured(rig):

@@ -1,0 +1,177 @@
+"""The service's routing side, composed: store, policy hot-reload, agents, queue, desktop, transfers.
+
+`ivr serve` builds one ContactCenter; each SIP call goes through `handle_call`: the bot (triage
+dialog + policy), and on a transfer decision the warm transfer to an agent, or back to the bot
+with an apology and a callback offer. Every event of the call is written to the store as it
+happens, so a call that ends abruptly loses nothing already said.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import numpy as np
+
+from routing.agents import AgentDirectory
+from routing.queue import CallQueue, QueuePool
+from routing.screenpop import ScreenPopHub
+from routing.store import Store
+from routing.transfer import State, TransferConfig, WarmTransfer
+
+log = logging.getLogger("ivr")
+
+# Which agents can take which calls; intents with no skill go to anyone.
+INTENT_SKILLS = {
+    "billing_dispute": "billing",
+    "refund": "billing",
+    "account_balance": "billing",
+    "cancel_service": "billing",
+    "fraud_stolen_card": "fraud",
+    "order_status": "orders",
+    "technical_problem": "tech",
+}
+WRAP_UP_S = 5.0
+_STORE_RESULTS = {"unavailable": "busy", "agent_hung_up": "failed"}
+
+
+class StaffedPool(QueuePool):
+    """The queue as the transfer sees it, with two rules for the caller's sake: a skill nobody has
+    falls back to anyone, and when nobody at all is signed in the caller does not wait for no one.
+    While waiting, the caller hears their position and the expected wait."""
+
+    def __init__(self, queue: CallQueue, call_ref: str, *, wrap_up: float, on_wait=None):
+        super().__init__(queue, call_ref, wrap_up=wrap_up)
+        self.on_wait = on_wait
+
+    async def acquire(self, skill, exclude=(), timeout=None):
+        directory = self.queue.directory
+        if skill and not directory.staffed(skill):
+            skill = None
+        if not directory.staffed(skill):
+            return None
+        task = asyncio.ensure_future(super().acquire(skill, exclude, timeout))
+        await asyncio.sleep(0)  # let the call join the queue before asking its position
+        if not task.done() and self.on_wait is not None:
+            message = self.queue.announcement(self.call_ref, with_callback=False)
+            if message:
+                await self.on_wait(message)
+        return await task
+
+
+class ContactCenter:
+    def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
+                 transfer: TransferConfig | None = None, bot: str = "triage"):
+        self.engine = engine
+        self.store = store
+        self.directory = directory
+        self.queue = CallQueue(directory)
+        self.hub = ScreenPopHub()
+        self.hub.follow(directory)
+        self.secret = secret or secrets.token_hex(16)
+        self.transfer_config = transfer or TransferConfig()
+        self.bot = bot
+        self.active: set[str] = set()
+        self.total = 0
+        self._responders: set = set()
+        version, policy = store.current_policy()
+        self.policy, self.policy_version = policy, version
+        store.on_policy_change(self._policy_changed)
+
+    def _policy_changed(self, version: int, policy) -> None:
+        """A new policy version reaches every call in progress from its next turn."""
+        self.policy, self.policy_version = policy, version
+        self.engine.policy = policy
+        for r in list(self._responders):
+            if hasattr(r, "set_policy"):
+                r.set_policy(policy)
+        log.info("policy version %d is live", version)
+
+    async def speak(self, text: str) -> np.ndarray:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.engine.models.tts_pool, self.engine.models.synthesize_all, text, 8000)
+
+    async def handle_call(self, call) -> None:
+        from ivr.callback import CallbackResponder
+        from ivr.live_call import run_call
+        from voice.transcriber import transcribe_leg
+
+        caller = _caller_number(call.remote_uri)
+        call_id = self.store.call_started(call.call_id, caller)
+        self.active.add(call_id)
+        self.total += 1
+        responder = self.engine.responder(self.bot, caller_id=caller)
+        if hasattr(responder, "set_policy"):
+            responder.set_policy(self.policy)
+        self._responders.add(responder)
+        attempts: dict[str, str] = {}
+
+        def on_event(ev: dict) -> None:
+            if ev.get("event") == "end":
+                return  # the call's end is recorded once, below, with its final outcome
+            if ev.get("event") == "decision":
+                ev = {**ev, "policy_version": self.policy_version}
+            self.store.record_event(call_id, ev)
+            log.info("call %s %s", call_id, json.dumps(ev))
+
+        async def on_transfer(leg) -> str:
+            decision = getattr(responder, "decision", None)
+            summary = responder.dialog.summary().to_dict() if hasattr(responder, "dialog") else {}
+            reason = decision.reason if decision else "explicit_request"
+            if summary:
+                summary["escalation_reason"] = reason
+
+            def transfer_event(ev: dict) -> None:
+                on_event(ev)
+                if ev.get("event") == "transfer" and ev.get("state") == "ringing":
+                    attempts[ev["agent"]] = self.store.transfer_attempt_started(call_id, ev["agent"])
+                if ev.get("event") == "transfer_attempt" and ev["agent"] in attempts:
+                    result = _STORE_RESULTS.get(ev["result"], ev["result"])
+                    self.store.transfer_attempt_finished(attempts.pop(ev["agent"]), result)
+
+            async def transcribe(q, on_text):
+                await transcribe_leg(q, self.engine.models, on_text)
+
+            async def tell_caller(message: str) -> None:
+                pcm = await self.speak(message)
+                leg.clear_playback()
+                leg.play(pcm.astype(np.int16).tobytes())
+
+            pool = StaffedPool(self.queue, call_id, wrap_up=WRAP_UP_S, on_wait=tell_caller)
+            wt = WarmTransfer(
+                leg, call_id, summary, reason,
+                invite=self._endpoint.invite, agents=pool,
+                desktop=self.hub, speak=self.speak, on_event=transfer_event, transcribe=transcribe,
+                config=self.transfer_config, skill=INTENT_SKILLS.get(summary.get("intent") or ""),
+            )
+            result = await wt.run()
+            if result.state == State.DONE:
+                return "transferred"
+            if result.state == State.ABANDONED or leg.ended.is_set():
+                return "abandoned"
+            # Nobody could take the call: back to the bot, which apologises and offers a callback.
+            back = CallbackResponder(lambda: self.store.add_callback(call_id, caller or leg.remote_uri))
+            return await run_call(leg, self.engine, back, on_event)
+
+        outcome = "caller_hung_up"
+        try:
+            outcome = await run_call(call, self.engine, responder, on_event, on_transfer=on_transfer)
+        except Exception:
+            log.exception("call %s failed", call_id)
+            self.store.call_ended(call_id, None, abruptly=True)
+            raise
+        else:
+            self.store.call_ended(call_id, outcome if outcome in ("bot_resolved", "transferred", "abandoned") else "caller_hung_up")
+        finally:
+            self._responders.discard(responder)
+            self.active.discard(call_id)
+
+    def attach(self, endpoint) -> None:
+        self._endpoint = endpoint
+
+
+def _caller_number(uri: str) -> str | None:
+    """'sip:+15551234567@host' → '+15551234567' (what the company's CRM keys callers by)."""
+    user = uri.split(":", 1)[-1].split("@", 1)[0] if "@" in uri else ""
+    return user or None
