@@ -5,6 +5,11 @@ for an hour and nobody can help me" scores positive, and sarcasm ("oh great",
 "thanks for nothing") scores very positive. So domain cue rules sit beside
 it, and semantic repetition of the caller's earlier turns (the bot did not
 understand, the caller says it again) comes from sentence embeddings.
+
+Keyword rules only catch callers who use the words someone thought of, so a
+semantic cue sits on top: a logistic regression over the MiniLM embeddings of
+``data/frustration_exemplars.yaml`` (frustrated and calm caller lines written
+for it), fitted once per process and applied to the turn's own embedding.
 """
 
 from __future__ import annotations
@@ -37,8 +42,10 @@ _NEGATORS = frozenset({
 EXPLICIT = _rx(
     r"ridiculous", r"unbelievable", r"absurd", r"outrageous", r"pathetic", r"useless",
     r"hopeless", r"unacceptable", r"appalling", r"disgusting", r"shocking",
-    # "a joke" only as a verdict on something, not "a joke present"
-    r"(?:is|are|was|it's|that's|this's|you're|you are) (?:\w+ )?(?:a |an )?(?:absolute |complete |total |bloody |such a )?joke",
+    # "a joke" only as a verdict that ends the clause ("it's a joke", "a joke and..."), not a
+    # noun modifier ("a joke shop", "a joke book")
+    r"(?:is|are|was|it's|that's|this's|you're|you are) (?:\w+ )?(?:a |an )?(?:absolute |complete |total |bloody |such a )?joke"
+    r"(?! (?!(?:and|but|now|mate|isn't|is|really|honestly|frankly|to|of|right|this|it|you)\b)\w)",
     r"beyond a joke", r"farce", r"fed up", r"sick (?:and tired |to death )?of", r"had enough", r"enough is enough",
     r"waste of (?:my )?(?:time|money|effort)", r"frustrat\w*", r"annoy(?:ed|ing)", r"furious", r"angry",
     r"fuming", r"livid", r"disgrace\w*", r"incompetent", r"are you (?:serious|kidding|having a laugh)",
