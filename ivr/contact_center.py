@@ -33,6 +33,9 @@ INTENT_SKILLS = {
     "technical_problem": "tech",
 }
 WRAP_UP_S = 5.0
+SURVEY_PROMPT = "Before you go: how did we do? Press a key from 1 to 5, where 5 is excellent."
+SURVEY_THANKS = "Thank you. Goodbye."
+SURVEY_WAIT_S = 8.0
 _STORE_RESULTS = {"unavailable": "busy", "agent_hung_up": "failed"}
 
 
@@ -62,7 +65,7 @@ class StaffedPool(QueuePool):
 
 class ContactCenter:
     def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
-                 transfer: TransferConfig | None = None, bot: str = "triage"):
+                 transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False):
         self.engine = engine
         self.store = store
         self.directory = directory
@@ -72,6 +75,7 @@ class ContactCenter:
         self.secret = secret or secrets.token_hex(16)
         self.transfer_config = transfer or TransferConfig()
         self.bot = bot
+        self.survey_enabled = survey
         self.active: set[str] = set()
         self.total = 0
         self._responders: set = set()
@@ -91,6 +95,32 @@ class ContactCenter:
     async def speak(self, text: str) -> np.ndarray:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.engine.models.tts_pool, self.engine.models.synthesize_all, text, 8000)
+
+    async def run_survey(self, leg, call_id: str, on_event) -> None:
+        """The caller rates the call 1-5 by DTMF after the agent hangs up; stored and counted."""
+        while not leg.dtmf.empty():
+            leg.dtmf.get_nowait()
+        prompt = await self.speak(SURVEY_PROMPT)
+        leg.play(prompt.astype(np.int16).tobytes())
+        deadline = asyncio.get_running_loop().time() + len(prompt) / 8000 + SURVEY_WAIT_S
+        score = None
+        while score is None:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            try:
+                digit = await asyncio.wait_for(leg.dtmf.get(), left)
+            except asyncio.TimeoutError:
+                break
+            if digit in "12345":
+                score = int(digit)
+        on_event({"event": "survey", "score": score})
+        if score is not None:
+            self.store.survey(call_id, score)
+            leg.clear_playback()
+            thanks = await self.speak(SURVEY_THANKS)
+            leg.play(thanks.astype(np.int16).tobytes())
+            await asyncio.sleep(len(thanks) / 8000 + 0.2)  # let the caller hear it before the BYE
 
     async def handle_call(self, call) -> None:
         from ivr.callback import CallbackResponder
@@ -144,6 +174,7 @@ class ContactCenter:
                 invite=self._endpoint.invite, agents=pool,
                 desktop=self.hub, speak=self.speak, on_event=transfer_event, transcribe=transcribe,
                 config=self.transfer_config, skill=INTENT_SKILLS.get(summary.get("intent") or ""),
+                survey=(lambda c: self.run_survey(c, call_id, on_event)) if self.survey_enabled else None,
             )
             result = await wt.run()
             if result.state == State.DONE:

@@ -24,6 +24,7 @@ DEFAULTS = {
     "agents": [],
     "allow": None,
     "ring_timeout": 20.0,
+    "survey": False,
 }
 
 
@@ -118,7 +119,7 @@ async def _serve(settings: dict) -> int:
     )
     directory = AgentDirectory(load_agents(settings["agents"]))
     secret = os.environ.get("IVR_SECRET") or os.urandom(16).hex()
-    cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"],
+    cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
                        transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"])))
     state: dict = {"cc": cc, "sip": None}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER

@@ -111,6 +111,7 @@ class WarmTransfer:
         transcribe: Callable[[asyncio.Queue, Callable], Awaitable[None]] | None = None,
         config: TransferConfig | None = None,
         skill: str | None = None,
+        survey: Callable[[Any], Awaitable[None]] | None = None,
     ):
         self.caller = caller
         self.call_id = call_id
@@ -124,6 +125,7 @@ class WarmTransfer:
         self._transcribe = transcribe
         self.config = config or TransferConfig()
         self.skill = skill
+        self._survey = survey  # after the agent hangs up, the caller may rate the call
         self.state = State.HOLD
         self.attempts: list[Attempt] = []
         self.bridge = None
@@ -267,6 +269,12 @@ class WarmTransfer:
                 asyncio.create_task(self._transcribe(q, self._line(agent.id, who)))
         await bridge.wait()
         await bridge.stop()
+        agent_left = (bridge.end_reason or "").startswith("agent")
+        if agent_left and self._survey is not None and not self.caller.ended.is_set():
+            try:
+                await self._survey(self.caller)
+            except Exception:  # a failed survey must not spoil a finished transfer
+                log.exception("post-call survey failed")
         for c in (self.caller, leg):
             if not c.ended.is_set():
                 await c.hangup()

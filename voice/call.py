@@ -81,6 +81,7 @@ class VoiceCall:
         if hasattr(responder, "bind_clock"):
             responder.bind_clock(lambda: clock.now)
         self.progress = Progress()
+        self.progress.note(owed=1)  # the greeting: owed before the first frame of caller audio
         self.hangup_requested = asyncio.Event()
         self._frames_in = 0
         self._upsampler = Upsampler()

@@ -189,7 +189,9 @@ class BotTurnProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
-            await self._speak(self._responder.greeting())
+            # The greeting was owed from the moment the call was set up (see VoiceCall), so a
+            # simulated clock cannot run ahead of it however slowly the pipeline starts.
+            await self._speak(self._responder.greeting(), owed=False)
             return
         if isinstance(frame, CallerTurnFrame):
             fut = frame.metadata.pop("prosody_future", None)
@@ -233,10 +235,11 @@ class BotTurnProcessor(FrameProcessor):
             self._emit(ev)
         await self._speak(reply)
 
-    async def _speak(self, reply: Reply) -> None:
+    async def _speak(self, reply: Reply, owed: bool = True) -> None:
         rid = self._reply_id
         self._reply_id += 1
-        self._progress.note(owed=1)  # settled once its end reaches the output
+        if owed:
+            self._progress.note(owed=1)  # settled once its end reaches the output
         start = BotReplyStartFrame(reply_id=rid, text=reply.text)
         start.metadata["extra"] = reply.extra
         await self.push_frame(start)

@@ -52,7 +52,8 @@ def service(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
          "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"),
-         "--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10"],
+         "--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10",
+         "--survey"],
         stderr=subprocess.PIPE, text=True,
     )
     token = None
@@ -81,7 +82,7 @@ def api(service, path):
 
 async def scenario(service):
     models = shared_models()
-    agent_heard, caller_heard, headers, popped, answered_at = [], [], [], [], []
+    agent_heard, caller_heard, headers, popped, answered_at, lines = [], [], [], [], [], []
 
     async def agent_phone(call):
         answered_at.append(time.time())
@@ -94,7 +95,8 @@ async def scenario(service):
         r = asyncio.create_task(rec())
         await asyncio.sleep(12.5)  # the whisper plays first (several seconds); then the agent talks
         call.play(tone(1000, 1.5).tobytes())
-        await call.ended.wait()
+        await asyncio.sleep(8.0)
+        await call.hangup()  # the agent is done; the caller is asked to rate the call
         await r
 
     agent = SipEndpoint("127.0.0.1", service["agent_port"], agent_phone, answer_delay=1.5)
@@ -109,6 +111,8 @@ async def scenario(service):
                     msg = json.loads(raw)
                     if msg.get("type") in ("screen_pop", "pop"):
                         popped.append((time.time(), msg))
+                    if msg.get("type") == "transcript":
+                        lines.append(msg)
 
             desk = asyncio.create_task(desktop())
             call = await caller_ep.invite(f"sip:support@127.0.0.1:{service['sip']}", ring_timeout=10)
@@ -126,18 +130,23 @@ async def scenario(service):
                     break
                 await asyncio.sleep(0.1)
             call.play(tone(440, 1.5).tobytes())
-            await asyncio.sleep(5.0)
-            await call.hangup()
+            await asyncio.sleep(2.0)
+            call.play(models.synthesize_all("My parcel never arrived and I need it this week.", 8000).tobytes())
+            # The agent hangs up ~21 s after answering; the survey prompt follows; press 4.
+            while time.time() - answered_at[0] < 25.5:
+                await asyncio.sleep(0.1)
+            call.send_dtmf("4")
+            await asyncio.wait_for(call.ended.wait(), 20)
             await asyncio.wait_for(r, 10)
             desk.cancel()
     finally:
         await caller_ep.stop()
         await agent.stop()
-    return agent_heard, caller_heard, headers, popped, answered_at
+    return agent_heard, caller_heard, headers, popped, answered_at, lines, call.end_reason
 
 
 def test_caller_asks_for_a_person_and_is_warm_transferred(service):
-    agent_heard, caller_heard, headers, popped, answered_at = asyncio.run(scenario(service))
+    agent_heard, caller_heard, headers, popped, answered_at, lines, end_reason = asyncio.run(scenario(service))
     # The agent's phone rang with the summary in SIP headers.
     assert headers and headers[0].get("x-ivr-reason") == "explicit_request" and headers[0].get("x-ivr-summary")
     # The desktop popped (with transcript, intent and reason) before the agent picked up.
@@ -156,3 +165,8 @@ def test_caller_asks_for_a_person_and_is_warm_transferred(service):
     assert call["escalation_reason"] == "explicit_request" and call["agent"]
     assert call["outcome"] == "transferred"
     assert any(a["result"] == "answered" for a in call["transfer_attempts"])
+    # After the bridge the caller kept being transcribed, live, to the agent's desktop.
+    assert any(line["speaker"] == "caller" and "arrived" in line["text"].lower() for line in lines), lines
+    # The agent hung up; the caller rated the call 4 by DTMF, and the service then hung up.
+    assert end_reason == "remote_bye"
+    assert "4" in json.dumps(call.get("survey"))
