@@ -1,0 +1,177 @@
+"""Real softphones on both ends: a pjsua2 caller whose speech grows frustrated trips the policy,
+and a pjsua2 agent phone is rung, hears the whisper and is bridged with the caller."""
+
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import yaml
+
+from voice.audio import resample, write_wav
+from voice.models import shared_models
+
+pytestmark = pytest.mark.e2e
+PEER = os.path.join(os.path.dirname(__file__), "..", "telephony", "peers", "pjsua_peer.py")
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tone(hz, seconds, amp=8000):
+    t = np.arange(int(8000 * seconds)) / 8000
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def tone_seconds(pcm, hz):
+    """Seconds of audio whose dominant frequency is `hz`."""
+    n = 0
+    for i in range(0, max(0, len(pcm) - 1600), 1600):
+        seg = pcm[i : i + 1600].astype(float)
+        if np.sqrt(np.mean(seg**2)) < 500:
+            continue
+        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
+        if abs(np.fft.rfftfreq(len(seg), 1 / 8000)[int(np.argmax(spec))] - hz) < 30:
+            n += 1
+    return n * 0.2
+
+
+def recording(path) -> np.ndarray:
+    """pjsua's recorder leaves the WAV header's sizes at 0 when the process exits before it is
+    destroyed; the samples (16-bit, 8 kHz mono, after a 44-byte header) are all there."""
+    raw = path.read_bytes()
+    assert raw[:4] == b"RIFF" and raw[36:40] == b"data", "not a pjsua WAV recording"
+    assert int.from_bytes(raw[24:28], "little") == 8000
+    return np.frombuffer(raw[44 : 44 + (len(raw) - 44) // 2 * 2], dtype="<i2")
+
+
+class Peer:
+    def __init__(self, role, port, play, record_prefix):
+        self.proc = subprocess.Popen(
+            [sys.executable, PEER, "--role", role, "--port", str(port), "--rtp-port", str(free_port() & ~1),
+             "--play", str(play), "--record-prefix", str(record_prefix), "--max-seconds", "90"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.events: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                pass
+
+    def wait_for(self, kind, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ev = self.events.get(timeout=max(0.05, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if ev.get("event") == kind:
+                return ev
+        raise AssertionError(f"no {kind!r} event from the {self.proc.args[3]} phone")
+
+    def send(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.send("quit")
+                self.proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+
+def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
+    pytest.importorskip("pjsua2")  # installed by `make test` (the test extra); pinned test peer
+    models = shared_models()
+    # The caller: waits for the greeting, gets more and more frustrated, then (on hold) a 440 Hz tone.
+    parts, t = [], 0.0
+    script = [
+        (7.5, "I'm calling about my order."),
+        (4.0, "I already told you, it's about my order. This is ridiculous."),
+        (4.0, "This is the third time I've called and nobody can help me. Unbelievable."),
+    ]
+    for pause, line in script:
+        parts += [np.zeros(int(pause * 8000), np.int16), models.synthesize_all(line, 8000)]
+    speech = np.concatenate(parts)
+    caller_wav = tmp_path / "caller.wav"
+    tail = np.zeros(int(60 * 8000), np.int16)
+    tail[int(26 * 8000) : int(32 * 8000)] = tone(440, 6.0)  # ~26 s after the last sentence: bridged by then
+    write_wav(caller_wav, np.concatenate([speech, tail]), 8000)
+    agent_wav = tmp_path / "agent.wav"
+    write_wav(agent_wav, np.concatenate([np.zeros(8000 * 12, np.int16), tone(1000, 30.0)]), 8000)
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump({"explicit_request": False, "sensitive_intents": [], "max_no_match": 9}))
+    sip, http, agent_port = free_port(), free_port(socket.SOCK_STREAM), free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
+         "--db", f"sqlite:///{tmp_path}/ivr.db", "--company-db", str(tmp_path / "company.db"),
+         "--policy", str(policy), "--agent", f"alice=sip:alice@127.0.0.1:{agent_port}"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    agent = caller = None
+    try:
+        for line in server.stderr:
+            if "ivr: ready" in line:
+                break
+            assert server.poll() is None, "server did not start"
+        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
+        agent = Peer("agent", agent_port, agent_wav, tmp_path / "agent_rec")
+        caller = Peer("caller", free_port(), caller_wav, tmp_path / "caller_rec")
+        agent.wait_for("ready", 20)
+        caller.wait_for("ready", 20)
+        caller.send(f"call sip:support@127.0.0.1:{sip}")
+        agent.wait_for("incoming", 60)  # the policy tripped and the agent's phone rang
+        time.sleep(32)  # ring, whisper, bridge; the caller's 440 Hz and the agent's 1000 Hz cross it
+        caller.send("hangup")
+        caller.wait_for("state", 10)
+    finally:
+        for p in (caller, agent):
+            if p is not None:
+                p.stop()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    a = recording(tmp_path / "agent_rec1.wav")
+    c = recording(tmp_path / "caller_rec1.wav")
+    # The agent first heard the whisper: speech, transcribed, about the call.
+    whisper = models.transcribe_sync(resample(a[: 8 * 8000], 8000, 16000)).text.lower()
+    assert "transfer" in whisper or "frustrat" in whisper or "order" in whisper, whisper
+    assert tone_seconds(a, 440) >= 1.0  # then the caller, through the bridge
+    assert tone_seconds(c, 1000) >= 1.0  # and the caller heard the agent
+    from routing.store import Store
+
+    store = Store(f"sqlite:///{tmp_path}/ivr.db")
+    try:
+        calls = store.list_calls(5, 0)
+        call = store.get_call(calls[0]["id"])
+    finally:
+        store.close()
+    assert call["escalation_reason"] == "frustration" and call["outcome"] == "transferred"
+    assert any(x["result"] == "answered" for x in call["transfer_attempts"])
