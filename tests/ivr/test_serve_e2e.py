@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import numpy as np
@@ -205,3 +206,38 @@ def test_pressing_zero_with_no_agent_free_offers_a_callback(server, tmp_path, ma
     call = api(server, f"/api/calls/{api(server, '/api/calls')['calls'][0]['id']}")
     assert call["decision"]["reason"] == "dtmf"
     assert call["callbacks"] and call["outcome"] == "abandoned"
+
+
+def test_a_policy_change_reaches_a_call_in_progress(server, tmp_path, make_caller):
+    base = f"http://127.0.0.1:{server['http']}"
+    doc = api(server, "/api/policy")
+    question = make_caller([(0.0, "What are your opening hours?")], tail=0.2)
+    proc, _ = ivr_call(server, tmp_path, "hot", "--play", str(question.path), "--at", "10", "--max-seconds", "25")
+    for _ in range(200):  # until the call is up (bounded: 20 s)
+        if healthz(server)["calls_active"]:
+            break
+        time.sleep(0.1)
+    assert healthz(server)["calls_active"] == 1
+    # Mid-call, an admin caps time with the bot at 5 s: the call's next turn must obey it.
+    doc["max_bot_seconds"] = 5
+    req = urllib.request.Request(f"{base}/api/policy", data=json.dumps(doc).encode(), method="PUT",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 200
+    version = api(server, "/api/policy")["version"]
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    call = api(server, f"/api/calls/{api(server, '/api/calls')['calls'][0]['id']}")
+    assert call["decision"]["reason"] == "max_bot_time"
+    assert call["decision"]["policy_version"] == version > doc["version"]
+
+
+def test_invalid_policy_put_is_422_naming_the_field_and_changes_nothing(server):
+    before = api(server, "/api/policy")
+    bad = {**before, "frustration": {**before["frustration"], "threshold": 3}}
+    req = urllib.request.Request(f"http://127.0.0.1:{server['http']}/api/policy", data=json.dumps(bad).encode(),
+                                 method="PUT", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req, timeout=5)
+    assert exc.value.code == 422 and "threshold" in exc.value.read().decode()
+    assert api(server, "/api/policy") == before
