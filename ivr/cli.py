@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
-    v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, survey")
+    v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, survey, refer")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://...")
@@ -110,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an agent: SIP_URI or ID=SIP_URI;skills=a,b;password=... (repeatable)")
     v.add_argument("--allow", action="append", help="only these source addresses/networks may call (repeatable)")
     v.add_argument("--ring-timeout", dest="ring_timeout", type=float, help="seconds an agent's phone rings (default 20)")
+    v.add_argument("--refer", action="store_const", const=True, default=None,
+                   help="after the whisper, transfer by REFER with Replaces when the caller's side supports it")
     v.add_argument("--survey", action="store_const", const=True, default=None,
                    help="after the agent hangs up, ask the caller to rate the call 1-5 by DTMF")
     v.set_defaults(func=_cmd_serve)

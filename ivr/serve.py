@@ -25,6 +25,7 @@ DEFAULTS = {
     "allow": None,
     "ring_timeout": 20.0,
     "survey": False,
+    "refer": False,
 }
 
 
@@ -120,7 +121,8 @@ async def _serve(settings: dict) -> int:
     directory = AgentDirectory(load_agents(settings["agents"]))
     secret = os.environ.get("IVR_SECRET") or os.urandom(16).hex()
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
-                       transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"])))
+                       transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
+                                               refer_when_supported=bool(settings["refer"])))
     state: dict = {"cc": cc, "sip": None}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
     endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar)

@@ -32,6 +32,7 @@ class State(str, enum.Enum):
     RINGING = "ringing"
     WHISPER = "whisper"
     BRIDGED = "bridged"
+    REFERRING = "referring"
     DONE = "done"
     BACK_TO_BOT = "back_to_bot"
     ABANDONED = "abandoned"
@@ -57,6 +58,9 @@ class TransferConfig:
     max_attempts: int = 3
     wait_for_agent_s: float = 60.0
     whisper: bool = True
+    # After the whisper, hand the caller's phone to the agent's by REFER with Replaces (RFC 5589)
+    # when the caller's side says it supports Replaces; the bridge remains the fallback.
+    refer_when_supported: bool = False
     hold_pcm: np.ndarray = field(default_factory=hold_loop)
 
 
@@ -88,6 +92,14 @@ def summary_headers(call_id: str, reason: str, summary: dict) -> list[tuple[str,
         ("X-IVR-Intent", str(intent)),
         ("X-IVR-Summary", text.replace("\r", " ").replace("\n", " ")),
     ]
+
+
+def supports_replaces(call) -> bool:
+    """The caller's INVITE said `Supported: replaces` (RFC 3891), so its phone can be re-pointed."""
+    headers = getattr(call, "headers", None) or {}
+    values = [v for k, v in headers.items() if k.lower() in ("supported", "k")]  # "k" is its compact form
+    tokens = {t.strip().lower() for v in values if v for t in str(v).split(",")}
+    return "replaces" in tokens
 
 
 def whisper_text(summary: dict, reason: str) -> str:
@@ -257,6 +269,24 @@ class WarmTransfer:
                 self._start_hold()
                 return None
         attempt.result = "answered"
+        if self.config.refer_when_supported and supports_replaces(self.caller):
+            await bridge.stop()
+            self._set(State.REFERRING, agent=agent.id)
+            try:
+                referred = await self.caller.refer(leg, timeout=self.config.ring_timeout_s)
+            except Exception as exc:  # a peer that mishandles REFER falls back to our bridge
+                log.warning("REFER with Replaces failed (%s); bridging instead", exc)
+                referred = None
+            if referred is not None and referred.ok:
+                elapsed = time.monotonic() - self._t0
+                self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "answered",
+                            "answered_after_s": round(attempt.answered_after_s, 3), "mode": "refer"})
+                self._set(State.DONE, agent=agent.id, time_to_bridge_s=round(elapsed, 3), mode="refer")
+                self._agents.release(agent, "on_call")
+                return TransferResult(State.DONE, agent.id, self.attempts, elapsed)
+            bridge = Bridge(self.caller, leg, joined=False, hangup_together=False)
+            self.bridge = bridge
+            bridge.start()
         bridge.hold(self.caller, None)
         bridge.join()
         elapsed = time.monotonic() - self._t0

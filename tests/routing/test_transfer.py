@@ -63,7 +63,7 @@ async def record(call, into):
         into.append(np.frombuffer(f, dtype=np.int16).copy())
 
 
-async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0):
+async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0, refer=False):
     """Returns (result, events, desk, pool, caller_heard, agent_heard, agent_headers)."""
     agent_heard, caller_heard, agent_headers, events = [], [], [], []
     service_calls: asyncio.Queue = asyncio.Queue()
@@ -71,6 +71,10 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
     async def agent_phone(call):
         agent_headers.append(dict(call.headers.items()) if hasattr(call.headers, "items") else call.headers)
         rec = asyncio.create_task(record(call, agent_heard))
+        if getattr(call, "replaced", False) or agent_behaviour == "refer":
+            await call.ended.wait()  # a REFER with Replaces takes this call over from the service
+            await rec
+            return
         if agent_behaviour == "hangs_up_in_whisper":
             await asyncio.sleep(0.5)
             await call.hangup()
@@ -106,7 +110,7 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
 
         wt = WarmTransfer(leg, "call-1", SUMMARY, "explicit_request", invite=svc_ep.invite, agents=pool,
                           desktop=desk, speak=speak, on_event=events.append,
-                          config=TransferConfig(ring_timeout_s=ring_timeout, max_attempts=2))
+                          config=TransferConfig(ring_timeout_s=ring_timeout, max_attempts=2, refer_when_supported=refer))
         task = asyncio.create_task(wt.run())
         if caller_hangs_up_after is not None:
             await asyncio.sleep(caller_hangs_up_after)
@@ -183,3 +187,10 @@ async def test_caller_hangs_up_while_agent_rings():
     result, events, *_ = await scenario("no_answer", caller_hangs_up_after=0.8, ring_timeout=10)
     assert result.state == State.ABANDONED
     assert [e["result"] for e in events if e["event"] == "transfer_attempt"] == ["cancelled"]
+
+
+async def test_refer_with_replaces_hands_the_caller_phone_to_the_agent():
+    result, events, desk, pool, caller_heard, agent_heard, headers = await scenario("refer", refer=True)
+    states = [e["state"] for e in events if e["event"] == "transfer"]
+    assert result.state == State.DONE and "referring" in states and states[-1] == "done"
+    assert next(e for e in events if e.get("state") == "done")["mode"] == "refer"
