@@ -102,6 +102,7 @@ class ContactCenter:
             leg.dtmf.get_nowait()
         prompt = await self.speak(SURVEY_PROMPT)
         leg.play(prompt.astype(np.int16).tobytes())
+        on_event({"event": "survey_started"})
         deadline = asyncio.get_running_loop().time() + len(prompt) / 8000 + SURVEY_WAIT_S
         score = None
         while score is None:

@@ -8,7 +8,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from voice.models import ModelConfig, SpeechModels, shared_models
+
+if TYPE_CHECKING:  # pipecat is imported only once logging is set up
+    from voice.services import PromptCache
 from voice.prompts import DEFAULT_PROMPTS
 
 log = logging.getLogger(__name__)
@@ -17,7 +22,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Engine:
     models: SpeechModels
-    prompts: "PromptCache"  # noqa: F821 (pipecat is imported only once logging is set up)
+    prompts: "PromptCache"
     startup_seconds: float
     flows: object = None
     backend: object = None

@@ -23,7 +23,6 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
-from voice.audio import FRAME_MS
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
 from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded

@@ -4,14 +4,11 @@ and a pjsua2 agent phone is rung, hears the whisper and is bridged with the call
 import json
 import os
 import queue
-import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -20,32 +17,10 @@ import yaml
 from voice.audio import resample, write_wav
 from voice.models import shared_models
 
+from tests.support import free_port, running_service, tone, tone_seconds
+
 pytestmark = pytest.mark.e2e
 PEER = os.path.join(os.path.dirname(__file__), "..", "telephony", "peers", "pjsua_peer.py")
-
-
-def free_port(kind=socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tone(hz, seconds, amp=8000):
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-
-
-def tone_seconds(pcm, hz):
-    """Seconds of audio whose dominant frequency is `hz`."""
-    n = 0
-    for i in range(0, max(0, len(pcm) - 1600), 1600):
-        seg = pcm[i : i + 1600].astype(float)
-        if np.sqrt(np.mean(seg**2)) < 500:
-            continue
-        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-        if abs(np.fft.rfftfreq(len(seg), 1 / 8000)[int(np.argmax(spec))] - hz) < 30:
-            n += 1
-    return n * 0.2
 
 
 def recording(path) -> np.ndarray:
@@ -107,7 +82,7 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
     pytest.importorskip("pjsua2")  # installed by `make test` (the test extra); pinned test peer
     models = shared_models()
     # The caller: waits for the greeting, gets more and more frustrated, then (on hold) a 440 Hz tone.
-    parts, t = [], 0.0
+    parts = []
     script = [
         (7.5, "I'm calling about my order."),
         (4.0, "I already told you, it's about my order. This is ridiculous."),
@@ -125,39 +100,23 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump({"explicit_request": False, "sensitive_intents": [], "max_no_match": 9}))
-    sip, http, agent_port = free_port(), free_port(socket.SOCK_STREAM), free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
-         "--db", f"sqlite:///{tmp_path}/ivr.db", "--company-db", str(tmp_path / "company.db"),
-         "--policy", str(policy), "--agent", f"alice=sip:alice@127.0.0.1:{agent_port}"],
-        stderr=subprocess.PIPE, text=True,
-    )
+    agent_port = free_port()
     agent = caller = None
-    try:
-        for line in server.stderr:
-            if "ivr: ready" in line:
-                break
-            assert server.poll() is None, "server did not start"
-        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
-        agent = Peer("agent", agent_port, agent_wav, tmp_path / "agent_rec")
-        caller = Peer("caller", free_port(), caller_wav, tmp_path / "caller_rec")
-        agent.wait_for("ready", 20)
-        caller.wait_for("ready", 20)
-        caller.send(f"call sip:support@127.0.0.1:{sip}")
-        agent.wait_for("incoming", 60)  # the policy tripped and the agent's phone rang
-        time.sleep(32)  # ring, whisper, bridge; the caller's 440 Hz and the agent's 1000 Hz cross it
-        caller.send("hangup")
-        caller.wait_for("state", 10)
-    finally:
-        for p in (caller, agent):
-            if p is not None:
-                p.stop()
-        server.send_signal(signal.SIGTERM)
+    with running_service(tmp_path, "--policy", str(policy), "--agent", f"alice=sip:alice@127.0.0.1:{agent_port}") as svc:
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            agent = Peer("agent", agent_port, agent_wav, tmp_path / "agent_rec")
+            caller = Peer("caller", free_port(), caller_wav, tmp_path / "caller_rec")
+            agent.wait_for("ready", 20)
+            caller.wait_for("ready", 20)
+            caller.send(f"call sip:support@127.0.0.1:{svc.sip}")
+            agent.wait_for("incoming", 60)  # the policy tripped and the agent's phone rang
+            time.sleep(32)  # ring, whisper, bridge; the caller's 440 Hz and the agent's 1000 Hz cross it
+            caller.send("hangup")
+            caller.wait_for("state", 10)
+        finally:
+            for p in (caller, agent):
+                if p is not None:
+                    p.stop()
     a = recording(tmp_path / "agent_rec1.wav")
     c = recording(tmp_path / "caller_rec1.wav")
     # The agent first heard the whisper: speech, transcribed, about the call.

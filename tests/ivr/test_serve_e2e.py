@@ -7,11 +7,7 @@ What the bot said is checked by transcribing the RTP audio that came back.
 
 import asyncio
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,43 +20,15 @@ from voice.audio import resample
 from voice.models import shared_models
 from voice.wer import normalise
 
+from tests.support import IVR_CMD, free_port, running_service
+
 pytestmark = pytest.mark.e2e
-IVR_CMD = [sys.executable, "-m", "ivr.cli"]
-
-
-def free_port(kind=socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    sip, http = free_port(), free_port(socket.SOCK_STREAM)
-    var = tmp_path_factory.mktemp("var")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
-         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db")],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        if "ivr: ready" in line:
-            break
-        assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-    # Keep draining the server's log so it never blocks on a full pipe.
-    log: list[str] = []
-    import threading
-
-    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()
-    yield {"sip": sip, "http": http, "log": log, "proc": proc}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with running_service(tmp_path_factory.mktemp("var")) as svc:
+        yield {"sip": svc.sip, "http": svc.http, "log": svc.log, "proc": svc.proc}
 
 
 def api(server, path) -> dict:
@@ -69,8 +37,7 @@ def api(server, path) -> dict:
 
 
 def healthz(server) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server['http']}/healthz", timeout=5) as r:
-        return json.loads(r.read())
+    return api(server, "/healthz")
 
 
 def utterances(pcm: np.ndarray, rate=8000, gap_s=0.6) -> list[np.ndarray]:

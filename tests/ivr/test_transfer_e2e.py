@@ -4,12 +4,6 @@ talk through the bridge, and the store has it all."""
 
 import asyncio
 import json
-import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
 
@@ -20,59 +14,21 @@ import websockets
 from telephony import SipEndpoint
 from voice.models import shared_models
 
+from tests.support import free_port, running_service, tone, tone_seconds
+
 pytestmark = pytest.mark.e2e
 
 
-def free_port(kind=socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tone(hz, seconds, amp=8000):
-    t = np.arange(int(8000 * seconds)) / 8000
-    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
-
-
 def has_tone(pcm, hz):
-    for i in range(0, max(0, len(pcm) - 4000), 2000):
-        seg = pcm[i : i + 4000].astype(float)
-        if np.sqrt(np.mean(seg**2)) < 500:
-            continue
-        spec = np.abs(np.fft.rfft(seg * np.hanning(len(seg))))
-        if abs(np.fft.rfftfreq(len(seg), 1 / 8000)[int(np.argmax(spec))] - hz) < 30:
-            return True
-    return False
+    return tone_seconds(pcm, hz, window_s=0.5) > 0
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    sip, http, agent_port = free_port(), free_port(socket.SOCK_STREAM), free_port()
-    var = tmp_path_factory.mktemp("var")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
-         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"),
-         "--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10",
-         "--survey"],
-        stderr=subprocess.PIPE, text=True,
-    )
-    token = None
-    deadline = time.monotonic() + 120
-    for line in proc.stderr:
-        m = re.search(r"agent alice desktop: \S+token=(\S+)", line)
-        if m:
-            token = m.group(1)
-        if "ivr: ready" in line:
-            break
-        assert time.monotonic() < deadline and proc.poll() is None, "server did not start"
-    threading.Thread(target=lambda: [None for _ in proc.stderr], daemon=True).start()
-    yield {"sip": sip, "http": http, "agent_port": agent_port, "token": token}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    agent_port = free_port()
+    args = ["--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10", "--survey"]
+    with running_service(tmp_path_factory.mktemp("var"), *args) as svc:
+        yield {"sip": svc.sip, "http": svc.http, "agent_port": agent_port, "token": svc.tokens.get("alice")}
 
 
 def api(service, path):
@@ -83,6 +39,19 @@ def api(service, path):
 async def scenario(service):
     models = shared_models()
     agent_heard, caller_heard, headers, popped, answered_at, lines = [], [], [], [], [], []
+    bridged, caller_done = asyncio.Event(), asyncio.Event()
+
+    async def wait_for(kind: str, state: str | None = None, timeout: float = 60.0) -> None:
+        """The service stores each step of the call as it happens; follow the call's event log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            calls = api(service, "/api/calls")["calls"]
+            if calls:
+                events = _events(api(service, f"/api/calls/{calls[0]['id']}/events"))
+                if any(e.get("event") == kind and (state is None or e.get("state") == state) for e in events):
+                    return
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"the call never had a {kind!r} {state or ''} event")
 
     async def agent_phone(call):
         answered_at.append(time.time())
@@ -93,9 +62,9 @@ async def scenario(service):
                 agent_heard.append(np.frombuffer(f, dtype=np.int16).copy())
 
         r = asyncio.create_task(rec())
-        await asyncio.sleep(12.5)  # the whisper plays first (several seconds); then the agent talks
+        await bridged.wait()  # the whisper plays first; the agent talks once put through
         call.play(tone(1000, 1.5).tobytes())
-        await asyncio.sleep(8.0)
+        await caller_done.wait()
         await call.hangup()  # the agent is done; the caller is asked to rate the call
         await r
 
@@ -124,17 +93,17 @@ async def scenario(service):
             r = asyncio.create_task(rec())
             await asyncio.sleep(7.0)
             call.play(models.synthesize_all("I want to speak to a real person please.", 8000).tobytes())
-            # Wait until bridged (the agent answered and the whisper played), then talk to the agent.
-            for _ in range(300):
-                if answered_at and time.time() - answered_at[0] > 11:
+            await wait_for("transfer", "bridged")  # the agent answered and heard the whisper
+            bridged.set()
+            call.play(tone(440, 1.5).tobytes())
+            call.play(np.zeros(4000, np.int16).tobytes())
+            call.play(models.synthesize_all("My parcel never arrived and I need it this week.", 8000).tobytes())
+            for _ in range(200):  # until the desktop shows that sentence (bounded: 20 s)
+                if any("arrived" in line["text"].lower() for line in lines):
                     break
                 await asyncio.sleep(0.1)
-            call.play(tone(440, 1.5).tobytes())
-            await asyncio.sleep(2.0)
-            call.play(models.synthesize_all("My parcel never arrived and I need it this week.", 8000).tobytes())
-            # The agent hangs up ~21 s after answering; the survey prompt follows; press 4.
-            while time.time() - answered_at[0] < 25.5:
-                await asyncio.sleep(0.1)
+            caller_done.set()  # the agent hangs up; the survey prompt follows; press 4
+            await wait_for("survey_started")
             call.send_dtmf("4")
             await asyncio.wait_for(call.ended.wait(), 20)
             await asyncio.wait_for(r, 10)
@@ -143,6 +112,10 @@ async def scenario(service):
         await caller_ep.stop()
         await agent.stop()
     return agent_heard, caller_heard, headers, popped, answered_at, lines, call.end_reason
+
+
+def _events(doc):
+    return doc.get("events", doc) if isinstance(doc, dict) else doc
 
 
 def test_caller_asks_for_a_person_and_is_warm_transferred(service):

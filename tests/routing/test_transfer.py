@@ -5,7 +5,6 @@ import asyncio
 from dataclasses import dataclass
 
 import numpy as np
-import pytest
 
 from routing.hold_audio import hold_loop, longest_silence_s
 from routing.transfer import State, TransferConfig, WarmTransfer, summary_headers

@@ -4,7 +4,6 @@ import jiwer
 import numpy as np
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame, InterruptionFrame, TranscriptionFrame, TTSAudioRawFrame, TTSSpeakFrame
-from pipecat.pipeline.worker import PipelineParams
 from pipecat.tests.utils import run_test
 
 from voice.audio import Audio, frames, resample, telephone_band

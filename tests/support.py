@@ -1,0 +1,88 @@
+"""Helpers for the end-to-end tests: free loopback ports, test tones, and `ivr serve` as a process."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+IVR_CMD = [sys.executable, "-m", "ivr.cli"]
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tone(hz: float, seconds: float, amp: float = 8000, rate: int = 8000) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (amp * np.sin(2 * np.pi * hz * t)).astype(np.int16)
+
+
+def tone_seconds(pcm: np.ndarray, hz: float, rate: int = 8000, window_s: float = 0.2) -> float:
+    """Seconds of audible audio whose dominant frequency is `hz` (±30 Hz)."""
+    n = int(rate * window_s)
+    found = 0
+    for i in range(0, max(0, len(pcm) - n), n):
+        seg = pcm[i : i + n].astype(float)
+        if np.sqrt(np.mean(seg**2)) < 500:
+            continue
+        spec = np.abs(np.fft.rfft(seg * np.hanning(n)))
+        if abs(np.fft.rfftfreq(n, 1 / rate)[int(np.argmax(spec))] - hz) < 30:
+            found += 1
+    return found * window_s
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen
+    sip: int
+    http: int
+    log: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def api(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=5) as r:
+            return json.loads(r.read())
+
+
+@contextmanager
+def running_service(var, *args: str, start_timeout: float = 120.0):
+    """`ivr serve` on free loopback ports with its store and company data under `var`; stopped by PID."""
+    sip, http = free_port(), free_port(socket.SOCK_STREAM)
+    proc = subprocess.Popen(
+        [*IVR_CMD, "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
+         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"), *args],
+        stderr=subprocess.PIPE, text=True,
+    )
+    service = Service(proc, sip, http)
+    try:
+        deadline = time.monotonic() + start_timeout
+        for line in proc.stderr:
+            m = re.search(r"agent (\S+) desktop: \S+token=(\S+)", line)
+            if m:
+                service.tokens[m.group(1)] = m.group(2)
+            if "ivr: ready" in line:
+                break
+            assert time.monotonic() < deadline and proc.poll() is None, "ivr serve did not start"
+        # Keep draining the log so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: service.log.extend(proc.stderr), daemon=True).start()
+        yield service
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
