@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the agent hangs up, ask the caller to rate the call 1-5 by DTMF")
     v.set_defaults(func=_cmd_serve)
 
+    d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
+    d.add_argument("agent", help="agent id")
+    d.add_argument("--http", default="127.0.0.1:8080", help="the service's HTTP address")
+    d.set_defaults(func=lambda a: __import__("ivr.serve", fromlist=["desktop_url"]).desktop_url(a))
+
     c = sub.add_parser("call", help="place a test call over SIP and record what the bot says")
     from ivr import call_cli
 

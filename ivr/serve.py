@@ -74,6 +74,36 @@ def resolve_settings(args) -> dict:
     return settings
 
 
+def server_secret(settings: dict) -> str:
+    """IVR_SECRET, or a secret kept beside the store (created once, readable by this user only).
+
+    It signs the agents' desktop tokens, so it must survive restarts and never reach a log.
+    """
+    env = os.environ.get("IVR_SECRET")
+    if env:
+        return env
+    path = Path(settings.get("secret_file") or "var/ivr-secret")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(24).hex())
+    return path.read_text().strip()
+
+
+def desktop_url(args) -> int:
+    """`ivr desktop-url AGENT`: the link an agent opens (it carries their token)."""
+    from routing.desktop import agent_token
+
+    try:
+        host, port = parse_hostport(args.http, 8080)
+    except ValueError as exc:
+        print(f"ivr desktop-url: {exc}", file=sys.stderr)
+        return 2
+    print(f"http://{host}:{port}/desktop/{args.agent}?token={agent_token(server_secret({}), args.agent)}")
+    return 0
+
+
 def build_app(state: dict):
     from fastapi import FastAPI
 
@@ -119,7 +149,7 @@ async def _serve(settings: dict) -> int:
         None, lambda: get_engine(db=settings["company_db"], policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
     )
     directory = AgentDirectory(load_agents(settings["agents"]))
-    secret = os.environ.get("IVR_SECRET") or os.urandom(16).hex()
+    secret = server_secret(settings)
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
                        transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
                                                refer_when_supported=bool(settings["refer"])))
@@ -143,9 +173,8 @@ async def _serve(settings: dict) -> int:
             print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
             return 1
         await asyncio.sleep(0.02)
-    for agent in directory:
-        print(f"ivr: agent {agent.id} desktop: http://{http_host}:{http_port}/desktop/{agent.id}?token={agent_token(secret, agent.id)}",
-              file=sys.stderr)
+    for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
+        print(f"ivr: agent {agent.id}: desktop link from `ivr desktop-url {agent.id}`", file=sys.stderr)
     print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True

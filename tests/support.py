@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -49,6 +50,7 @@ class Service:
     proc: subprocess.Popen
     sip: int
     http: int
+    secret: str = ""
     log: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -60,19 +62,23 @@ class Service:
 @contextmanager
 def running_service(var, *args: str, start_timeout: float = 120.0):
     """`ivr serve` on free loopback ports with its store and company data under `var`; stopped by PID."""
+    from routing.desktop import agent_token
+
     sip, http = free_port(), free_port(socket.SOCK_STREAM)
+    secret = os.urandom(16).hex()
     proc = subprocess.Popen(
         [*IVR_CMD, "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
          "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"), *args],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "IVR_SECRET": secret},
     )
-    service = Service(proc, sip, http)
+    service = Service(proc, sip, http, secret=secret)
     try:
         deadline = time.monotonic() + start_timeout
         for line in proc.stderr:
-            m = re.search(r"agent (\S+) desktop: \S+token=(\S+)", line)
+            m = re.search(r"ivr: agent (\S+):", line)
             if m:
-                service.tokens[m.group(1)] = m.group(2)
+                assert service.secret not in line and "token=" not in line  # credentials never logged
+                service.tokens[m.group(1)] = agent_token(secret, m.group(1))
             if "ivr: ready" in line:
                 break
             assert time.monotonic() < deadline and proc.poll() is None, "ivr serve did not start"

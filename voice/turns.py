@@ -19,7 +19,7 @@ from voice.audio import FRAME_MS, PIPELINE_RATE
 @dataclass(frozen=True)
 class TurnConfig:
     silence_ms: int = 500  # trailing silence that ends a turn
-    min_speech_ms: int = 100  # voiced audio needed before a turn (or a barge-in) starts
+    min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
     tail_ms: int = 200  # audio kept after the last voiced frame
