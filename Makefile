@@ -34,6 +34,7 @@ test: deps venv
 
 bench: deps venv
 	.venv/bin/ivr bench pipeline --json bench-results/pipeline.json
+	.venv/bin/ivr bench transfer --calls 10 --json bench-results/transfer.json
 
 eval: deps venv
 	scripts/fetch_eval_data.sh

@@ -76,6 +76,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    args.json_out = args.json_out or f"bench-results/{args.what}.json"
+    if args.what == "transfer":
+        from ivr.bench_transfer import run
+
+        return run(args)
     from ivr.bench import run_bench
 
     return run_bench(args)
@@ -142,9 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     tf.set_defaults(func=lambda a: train_frustration.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["pipeline"])
+    b.add_argument("what", choices=["pipeline", "transfer"])
     b.add_argument("--turns", type=int, default=20, help="caller turns to measure (default 20)")
-    b.add_argument("--json", dest="json_out", default="bench-results/pipeline.json")
+    b.add_argument("--json", dest="json_out", help="where to write the figures (default bench-results/WHAT.json)")
+    b.add_argument("--calls", type=int, default=5, help="transfer: calls to place (default 5)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
     b.set_defaults(func=_cmd_bench)
     return p

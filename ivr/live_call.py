@@ -15,9 +15,6 @@ from voice.processors import Responder
 log = logging.getLogger(__name__)
 
 
-HANDOVER_LEAD_S = 0.2  # start the transfer (and its hold audio) this long before the hand-off line ends
-
-
 async def run_call(
     call,
     engine,
@@ -29,9 +26,9 @@ async def run_call(
 ) -> str:
     """Talk with the caller until either side hangs up, or hand over; returns how the call ended.
 
-    When the bot's part ends in a transfer and `on_transfer` is given, the call is handed to it
-    while the hand-off line is still playing, so hold audio follows without a gap; its return
-    value is the call's outcome.
+    When the bot's part ends in a transfer and `on_transfer` is given, the call is handed to it as
+    soon as the hand-off line is queued: the agent's phone rings while the caller hears the line,
+    and hold audio follows it without a gap. Its return value is the call's outcome.
     """
     clock = MediaClock()
     playout = CallPlayout(call, clock, 8000)
@@ -48,11 +45,10 @@ async def run_call(
     try:
         while True:
             if vc.hangup_requested.is_set():
-                left = playout.playing_until() - clock.now
-                if vc.outcome == "transferred" and on_transfer is not None and left <= HANDOVER_LEAD_S:
+                if vc.outcome == "transferred" and on_transfer is not None:
                     handover = True
                     break
-                if left <= 0:
+                if playout.playing_until() <= clock.now:
                     outcome = vc.outcome or "bot_resolved"
                     await call.hangup()
                     break

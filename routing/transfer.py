@@ -242,6 +242,7 @@ class WarmTransfer:
         self._agents.release(agent, "on_call")
         # Whisper: the agent hears the summary while the caller keeps hearing hold audio.
         await self._stop_hold()
+        await self._caller_drained()  # the hand-off line (rung during it) is not cut short
         bridge = Bridge(self.caller, leg, joined=False, hangup_together=False)
         self.bridge = bridge
         bridge.hold(self.caller, self.config.hold_pcm.tobytes())
@@ -311,6 +312,13 @@ class WarmTransfer:
         self._agents.release(agent, "wrap_up")
         self._set(State.DONE, agent=agent.id, ended=bridge.end_reason)
         return TransferResult(State.DONE, agent.id, self.attempts, elapsed)
+
+    async def _caller_drained(self, limit_s: float = 10.0) -> None:
+        """Until what the caller was hearing (the hand-off line) has nearly played out."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + limit_s
+        while self.caller.playback_queued_ms() > 100 and loop.time() < end and not self.caller.ended.is_set():
+            await asyncio.sleep(0.02)
 
     async def _whisper_done(self, bridge, leg, seconds: float) -> None:
         await bridge.played(leg)
