@@ -32,6 +32,14 @@ def recording(path) -> np.ndarray:
     return np.frombuffer(raw[44 : 44 + (len(raw) - 44) // 2 * 2], dtype="<i2")
 
 
+def bridged(svc) -> bool:
+    calls = svc.api("/api/calls?limit=1")["calls"]
+    if not calls:
+        return False
+    events = svc.api(f"/api/calls/{calls[0]['id']}/events")["events"]
+    return any(e.get("event") == "transfer" and e.get("state") == "bridged" for e in events)
+
+
 class Peer:
     def __init__(self, role, port, play, record_prefix):
         self.proc = subprocess.Popen(
@@ -93,10 +101,10 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
     speech = np.concatenate(parts)
     caller_wav = tmp_path / "caller.wav"
     tail = np.zeros(int(60 * 8000), np.int16)
-    tail[int(26 * 8000) : int(32 * 8000)] = tone(440, 6.0)  # ~26 s after the last sentence: bridged by then
+    tail[int(12 * 8000) : int(50 * 8000)] = tone(440, 38.0)  # "on hold": whoever picks up hears it
     write_wav(caller_wav, np.concatenate([speech, tail]), 8000)
     agent_wav = tmp_path / "agent.wav"
-    write_wav(agent_wav, np.concatenate([np.zeros(8000 * 12, np.int16), tone(1000, 30.0)]), 8000)
+    write_wav(agent_wav, np.concatenate([np.zeros(8000, np.int16), tone(1000, 50.0)]), 8000)
 
     policy = tmp_path / "policy.yaml"
     policy.write_text(yaml.safe_dump({"explicit_request": False, "sensitive_intents": [], "max_no_match": 9}))
@@ -110,7 +118,11 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
             caller.wait_for("ready", 20)
             caller.send(f"call sip:support@127.0.0.1:{svc.sip}")
             agent.wait_for("incoming", 60)  # the policy tripped and the agent's phone rang
-            time.sleep(32)  # ring, whisper, bridge; the caller's 440 Hz and the agent's 1000 Hz cross it
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not bridged(svc):  # the service's own event log
+                time.sleep(0.2)
+            assert bridged(svc), "the transfer never bridged"
+            time.sleep(4.0)  # let audio cross the bridge both ways
             caller.send("hangup")
             caller.wait_for("state", 10)
         finally:
