@@ -36,11 +36,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(f"ivr simulate: policy: {exc}", file=sys.stderr)
         return 2
 
+    from nlu.redact import redact
+
     def on_event(ev: dict) -> None:
-        if args.json:
-            print(json.dumps(ev), flush=True)
-        else:
-            print(_human(ev), flush=True)
+        # Transcripts are shown with card numbers masked, like everything the service stores.
+        print(redact(json.dumps(ev) if args.json else _human(ev)), flush=True)
 
     result = asyncio.run(
         simulate(

@@ -14,6 +14,7 @@ import logging
 import secrets
 import numpy as np
 
+from nlu.redact import redact
 from routing.agents import AgentDirectory
 from routing.queue import CallQueue, QueuePool
 from routing.screenpop import ScreenPopHub
@@ -143,8 +144,8 @@ class ContactCenter:
                 return  # the call's end is recorded once, below, with its final outcome
             if ev.get("event") == "decision":
                 ev = {**ev, "policy_version": self.policy_version}
-            self.store.record_event(call_id, ev)
-            log.info("call %s %s", call_id, json.dumps(ev))
+            self.store.record_event(call_id, ev)  # the store redacts card numbers itself
+            log.info("call %s %s", call_id, redact(json.dumps(ev)))  # and so do the logs
 
         async def on_transfer(leg) -> str:
             decision = getattr(responder, "decision", None)

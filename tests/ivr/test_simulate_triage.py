@@ -96,3 +96,14 @@ def test_invalid_policy_is_refused_with_the_field_named(tmp_path, make_caller):
     p = subprocess.run([*IVR, "simulate", str(caller.path), "--json", "--fast", "--policy", str(policy)],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "frustration_threshold" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_card_numbers_never_reach_the_output(make_caller):
+    caller = make_caller([(CLEAR, "My card number is 4111 1111 1111 1111 and it was stolen.")], tail=6.0)
+    p = subprocess.run([*IVR, "simulate", str(caller.path), "--json", "--fast"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    import re
+
+    assert not re.search(r"(\d[ -]?){13,19}", p.stdout), p.stdout  # no card number, in any event
+    turns = [json.loads(line) for line in p.stdout.splitlines() if '"event": "turn"' in line]
+    assert turns and "[card number]" in turns[0]["text"]
