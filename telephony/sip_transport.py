@@ -76,13 +76,24 @@ class SipTransport:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self.on_datagram), local_addr=(self.host, self.port)
-        )
+        wanted = self.port
+        # Port 0 picks a free UDP port; the same number must then be free for TCP too, which it
+        # need not be (an outgoing TCP connection may hold it): then try another one.
+        for attempt in range(20 if wanted == 0 else 1):
+            transport, protocol = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self.on_datagram), local_addr=(self.host, wanted)
+            )
+            self.port = transport.get_extra_info("sockname")[1]
+            if not self.tcp:
+                break
+            try:
+                self._server = await asyncio.start_server(self._accept, self.host, self.port)
+                break
+            except OSError:
+                transport.close()
+                if wanted != 0 or attempt == 19:
+                    raise
         self._udp = protocol
-        self.port = transport.get_extra_info("sockname")[1]
-        if self.tcp:
-            self._server = await asyncio.start_server(self._accept, self.host, self.port)
 
     async def stop(self) -> None:
         if self._udp and self._udp.transport:
