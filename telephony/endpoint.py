@@ -424,6 +424,18 @@ class SipEndpoint:
                                                ("Contact", self.contact())])
 
     # ---- INVITE (UAS) -----------------------------------------------------------------------------
+    def _take_offer(self, req: SipRequest, tx: InviteServerTransaction):
+        """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488)."""
+        if req.content_type != "application/sdp":
+            tx.respond(self.response(req, 415, extra=[("Accept", "application/sdp")]))
+            return None
+        offer = parse_sdp(req.body)
+        params = negotiate(offer, self.codecs)
+        if params is None:
+            tx.respond(self.response(req, 488, extra=[("Warning", f'305 {self.advertise} "Incompatible media format"')]))
+            return None
+        return offer, params
+
     def _on_invite(self, req: SipRequest, tx: InviteServerTransaction, source: Source, key: tuple) -> None:
         if not self._allowed(source.addr[0]):
             log.info("403 for INVITE from %s", source.addr[0])
@@ -434,14 +446,10 @@ class SipEndpoint:
             return
         params = offer = None
         if req.body:
-            if req.content_type != "application/sdp":
-                tx.respond(self.response(req, 415, extra=[("Accept", "application/sdp")]))
+            negotiated = self._take_offer(req, tx)
+            if negotiated is None:
                 return
-            offer = parse_sdp(req.body)
-            params = negotiate(offer, self.codecs)
-            if params is None:
-                tx.respond(self.response(req, 488, extra=[("Warning", f'305 {self.advertise} "Incompatible media format"')]))
-                return
+            offer, params = negotiated
         replaced = None
         if "Replaces" in req.headers:
             replaced = self._match_replaces(req, tx)
@@ -589,14 +597,10 @@ class SipEndpoint:
             return
         offer = None
         if req.body:
-            if req.content_type != "application/sdp":
-                tx.respond(self.response(req, 415, extra=[("Accept", "application/sdp")]))
+            negotiated = self._take_offer(req, tx)
+            if negotiated is None:
                 return
-            offer = parse_sdp(req.body)
-            params = negotiate(offer, self.codecs)
-            if params is None:
-                tx.respond(self.response(req, 488))
-                return
+            offer, params = negotiated
             leg.params = params
             if leg.call:
                 leg.call.on_hold = params.direction in ("recvonly", "inactive")
