@@ -15,12 +15,7 @@ import asyncio
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from datetime import datetime
@@ -29,12 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from routing.hold_audio import longest_silence_s
-
-
-def _port(kind=socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ts(at: str) -> float:
@@ -109,27 +98,12 @@ async def _one_call(http: int, sip: int, token: str, results: dict) -> None:
 
 
 def run(args) -> int:
-    from routing.desktop import agent_token
+    from ivr.harness import free_port, running_service
     from telephony import SipEndpoint
 
-    secret = os.urandom(16).hex()
-    sip, http, agent_port = _port(), _port(socket.SOCK_STREAM), _port()
-    var = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "ivr.cli", "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
-         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"),
-         "--agent", f"alice=sip:alice@127.0.0.1:{agent_port}"],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "IVR_SECRET": secret},
-    )
+    agent_port = free_port()
     results: dict = {"trip_to_invite_ms": [], "invite_to_pop_ms": [], "caller_longest_silence_ms": [], "failed": 0}
-    try:
-        for line in server.stderr:
-            if "ivr: ready" in line:
-                break
-            if server.poll() is not None:
-                print("ivr bench transfer: the service did not start", file=sys.stderr)
-                return 1
-        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()
+    with running_service(Path(tempfile.mkdtemp(prefix="ivr-bench-")), "--agent", f"alice=sip:alice@127.0.0.1:{agent_port}") as svc:
 
         async def main():
             async def agent_phone(call):  # rings ~1 s, answers, listens until the caller leaves
@@ -138,19 +112,13 @@ def run(args) -> int:
             agent = SipEndpoint("127.0.0.1", agent_port, agent_phone, answer_delay=1.0)
             await agent.start()
             try:
-                for i in range(args.calls):
-                    await _one_call(http, sip, agent_token(secret, "alice"), results)
+                for _ in range(args.calls):
+                    await _one_call(svc.http, svc.sip, svc.tokens["alice"], results)
                     await asyncio.sleep(6.0)  # the agent's wrap-up (5 s) ends before the next call
             finally:
                 await agent.stop()
 
         asyncio.run(main())
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
     report = {
         "calls": args.calls,
         "failed": results["failed"],

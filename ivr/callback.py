@@ -20,7 +20,6 @@ class CallbackResponder:
     def __init__(self, on_callback, asks: int = 2):
         self._on_callback = on_callback
         self._asks = asks
-        self.accepted: bool | None = None
 
     def greeting(self) -> Reply:
         return Reply(APOLOGY)
@@ -28,10 +27,8 @@ class CallbackResponder:
     def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
         text = turn.text or ""
         if _NO.search(text) and not re.search(r"\bno problem\b", text, re.I):
-            self.accepted = False
             return Reply(NO_BYE, end_call=True, outcome="abandoned")
         if _YES.search(text):
-            self.accepted = True
             self._on_callback()
             return Reply(YES_BYE, end_call=True, outcome="abandoned", events=[{"event": "callback_requested"}])
         self._asks -= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from typing import TYPE_CHECKING
@@ -27,7 +27,6 @@ class Engine:
     flows: object = None
     backend: object = None
     policy: object = None
-    extra: dict = field(default_factory=dict)
 
     def responder(self, kind: str = "triage", caller_id: str | None = None):
         """A new bot for one call."""

@@ -7,7 +7,6 @@ transcripts at all from Whisper).
 
 from __future__ import annotations
 
-import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,12 +132,3 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
         w.setframerate(rate)
         w.writeframes(samples.tobytes())
 
-
-def wav_bytes(samples: np.ndarray, rate: int) -> bytes:
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
-    return buf.getvalue()

@@ -9,12 +9,11 @@ loop, and the pool size bounds how many run at once.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -41,7 +40,6 @@ class Transcript:
     text: str
     seconds: float  # wall time spent in the model
     no_speech_prob: float = 0.0
-    words: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -135,7 +133,7 @@ class SpeechModels:
         kept = [s for s in segs if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
         text = " ".join(s.text.strip() for s in kept).strip()
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
-        return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp, words=text.split())
+        return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
 
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
         loop = asyncio.get_running_loop()
@@ -165,6 +163,3 @@ def shared_models(config: ModelConfig | None = None) -> SpeechModels:
             _shared = SpeechModels(config)
         return _shared
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -157,7 +157,6 @@ class Reply:
     text: str
     end_call: bool = False
     outcome: str | None = None  # how the call ends, when end_call: bot_resolved, transferred, abandoned
-    extra: dict = field(default_factory=dict)  # keys added to the "bot" event
     turn_fields: dict = field(default_factory=dict)  # keys added to the "turn" event (intent, frustration...)
     events: list[dict] = field(default_factory=list)  # events after the turn (decision, summary)
 
@@ -239,9 +238,7 @@ class BotTurnProcessor(FrameProcessor):
         self._reply_id += 1
         if owed:
             self._progress.note(owed=1)  # settled once its end reaches the output
-        start = BotReplyStartFrame(reply_id=rid, text=reply.text)
-        start.metadata["extra"] = reply.extra
-        await self.push_frame(start)
+        await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text))
         await self.push_frame(TTSSpeakFrame(reply.text))
         end = BotReplyEndFrame(reply_id=rid, end_call=reply.end_call)
         end.metadata["outcome"] = reply.outcome
@@ -257,7 +254,6 @@ class _TurnDoneFrame(BotReplyEndFrame):
 class _ReplyLog:
     reply_id: int
     text: str
-    extra: dict
     start: float | None = None
     end: float | None = None
     interrupted: bool = False
@@ -294,7 +290,6 @@ class CallOutputProcessor(FrameProcessor):
         self.reply_latencies: list[float] = []  # end of caller speech → first bot audio, media s
         self.asr_seconds: list[float] = []  # wall seconds Whisper took per turn
         self._last_turn_end: float | None = None
-        self.hangup_at: float | None = None
         self.outcome: str | None = None  # set by the reply that ends the call
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
@@ -311,7 +306,7 @@ class CallOutputProcessor(FrameProcessor):
             return
         if isinstance(frame, BotReplyStartFrame):
             self._report_finished()
-            self._current = _ReplyLog(frame.reply_id, frame.text, frame.metadata.get("extra", {}))
+            self._current = _ReplyLog(frame.reply_id, frame.text)
             self._replies.append(self._current)
             return
         if isinstance(frame, OutputAudioRawFrame):
@@ -338,7 +333,6 @@ class CallOutputProcessor(FrameProcessor):
                 cur.done = True
                 cur.end_call = frame.end_call
                 if frame.end_call:
-                    self.hangup_at = cur.end if cur.end is not None else self._clock.now
                     self.outcome = frame.metadata.get("outcome")
                     if self._on_hangup is not None:
                         self._on_hangup()
@@ -383,7 +377,6 @@ class CallOutputProcessor(FrameProcessor):
                 "text": r.text,
                 "interrupted": r.interrupted,
             }
-            ev.update(r.extra)
             self._emit(ev)
 
     def finish(self) -> None:
@@ -394,7 +387,3 @@ class CallOutputProcessor(FrameProcessor):
         for r in self._replies:
             r.done = True
         self._report_finished(force=True)
-
-    @property
-    def replies(self) -> list[_ReplyLog]:
-        return self._replies

@@ -1,0 +1,73 @@
+"""`ivr serve` as a child process on free loopback ports: for `ivr bench` and the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+IVR_CMD = [sys.executable, "-m", "ivr.cli"]
+
+
+def free_port(kind=socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    proc: subprocess.Popen
+    sip: int
+    http: int
+    secret: str = ""
+    log: list[str] = field(default_factory=list)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def api(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=5) as r:
+            return json.loads(r.read())
+
+
+@contextmanager
+def running_service(var, *args: str, start_timeout: float = 120.0):
+    """`ivr serve` on free loopback ports with its store and company data under `var`; stopped by PID."""
+    from routing.desktop import agent_token
+
+    sip, http = free_port(), free_port(socket.SOCK_STREAM)
+    secret = os.urandom(16).hex()
+    proc = subprocess.Popen(
+        [*IVR_CMD, "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
+         "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"), *args],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "IVR_SECRET": secret},
+    )
+    service = Service(proc, sip, http, secret=secret)
+    try:
+        deadline = time.monotonic() + start_timeout
+        for line in proc.stderr:
+            m = re.search(r"ivr: agent (\S+):", line)
+            if m:
+                assert service.secret not in line and "token=" not in line  # credentials never logged
+                service.tokens[m.group(1)] = agent_token(secret, m.group(1))
+            if "ivr: ready" in line:
+                break
+            assert time.monotonic() < deadline and proc.poll() is None, "ivr serve did not start"
+        # Keep draining the log so the server never blocks on a full pipe.
+        threading.Thread(target=lambda: service.log.extend(proc.stderr), daemon=True).start()
+        yield service
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,82 @@
+"""The escalation policy: validation naming the field, and which rule trips, with what reason."""
+
+import pytest
+
+from routing.policy import REASONS, Policy, PolicyError, Signals, decide, load_policy
+
+
+def test_default_file_loads_and_round_trips():
+    p = load_policy()
+    assert Policy.from_dict(p.to_dict()) == p
+
+
+@pytest.mark.parametrize(
+    "doc,field",
+    [
+        ({"frustration": {"threshold": 1.5}}, "frustration_threshold"),
+        ({"frustration": {"turns": 0}}, "frustration_turns"),
+        ({"frustration": {"speed": 1}}, "frustration.speed"),
+        ({"max_no_match": "three"}, "max_no_match"),
+        ({"max_bot_seconds": -1}, "max_bot_seconds"),
+        ({"dtmf_zero": "yes"}, "dtmf_zero"),
+        ({"sensitive_intents": [""]}, "sensitive_intents"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_field(doc, field):
+    with pytest.raises(PolicyError, match=field):
+        Policy.from_dict(doc)
+
+
+P = Policy(frustration_threshold=0.6, frustration_turns=2, frustration_ceiling=0.85, max_no_match=3,
+           max_no_input=3, max_bot_seconds=300, always_human_tiers=("platinum",))
+
+
+@pytest.mark.parametrize(
+    "signals,reason",
+    [
+        (Signals(dtmf="0"), "dtmf"),
+        (Signals(intent="speak_to_human"), "explicit_request"),
+        (Signals(intent="fraud_stolen_card"), "sensitive_intent"),
+        (Signals(tier="platinum"), "tier"),
+        (Signals(frustration=[0.3], frustration_raw=[0.9]), "frustration"),
+        (Signals(frustration=[0.65, 0.7], frustration_raw=[0.6, 0.7]), "frustration"),
+        (Signals(no_match=3), "no_match"),
+        (Signals(no_input=3), "no_input"),
+        (Signals(bot_seconds=301), "max_bot_time"),
+        (Signals(dialog_escalation="verification_failed"), "sensitive_intent"),
+    ],
+)
+def test_each_rule_trips_with_its_reason(signals, reason):
+    d = decide(P, signals)
+    assert d is not None and d.action == "transfer" and d.reason == reason and d.reason in REASONS
+    assert d.rule and d.policy_version == P.version
+    assert d.to_event()["event"] == "decision"
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        Signals(),
+        Signals(dtmf="5", intent="order_status"),
+        Signals(frustration=[0.7], frustration_raw=[0.7]),  # one turn above the threshold is not enough
+        Signals(frustration=[0.7, 0.5], frustration_raw=[0.8, 0.5]),  # and it must hold
+        Signals(no_match=2, no_input=2, bot_seconds=299, tier="gold"),
+    ],
+)
+def test_a_calm_call_stays_with_the_bot(signals):
+    assert decide(P, signals) is None
+
+
+def test_switched_off_rules_do_not_trip():
+    off = Policy(dtmf_zero=False, explicit_request=False, sensitive_intents=())
+    assert decide(off, Signals(dtmf="0")) is None
+    assert decide(off, Signals(intent="speak_to_human")) is None
+    assert decide(off, Signals(intent="fraud_stolen_card")) is None
+
+
+def test_the_plainest_request_wins_and_the_values_are_kept():
+    d = decide(P, Signals(dtmf="0", intent="complaint", frustration=[0.9, 0.9], frustration_raw=[0.9, 0.9]))
+    assert d.reason == "dtmf"
+    d = decide(P, Signals(frustration=[0.65, 0.7], frustration_raw=[0.6, 0.7]))
+    assert d.values == {"scores": [0.65, 0.7]}
