@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql
+APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 

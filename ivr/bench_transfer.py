@@ -17,7 +17,6 @@ import os
 import platform
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -37,14 +36,12 @@ def _pcts(xs: list[float]) -> dict:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1), "n": len(xs)}
 
 
-async def _one_call(http: int, sip: int, token: str, results: dict) -> None:
+async def _one_call(svc, token: str, results: dict) -> None:
     import websockets
 
     from telephony import SipEndpoint
 
-    def api(path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=5) as r:
-            return json.loads(r.read())
+    http, sip, api = svc.http, svc.sip, svc.api
 
     pops: list[float] = []
     heard: list[tuple[float, np.ndarray]] = []
@@ -113,7 +110,7 @@ def run(args) -> int:
             await agent.start()
             try:
                 for _ in range(args.calls):
-                    await _one_call(svc.http, svc.sip, svc.tokens["alice"], results)
+                    await _one_call(svc, svc.tokens["alice"], results)
                     await asyncio.sleep(6.0)  # the agent's wrap-up (5 s) ends before the next call
             finally:
                 await agent.stop()

@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--http", default="127.0.0.1:8080", help="the service's HTTP address")
     d.set_defaults(func=lambda a: __import__("ivr.serve", fromlist=["desktop_url"]).desktop_url(a))
 
+    u = sub.add_parser("users", help="web panel accounts: add, list")
+    from ivr import users_cli
+
+    users_cli.add_arguments(u)
+    u.set_defaults(func=lambda a: users_cli.run(a))
+
     c = sub.add_parser("call", help="place a test call over SIP and record what the bot says")
     from ivr import call_cli
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from nlu.redact import redact
 from routing.agents import AgentDirectory
+from routing.prometheus import CallMetrics
 from routing.queue import CallQueue, QueuePool
 from routing.screenpop import ScreenPopHub
 from routing.store import Store
@@ -79,14 +80,17 @@ class ContactCenter:
         self.survey_enabled = survey
         self.active: set[str] = set()
         self.total = 0
+        self.metrics = CallMetrics()
         self._responders: set = set()
         version, policy = store.current_policy()
         self.policy, self.policy_version = policy, version
+        self.metrics.policy_version.set(version)
         store.on_policy_change(self._policy_changed)
 
     def _policy_changed(self, version: int, policy) -> None:
         """A new policy version reaches every call in progress from its next turn."""
         self.policy, self.policy_version = policy, version
+        self.metrics.policy_version.set(version)
         self.engine.policy = policy
         for r in list(self._responders):
             if hasattr(r, "set_policy"):
@@ -133,6 +137,7 @@ class ContactCenter:
         call_id = self.store.call_started(call.call_id, caller)
         self.active.add(call_id)
         self.total += 1
+        self.metrics.call_started(call_id)
         responder = self.engine.responder(self.bot, caller_id=caller)
         if hasattr(responder, "set_policy"):
             responder.set_policy(self.policy)
@@ -145,6 +150,7 @@ class ContactCenter:
             if ev.get("event") == "decision":
                 ev = {**ev, "policy_version": self.policy_version}
             self.store.record_event(call_id, ev)  # the store redacts card numbers itself
+            self.metrics.event(call_id, ev)
             log.info("call %s %s", call_id, redact(json.dumps(ev)))  # and so do the logs
 
         async def on_transfer(leg) -> str:
@@ -193,12 +199,39 @@ class ContactCenter:
         except Exception:
             log.exception("call %s failed", call_id)
             self.store.call_ended(call_id, None, abruptly=True)
+            self.metrics.call_ended(call_id, "failed")
             raise
         else:
-            self.store.call_ended(call_id, outcome if outcome in ("bot_resolved", "transferred", "abandoned") else "caller_hung_up")
+            outcome = outcome if outcome in ("bot_resolved", "transferred", "abandoned") else "caller_hung_up"
+            self.store.call_ended(call_id, outcome)
+            self.metrics.call_ended(call_id, outcome)
         finally:
             self._responders.discard(responder)
             self.active.discard(call_id)
+
+    def disposition(self, agent_id: str, msg: dict) -> str | None:
+        """An agent's verdict on a call they took, from the desktop; an error line, or None when saved."""
+        from routing.store.accounts import AccountError
+
+        call_id = str(msg.get("call_id") or "")
+        call = self.store.get_call(call_id) if call_id else None
+        if call is None:
+            return f"no call {call_id!r}"
+        if call.get("agent") != agent_id:
+            return "only the agent who took the call can file its disposition"
+        right = msg.get("escalation_right")
+        if not isinstance(right, bool):
+            return "escalation_right: must be true or false"
+        frustrated = msg.get("caller_frustrated")
+        note = msg.get("note")
+        try:
+            self.store.accounts.add_disposition(
+                call_id, agent_id, escalation_right=right,
+                caller_frustrated=frustrated if isinstance(frustrated, bool) else None,
+                reason_tag=str(msg.get("reason_tag")), note=note if isinstance(note, str) and note else None)
+        except AccountError as exc:
+            return str(exc)
+        return None
 
     def attach(self, endpoint) -> None:
         self._endpoint = endpoint

@@ -30,11 +30,17 @@ class Service:
     sip: int
     http: int
     secret: str = ""
+    admin_token: str = ""
     log: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
 
-    def api(self, path: str) -> dict:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.http}{path}", timeout=5) as r:
+    def api(self, path: str, *, method: str = "GET", body: object = None) -> dict:
+        """The JSON API as an admin script calls it (Authorization: Bearer $IVR_ADMIN_TOKEN)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http}{path}", data=data, method=method,
+                                     headers={"Authorization": f"Bearer {self.admin_token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
             return json.loads(r.read())
 
 
@@ -44,19 +50,20 @@ def running_service(var, *args: str, start_timeout: float = 120.0):
     from routing.desktop import agent_token
 
     sip, http = free_port(), free_port(socket.SOCK_STREAM)
-    secret = os.urandom(16).hex()
+    secret, admin_token = os.urandom(16).hex(), os.urandom(16).hex()
     proc = subprocess.Popen(
         [*IVR_CMD, "serve", "--sip", f"127.0.0.1:{sip}", "--http", f"127.0.0.1:{http}",
          "--db", f"sqlite:///{var}/ivr.db", "--company-db", str(var / "company.db"), *args],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "IVR_SECRET": secret},
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "IVR_SECRET": secret, "IVR_ADMIN_TOKEN": admin_token},
     )
-    service = Service(proc, sip, http, secret=secret)
+    service = Service(proc, sip, http, secret=secret, admin_token=admin_token)
     try:
         deadline = time.monotonic() + start_timeout
         for line in proc.stderr:
             m = re.search(r"ivr: agent (\S+):", line)
             if m:
                 assert service.secret not in line and "token=" not in line  # credentials never logged
+                assert admin_token not in line
                 service.tokens[m.group(1)] = agent_token(secret, m.group(1))
             if "ivr: ready" in line:
                 break

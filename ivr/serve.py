@@ -119,7 +119,30 @@ def build_app(state: dict):
             "sip": state["sip"],
         }
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics():
+        from fastapi import Response
+
+        from routing.prometheus import CONTENT_TYPE
+
+        cc = state.get("cc")
+        return Response(cc.metrics.render() if cc else b"", media_type=CONTENT_TYPE)
+
     return app
+
+
+def add_web(app, store, cc, directory, secret: str) -> None:
+    """The panel, the API and the agent desktop, all behind one sign-in (``routing.auth``)."""
+    from routing.api import add_api_routes
+    from routing.auth import Auth
+    from routing.desktop import agent_token, desktop_routes
+    from routing.panel import add_panel_routes
+
+    auth = Auth(store.accounts, admin_token=os.environ.get("IVR_ADMIN_TOKEN"))
+    add_api_routes(app, store, auth)
+    add_panel_routes(app, store, auth)
+    app.include_router(desktop_routes(cc.hub, directory, token_for_agent=lambda a: agent_token(secret, a),
+                                      auth=auth, on_disposition=cc.disposition))
 
 
 async def _serve(settings: dict) -> int:
@@ -128,8 +151,6 @@ async def _serve(settings: dict) -> int:
     from ivr.contact_center import ContactCenter
     from ivr.engine import get_engine
     from routing.agents import AgentDirectory, load_agents
-    from routing.api import add_api_routes
-    from routing.desktop import agent_token, desktop_routes
     from routing.store import Store
     from routing.transfer import TransferConfig
     from telephony import SipEndpoint
@@ -160,8 +181,7 @@ async def _serve(settings: dict) -> int:
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"
     app = build_app(state)
-    add_api_routes(app, store, admin_token=os.environ.get("IVR_ADMIN_TOKEN"))
-    app.include_router(desktop_routes(cc.hub, directory, token_for_agent=lambda a: agent_token(secret, a)))
+    add_web(app, store, cc, directory, secret)
     server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_level="warning"))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -173,6 +193,8 @@ async def _serve(settings: dict) -> int:
             print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
             return 1
         await asyncio.sleep(0.02)
+    if not await loop.run_in_executor(None, store.accounts.list_users):
+        print("ivr: no panel accounts yet: create one with `ivr users add NAME --role admin`", file=sys.stderr)
     for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
         print(f"ivr: agent {agent.id}: desktop link from `ivr desktop-url {agent.id}`", file=sys.stderr)
     print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)

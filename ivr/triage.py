@@ -59,7 +59,7 @@ class TriageResponder:
             return None  # the bot's part of the call is over
         ct = CallerTurn(text=turn.text or "", prosody=turn.prosody or {}, barge_in=turn.barge_in, no_input=turn.no_input)
         reply = self.dialog.on_turn(ct)
-        fields = self._turn_fields(reply) if not turn.no_input else {}
+        fields = self._turn_fields(reply) if not turn.no_input else {"signals": self._signal_fields(reply)}
         return self._apply_policy(reply, fields)
 
     def on_dtmf(self, digit: str) -> Reply | None:
@@ -125,7 +125,14 @@ class TriageResponder:
             "confidence": reply.confidence,
             "entities": reply.entities,
             "frustration": frustration,
+            "signals": self._signal_fields(reply),
         }
+
+    def _signal_fields(self, reply) -> dict[str, Any]:
+        """What the policy saw besides intent and frustration, so a what-if can replay the call."""
+        s = self._signals(reply=reply)
+        return {"no_match": s.no_match, "no_input": s.no_input, "bot_seconds": round(s.bot_seconds, 2),
+                "tier": s.tier, "dialog_escalation": s.dialog_escalation}
 
 
 class _Stopwatch:

@@ -8,14 +8,18 @@ presence, and a small page (plain HTML and JavaScript, no build step) that shows
                                          then {"type": "pop", ...}, {"type": "transcript", ...},
                                          {"type": "presence", "state", ...}, {"type": "error", ...}
                                          desktop → server: {"type": "presence", "state": "away"|"available"},
+                                         {"type": "disposition", "call_id", "escalation_right",
+                                         "caller_frustrated", "reason_tag", "note"} (→ "disposition_saved"),
                                          {"type": "ping"} (→ {"type": "pong"})
-    GET /desktop/{agent_id}?token=...    the page
+    GET /desktop/{agent_id}[?token=...]  the page
 
-Each agent has their own token (`token_for_agent(agent_id)`: an HMAC of the id with a server
-secret, see `hmac_tokens`, or a lookup in a token map, see `token_map`). A socket for an unknown
-agent or with a missing or wrong token is accepted and closed at once with 1008 (policy
-violation), so the browser sees why; the page answers 403. Tokens are compared in constant time
-and never logged.
+Two ways in. A signed-in user (``routing.auth`` session cookie) whose name is the agent id, or a
+supervisor/admin watching; the socket then also needs an Origin of this host (no cross-site
+socket hijacking). Or a per-agent link token (`token_for_agent(agent_id)`: an HMAC of the id with
+a server secret, see `hmac_tokens`, or a token map, see `token_map`) for desks without accounts.
+A socket for an unknown agent or without either is accepted and closed at once with 1008 (policy
+violation), so the browser sees why; the page answers 403 (or sends an anonymous visitor to sign
+in). Tokens are compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import secrets
 from pathlib import Path
 from typing import Callable, Mapping
 
-from fastapi import APIRouter, Query, WebSocket
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request, WebSocket
+from fastapi.responses import HTMLResponse, RedirectResponse
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from .agents import InvalidTransition, Presence
@@ -67,20 +72,33 @@ def _token_ok(token_for_agent: Callable[[str], str | None], agent_id: str, given
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+Disposition = Callable[[str, dict], "str | None"]  # (agent id, message) → an error, or None when saved
+
+
 def desktop_routes(hub: ScreenPopHub, directory, *,
-                   token_for_agent: Callable[[str], str | None] | Mapping[str, str]) -> APIRouter:
+                   token_for_agent: Callable[[str], str | None] | Mapping[str, str],
+                   auth=None, on_disposition: Disposition | None = None) -> APIRouter:
     if isinstance(token_for_agent, Mapping):
         token_for_agent = token_map(token_for_agent)
     hub.follow(directory)
     router = APIRouter()
 
-    def authorised(agent_id: str, token: str | None) -> bool:
-        return agent_id in directory and _token_ok(token_for_agent, agent_id, token)
+    def session_user(conn: HTTPConnection):
+        return auth.principal(conn) if auth is not None else None
+
+    def authorised(agent_id: str, token: str | None, conn: HTTPConnection | None = None) -> bool:
+        if agent_id not in directory:
+            return False
+        if token:
+            return _token_ok(token_for_agent, agent_id, token)
+        who = session_user(conn) if conn is not None else None
+        return who is not None and (who.name == agent_id or who.can("desktop.any"))
 
     @router.websocket("/ws/agent/{agent_id}")
     async def agent_socket(websocket: WebSocket, agent_id: str, token: str | None = Query(None)) -> None:
         await websocket.accept()
-        if not authorised(agent_id, token):
+        cross_site = not token and not _same_origin_socket(websocket)
+        if cross_site or not authorised(agent_id, token, websocket):
             log.info("desktop socket refused for agent %r", agent_id)
             await websocket.close(code=POLICY_VIOLATION, reason="not authorised for this agent")
             return
@@ -90,7 +108,8 @@ def desktop_routes(hub: ScreenPopHub, directory, *,
         try:
             await websocket.send_json({"type": "hello", "agent": agent.public(),
                                        "presence": directory.status(agent_id).to_dict(directory.clock())})
-            tasks = [asyncio.create_task(_pump(websocket, conn)), asyncio.create_task(_listen(websocket, agent_id, directory))]
+            tasks = [asyncio.create_task(_pump(websocket, conn)),
+                     asyncio.create_task(_listen(websocket, agent_id, directory, on_disposition))]
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
@@ -114,10 +133,19 @@ def desktop_routes(hub: ScreenPopHub, directory, *,
                 except (RuntimeError, OSError):
                     pass
 
-    @router.get("/desktop/{agent_id}", response_class=HTMLResponse)
-    def desktop_page(agent_id: str, token: str | None = Query(None)) -> HTMLResponse:
+    @router.get("/desktop", response_model=None)
+    def my_desktop(request: Request) -> RedirectResponse:
+        who = session_user(request)
+        if who is None:
+            return RedirectResponse("/login?next=%2Fdesktop", status_code=303)
+        return RedirectResponse(f"/desktop/{who.name}" if who.name in directory else "/live", status_code=303)
+
+    @router.get("/desktop/{agent_id}", response_class=HTMLResponse, response_model=None)
+    def desktop_page(request: Request, agent_id: str, token: str | None = Query(None)) -> HTMLResponse | RedirectResponse:
         headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-        if not authorised(agent_id, token):
+        if not token and auth is not None and session_user(request) is None:
+            return RedirectResponse(f"/login?next=%2Fdesktop%2F{agent_id}", status_code=303)
+        if not authorised(agent_id, token, request):
             return HTMLResponse("<!doctype html><title>Forbidden</title><p>This link is not valid for this agent.</p>",
                                 status_code=403, headers=headers)
         nonce = secrets.token_urlsafe(16)
@@ -142,8 +170,17 @@ async def _pump(websocket: WebSocket, conn) -> None:
             raise
 
 
-async def _listen(websocket: WebSocket, agent_id: str, directory) -> None:
-    """Desktop → hub: presence changes and pings."""
+def _same_origin_socket(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True  # not a browser
+    from urllib.parse import urlsplit
+
+    return urlsplit(origin).netloc == websocket.headers.get("host", "")
+
+
+async def _listen(websocket: WebSocket, agent_id: str, directory, on_disposition: Disposition | None = None) -> None:
+    """Desktop → hub: presence changes, dispositions and pings."""
     while True:
         raw = await websocket.receive_text()
         try:
@@ -154,6 +191,13 @@ async def _listen(websocket: WebSocket, agent_id: str, directory) -> None:
         kind = msg.get("type") if isinstance(msg, dict) else None
         if kind == "ping":
             await websocket.send_json({"type": "pong"})
+        elif kind == "disposition":
+            error = (await asyncio.get_running_loop().run_in_executor(None, on_disposition, agent_id, msg)
+                     if on_disposition else "dispositions are not kept here")
+            if error:
+                await websocket.send_json({"type": "error", "error": error, "about": "disposition"})
+            else:
+                await websocket.send_json({"type": "disposition_saved", "call_id": msg.get("call_id")})
         elif kind == "presence":
             state = _DESK_STATES.get(str(msg.get("state")))
             if state is None:

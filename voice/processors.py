@@ -198,8 +198,9 @@ class BotTurnProcessor(FrameProcessor):
                 frame.prosody = self._baseline.normalise(p).to_dict()
             reply = None
             if frame.no_input:
-                self._emit({"event": "no_input", "at": round(frame.detected_at, 2)})
                 reply = self._responder.on_turn(frame)
+                self._emit({"event": "no_input", "at": round(frame.detected_at, 2),
+                            **(reply.turn_fields if reply is not None else {})})
             elif frame.text:
                 reply = self._responder.on_turn(frame)
                 event = {

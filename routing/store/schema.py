@@ -206,3 +206,37 @@ agents = Table(
     Column("state", String(32), nullable=False),  # e.g. offline, available, ringing, busy, wrap_up
     Column("state_since", UTCDateTime, nullable=False),
 )
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # admin, supervisor, agent
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+dispositions = Table(
+    "dispositions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("agent", String(64), nullable=False),
+    Column("escalation_right", Boolean, nullable=False),
+    Column("caller_frustrated", Boolean),
+    Column("reason_tag", String(32), nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_dispositions_call", "call_id"),
+)

@@ -42,6 +42,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 
 from . import schema as t
+from .accounts import Accounts
 from .clean import clean_json, policy_diff, redact_text
 from .db import DEFAULT_URL, POLICY_LOCK, SQLITE_BEGIN, is_postgres, make_engine, migrate
 
@@ -199,6 +200,7 @@ class Store:
                  echo: bool = False, start: bool = True):
         self.url = url
         self.engine = make_engine(url, echo=echo)
+        self.accounts = Accounts(self.engine)
         self.seed_policy_path = Path(seed_policy_path)
         self.write_errors = 0
         self.last_write_error: str | None = None

@@ -28,12 +28,11 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with running_service(tmp_path_factory.mktemp("var")) as svc:
-        yield {"sip": svc.sip, "http": svc.http, "log": svc.log, "proc": svc.proc}
+        yield {"sip": svc.sip, "http": svc.http, "log": svc.log, "proc": svc.proc, "svc": svc}
 
 
 def api(server, path) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{server['http']}{path}", timeout=5) as r:
-        return json.loads(r.read())
+    return server["svc"].api(path)
 
 
 def healthz(server) -> dict:
@@ -176,7 +175,6 @@ def test_pressing_zero_with_no_agent_free_offers_a_callback(server, tmp_path, ma
 
 
 def test_a_policy_change_reaches_a_call_in_progress(server, tmp_path, make_caller):
-    base = f"http://127.0.0.1:{server['http']}"
     doc = api(server, "/api/policy")
     question = make_caller([(0.0, "What are your opening hours?")], tail=0.2)
     proc, _ = ivr_call(server, tmp_path, "hot", "--play", str(question.path), "--at", "10", "--max-seconds", "25")
@@ -187,10 +185,7 @@ def test_a_policy_change_reaches_a_call_in_progress(server, tmp_path, make_calle
     assert healthz(server)["calls_active"] == 1
     # Mid-call, an admin caps time with the bot at 5 s: the call's next turn must obey it.
     doc["max_bot_seconds"] = 5
-    req = urllib.request.Request(f"{base}/api/policy", data=json.dumps(doc).encode(), method="PUT",
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=5) as r:
-        assert r.status == 200
+    assert server["svc"].api("/api/policy", method="PUT", body=doc)["max_bot_seconds"] == 5
     version = api(server, "/api/policy")["version"]
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
@@ -202,9 +197,7 @@ def test_a_policy_change_reaches_a_call_in_progress(server, tmp_path, make_calle
 def test_invalid_policy_put_is_422_naming_the_field_and_changes_nothing(server):
     before = api(server, "/api/policy")
     bad = {**before, "frustration": {**before["frustration"], "threshold": 3}}
-    req = urllib.request.Request(f"http://127.0.0.1:{server['http']}/api/policy", data=json.dumps(bad).encode(),
-                                 method="PUT", headers={"Content-Type": "application/json"})
     with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(req, timeout=5)
+        server["svc"].api("/api/policy", method="PUT", body=bad)
     assert exc.value.code == 422 and "threshold" in exc.value.read().decode()
     assert api(server, "/api/policy") == before

@@ -5,7 +5,6 @@ talk through the bridge, and the store has it all."""
 import asyncio
 import json
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -28,12 +27,11 @@ def service(tmp_path_factory):
     agent_port = free_port()
     args = ["--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10", "--survey"]
     with running_service(tmp_path_factory.mktemp("var"), *args) as svc:
-        yield {"sip": svc.sip, "http": svc.http, "agent_port": agent_port, "token": svc.tokens.get("alice")}
+        yield {"sip": svc.sip, "http": svc.http, "agent_port": agent_port, "token": svc.tokens.get("alice"), "svc": svc}
 
 
 def api(service, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{service['http']}{path}", timeout=5) as r:
-        return json.loads(r.read())
+    return service["svc"].api(path)
 
 
 async def scenario(service):

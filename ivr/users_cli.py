@@ -1,0 +1,63 @@
+"""`ivr users add NAME --role ROLE` and `ivr users list`: the panel's accounts, in the store.
+
+The password is asked for twice on a terminal, or read from one line of stdin with
+``--password-stdin`` (for scripts); it is never taken as an argument (shell history, ps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from routing.store.accounts import ROLES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True)
+    a = sub.add_parser("add", help="create an account (or, with --replace, reset its password and role)")
+    a.add_argument("name", help="user name; for an agent, their agent id")
+    a.add_argument("--role", choices=ROLES, required=True)
+    a.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    a.add_argument("--replace", action="store_true", help="the user exists: set a new password and role")
+    a.add_argument("--db", default="sqlite:///var/ivr.db", help="store URL (default sqlite:///var/ivr.db)")
+    ls = sub.add_parser("list", help="list accounts")
+    ls.add_argument("--db", default="sqlite:///var/ivr.db", help="store URL (default sqlite:///var/ivr.db)")
+
+
+def _password(args) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ValueError("no terminal to ask for the password: use --password-stdin")
+    first = getpass.getpass(f"password for {args.name}: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the passwords differ")
+    return first
+
+
+def run(args) -> int:
+    from routing.auth import hash_password
+    from routing.store import Store
+    from routing.store.accounts import AccountError
+
+    prog = f"ivr users {args.action}"
+    try:
+        store = Store(args.db)
+    except Exception as exc:  # a bad URL or an unreachable database: one line, not a traceback
+        print(f"{prog}: cannot open the store {args.db.split('@')[-1]}: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "list":
+            for u in store.accounts.list_users():
+                print(f"{u['name']}\t{u['role']}\t{'disabled' if u['disabled'] else 'active'}")
+            return 0
+        try:
+            store.accounts.add_user(args.name, args.role, hash_password(_password(args)), replace=args.replace)
+        except (AccountError, ValueError) as exc:
+            print(f"{prog}: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.name}: {args.role} account {'updated' if args.replace else 'created'}")
+        return 0
+    finally:
+        store.close()
