@@ -38,21 +38,52 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     from nlu.redact import redact
 
+    store, call_id = None, None
+    responder = engine.responder(args.bot, caller_id=args.caller_id)
+    if args.store:
+        # The service's own store: the policy in force there decides, and the call is kept there
+        # (it shows in the panel like a phone call).
+        from routing.store import Store
+
+        try:
+            store = Store(args.store)
+        except Exception as exc:
+            print(f"ivr simulate: cannot open the store: {type(exc).__name__}", file=sys.stderr)
+            return 2
+        version, policy = store.current_policy()
+        engine.policy = policy
+        if hasattr(responder, "set_policy"):
+            responder.set_policy(policy)
+        call_id = store.call_started(f"simulate:{args.wav}", args.caller_id)
+
     def on_event(ev: dict) -> None:
         # Transcripts are shown with card numbers masked, like everything the service stores.
+        if store is not None and ev.get("event") != "end":
+            if ev.get("event") == "decision":
+                ev = {**ev, "policy_version": version}
+            store.record_event(call_id, ev)
         print(redact(json.dumps(ev) if args.json else _human(ev)), flush=True)
 
-    result = asyncio.run(
-        simulate(
-            audio,
-            engine.models,
-            engine.prompts,
-            engine.responder(args.bot, caller_id=args.caller_id),
-            fast=args.fast,
-            config=VoiceConfig(turns=turns),
-            on_event=on_event,
+    result = None
+    try:
+        result = asyncio.run(
+            simulate(
+                audio,
+                engine.models,
+                engine.prompts,
+                responder,
+                fast=args.fast,
+                config=VoiceConfig(turns=turns),
+                on_event=on_event,
+            )
         )
-    )
+    finally:
+        if store is not None:
+            from routing.store import OUTCOMES
+
+            outcome = result.outcome if result is not None else None
+            store.call_ended(call_id, outcome if outcome in OUTCOMES else None, abruptly=outcome is None)
+            store.close()
     if args.out:
         write_wav(args.out, result.bot_audio, result.out_rate)
     return 0
@@ -101,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")
     s.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
     s.add_argument("--caller-id", help="the caller's number, as SIP From would give it (finds the customer)")
+    s.add_argument("--store", help="the service's store URL: decide by the policy in force there and keep the call "
+                                   "there (it shows in the panel)")
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")

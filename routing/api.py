@@ -4,7 +4,7 @@ table: a session cookie (with its CSRF token on changes) or ``Authorization: Bea
 $IVR_ADMIN_TOKEN``; anonymous → 401, a role without the permission → 403.
 
 Routes:
-    GET  /api/me                        {"name", "role"}
+    GET  /api/me                        {"name", "role", "csrf"} (the token cookie-signed changes carry)
     GET  /api/calls?limit=50&offset=0   {"calls": [...newest first], "total", "limit", "offset"}
     GET  /api/calls/{id}                the call with turns, bot replies, decision, transfer
                                         attempts, summary, survey, callbacks, dispositions (404
@@ -100,7 +100,8 @@ def add_api_routes(app: FastAPI, store: Store, auth: Auth) -> None:
 
     @router.get("/me")
     def me(who: Principal = Depends(signed_in)) -> dict[str, Any]:
-        return {"name": who.name, "role": who.role}
+        # The CSRF token too: a script on another site cannot read this response (no CORS).
+        return {"name": who.name, "role": who.role, "csrf": who.csrf}
 
     @router.get("/calls", dependencies=[Depends(auth.api("calls.read"))])
     def list_calls(limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict[str, Any]:

@@ -149,8 +149,8 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
     templates.env.filters["bars"] = bars
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
 
-    def render(request: Request, name: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
-        resp = templates.TemplateResponse(request, name, {"who": who, **ctx}, status_code=status)
+    def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
+        resp = templates.TemplateResponse(request, template, {"who": who, **ctx}, status_code=status)
         resp.headers.update({"Content-Security-Policy": CSP, "Cache-Control": "no-store",
                              "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"})
         return resp
