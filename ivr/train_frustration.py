@@ -50,6 +50,35 @@ class LabelledText:
 # ---------------------------------------------------------------------------- reading
 
 
+LABELLED_TURNS_PER_CALL = 2  # the caller's last turns before the hand-off: what the agent judged
+
+
+def disposition_records(store) -> list[dict[str, Any]]:
+    """Agents' dispositions as labelled turns (the ``.jsonl`` records above).
+
+    An agent says whether the caller was frustrated when they reached them; that labels the
+    caller's last turns with the bot, which are what the frustration score saw before the
+    hand-off. Earlier turns stay unlabelled: the agent did not hear them. With no answer to that
+    question, the reason tag ``frustrated_caller`` counts as yes and any other as no.
+    """
+    records = []
+    for d in store.accounts.dispositions():
+        call = store.get_call(d["call_id"])
+        turns = [t for t in (call or {}).get("turns", []) if t.get("text")]
+        if not turns:
+            continue
+        frustrated = d["caller_frustrated"] if d["caller_frustrated"] is not None else d["reason_tag"] == "frustrated_caller"
+        first = max(0, len(turns) - LABELLED_TURNS_PER_CALL)
+        for i in range(first, len(turns)):
+            t = turns[i]
+            prosody = {k: float(v) for k, v in (t.get("prosody") or {}).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+            records.append({"text": t["text"], "frustrated": bool(frustrated), "prosody": prosody,
+                            "dialogue": {"barge_in": bool(t.get("barge_in"))},
+                            "previous": [x["text"] for x in turns[:i]], "call_id": d["call_id"]})
+    return records
+
+
 def load_turns(path: str | Path) -> list[LabelledText]:
     """Read and validate a .yaml/.yml (list, or mapping with ``turns:``) or .jsonl file."""
     p = Path(path)
@@ -267,7 +296,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{prog}: cannot read the current weights {base_path}: {exc}", file=sys.stderr)
         return 2
     try:
-        turns = load_turns(turns_path)
+        if getattr(args, "from_store", None):
+            from routing.store import Store
+
+            store = Store(args.from_store)
+            try:
+                records = disposition_records(store)
+            finally:
+                store.close()
+            turns_path = Path(f"dispositions in {args.from_store.split('@')[-1]}")
+            turns = [_parse_turn(turns_path, f"turn {i + 1}", r) for i, r in enumerate(records)]
+            pos = sum(t.frustrated for t in turns)
+            if pos < MIN_PER_CLASS or len(turns) - pos < MIN_PER_CLASS:
+                raise TurnsError(f"{turns_path}: {len(turns)} labelled turns ({pos} frustrated); need at least "
+                                 f"{MIN_PER_CLASS} of each: more dispositions first")
+        else:
+            turns = load_turns(turns_path)
     except TurnsError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -316,6 +360,8 @@ def run(args: argparse.Namespace) -> int:
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--turns", default=str(DEFAULT_TURNS_PATH),
                    help="labelled turns, .yaml (list or 'turns:') or .jsonl (default: %(default)s)")
+    p.add_argument("--from-store", dest="from_store", default=None,
+                   help="learn from agents' dispositions in this store (URL) instead of --turns")
     p.add_argument("--out", default=str(DEFAULT_WEIGHTS_PATH), help="weights file to write (default: %(default)s)")
     p.add_argument("--base", default=None,
                    help="weights to compare with and to keep for features the turns do not vary (default: --out)")

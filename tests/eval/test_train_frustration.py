@@ -111,3 +111,36 @@ def test_shipped_labelled_turns_are_valid_and_varied():
     assert len({t.text.lower() for t in turns}) == len(turns)
     assert any(t.dialogue != DialogueSignals() for t in turns if t.frustrated)
     assert any(t.dialogue != DialogueSignals() for t in turns if not t.frustrated)
+
+
+def test_agents_dispositions_become_training_data(tmp_path, capsys):
+    """The desktop's disposition form feeds `ivr train frustration --from-store`."""
+    from routing.store import Store
+
+    url = f"sqlite:///{tmp_path}/dispo.db"
+    store = Store(url)
+    lines = {True: ["this is ridiculous, I have called three times", "I am so fed up with this, get me a person"],
+             False: ["hi, I would like to know where my order is", "thanks, could you check the delivery date"]}
+    for n in range(6):
+        frustrated = n % 2 == 0
+        cid = store.call_started(None, None)
+        for i, text in enumerate(lines[frustrated]):
+            store.record_event(cid, {"event": "turn", "index": i, "text": f"{text} ({n})",
+                                     "prosody": {"pitch_median_hz_z": 2.0 if frustrated else -0.2, "voiced": None},
+                                     "frustration": {"score": 0.5, "smoothed": 0.5}})
+        store.call_ended(cid, "transferred")
+        store.flush_sync()
+        store.accounts.add_disposition(cid, "alice", escalation_right=frustrated, caller_frustrated=frustrated,
+                                       reason_tag="frustrated_caller" if frustrated else "bot_could_have_solved")
+    records = tr.disposition_records(store)
+    store.close()
+    assert len(records) == 12 and sum(r["frustrated"] for r in records) == 6
+    assert records[1]["previous"] == [records[0]["text"]] and "voiced" not in records[0]["prosody"]
+    out = tmp_path / "w.json"
+    assert tr.run(_args(turns=None, from_store=url, out=str(out), base=str(DEFAULT_WEIGHTS_PATH), json=None)) == 0
+    assert "12 labelled turns" in capsys.readouterr().out
+    assert FrustrationWeights.load(out).weights != FrustrationWeights.load(DEFAULT_WEIGHTS_PATH).weights
+    empty = f"sqlite:///{tmp_path}/empty.db"
+    Store(empty).close()
+    assert tr.run(_args(turns=None, from_store=empty, out=str(out), base=str(DEFAULT_WEIGHTS_PATH), json=None)) == 2
+    assert "more dispositions first" in capsys.readouterr().err
