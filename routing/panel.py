@@ -165,7 +165,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         if request.url.path.startswith("/api") or "text/html" not in request.headers.get("accept", ""):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
         return render(request, "error.html", auth.principal(request), exc.status_code,
-                      status=exc.status_code, message=exc.detail)
+                      code=exc.status_code, message=exc.detail)
 
     async def form_of(request: Request, who: Principal) -> dict[str, str]:
         form = await request.form()
@@ -246,8 +246,8 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         call["dispositions"] = store.accounts.dispositions(call_id)
         lines = [{"at": t["start"], "speaker": "caller", "text": t["text"], "intent": t["intent"],
                   "frustration": t["frustration"]["smoothed"]} for t in call["turns"]]
-        lines += [{"at": b.get("start"), "speaker": "bot", "text": b["text"], "interrupted": b.get("interrupted")}
-                  for b in call["bot_replies"]]
+        lines += [{"at": b.get("start"), "speaker": "bot", "text": b["text"], "interrupted": b.get("interrupted"),
+                   "intent": None, "frustration": None} for b in call["bot_replies"]]
         lines.sort(key=lambda x: (x["at"] is None, x["at"] or 0.0))
         return render(request, "call.html", who, nav="live", call=call, transcript=lines,
                       frustration=[t["frustration"]["smoothed"] for t in call["turns"]])

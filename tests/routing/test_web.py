@@ -150,7 +150,8 @@ def test_an_agent_gets_403_on_policy_and_on_others_screen_pops(app):
     alice = signed_in(app, "alice")
     assert alice.get("/api/policy").status_code == 403
     assert alice.put("/api/policy", json={}).status_code == 403
-    assert alice.get("/policy").status_code == 403
+    page = alice.get("/policy", headers={"accept": "text/html"})
+    assert page.status_code == 403 and "may not see this page" in page.text
     assert alice.get("/api/calls").status_code == 403
     assert alice.get("/desktop", follow_redirects=False).headers["location"] == "/desktop/alice"
     assert alice.get("/desktop/alice").status_code == 200
@@ -298,6 +299,9 @@ def test_what_if_replays_the_period_under_the_proposed_values(app, store):
 
 def test_live_view_shows_calls_in_progress_with_their_frustration(app, store):
     cid = _transferred_call(store, datetime.now(timezone.utc), [0.3, 0.6])
+    store.record_event(cid, {"event": "bot", "start": 6.0, "text": "Let me check that order."})
+    store.record_event(cid, {"event": "decision", "action": "transfer", "reason": "frustration",
+                             "rule": "frustration >= 0.6 for 2 turns", "values": {"scores": [0.3, 0.6]}, "policy_version": 1})
     store.record_event(cid, {"event": "transfer", "state": "ringing", "agent": "alice"})
     store.flush_sync()
     sam = signed_in(app, "sam")
@@ -306,8 +310,10 @@ def test_live_view_shows_calls_in_progress_with_their_frustration(app, store):
     assert live[0]["state"] == "transfer: ringing" and live[0]["frustration"] == [0.3, 0.6]
     page = sam.get("/live").text
     assert cid[:8] in page and "<polyline" in page
-    detail = sam.get(f"/calls/{cid}").text
-    assert "turn 1" in detail and "order_status" in detail
+    detail = sam.get(f"/calls/{cid}")
+    assert detail.status_code == 200
+    assert "turn 1" in detail.text and "Let me check that order." in detail.text
+    assert "frustration &gt;= 0.6 for 2 turns" in detail.text and "policy v1" in detail.text
 
 
 def test_dispositions_only_from_the_agent_who_took_the_call(app, store):
