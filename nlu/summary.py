@@ -52,6 +52,14 @@ _REASONS = {
     "no_input_limit": "went silent",
     "verification_failed": "failed security verification",
     "unresolved": "was not helped by the bot",
+    # the policy's own reasons (routing.policy.REASONS)
+    "dtmf": "pressed 0 for a person",
+    "explicit_request": "asked for a person",
+    "sensitive_intent": "needs a person for this",
+    "no_match": "was not understood repeatedly",
+    "no_input": "went silent",
+    "max_bot_time": "spent too long with the bot",
+    "tier": "is in a tier that always gets a person",
 }
 _INTENT_PHRASES = {
     "order_status": "an order", "password_reset": "a password reset", "account_balance": "their balance",

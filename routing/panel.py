@@ -125,7 +125,8 @@ def bars(items: Iterable[tuple[str, float]]) -> Markup:
         parts.append(f'<text x="0" y="{y + 15}">{escape(label)}</text>'
                      f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="14"/>'
                      f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{escape(shown)}</text>')
-    return Markup(f'<svg class="chart" width="{width}" height="{row * len(items)}" role="img">{"".join(parts)}</svg>')
+    height = row * len(items)
+    return Markup(f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img">{"".join(parts)}</svg>')
 
 
 def histogram(values: list[float], edges: list[float], fmt: str) -> list[tuple[str, float]]:
