@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_frustration.add_arguments(ef)
     ef.set_defaults(func=lambda a: eval_frustration.run(a))
+    ea = esub.add_parser("asr", help="WER after the G.711 round trip on real speech, and Whisper's speed")
+    from ivr import eval_asr
+
+    eval_asr.add_arguments(ea)
+    ea.set_defaults(func=lambda a: eval_asr.run(a))
 
     t = sub.add_parser("train", help="re-fit models from labelled data")
     tsub = t.add_subparsers(dest="what", required=True)
