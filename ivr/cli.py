@@ -77,8 +77,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     args.json_out = args.json_out or f"bench-results/{args.what}.json"
+    if args.turns is None:
+        args.turns = 3 if args.what == "latency" else 20
     if args.what == "transfer":
         from ivr.bench_transfer import run
+
+        return run(args)
+    if args.what == "latency":
+        from ivr.bench_latency import run
 
         return run(args)
     from ivr.bench import run_bench
@@ -152,10 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     tf.set_defaults(func=lambda a: train_frustration.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["pipeline", "transfer"])
-    b.add_argument("--turns", type=int, default=20, help="caller turns to measure (default 20)")
+    b.add_argument("what", choices=["latency", "pipeline", "transfer"],
+                   help="latency: voice-to-voice at the RTP wire vs pipecat stock over its websocket transport; "
+                        "pipeline: in-process; transfer: trip → agent INVITE → screen pop")
+    b.add_argument("--turns", type=int, default=None, help="pipeline: caller turns (default 20); latency: turns per call (default 3)")
+    b.add_argument("--bot", choices=["triage", "echo"], default="triage", help="latency: the service's bot (default triage)")
+    b.add_argument("--synthetic-only", action="store_true", help="latency: no recorded speech, synthesized lines only")
     b.add_argument("--json", dest="json_out", help="where to write the figures (default bench-results/WHAT.json)")
-    b.add_argument("--calls", type=int, default=5, help="transfer: calls to place (default 5)")
+    b.add_argument("--calls", type=int, default=5, help="latency, transfer: calls to place (default 5)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -6,6 +6,7 @@ Each is a FrameProcessor, testable alone with pipecat's run_test: frames in, fra
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -197,11 +198,14 @@ class BotTurnProcessor(FrameProcessor):
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
                 frame.prosody = self._baseline.normalise(p).to_dict()
             reply = None
+            t0 = time.perf_counter()
             if frame.no_input:
                 self._emit({"event": "no_input", "at": round(frame.detected_at, 2)})
                 reply = self._responder.on_turn(frame)
             elif frame.text:
                 reply = self._responder.on_turn(frame)
+            nlu_seconds = time.perf_counter() - t0
+            if frame.text and not frame.no_input:
                 event = {
                     "event": "turn",
                     "index": frame.index,
@@ -215,7 +219,7 @@ class BotTurnProcessor(FrameProcessor):
                 self._emit(event)
                 await self.push_frame(frame)
             if reply is not None:
-                await self._answer(reply)
+                await self._answer(reply, frame, nlu_seconds)
             # The turn is answered once its reply (if any) is queued behind it.
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
@@ -228,17 +232,18 @@ class BotTurnProcessor(FrameProcessor):
             return
         await self.push_frame(frame, direction)
 
-    async def _answer(self, reply: Reply) -> None:
+    async def _answer(self, reply: Reply, turn: CallerTurnFrame | None = None, nlu_seconds: float | None = None) -> None:
         for ev in reply.events:
             self._emit(ev)
-        await self._speak(reply)
+        await self._speak(reply, turn=turn, nlu_seconds=nlu_seconds)
 
-    async def _speak(self, reply: Reply, owed: bool = True) -> None:
+    async def _speak(self, reply: Reply, owed: bool = True, turn: CallerTurnFrame | None = None,
+                     nlu_seconds: float | None = None) -> None:
         rid = self._reply_id
         self._reply_id += 1
         if owed:
             self._progress.note(owed=1)  # settled once its end reaches the output
-        await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text))
+        await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text, turn=turn, nlu_seconds=nlu_seconds))
         await self.push_frame(TTSSpeakFrame(reply.text))
         end = BotReplyEndFrame(reply_id=rid, end_call=reply.end_call)
         end.metadata["outcome"] = reply.outcome
@@ -260,6 +265,28 @@ class _ReplyLog:
     done: bool = False  # all its audio has arrived
     reported: bool = False
     end_call: bool = False
+    turn: CallerTurnFrame | None = None
+    nlu_seconds: float | None = None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_seconds: float | None,
+                 audio_at: float) -> dict:
+    """Where one reply's wait went, from the pipeline's own trace (media time where it is a wait
+    on the caller's clock, wall time where it is compute). tts_first_ms is 0 for a cached prompt."""
+    return {
+        "event": "stages",
+        "turn": turn.index,
+        "end_of_turn_ms": _ms(turn.detected_at - turn.end),  # last voiced frame → end of turn declared
+        "asr_ms": _ms(turn.asr_seconds),
+        "asr_speculative": turn.speculative,
+        "nlu_ms": _ms(nlu_seconds),
+        "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
+        "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service
+    }
 
 
 class CallOutputProcessor(FrameProcessor):
@@ -307,6 +334,8 @@ class CallOutputProcessor(FrameProcessor):
         if isinstance(frame, BotReplyStartFrame):
             self._report_finished()
             self._current = _ReplyLog(frame.reply_id, frame.text)
+            self._current.turn = frame.turn
+            self._current.nlu_seconds = frame.nlu_seconds
             self._replies.append(self._current)
             return
         if isinstance(frame, OutputAudioRawFrame):
@@ -324,6 +353,8 @@ class CallOutputProcessor(FrameProcessor):
                 if self._last_turn_end is not None:
                     self.reply_latencies.append(start - self._last_turn_end)
                     self._last_turn_end = None
+                if cur.turn is not None and not cur.turn.no_input:
+                    self._emit(stages_event(cur.turn, cur.nlu_seconds, frame.metadata.get("tts_first_seconds"), start))
             cur.end = self._playout.playing_until()
             return
         if isinstance(frame, BotReplyEndFrame):

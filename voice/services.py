@@ -103,7 +103,10 @@ class SharedPiperTTSService(TTSService):
         if cached is not None:
             step = self.sample_rate // 10  # 100 ms frames, like a streaming synthesizer
             for i in range(0, len(cached), step):
-                yield TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
+                f = TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
+                if i == 0:
+                    f.metadata["tts_first_seconds"] = 0.0
+                yield f
             return
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
@@ -114,6 +117,7 @@ class SharedPiperTTSService(TTSService):
             ):
                 if first:
                     self.first_chunk_seconds.append(time.perf_counter() - t0)
+                    frame.metadata["tts_first_seconds"] = self.first_chunk_seconds[-1]
                     first = False
                 await self.stop_ttfb_metrics()
                 yield frame
