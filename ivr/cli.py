@@ -24,7 +24,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from voice.turns import TurnConfig
 
     try:
-        turns = TurnConfig(silence_ms=args.silence_ms)
+        turns = TurnConfig(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
@@ -93,6 +93,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from voice.turns import TurnConfig
+
     p = argparse.ArgumentParser(prog="ivr", description="Voice contact-centre IVR with bot-first triage.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -101,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.add_argument("--fast", action="store_true", help="simulated clock: faster than real time, same results")
     s.add_argument("--out", help="write the bot's audio, time-aligned with the caller's, to this WAV")
-    s.add_argument("--silence-ms", type=int, default=500, help="silence that ends a caller turn (default 500)")
+    s.add_argument("--silence-ms", type=int, default=TurnConfig.silence_ms,
+                   help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
+    s.add_argument("--pause-ms", type=int, default=TurnConfig.pause_ms,
+                   help=f"pause at which the turn so far is transcribed, and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
     s.add_argument("--bot", choices=["triage", "echo"], default="triage",
                    help="triage: the NLU dialog and escalation policy (default); echo: reads back what it heard")
     s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")

@@ -170,10 +170,15 @@ class SpeechModels:
         model = self.whisper
         c = self.config
         tok = self._tokenizer()
-        feats = model.feature_extractor(audio)  # (n_mels, frames), 100 frames per second
+        # The window: the utterance, `fit_pad_s` more, at least `fit_min_s`, rounded up to a step.
+        # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
+        # does in training (not zeros in the log-mel domain, which read as faint noise).
         step = max(1, int(round(c.fit_step_s * 100)))
-        want = max(feats.shape[1] + c.fit_pad_s * 100, c.fit_min_s * 100)
+        want = max(len(audio) / 160 + c.fit_pad_s * 100, c.fit_min_s * 100)
         frames = min(3000, int(math.ceil(want / step)) * step)
+        padded = np.zeros(frames * 160, dtype=np.float32)
+        padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+        feats = model.feature_extractor(padded)  # (n_mels, frames + 1), 100 frames per second
         x = np.zeros((1, feats.shape[0], frames), dtype=np.float32)
         n = min(frames, feats.shape[1])
         x[0, :, :n] = feats[:, :n]
@@ -192,6 +197,8 @@ class SpeechModels:
         avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
         if r.no_speech_prob > 0.6 and avg_logprob < -1.0:
             return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob)
+        if r.no_speech_prob > 0.5:
+            return None  # probably not speech ("you" from silence): the standard path decides
         if text and (get_compression_ratio(text) > 2.4 or avg_logprob < -1.0 or len(tokens) >= budget
                      or repeats_itself(text)):
             return None  # repetition, a runaway or an improbable reading: the standard path decides

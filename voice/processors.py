@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 import numpy as np
 from pipecat.frames.frames import (
@@ -26,7 +26,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice import prosody as prosody_mod
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
-from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from voice.endpointing import transcript_complete
+from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
 
 EventSink = Callable[[dict], None]
 
@@ -60,12 +61,30 @@ class Progress:
             await self._changed.wait()
 
 
-class TurnTakingProcessor(FrameProcessor):
-    """Caller audio in; CallerSpeechStartedFrame (and InterruptionFrame on barge-in) and CallerTurnFrame out."""
+@dataclass
+class Speculation:
+    """A transcription of the turn so far, started at a pause; stale once the caller speaks again."""
 
-    def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress, **kw):
+    pause_id: int
+    task: asyncio.Task
+
+
+class TurnTakingProcessor(FrameProcessor):
+    """Caller audio in; CallerSpeechStartedFrame (and InterruptionFrame on barge-in) and CallerTurnFrame out.
+
+    With `transcribe`, every pause of `pause_ms` starts a transcription of the turn so far. If the
+    caller speaks again it is dropped; if it comes back reading as a finished turn
+    (`transcript_complete`) the turn ends there, with its transcript, instead of at `silence_ms`.
+    A turn that ends at `silence_ms` still takes the transcription of its last pause with it.
+    """
+
+    def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
+                 transcribe: Callable[[np.ndarray], Awaitable] | None = None, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
+        self._transcribe = transcribe if config.pause_ms else None
+        self._spec: Speculation | None = None
+        self.speculations_dropped = 0
         self._config = config
         self._quiet_since: float | None = None
         self._clock = clock
@@ -84,6 +103,7 @@ class TurnTakingProcessor(FrameProcessor):
             samples = np.frombuffer(frame.audio, dtype=np.int16)
             for ev in self._detector.feed(samples, t):
                 await self._emit(ev)
+            await self._end_if_finished()
             await self._check_no_input(t)
             self._progress.note(seen=1)
             return
@@ -108,7 +128,39 @@ class TurnTakingProcessor(FrameProcessor):
             self._progress.note(owed=1)
             await self.push_frame(CallerTurnFrame(index=-1, no_input=True, detected_at=self._clock.now))
 
-    async def _emit(self, ev: SpeechStarted | TurnEnded) -> None:
+    def _speculate(self, ev: TurnPaused) -> None:
+        self._drop_speculation()
+        self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
+        task = asyncio.ensure_future(self._transcribe(ev.audio))
+        task.add_done_callback(lambda _t: self._progress.note(owed=-1))
+        self._spec = Speculation(ev.pause_id, task)
+
+    def _drop_speculation(self) -> None:
+        if self._spec is not None:
+            if not self._spec.task.done():
+                self._spec.task.cancel()  # the model run itself finishes in its worker; its result is ignored
+            self._spec = None
+            self.speculations_dropped += 1
+
+    async def _end_if_finished(self) -> None:
+        """The pause's transcript is back and reads as a finished turn: end the turn now."""
+        spec = self._spec
+        if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
+            return
+        if not transcript_complete(spec.task.result().text):
+            return
+        ev = self._detector.end_now(spec.pause_id)
+        if ev is not None:
+            await self._emit(ev)
+
+    async def _emit(self, ev: SpeechStarted | TurnPaused | TurnResumed | TurnEnded) -> None:
+        if isinstance(ev, TurnPaused):
+            if self._transcribe is not None:
+                self._speculate(ev)
+            return
+        if isinstance(ev, TurnResumed):
+            self._drop_speculation()
+            return
         if isinstance(ev, SpeechStarted):
             # The bot is talking if its queued audio runs past the moment speech was confirmed.
             self._barge_in = self._playout.playing_until() > ev.confirmed + 1e-6
@@ -118,17 +170,20 @@ class TurnTakingProcessor(FrameProcessor):
             await self.push_frame(CallerSpeechStartedFrame(onset=ev.onset, confirmed=ev.confirmed, barge_in=self._barge_in))
         else:
             self._progress.note(owed=1)
-            await self.push_frame(
-                CallerTurnFrame(
-                    index=ev.index,
-                    start=ev.start,
-                    end=ev.end,
-                    audio=ev.audio,
-                    voiced=ev.voiced,
-                    barge_in=self._barge_in,
-                    detected_at=self._clock.now,
-                )
+            frame = CallerTurnFrame(
+                index=ev.index,
+                start=ev.start,
+                end=ev.end,
+                audio=ev.audio,
+                voiced=ev.voiced,
+                barge_in=self._barge_in,
+                detected_at=self._clock.now,
             )
+            if self._spec is not None:  # no speech since that pause: its audio is this turn's
+                frame.speculative = True
+                frame.metadata["asr_task"] = self._spec.task
+                self._spec = None
+            await self.push_frame(frame)
             self._barge_in = False
 
 
