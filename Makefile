@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium
+APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium pocketsphinx-testdata
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
@@ -39,6 +39,7 @@ bench: deps venv
 eval: deps venv
 	scripts/fetch_eval_data.sh
 	.venv/bin/ivr eval frustration --json bench-results/eval_frustration.json
+	.venv/bin/ivr eval asr --json bench-results/eval_asr.json
 
 clean:
 	rm -rf .venv bench-results

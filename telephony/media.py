@@ -102,6 +102,9 @@ class RtpSession:
         self._dtmf_ts = 0
         self.on_dtmf: Callable[[str], None] = lambda d: None
         self.on_timeout: Callable[[], None] = lambda: None
+        # A tap on every RTP packet sent ("tx") or accepted ("rx"), with its clock time: how a
+        # test client measures at the wire, before any jitter buffer. None: no tap.
+        self.on_packet: Callable[[str, RtpPacket, float], None] | None = None
         self.last_rx = clock()
         self.packets_sent = self.octets_sent = 0
         self.packets_received = 0
@@ -165,6 +168,8 @@ class RtpSession:
         now = self.clock()
         if self.stats.update(pkt.sequence, pkt.timestamp, now) is None:
             return
+        if self.on_packet is not None:
+            self.on_packet("rx", pkt, now)
         self.last_rx = now
         self.packets_received += 1
         if (addr[0], addr[1]) != self.remote:  # symmetric RTP: answer where the media comes from
@@ -252,6 +257,8 @@ class RtpSession:
             return
         data = pkt.serialize()
         self._rtp.transport.sendto(data, self.remote)
+        if self.on_packet is not None:
+            self.on_packet("tx", pkt, self.clock())
         self.packets_sent += 1
         self.octets_sent += len(pkt.payload)
 

@@ -84,7 +84,7 @@ class VoiceCall:
         self.hangup_requested = asyncio.Event()
         self._frames_in = 0
         self._upsampler = Upsampler()
-        self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress)
+        self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress, transcribe=models.transcribe)
         self.output = CallOutputProcessor(clock, playout, self.progress, on_event, on_hangup=self.hangup_requested.set)
         self.stt = SharedWhisperSTTService(models)
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)

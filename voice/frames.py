@@ -24,6 +24,7 @@ class CallerTurnFrame(DataFrame):
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
+    speculative: bool = False  # transcribed at a pause, before the end of the turn was declared
     detected_at: float = 0.0  # media seconds when end of turn was decided
     interruptible: bool = field(default=False, init=False)  # a barge-in must never drop a turn
 
@@ -32,6 +33,8 @@ class CallerTurnFrame(DataFrame):
 class BotReplyStartFrame(DataFrame):
     reply_id: int = 0
     text: str = ""
+    turn: "CallerTurnFrame | None" = field(default=None, repr=False)  # the caller turn it answers
+    nlu_seconds: float | None = None  # wall time the bot took to decide what to say
     interruptible: bool = field(default=False, init=False)
 
 

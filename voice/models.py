@@ -9,30 +9,49 @@ loop, and the pool size bounds how many run at once.
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
 
-# Whisper pads every call to 30 s, so short utterances cost as much as long ones; beam 5 is
-# what stayed word-perfect on clean speech where greedy decoding slipped.
+# beam 5 is what stayed word-perfect on clean speech where greedy decoding slipped.
 WHISPER_BEAM = 5
+
+
+def cores() -> int:
+    """CPUs this process may run on (a container's quota, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     whisper_path: str | None = None  # folder with a CTranslate2 Whisper model; None → bundled tiny.en
     piper_model: str | None = None  # .onnx voice; None → bundled en_US-joe-medium
-    asr_workers: int = 2
-    tts_workers: int = 1
+    # One model run per core at a time: calls overlap instead of queueing behind each other,
+    # and more runs than cores would only slow every one of them down.
+    asr_workers: int = field(default_factory=cores)
+    tts_workers: int = field(default_factory=cores)
     beam_size: int = WHISPER_BEAM
     # Whisper's own prompt of the domain nudges tiny.en towards support-line vocabulary.
     initial_prompt: str | None = None
+    # faster-whisper pads every utterance to 30 s, so the encoder costs ~300 ms even for 0.5 s of
+    # speech. With `fit_encoder` the encoder sees the utterance plus `fit_pad_s` of padding,
+    # rounded up to `fit_step_s` (CTranslate2 takes any length up to 30 s); a transcript that
+    # looks degenerate (repetitive or improbable) is redone the standard way. See `ivr eval asr`.
+    fit_encoder: bool = True
+    fit_pad_s: float = 3.0
+    fit_step_s: float = 1.0
+    fit_min_s: float = 8.0  # the window is never shorter than this (shorter ones repeat themselves)
 
 
 @dataclass
@@ -57,6 +76,7 @@ class SpeechModels:
         self.config = config or ModelConfig()
         self._whisper = None
         self._voice = None
+        self._tok = None
         self._lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
         self.tts_pool = ThreadPoolExecutor(self.config.tts_workers, thread_name_prefix="tts")
@@ -120,6 +140,14 @@ class SpeechModels:
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray) -> Transcript:
         t0 = time.perf_counter()
+        if self.config.fit_encoder and len(pcm16k) / PIPELINE_RATE + self.config.fit_pad_s < 30.0:
+            fitted = self._transcribe_fitted(int16_to_float(pcm16k))
+            if fitted is not None:
+                fitted.seconds = time.perf_counter() - t0
+                return fitted
+        return self._transcribe_standard(pcm16k, t0)
+
+    def _transcribe_standard(self, pcm16k: np.ndarray, t0: float) -> Transcript:
         segments, _info = self.whisper.transcribe(
             int16_to_float(pcm16k),
             language="en",
@@ -135,6 +163,55 @@ class SpeechModels:
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
 
+    def _transcribe_fitted(self, audio: np.ndarray) -> Transcript | None:
+        """One encoder pass over the utterance only, one decode; None when the result looks wrong."""
+        from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
+
+        model = self.whisper
+        c = self.config
+        tok = self._tokenizer()
+        # The window: the utterance, `fit_pad_s` more, at least `fit_min_s`, rounded up to a step.
+        # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
+        # does in training (not zeros in the log-mel domain, which read as faint noise).
+        step = max(1, int(round(c.fit_step_s * 100)))
+        want = max(len(audio) / 160 + c.fit_pad_s * 100, c.fit_min_s * 100)
+        frames = min(3000, int(math.ceil(want / step)) * step)
+        padded = np.zeros(frames * 160, dtype=np.float32)
+        padded[: min(len(audio), len(padded))] = audio[: len(padded)]
+        feats = model.feature_extractor(padded)  # (n_mels, frames + 1), 100 frames per second
+        x = np.zeros((1, feats.shape[0], frames), dtype=np.float32)
+        n = min(frames, feats.shape[1])
+        x[0, :, :n] = feats[:, :n]
+        enc = model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
+        prompt = list(tok.sot_sequence) + [tok.no_timestamps]
+        if c.initial_prompt:
+            prompt = [tok.sot_prev] + tok.encode(" " + c.initial_prompt.strip())[-223:] + prompt
+        seconds = len(audio) / PIPELINE_RATE
+        budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
+        r = model.model.generate(
+            enc, [prompt], beam_size=c.beam_size, max_length=len(prompt) + budget, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
+        )[0]
+        tokens = r.sequences_ids[0]
+        text = tok.decode(tokens).strip()
+        avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
+        if r.no_speech_prob > 0.6 and avg_logprob < -1.0:
+            return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob)
+        if r.no_speech_prob > 0.5:
+            return None  # probably not speech ("you" from silence): the standard path decides
+        if text and (get_compression_ratio(text) > 2.4 or avg_logprob < -1.0 or len(tokens) >= budget
+                     or repeats_itself(text)):
+            return None  # repetition, a runaway or an improbable reading: the standard path decides
+        return Transcript(text=text, seconds=0.0, no_speech_prob=r.no_speech_prob)
+
+    def _tokenizer(self):
+        if self._tok is None:
+            from faster_whisper.tokenizer import Tokenizer
+
+            model = self.whisper
+            self._tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
+        return self._tok
+
     async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k)
@@ -149,6 +226,28 @@ class SpeechModels:
     def synthesize_all(self, text: str, rate_out: int) -> np.ndarray:
         parts = [resample(c.samples, c.rate, rate_out) for c in self.synthesize_sync(text)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def repeats_itself(text: str) -> bool:
+    """A phrase said twice in a row, or a word three times: how a short encoder window fails.
+
+    ("hello hello hello", "I didn't know you were there. I didn't know you"). A caller can say
+    "five five" but rarely a whole phrase twice; a false alarm only costs the standard path's time.
+    """
+    import re
+
+    w = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+    for i in range(len(w)):
+        if i + 2 < len(w) and w[i] == w[i + 1] == w[i + 2]:
+            return True
+        for n in range(2, (len(w) - i) // 2 + 1):
+            if w[i : i + n] == w[i + n : i + 2 * n]:
+                return True
+    # a tail that restarts the utterance: "I didn't know you were there I didn't know you"
+    for n in range(3, len(w) // 2 + 1):
+        if w[-n:] == w[:n]:
+            return True
+    return False
 
 
 _shared: SpeechModels | None = None

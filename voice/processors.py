@@ -6,8 +6,9 @@ Each is a FrameProcessor, testable alone with pipecat's run_test: frames in, fra
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol
 
 import numpy as np
 from pipecat.frames.frames import (
@@ -25,7 +26,8 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice import prosody as prosody_mod
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
-from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded
+from voice.endpointing import transcript_complete
+from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
 
 EventSink = Callable[[dict], None]
 
@@ -59,12 +61,30 @@ class Progress:
             await self._changed.wait()
 
 
-class TurnTakingProcessor(FrameProcessor):
-    """Caller audio in; CallerSpeechStartedFrame (and InterruptionFrame on barge-in) and CallerTurnFrame out."""
+@dataclass
+class Speculation:
+    """A transcription of the turn so far, started at a pause; stale once the caller speaks again."""
 
-    def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress, **kw):
+    pause_id: int
+    task: asyncio.Task
+
+
+class TurnTakingProcessor(FrameProcessor):
+    """Caller audio in; CallerSpeechStartedFrame (and InterruptionFrame on barge-in) and CallerTurnFrame out.
+
+    With `transcribe`, every pause of `pause_ms` starts a transcription of the turn so far. If the
+    caller speaks again it is dropped; if it comes back reading as a finished turn
+    (`transcript_complete`) the turn ends there, with its transcript, instead of at `silence_ms`.
+    A turn that ends at `silence_ms` still takes the transcription of its last pause with it.
+    """
+
+    def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
+                 transcribe: Callable[[np.ndarray], Awaitable] | None = None, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
+        self._transcribe = transcribe if config.pause_ms else None
+        self._spec: Speculation | None = None
+        self.speculations_dropped = 0
         self._config = config
         self._quiet_since: float | None = None
         self._clock = clock
@@ -83,6 +103,7 @@ class TurnTakingProcessor(FrameProcessor):
             samples = np.frombuffer(frame.audio, dtype=np.int16)
             for ev in self._detector.feed(samples, t):
                 await self._emit(ev)
+            await self._end_if_finished()
             await self._check_no_input(t)
             self._progress.note(seen=1)
             return
@@ -107,7 +128,39 @@ class TurnTakingProcessor(FrameProcessor):
             self._progress.note(owed=1)
             await self.push_frame(CallerTurnFrame(index=-1, no_input=True, detected_at=self._clock.now))
 
-    async def _emit(self, ev: SpeechStarted | TurnEnded) -> None:
+    def _speculate(self, ev: TurnPaused) -> None:
+        self._drop_speculation()
+        self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
+        task = asyncio.ensure_future(self._transcribe(ev.audio))
+        task.add_done_callback(lambda _t: self._progress.note(owed=-1))
+        self._spec = Speculation(ev.pause_id, task)
+
+    def _drop_speculation(self) -> None:
+        if self._spec is not None:
+            if not self._spec.task.done():
+                self._spec.task.cancel()  # the model run itself finishes in its worker; its result is ignored
+            self._spec = None
+            self.speculations_dropped += 1
+
+    async def _end_if_finished(self) -> None:
+        """The pause's transcript is back and reads as a finished turn: end the turn now."""
+        spec = self._spec
+        if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
+            return
+        if not transcript_complete(spec.task.result().text):
+            return
+        ev = self._detector.end_now(spec.pause_id)
+        if ev is not None:
+            await self._emit(ev)
+
+    async def _emit(self, ev: SpeechStarted | TurnPaused | TurnResumed | TurnEnded) -> None:
+        if isinstance(ev, TurnPaused):
+            if self._transcribe is not None:
+                self._speculate(ev)
+            return
+        if isinstance(ev, TurnResumed):
+            self._drop_speculation()
+            return
         if isinstance(ev, SpeechStarted):
             # The bot is talking if its queued audio runs past the moment speech was confirmed.
             self._barge_in = self._playout.playing_until() > ev.confirmed + 1e-6
@@ -117,17 +170,20 @@ class TurnTakingProcessor(FrameProcessor):
             await self.push_frame(CallerSpeechStartedFrame(onset=ev.onset, confirmed=ev.confirmed, barge_in=self._barge_in))
         else:
             self._progress.note(owed=1)
-            await self.push_frame(
-                CallerTurnFrame(
-                    index=ev.index,
-                    start=ev.start,
-                    end=ev.end,
-                    audio=ev.audio,
-                    voiced=ev.voiced,
-                    barge_in=self._barge_in,
-                    detected_at=self._clock.now,
-                )
+            frame = CallerTurnFrame(
+                index=ev.index,
+                start=ev.start,
+                end=ev.end,
+                audio=ev.audio,
+                voiced=ev.voiced,
+                barge_in=self._barge_in,
+                detected_at=self._clock.now,
             )
+            if self._spec is not None:  # no speech since that pause: its audio is this turn's
+                frame.speculative = True
+                frame.metadata["asr_task"] = self._spec.task
+                self._spec = None
+            await self.push_frame(frame)
             self._barge_in = False
 
 
@@ -197,12 +253,15 @@ class BotTurnProcessor(FrameProcessor):
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
                 frame.prosody = self._baseline.normalise(p).to_dict()
             reply = None
+            t0 = time.perf_counter()
             if frame.no_input:
                 reply = self._responder.on_turn(frame)
                 self._emit({"event": "no_input", "at": round(frame.detected_at, 2),
                             **(reply.turn_fields if reply is not None else {})})
             elif frame.text:
                 reply = self._responder.on_turn(frame)
+            nlu_seconds = time.perf_counter() - t0
+            if frame.text and not frame.no_input:
                 event = {
                     "event": "turn",
                     "index": frame.index,
@@ -216,7 +275,7 @@ class BotTurnProcessor(FrameProcessor):
                 self._emit(event)
                 await self.push_frame(frame)
             if reply is not None:
-                await self._answer(reply)
+                await self._answer(reply, frame, nlu_seconds)
             # The turn is answered once its reply (if any) is queued behind it.
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
@@ -229,17 +288,18 @@ class BotTurnProcessor(FrameProcessor):
             return
         await self.push_frame(frame, direction)
 
-    async def _answer(self, reply: Reply) -> None:
+    async def _answer(self, reply: Reply, turn: CallerTurnFrame | None = None, nlu_seconds: float | None = None) -> None:
         for ev in reply.events:
             self._emit(ev)
-        await self._speak(reply)
+        await self._speak(reply, turn=turn, nlu_seconds=nlu_seconds)
 
-    async def _speak(self, reply: Reply, owed: bool = True) -> None:
+    async def _speak(self, reply: Reply, owed: bool = True, turn: CallerTurnFrame | None = None,
+                     nlu_seconds: float | None = None) -> None:
         rid = self._reply_id
         self._reply_id += 1
         if owed:
             self._progress.note(owed=1)  # settled once its end reaches the output
-        await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text))
+        await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text, turn=turn, nlu_seconds=nlu_seconds))
         await self.push_frame(TTSSpeakFrame(reply.text))
         end = BotReplyEndFrame(reply_id=rid, end_call=reply.end_call)
         end.metadata["outcome"] = reply.outcome
@@ -261,6 +321,28 @@ class _ReplyLog:
     done: bool = False  # all its audio has arrived
     reported: bool = False
     end_call: bool = False
+    turn: CallerTurnFrame | None = None
+    nlu_seconds: float | None = None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
+
+
+def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_seconds: float | None,
+                 audio_at: float) -> dict:
+    """Where one reply's wait went, from the pipeline's own trace (media time where it is a wait
+    on the caller's clock, wall time where it is compute). tts_first_ms is 0 for a cached prompt."""
+    return {
+        "event": "stages",
+        "turn": turn.index,
+        "end_of_turn_ms": _ms(turn.detected_at - turn.end),  # last voiced frame → end of turn declared
+        "asr_ms": _ms(turn.asr_seconds),
+        "asr_speculative": turn.speculative,
+        "nlu_ms": _ms(nlu_seconds),
+        "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
+        "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service
+    }
 
 
 class CallOutputProcessor(FrameProcessor):
@@ -308,6 +390,8 @@ class CallOutputProcessor(FrameProcessor):
         if isinstance(frame, BotReplyStartFrame):
             self._report_finished()
             self._current = _ReplyLog(frame.reply_id, frame.text)
+            self._current.turn = frame.turn
+            self._current.nlu_seconds = frame.nlu_seconds
             self._replies.append(self._current)
             return
         if isinstance(frame, OutputAudioRawFrame):
@@ -325,6 +409,8 @@ class CallOutputProcessor(FrameProcessor):
                 if self._last_turn_end is not None:
                     self.reply_latencies.append(start - self._last_turn_end)
                     self._last_turn_end = None
+                if cur.turn is not None and not cur.turn.no_input:
+                    self._emit(stages_event(cur.turn, cur.nlu_seconds, frame.metadata.get("tts_first_seconds"), start))
             cur.end = self._playout.playing_until()
             return
         if isinstance(frame, BotReplyEndFrame):

@@ -69,7 +69,10 @@ class SharedWhisperSTTService(STTService):
             await FrameProcessor.process_frame(self, frame, direction)
             text_parts: list[str] = []
             self._last_asr_seconds = None
-            async for out in self.run_stt(frame.audio.astype(np.int16).tobytes()):
+            task = frame.metadata.pop("asr_task", None)
+            audio = frame.audio.astype(np.int16).tobytes()
+            source = self._from_speculation(task, audio) if task is not None else self.run_stt(audio)
+            async for out in source:
                 if isinstance(out, TranscriptionFrame):
                     text_parts.append(out.text)
                     out.metadata["turn_index"] = frame.index
@@ -79,6 +82,20 @@ class SharedWhisperSTTService(STTService):
             await self.push_frame(frame, direction)
             return
         await super().process_frame(frame, direction)
+
+    async def _from_speculation(self, task: asyncio.Future, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """The turn was transcribed at its last pause (see TurnTakingProcessor): use that."""
+        try:
+            result = await task
+        except Exception:  # cancelled or failed: transcribe the turn now
+            result = None
+        if result is None:
+            async for out in self.run_stt(audio):
+                yield out
+            return
+        self._last_asr_seconds = result.seconds
+        if result.text:
+            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
 
 
 class SharedPiperTTSService(TTSService):
@@ -103,7 +120,10 @@ class SharedPiperTTSService(TTSService):
         if cached is not None:
             step = self.sample_rate // 10  # 100 ms frames, like a streaming synthesizer
             for i in range(0, len(cached), step):
-                yield TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
+                f = TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
+                if i == 0:
+                    f.metadata["tts_first_seconds"] = 0.0
+                yield f
             return
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
@@ -114,6 +134,7 @@ class SharedPiperTTSService(TTSService):
             ):
                 if first:
                     self.first_chunk_seconds.append(time.perf_counter() - t0)
+                    frame.metadata["tts_first_seconds"] = self.first_chunk_seconds[-1]
                     first = False
                 await self.stop_ttfb_metrics()
                 yield frame

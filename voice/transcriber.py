@@ -26,7 +26,7 @@ async def transcribe_leg(
     config: TurnConfig | None = None,
 ) -> None:
     """Read 8 kHz PCM frames (bytes; None ends) and call `on_text(text, start, end)` per utterance."""
-    detector = TurnDetector(config or TurnConfig(silence_ms=600, no_input_ms=0))
+    detector = TurnDetector(config or TurnConfig(silence_ms=600, pause_ms=0, no_input_ms=0))
     up = Upsampler()
     n = 0
     pending: set[asyncio.Task] = set()

@@ -1,8 +1,11 @@
 """Turn-taking: where a caller's turn starts and ends, from webrtcvad over 20 ms frames.
 
 A pure state machine (no I/O, no clock of its own): feed it frames with their media time and it
-says when speech has really started (enough voiced audio to not be a click or a cough) and when
-the turn has ended (a configurable stretch of silence). The same events drive barge-in.
+says when speech has really started (enough voiced audio to not be a click or a cough), when
+the caller pauses (`pause_ms` of silence: the turn so far, for a speculative transcription),
+when they resume, and when the turn has ended: at `silence_ms` of silence, or earlier through
+`end_now` when whoever transcribed the pause judged the turn finished (voice.endpointing).
+The same events drive barge-in.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from voice.audio import FRAME_MS, PIPELINE_RATE
 
 @dataclass(frozen=True)
 class TurnConfig:
-    silence_ms: int = 500  # trailing silence that ends a turn
+    silence_ms: int = 800  # trailing silence that ends a turn whatever was said (slow speakers)
+    pause_ms: int = 200  # silence at which the turn so far is offered for transcription (0: never)
     min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
@@ -36,12 +40,32 @@ class TurnConfig:
                 raise ValueError(f"{name} must be a positive multiple of {FRAME_MS} ms")
         if self.min_speech_ms > self.onset_window_ms:
             raise ValueError("min_speech_ms must not exceed onset_window_ms")
+        if self.pause_ms < 0 or self.pause_ms % FRAME_MS:
+            raise ValueError(f"pause_ms must be 0 or a positive multiple of {FRAME_MS} ms")
 
 
 @dataclass(frozen=True)
 class SpeechStarted:
     onset: float  # media seconds of the first voiced frame
     confirmed: float  # media seconds when enough speech had been heard
+
+
+@dataclass
+class TurnPaused:
+    """The caller has been silent `pause_ms`: here is the turn so far (as `TurnEnded` would keep it)."""
+
+    index: int
+    pause_id: int
+    end: float  # media seconds at the end of the last voiced frame
+    audio: np.ndarray
+
+
+@dataclass(frozen=True)
+class TurnResumed:
+    """Speech again after a pause: whatever was started on that pause's audio is stale."""
+
+    index: int
+    pause_id: int
 
 
 @dataclass
@@ -75,6 +99,8 @@ class TurnDetector:
         self._silence_ms = 0
         self._turn_index = 0
         self._preroll_frames = 0
+        self._pause_id = 0
+        self._paused = False  # a TurnPaused is out and no voiced frame has come since
 
     @property
     def speaking(self) -> bool:
@@ -85,18 +111,31 @@ class TurnDetector:
         """Speech has started (maybe not yet confirmed) and the turn has not ended."""
         return self._state != "idle"
 
+    @property
+    def silence_ms(self) -> int:
+        """Trailing silence of the turn in progress."""
+        return self._silence_ms if self._state == "speaking" else 0
+
+    def end_now(self, pause_id: int) -> "TurnEnded | None":
+        """End the turn at its current pause (the transcript of it reads as finished).
+
+        None if that pause is over (the caller spoke again) or the turn has already ended."""
+        if self._state == "speaking" and self._paused and pause_id == self._pause_id:
+            return self._close_turn()
+        return None
+
     def is_speech(self, frame: np.ndarray) -> bool:
         if frame_dbfs(frame) < self.config.energy_floor_dbfs:
             return False
         return self._vad.is_speech(frame.astype(np.int16).tobytes(), self.rate)
 
-    def feed(self, frame: np.ndarray, t: float) -> list[SpeechStarted | TurnEnded]:
+    def feed(self, frame: np.ndarray, t: float) -> list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded]:
         """`t` is the media time at the start of this frame, in seconds."""
         if len(frame) != self._frame_len:
             raise ValueError(f"expected {self._frame_len} samples, got {len(frame)}")
         c = self.config
         voiced = self.is_speech(frame)
-        events: list[SpeechStarted | TurnEnded] = []
+        events: list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded] = []
         end_t = t + FRAME_MS / 1000
         if self._state == "idle":
             if voiced:
@@ -129,11 +168,19 @@ class TurnDetector:
             if voiced:
                 self._silence_ms = 0
                 self._last_voiced_end = end_t
+                if self._paused:
+                    self._paused = False
+                    events.append(TurnResumed(self._turn_index, self._pause_id))
             else:
                 self._silence_ms += FRAME_MS
             too_long = (end_t - self._onset) * 1000 >= c.max_turn_ms
             if self._silence_ms >= c.silence_ms or too_long:
                 events.append(self._close_turn())
+            elif c.pause_ms and self._silence_ms == c.pause_ms:
+                self._pause_id += 1
+                self._paused = True
+                audio, _ = self._kept()
+                events.append(TurnPaused(self._turn_index, self._pause_id, self._last_voiced_end, audio))
         return events
 
     def flush(self) -> list[TurnEnded]:
@@ -142,18 +189,20 @@ class TurnDetector:
             return [self._close_turn()]
         return []
 
-    def _close_turn(self) -> TurnEnded:
-        c = self.config
-        # Keep pre-roll, the speech, and `tail_ms` after the last voiced frame.
+    def _kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pre-roll, the speech, and `tail_ms` after the last voiced frame: what ASR hears."""
         keep = self._preroll_frames + int(round((self._last_voiced_end - self._onset) * 1000 / FRAME_MS))
-        keep += c.tail_ms // FRAME_MS
+        keep += self.config.tail_ms // FRAME_MS
         kept = self._turn[: max(1, keep)]
-        audio = np.concatenate([f for f, _ in kept])
-        voiced = np.array([v for _, v in kept], dtype=bool)
+        return np.concatenate([f for f, _ in kept]), np.array([v for _, v in kept], dtype=bool)
+
+    def _close_turn(self) -> TurnEnded:
+        audio, voiced = self._kept()
         turn = TurnEnded(self._turn_index, self._onset, self._last_voiced_end, audio, voiced)
         self._turn_index += 1
         self._state = "idle"
         self._turn = []
         self._silence_ms = 0
+        self._paused = False
         self._pre.clear()
         return turn

@@ -1,0 +1,56 @@
+"""Is the caller done? A transcript-based check that lets a turn end at a short pause.
+
+A fixed silence long enough for a slow speaker ("my order number is ... four five six") makes
+every caller wait for it. Instead the turn so far is transcribed at a short pause, and the turn
+ends there only if what was said reads as finished: a sentence with its full stop, not one
+that trails off on "and", "um" or "my order number is". Anything else waits for the long
+silence as before. Pure functions of the text: no audio, no clock.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Words a finished sentence does not end on: conjunctions, fillers, articles, possessives,
+# prepositions, copulas and auxiliaries, and the nouns that announce a number.
+TRAILING = frozenset(
+    """
+    and but or so because cause if then than that which who whose where when while although though
+    um umm uh uhh er erm hmm ah like well
+    a an the my your our their his her its this these those some any
+    to of for with from at in on by about into onto as
+    is are was were be been am i'm it's there's is's i we you they he she it
+    can could would should will shall do does did have has had i'd i'll i've
+    number numbers card account code zip phone postcode reference id
+    """.split()
+)
+# A turn made only of these is an opener ("Hi," "Hello, thank you,") that a request usually
+# follows; alone it still ends at the long silence. "Yes." and "No." are not openers.
+OPENERS = frozenset("hi hello hey hiya good morning afternoon evening thanks thank you there so well right".split())
+NUMBER_CUES = frozenset("number card account code zip phone postcode reference pin".split())
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def transcript_complete(text: str) -> bool:
+    """True when the transcript reads as a finished turn (so a short pause may end it)."""
+    t = text.strip()
+    if not t or t.endswith(("...", "…", ",", "-", ";", ":")):
+        return False
+    if t[-1] not in ".?!":
+        return False  # Whisper punctuates what it hears as finished
+    w = words(t)
+    if not w or w[-1] in TRAILING or all(x in OPENERS for x in w):
+        return False
+    if w[-1].isdigit() or w[-1] in _DIGIT_WORDS:
+        # "my card number is 4321 ..." : a number read in groups pauses between them.
+        digits = sum(len(x) if x.isdigit() else 1 for x in w if x.isdigit() or x in _DIGIT_WORDS)
+        if any(x in NUMBER_CUES for x in w) and digits < 5:
+            return False
+    return True
+
+
+_DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())
