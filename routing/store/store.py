@@ -142,6 +142,13 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(orig, psycopg.OperationalError)  # no SQLSTATE: the client could not connect
 
 
+def _call_safely(cb: Callable[..., Any], *args: Any) -> None:
+    try:
+        cb(*args)
+    except Exception:
+        log.exception("store: subscriber failed")
+
+
 def _aware(at: datetime | None) -> datetime:
     if at is None:
         return utcnow()
@@ -783,11 +790,11 @@ class Store:
         claims = self.agent_claims()
         for cb, loop in list(self._claim_subs):
             if loop is None:
-                PolicyChanges._call(cb, claims)  # type: ignore[arg-type]
+                _call_safely(cb, claims)
             else:
                 try:
-                    loop.call_soon_threadsafe(PolicyChanges._call, cb, claims)
-                except RuntimeError:
+                    loop.call_soon_threadsafe(_call_safely, cb, claims)
+                except RuntimeError:  # that loop is closed
                     pass
 
     @property
