@@ -54,7 +54,7 @@ class SourceLimiter:
             return Verdict.OK
         # Excess: the debt grows (to a floor), so a source that keeps flooding stays refused.
         b.tokens = max(b.tokens - 1.0, -float(self.hard) - 1.0)
-        if b.tokens > -float(self.hard):
+        if b.tokens >= -float(self.hard):
             self.rejected += 1
             return Verdict.REJECT
         self.dropped += 1
