@@ -166,8 +166,8 @@ class Cluster:
             w.stop()
         if self.pg is not None:
             self.pg.stop("fast")
-        if self._own_root and self.root is not None:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self._own_root and self.root is not None and not os.environ.get("IVR_CLUSTER_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)  # IVR_CLUSTER_KEEP=1 keeps the logs
 
     def __enter__(self) -> "Cluster":
         return self.start()
