@@ -168,6 +168,55 @@ async def test_postgresql_restarted_during_calls_the_calls_go_on_and_nothing_is_
         assert [e["seq"] for e in events] == list(range(len(events)))  # nothing missing, in order
 
 
+def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
+    """300 INVITEs as fast as one socket sends them from 127.0.0.2: Kamailio's pike answers 503
+    once the source is over its rate (and then goes quiet), so few reach the workers, while a
+    caller on another address still gets through."""
+    import socket
+    import uuid
+
+    host, port = cluster.sip
+    body = (b"v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+            b"m=audio 4000 RTP/AVP 18\r\n")  # G.729 only: a worker that gets one answers 488 at once
+    statuses: dict[str, int] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.2", 0))
+        lport = s.getsockname()[1]
+        for i in range(300):
+            cid = uuid.uuid4().hex
+            msg = (f"INVITE sip:support@{host}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:{lport};branch=z9hG4bK{cid[:16]};rport\r\n"
+                   f"Max-Forwards: 70\r\nFrom: <sip:flood@127.0.0.2>;tag={i}\r\nTo: <sip:support@{host}>\r\n"
+                   f"Call-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:flood@127.0.0.2:{lport}>\r\n"
+                   f"Content-Type: application/sdp\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            s.sendto(msg, (host, port))
+        s.settimeout(2.0)
+        try:
+            while True:
+                data, _ = s.recvfrom(65536)
+                head = data.split(b"\r\n", 1)[0].split(b" ")
+                code = int(head[1])
+                cid = next(l.split(b":", 1)[1].strip().decode() for l in data.split(b"\r\n") if l.lower().startswith(b"call-id"))
+                if code >= 200:
+                    statuses.setdefault(cid, code)
+        except socket.timeout:
+            pass
+    counts = {c: list(statuses.values()).count(c) for c in set(statuses.values())}
+    assert counts.get(503, 0) > 0, counts
+    assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through
+    assert len(statuses) < 300  # once blocked, the source hears nothing more
+    # Someone else still gets through.
+    async def one_call():
+        ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+        await ep.start()
+        try:
+            call, rec = await place(ep, cluster, 1.0)
+            return rec.loud_seconds()
+        finally:
+            await ep.stop()
+
+    assert asyncio.run(one_call()) > 0.3
+
+
 async def test_a_worker_killed_mid_call_new_calls_go_to_the_others_and_its_record_is_closed(cluster, phone):
     """Runs last: the cluster goes on with two workers (a restarted worker closing its own
     calls is tested in tests/routing/test_store_cluster.py)."""
