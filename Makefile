@@ -4,11 +4,11 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium pocketsphinx-testdata
+APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium pocketsphinx-testdata kamailio openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
-.PHONY: deps venv run test bench eval clean
+.PHONY: deps venv run test bench eval clean cluster soak
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,6 +35,15 @@ test: deps venv
 bench: deps venv
 	.venv/bin/ivr bench pipeline --json bench-results/pipeline.json
 	.venv/bin/ivr bench transfer --calls 10 --json bench-results/transfer.json
+
+# PostgreSQL + Kamailio (SIP on 127.0.0.1:5060) + 3 workers in the foreground; Ctrl-C stops them all.
+cluster: deps venv
+	$(PY) -m cluster --workers 3
+
+# Steady sipp load through the cluster for MINUTES (default 10); figures in bench-results/soak.json.
+MINUTES ?= 10
+soak: deps venv
+	$(PY) -m cluster.soak --minutes $(MINUTES) --json bench-results/soak.json
 
 eval: deps venv
 	scripts/fetch_eval_data.sh

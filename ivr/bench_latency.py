@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -349,7 +348,7 @@ def stage_summary(events: list[dict]) -> dict:
     return out
 
 
-async def ours_call(sip: int, http: int, lines: list[Line], index: int) -> tuple[list[TurnResult], list[dict]]:
+async def ours_call(sip: int, api, lines: list[Line], index: int) -> tuple[list[TurnResult], list[dict]]:
     from telephony import SipEndpoint
 
     ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
@@ -364,13 +363,11 @@ async def ours_call(sip: int, http: int, lines: list[Line], index: int) -> tuple
         sip_id = call.call_id
     finally:
         await ep.stop()
-    return results, await _stages(http, sip_id)
+    return results, await _stages(api, sip_id)
 
 
-async def _stages(http: int, sip_call_id: str) -> list[dict]:
-    def get(path):
-        with urllib.request.urlopen(f"http://127.0.0.1:{http}{path}", timeout=5) as r:
-            return json.loads(r.read())
+async def _stages(get, sip_call_id: str) -> list[dict]:
+    """The call's stage timings from the store, through the API (``get``: the harness's ``Service.api``)."""
 
     loop = asyncio.get_running_loop()
     for _ in range(50):  # the store writes in the background: the call shows up within moments
@@ -447,7 +444,7 @@ def run(args) -> int:
                     order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
                     for who in order:
                         if who == "ours":
-                            r, st = asyncio.run(ours_call(svc.sip, svc.http, lines, i))
+                            r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i))
                             ours += r
                             stages += st
                         elif baseline is not None:

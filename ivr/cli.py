@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
-    v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, survey, refer")
+    v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, "
+                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://...")
@@ -163,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the whisper, transfer by REFER with Replaces when the caller's side supports it")
     v.add_argument("--survey", action="store_const", const=True, default=None,
                    help="after the agent hangs up, ask the caller to rate the call 1-5 by DTMF")
+    v.add_argument("--worker-id", dest="worker_id",
+                   help="this worker's name in a cluster sharing one database (default HOSTNAME-SIPPORT)")
+    v.add_argument("--invite-rate", dest="invite_rate", type=float,
+                   help="new INVITEs per second allowed per source address (default 5; burst: --invite-burst)")
+    v.add_argument("--invite-burst", dest="invite_burst", type=int, help="INVITE burst per source (default 20)")
+    v.add_argument("--rate-exempt", dest="rate_exempt", action="append",
+                   help="source address/network not rate-limited here, e.g. the Kamailio in front (repeatable)")
     v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")

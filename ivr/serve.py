@@ -7,8 +7,10 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -26,6 +28,13 @@ DEFAULTS = {
     "ring_timeout": 20.0,
     "survey": False,
     "refer": False,
+    # Scale-out and reliability (see README "Production layout").
+    "worker_id": None,  # default HOSTNAME-SIPPORT: stable across restarts, unique per machine and port
+    "heartbeat_s": 2.0,
+    "worker_stale_s": 10.0,  # a worker silent this long is dead: its open calls are closed as interrupted
+    "invite_rate": 5.0,  # new INVITEs per second per source address (token bucket)...
+    "invite_burst": 20,  # ...with this burst; excess gets 503, a sustained flood is dropped
+    "rate_exempt": [],  # sources not rate-limited here (the Kamailio in front limits per source itself)
 }
 
 
@@ -69,8 +78,15 @@ def resolve_settings(args) -> dict:
             settings[key] = value
     parse_hostport(settings["sip"], 5070)
     parse_hostport(settings["http"], 8080)
-    for net in settings["allow"] or []:
+    for net in [*(settings["allow"] or []), *(settings["rate_exempt"] or [])]:
         ipaddress.ip_network(net, strict=False)
+    for key in ("heartbeat_s", "worker_stale_s", "invite_rate"):
+        if float(settings[key]) <= 0:
+            raise ValueError(f"{key}: must be > 0")
+    if int(settings["invite_burst"]) < 1:
+        raise ValueError("invite_burst: must be >= 1")
+    if float(settings["worker_stale_s"]) < 2 * float(settings["heartbeat_s"]):
+        raise ValueError("worker_stale_s: must be at least twice heartbeat_s")
     return settings
 
 
@@ -104,19 +120,42 @@ def desktop_url(args) -> int:
     return 0
 
 
+def process_stats() -> dict:
+    """Open file descriptors, resident memory and asyncio tasks of this process (leak checks)."""
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux
+        fds, rss = -1, -1
+    try:
+        tasks = len(asyncio.all_tasks())
+    except RuntimeError:
+        tasks = -1
+    return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
+
+
 def build_app(state: dict):
     from fastapi import FastAPI
 
     app = FastAPI(title="ivr", version="0.1.0")
 
     @app.get("/healthz")
-    def healthz() -> dict:
+    async def healthz() -> dict:  # async: runs in the loop, so it can count the loop's tasks
         cc = state.get("cc")
+        store = state.get("store")
+        endpoint = state.get("endpoint")
         return {
             "status": "ok",
             "calls_active": len(cc.active) if cc else 0,
             "calls_total": cc.total if cc else 0,
             "sip": state["sip"],
+            "worker": state.get("worker"),
+            "store": {"backlog": store.backlog, "database_reachable": store.outage_since is None,
+                      "write_errors": store.write_errors, "write_retries": store.write_retries,
+                      "listening": store.listening} if store else None,
+            "sip_stats": endpoint.stats() if endpoint else None,
+            "process": process_stats(),
         }
 
     @app.get("/metrics", include_in_schema=False)
@@ -155,6 +194,7 @@ async def _serve(settings: dict) -> int:
     from routing.transfer import TransferConfig
     from telephony import SipEndpoint
     from telephony.endpoint import DigestRegistrar
+    from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings["sip"], 5070)
     http_host, http_port = parse_hostport(settings["http"], 8080)
@@ -169,17 +209,32 @@ async def _serve(settings: dict) -> int:
     engine = await loop.run_in_executor(
         None, lambda: get_engine(db=settings["company_db"], policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
     )
-    directory = AgentDirectory(load_agents(settings["agents"]))
+    worker_id = settings["worker_id"] or f"{socket.gethostname()}-{sip_port}"[:64]
+    claims = None
+    if store.url.startswith("postgres"):  # workers share agents: claim each in the database before ringing
+        claims = SimpleNamespace(claim=store.claim_agent, release=store.release_agent)
+    directory = AgentDirectory(load_agents(settings["agents"]), claims=claims)
     secret = server_secret(settings)
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
                        transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
                                                refer_when_supported=bool(settings["refer"])))
-    state: dict = {"cc": cc, "sip": None}
+    state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
-    endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar)
+    limiter = SourceLimiter(float(settings["invite_rate"]), int(settings["invite_burst"]))
+    endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
+                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [])
     cc.attach(endpoint)
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"
+    state["endpoint"] = endpoint
+    closed = await loop.run_in_executor(None, lambda: store.register_worker(
+        worker_id, sip=state["sip"], heartbeat_s=float(settings["heartbeat_s"]),
+        stale_s=float(settings["worker_stale_s"])))
+    if closed:
+        log.warning("worker %s: %d call(s) left open by its previous run closed as interrupted", worker_id, len(closed))
+    if claims is not None:
+        store.on_agent_claims(lambda holders: directory.sync_claims(holders, worker_id), loop=loop)
+        directory.sync_claims(await store.run(store.agent_claims), worker_id)
     app = build_app(state)
     add_web(app, store, cc, directory, secret)
     server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_level="warning"))

@@ -11,6 +11,12 @@ and handle times) and `since_wall` (epoch seconds, for people). The directory an
 `longest_idle(skill)` and reserves an agent atomically (`reserve`: available → ringing in one
 synchronous step, so two calls never ring the same person).
 
+Several workers: with `claims` (duck-typed: `claim(agent_id, call_ref) -> bool` and
+`release(agent_id, call_ref)`, e.g. the store's agent claims on PostgreSQL), `reserve` also takes
+the agent's shared claim, held until the agent is available or away again, so two workers never
+ring one agent either. An agent another worker holds is `held_elsewhere`: not offered here until
+`sync_claims` (fed by the database's notifications) says they are free, which wakes the queue.
+
 Registration: the directory is the password book and the binding sink for the telephony
 registrar (duck-typed, routing does not import telephony): `password_for(user)` and
 `on_register(registration)` where registration has `.user`, `.contact`, `.expires`. A live
@@ -186,11 +192,12 @@ class AgentStatus:
     contact: str | None = None  # a live REGISTER binding
     contact_expires: float | None = None  # monotonic expiry of that binding
     calls_handled: int = 0
+    held_elsewhere: bool = False  # another worker's call holds this agent (shared claims)
 
     def to_dict(self, now: float) -> dict[str, Any]:
         return {"state": self.presence.value, "since": self.since_wall, "seconds": round(max(0.0, now - self.since), 1),
                 "call_id": self.call_ref, "registered": self.contact is not None and (self.contact_expires or 0) > now,
-                "calls_handled": self.calls_handled}
+                "calls_handled": self.calls_handled, "held_elsewhere": self.held_elsewhere}
 
 
 Listener = Callable[[Agent, Presence, Presence, AgentStatus], None]
@@ -201,7 +208,7 @@ def pick_longest_idle(candidates: Iterable[tuple[Agent, AgentStatus]], skill: st
     best: tuple[float, int] | None = None
     chosen = None
     for order, (agent, status) in enumerate(candidates):
-        if status.presence is Presence.AVAILABLE and agent.has_skill(skill):
+        if status.presence is Presence.AVAILABLE and not status.held_elsewhere and agent.has_skill(skill):
             key = (status.since, order)
             if best is None or key < best:
                 best, chosen = key, agent
@@ -213,9 +220,11 @@ class AgentDirectory:
     never yields to the event loop, so it is atomic for asyncio tasks (and threads)."""
 
     def __init__(self, agents: Iterable[Agent | Mapping[str, Any] | str] = (), *, initial: Presence = Presence.AVAILABLE,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 claims: Any = None) -> None:
         self.clock = clock
         self.wall = wall
+        self.claims = claims
         self._lock = threading.RLock()
         self._agents: dict[str, Agent] = {}
         self._status: dict[str, AgentStatus] = {}
@@ -278,6 +287,8 @@ class AgentDirectory:
             elif new is Presence.WRAP_UP:
                 st.calls_handled += 1
             elif new in (Presence.AVAILABLE, Presence.AWAY):
+                if self.claims is not None and old is not Presence.AWAY and old is not Presence.AVAILABLE:
+                    self.claims.release(agent_id, st.call_ref)
                 st.call_ref = None
         for listener in list(self._listeners):
             listener(agent, old, new, st)
@@ -287,10 +298,28 @@ class AgentDirectory:
         """available → ringing for `call_ref`, only if still available and reachable."""
         with self._lock:
             st = self.status(agent_id)
-            if st.presence is not Presence.AVAILABLE or self.contact_uri(agent_id) is None:
+            if st.presence is not Presence.AVAILABLE or st.held_elsewhere or self.contact_uri(agent_id) is None:
+                return False
+            if self.claims is not None and not self.claims.claim(agent_id, call_ref or ""):
+                st.held_elsewhere = True  # until sync_claims says otherwise
                 return False
             self.set_presence(agent_id, Presence.RINGING, call_ref=call_ref)
             return True
+
+    def sync_claims(self, holders: Mapping[str, str], me: str | None) -> None:
+        """Every shared claim now (agent id → worker): agents held by another worker are not
+        offered here; one freed is offered again, and the listeners hear it as available (so a
+        waiting call takes them)."""
+        freed = []
+        with self._lock:
+            for agent_id, st in self._status.items():
+                held = agent_id in holders and holders[agent_id] != me
+                if st.held_elsewhere and not held and st.presence is Presence.AVAILABLE:
+                    freed.append((self._agents[agent_id], st))
+                st.held_elsewhere = held
+        for agent, st in freed:
+            for listener in list(self._listeners):
+                listener(agent, Presence.AVAILABLE, Presence.AVAILABLE, st)
 
     def reserve_longest_idle(self, skill: str | None, call_ref: str | None = None) -> Agent | None:
         """Pick and reserve in one step: the longest-idle reachable available agent with `skill`."""
@@ -307,7 +336,8 @@ class AgentDirectory:
     def available(self, skill: str | None = None) -> list[Agent]:
         """Reachable available agents with `skill`, longest idle first."""
         with self._lock:
-            pairs = [(a, s) for a, s in self._reachable() if s.presence is Presence.AVAILABLE and a.has_skill(skill)]
+            pairs = [(a, s) for a, s in self._reachable()
+                     if s.presence is Presence.AVAILABLE and not s.held_elsewhere and a.has_skill(skill)]
             return [a for a, _ in sorted(pairs, key=lambda p: p[1].since)]
 
     def staffed(self, skill: str | None = None) -> int:

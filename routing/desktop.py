@@ -133,14 +133,14 @@ def desktop_routes(hub: ScreenPopHub, directory, *,
                 except (RuntimeError, OSError):
                     pass
 
-    @router.get("/desktop", response_model=None)
+    @router.get("/desktop", response_model=None, include_in_schema=False)
     def my_desktop(request: Request) -> RedirectResponse:
         who = session_user(request)
         if who is None:
             return RedirectResponse("/login?next=%2Fdesktop", status_code=303)
         return RedirectResponse(f"/desktop/{who.name}" if who.name in directory else "/live", status_code=303)
 
-    @router.get("/desktop/{agent_id}", response_class=HTMLResponse, response_model=None)
+    @router.get("/desktop/{agent_id}", response_class=HTMLResponse, response_model=None, include_in_schema=False)
     def desktop_page(request: Request, agent_id: str, token: str | None = Query(None)) -> HTMLResponse | RedirectResponse:
         headers = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
         if not token and auth is not None and session_user(request) is None:

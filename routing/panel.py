@@ -16,7 +16,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any, Iterable, Mapping
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -149,6 +149,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
     templates.env.filters["spark"] = spark
     templates.env.filters["bars"] = bars
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
+    pages = APIRouter(include_in_schema=False)  # HTML for people; the OpenAPI spec is the JSON API's
 
     def render(request: Request, template: str, who: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         resp = templates.TemplateResponse(request, template, {"who": who, **ctx}, status_code=status)
@@ -175,7 +176,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         return data
 
     # ---------------------------------------------------------------- sign-in
-    @app.get("/login", response_class=HTMLResponse)
+    @pages.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str | None = None) -> HTMLResponse:
         token = secrets.token_urlsafe(24)
         resp = render(request, "login.html", None, csrf=token, next=safe_next(next), error=None)
@@ -183,7 +184,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
                         secure=request.url.scheme == "https")
         return resp
 
-    @app.post("/login", response_model=None)
+    @pages.post("/login", response_model=None)
     async def login(request: Request) -> Response:
         form = await request.form()
         name, password = str(form.get("name") or "")[:64], str(form.get("password") or "")[:1024]
@@ -217,7 +218,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         log.info("signed in: %s", name)
         return resp
 
-    @app.post("/logout", response_model=None)
+    @pages.post("/logout", response_model=None)
     async def logout(request: Request, who: Principal = Depends(auth.page())) -> Response:
         await form_of(request, who)
         cookie = request.cookies.get(SESSION_COOKIE)
@@ -227,17 +228,17 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
 
-    @app.get("/", response_model=None)
+    @pages.get("/", response_model=None)
     def home(who: Principal = Depends(auth.page())) -> Response:
         return RedirectResponse("/desktop" if who.role == "agent" else "/live", status_code=303)
 
     # ---------------------------------------------------------------- calls
-    @app.get("/live", response_class=HTMLResponse)
+    @pages.get("/live", response_class=HTMLResponse)
     def live_page(request: Request, who: Principal = Depends(auth.page("live.read"))) -> HTMLResponse:
         return render(request, "live.html", who, nav="live", live=live_calls(store.engine),
                       recent=store.list_calls(25))
 
-    @app.get("/calls/{call_id}", response_class=HTMLResponse)
+    @pages.get("/calls/{call_id}", response_class=HTMLResponse)
     def call_page(request: Request, call_id: str, who: Principal = Depends(auth.page())) -> HTMLResponse:
         call = store.get_call(call_id)
         if call is None:
@@ -253,7 +254,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         return render(request, "call.html", who, nav="live", call=call, transcript=lines,
                       frustration=[t["frustration"]["smoothed"] for t in call["turns"]])
 
-    @app.get("/dashboard", response_class=HTMLResponse)
+    @pages.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request, days: int = 7, who: Principal = Depends(auth.page("metrics.read"))) -> HTMLResponse:
         days = max(1, min(int(days), 3650))
         since = datetime.now(timezone.utc) - timedelta(days=days)
@@ -284,12 +285,12 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
                       error=error, error_field=error_field, saved=saved,
                       since=(today - timedelta(days=7)).isoformat(), until=today.isoformat())
 
-    @app.get("/policy", response_class=HTMLResponse)
+    @pages.get("/policy", response_class=HTMLResponse)
     def policy_get(request: Request, saved: int | None = None,
                    who: Principal = Depends(auth.page("policy.read"))) -> HTMLResponse:
         return policy_page(request, who, saved=saved)
 
-    @app.post("/policy", response_model=None)
+    @pages.post("/policy", response_model=None)
     async def policy_post(request: Request, who: Principal = Depends(auth.page("policy.write"))) -> Response:
         form = await form_of(request, who)
         shown = {f.path: form.get(f.path, "") if f.kind != "bool" else form.get(f.path) == "true" for f in FIELDS}
@@ -309,7 +310,7 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
                                error_field=body.get("field"))
         return RedirectResponse(f"/policy?saved={result['version']}", status_code=303)
 
-    @app.post("/policy/whatif", response_model=None)
+    @pages.post("/policy/whatif", response_model=None)
     async def policy_whatif(request: Request, who: Principal = Depends(auth.api("policy.read"))) -> Any:
         form = await request.form()
         data = {k: v for k, v in form.items() if isinstance(v, str)}
@@ -324,18 +325,20 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
         until = datetime.combine(end + timedelta(days=1), time.min, timezone.utc)  # the last day included
         return what_if(replay_inputs(store.engine, since, until), proposed).to_dict()
 
-    @app.get("/policy/history", response_class=HTMLResponse)
+    @pages.get("/policy/history", response_class=HTMLResponse)
     def history_page(request: Request, rolled: int | None = None,
                      who: Principal = Depends(auth.page("policy.read"))) -> HTMLResponse:
         message = f"Rolled back: version {rolled} is now current." if rolled else None
         return render(request, "history.html", who, nav="history", versions=store.policy_history(100),
                       can_edit=who.can("policy.write"), message=message)
 
-    @app.post("/policy/rollback/{version}", response_model=None)
+    @pages.post("/policy/rollback/{version}", response_model=None)
     async def rollback_page(request: Request, version: int, who: Principal = Depends(auth.page("policy.write"))) -> Response:
         await form_of(request, who)
         saved = rollback_to(store, version, who, f"rollback to version {version} from the panel")
         return RedirectResponse(f"/policy/history?rolled={saved['version']}", status_code=303)
+
+    app.include_router(pages)
 
 
 __all__ = ["add_panel_routes", "form_to_policy_doc", "policy_values", "FIELDS", "bars", "spark"]

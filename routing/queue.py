@@ -343,11 +343,13 @@ class CallQueue:
             self._again = True
             return
         self._dispatching = True
+        refused: set[str] = set()  # agents whose shared claim failed in this round
         try:
             while True:
                 self._again = False
                 live = [w for w in self._waiters if not w.future.done()]
-                pick = next_assignment([w.view for w in live], self.directory.available())
+                idle = [a for a in self.directory.available() if a.id not in refused]
+                pick = next_assignment([w.view for w in live], idle)
                 if pick is None:
                     if self._again:
                         continue
@@ -355,7 +357,8 @@ class CallQueue:
                 i, agent = pick
                 waiter = live[i]
                 if not self.directory.reserve(agent.id, waiter.view.call_ref):
-                    break
+                    refused.add(agent.id)  # held by another worker: try the next agent
+                    continue
                 self._waiters.remove(waiter)
                 waiter.future.set_result(agent)
         finally:

@@ -8,6 +8,11 @@ an offer without PCMU/PCMA 488, an unknown method 501, a malformed request 400 w
 can be addressed at all; nothing a peer sends can raise out of the datagram handler, and every
 transaction removes itself from the tables when its timers run out.
 
+New INVITEs are rate-limited per source address when `invite_limit` (a `SourceLimiter`) is
+given: excess INVITEs get 503 with Retry-After, a source that keeps flooding is ignored; the
+addresses in `limit_exempt` (the Kamailio in front, which limits per source itself) are not
+counted.
+
 REGISTER goes to the optional `DigestRegistrar` (digest-authenticated bindings, reported to the
 application's `on_register`); without one it is answered 405.
 
@@ -34,6 +39,7 @@ from .sdp import SUPPORTED, MediaParams, SdpError, SessionDescription, accept_an
 from .sip_dialog import Dialog, new_branch, new_call_id, new_tag
 from .sip_errors import SipParseError
 from .sip_headers import host_to_ip, parse_name_addr, parse_uri, split_header_list, parse_via, quote
+from .ratelimit import SourceLimiter, Verdict
 from .transfer import (
     SIPFRAG, ReferTarget, Replaces, event_id, parse_refer_to, parse_replaces, parse_sipfrag, refer_to_value, sipfrag,
     subscription_state,
@@ -132,6 +138,8 @@ class SipEndpoint:
         on_transfer: Callable[[Call, Call], Awaitable[None]] | None = None,
         refer_ring_timeout: float = 30.0,
         registrar: "DigestRegistrar | None" = None,
+        invite_limit: SourceLimiter | None = None,
+        limit_exempt: list[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -158,6 +166,8 @@ class SipEndpoint:
         # Out-of-dialog REGISTER goes to the registrar (digest-authenticated bindings); without one
         # the endpoint answers REGISTER 405 as before.
         self.registrar = registrar
+        self.invite_limit = invite_limit
+        self.limit_exempt = [ipaddress.ip_network(a, strict=False) for a in (limit_exempt or [])]
         self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp)
         self.server_tx: dict[tuple, ServerTransaction] = {}
         self.client_tx: dict[tuple, ClientTransaction] = {}
@@ -185,6 +195,14 @@ class SipEndpoint:
         for tx in list(self.server_tx.values()) + list(self.client_tx.values()):
             tx.terminate()
         await self.transport.stop()
+
+    def stats(self) -> dict[str, int]:
+        """What the endpoint holds now (a leak shows as numbers that do not return to zero)."""
+        return {"legs": len(self.legs), "calls": len(self.calls), "server_transactions": len(self.server_tx),
+                "client_transactions": len(self.client_tx), "tasks": len(self._tasks),
+                "calls_answered": self.calls_answered,
+                "invites_rejected": self.invite_limit.rejected if self.invite_limit else 0,
+                "invites_dropped": self.invite_limit.dropped if self.invite_limit else 0}
 
     @property
     def calls(self) -> list[Call]:
@@ -227,6 +245,13 @@ class SipEndpoint:
         except ValueError:  # a hostname we would have to resolve: use where the peer spoke from
             host, port = leg.source.addr
         return (lambda data: self.transport.send(data, (host, port))), False
+
+    def _exempt(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.limit_exempt)
 
     def _allowed(self, ip: str) -> bool:
         if self.allow is None:
@@ -340,11 +365,21 @@ class SipEndpoint:
         if tx is not None:
             tx.receive_retransmission(req)
             return
+        limited = False
+        if req.method == "INVITE" and not req.to.tag and self.invite_limit is not None and not self._exempt(source.addr[0]):
+            verdict = self.invite_limit.check(source.addr[0])
+            if verdict is Verdict.DROP:
+                return  # a flood: no transaction, no reply
+            limited = verdict is Verdict.REJECT
         send = self._reply_sender(req, source)
         reliable = source.transport == "TCP"
         cls = InviteServerTransaction if req.method == "INVITE" else ServerTransaction
         tx = cls(req, send, self.timers, reliable, on_terminated=lambda t, k=key: self._server_tx_done(k, t))
         self.server_tx[key] = tx
+        if limited:
+            log.info("503 for INVITE from %s: over the rate limit", source.addr[0])
+            tx.respond(self.response(req, 503, "Rate Limited", extra=[("Retry-After", str(self.invite_limit.retry_after()))]))
+            return
         try:
             self._dispatch(req, tx, source, key)
         except (SipParseError, SdpError) as exc:

@@ -10,6 +10,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import m0001_initial, m0002_accounts
+from . import m0001_initial, m0002_accounts, m0003_scaleout
 
-MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_accounts)
+MIGRATIONS: tuple[ModuleType, ...] = (m0001_initial, m0002_accounts, m0003_scaleout)

@@ -24,6 +24,7 @@ DEFAULT_URL = "sqlite:///var/ivr.db"
 # pg_advisory_xact_lock keys: one per thing several workers may do at once.
 MIGRATION_LOCK = 0x1F7C_0001
 POLICY_LOCK = 0x1F7C_0002
+SWEEP_LOCK = 0x1F7C_0003
 # Execution option naming how a SQLite transaction begins ("BEGIN" or "BEGIN IMMEDIATE").
 SQLITE_BEGIN = "ivr_sqlite_begin"
 
@@ -58,7 +59,9 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
             conn.exec_driver_sql(conn.get_execution_options().get(SQLITE_BEGIN, "BEGIN"))
 
         return engine
-    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # connect_timeout: a database that is down must fail a write fast, so the writer can wait for it.
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         connect_args={"connect_timeout": 3})
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -75,12 +75,13 @@ calls = Table(
     Column("caller", String(64)),
     Column("started_at", UTCDateTime, nullable=False, index=True),
     Column("ended_at", UTCDateTime),
-    Column("outcome", String(32), index=True),  # bot_resolved, transferred, caller_hung_up, abandoned
+    Column("outcome", String(32), index=True),  # bot_resolved, transferred, caller_hung_up, abandoned, interrupted
     Column("intent", String(64)),
     Column("escalation_reason", String(64), index=True),
     Column("agent", String(255)),
     Column("summary", JSONDoc),
     Column("ended_abruptly", Boolean, nullable=False, default=False),
+    Column("worker", String(64), index=True),  # the `ivr serve` worker that took the call (migration 3)
 )
 
 turns = Table(
@@ -239,4 +240,23 @@ dispositions = Table(
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_dispositions_call", "call_id"),
+)
+
+# Migration 3: workers sharing one database.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False, index=True),
+    Column("sip", String(255)),
+)
+
+agent_claims = Table(
+    "agent_claims",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # one claim per agent, whoever holds it
+    Column("call_ref", String(64), nullable=False),
+    Column("worker", String(64), nullable=False, index=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
 )

@@ -13,9 +13,20 @@ number must stay dialable.
 
 Policy changes (``save_policy``/``rollback_policy``) are synchronous admin actions; subscribers
 registered with ``on_policy_change`` hear of them after the commit. Across processes: on
-PostgreSQL every change also sends ``NOTIFY ivr_policy, '<version>'`` in its transaction; a
-listener (a later issue) calls ``refresh_policy()`` on it, which re-reads the newest version and
-tells the local subscribers when it changed.
+PostgreSQL every change also sends ``NOTIFY ivr_policy, '<version>'`` in its transaction, and
+every Store on PostgreSQL listens (``listen.PgListener``) and calls ``refresh_policy()`` on it,
+which re-reads the newest version and tells the local subscribers when it changed: a change made
+on any worker is live on all of them within a second.
+
+When the database goes away (PostgreSQL restarted), the writer keeps the queued writes, in order,
+and retries the one at the head with a capped backoff until the database is back: calls go on and
+nothing is lost (``outage_since`` and ``backlog`` say how it stands). Other errors are logged and
+counted, and the writer moves on.
+
+Several workers on one database (``register_worker``): each call row names its worker; a worker
+heartbeats, and closes the calls that a worker with a stale heartbeat (or itself, before a
+restart) left open as ``interrupted``, keeping everything written up to the end. Agent claims
+(``claim_agent``/``release_agent``, one row per agent) keep two workers from ringing one agent.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import asyncio
 import atexit
 import copy
 import inspect
+import json
 import logging
 import queue
 import threading
@@ -32,7 +44,7 @@ import uuid
 import weakref
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
@@ -44,20 +56,24 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 from . import schema as t
 from .accounts import Accounts
 from .clean import clean_json, policy_diff, redact_text
-from .db import DEFAULT_URL, POLICY_LOCK, SQLITE_BEGIN, is_postgres, make_engine, migrate
+from .db import DEFAULT_URL, POLICY_LOCK, SQLITE_BEGIN, SWEEP_LOCK, is_postgres, make_engine, migrate
+from .listen import PgListener
 
 log = logging.getLogger("routing.store")
 
-OUTCOMES = ("bot_resolved", "transferred", "caller_hung_up", "abandoned")
+# interrupted: the worker handling the call died (or restarted) before the call's end was written.
+OUTCOMES = ("bot_resolved", "transferred", "caller_hung_up", "abandoned", "interrupted")
 TRANSFER_RESULTS = ("answered", "busy", "declined", "no_answer", "cancelled", "failed")
 CALLBACK_STATUSES = ("pending", "scheduled", "done", "failed", "cancelled")
 # Intents that say nothing about why the caller called (see nlu.dialog.META_INTENTS).
 _META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "out_of_scope", "speak_to_human"})
 NOTIFY_CHANNEL = "ivr_policy"
+AGENTS_CHANNEL = "ivr_agents"  # payload: {"agent": id, "held": bool, "worker": id}
 
 T = TypeVar("T")
 Op = Callable[[Connection], None]
 PolicyCallback = Callable[[int, Policy], Any]
+ClaimCallback = Callable[[dict[str, str]], Any]  # agent id → worker holding it, for every claim
 
 
 class StoreClosed(RuntimeError):
@@ -108,6 +124,30 @@ def _stmt_op(stmt: Any) -> Op:
     def op(conn: Connection) -> None:
         conn.execute(stmt)
     return op
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a database error means the database is unreachable (so the write should wait for
+    it), not that the write itself is wrong: a dropped connection, a refused connection, or the
+    server shutting down."""
+    if getattr(exc, "connection_invalidated", False):
+        return True
+    orig = getattr(exc, "orig", exc)
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(orig, psycopg.OperationalError)  # no SQLSTATE: the client could not connect
+
+
+def _call_safely(cb: Callable[..., Any], *args: Any) -> None:
+    try:
+        cb(*args)
+    except Exception:
+        log.exception("store: subscriber failed")
 
 
 def _aware(at: datetime | None) -> datetime:
@@ -197,13 +237,23 @@ class Store:
     """See the module docstring. ``Store(url)`` migrates, seeds the policy and starts the writer."""
 
     def __init__(self, url: str = DEFAULT_URL, *, seed_policy_path: str | Path = DEFAULT_POLICY_PATH,
-                 echo: bool = False, start: bool = True):
+                 echo: bool = False, start: bool = True, listen: bool = True, retry_max_s: float = 2.0):
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.accounts = Accounts(self.engine)
         self.seed_policy_path = Path(seed_policy_path)
         self.write_errors = 0
         self.last_write_error: str | None = None
+        self.worker_id: str | None = None  # set by register_worker; written on each call row
+        self.outage_since: float | None = None  # monotonic time the database became unreachable
+        self.write_retries = 0  # writes retried because the database was unreachable
+        self.retry_max_s = retry_max_s
+        self._abandon = threading.Event()  # close() gave up waiting for the database
+        self._listen = listen
+        self._listener: PgListener | None = None
+        self._claim_subs: list[tuple[ClaimCallback, asyncio.AbstractEventLoop | None]] = []
+        self._housekeeper: threading.Thread | None = None
+        self._housekeeping_stop = threading.Event()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._closed = False
@@ -226,6 +276,11 @@ class Store:
         self._policy = self.current_policy()
         self._writer = threading.Thread(target=self._run_writer, name="ivr-store-writer", daemon=True)
         self._writer.start()
+        if self._postgres and self._listen:
+            self._listener = PgListener(self.url, {NOTIFY_CHANNEL: self._on_policy_notify,
+                                                   AGENTS_CHANNEL: self._on_agents_notify},
+                                        on_connect=self._on_listen_connect)
+            self._listener.start()
         atexit.register(_close_at_exit, weakref.ref(self))  # drain the queue if nobody closes us
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -233,12 +288,25 @@ class Store:
         if self._closed:
             return
         self._closed = True
+        self._housekeeping_stop.set()
+        if self._listener is not None:
+            self._listener.stop()
+        if self._housekeeper is not None:
+            self._housekeeper.join(5)
         if self._writer is not None:
             self._queue.put(_STOP)
             self._writer.join(timeout)
             if self._writer.is_alive():
-                log.error("store: writer still busy after %.0f s; closing anyway", timeout or 0)
+                self._abandon.set()  # a database that stays away: stop retrying
+                self._writer.join(5)
+                log.error("store: writer still busy after %.0f s (%d writes not written); closing anyway",
+                          timeout or 0, self._queue.qsize())
         self.engine.dispose()
+
+    @property
+    def backlog(self) -> int:
+        """Writes queued and not yet written (grows while the database is unreachable)."""
+        return self._queue.qsize()
 
     async def aclose(self, timeout: float | None = 30.0) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close, timeout)
@@ -293,20 +361,44 @@ class Store:
             self._apply(op, what)
 
     def _apply(self, op: Op, what: str) -> None:
-        for attempt in range(4):
+        """Write one op. While the database is unreachable, wait for it (capped backoff) with this
+        op at the head of the queue, so the order of writes is kept; other transient errors (a
+        locked SQLite file) get three retries; anything else is logged, counted and skipped."""
+        attempt = 0
+        delay = 0.05
+        while True:
             try:
                 with self._write_conn() as conn:
                     op(conn)
+                if self.outage_since is not None:
+                    log.warning("store: database back after %.1f s; writing the %d queued writes",
+                                time.monotonic() - self.outage_since, self._queue.qsize() + 1)
+                    self.outage_since = None
                 return
             except (OperationalError, DBAPIError) as exc:
+                self._seqs.clear()  # the failed transaction may have used event numbers: re-read them
+                if is_outage(exc) and not self._abandon.is_set():
+                    if self.outage_since is None:
+                        self.outage_since = time.monotonic()
+                        log.warning("store: database unreachable (%s); keeping writes queued and retrying",
+                                    type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+                    self.write_retries += 1
+                    self._abandon.wait(delay)
+                    delay = min(self.retry_max_s, delay * 2)
+                    continue
+                if isinstance(exc, IntegrityError) and attempt == 0:
+                    attempt += 1  # an event number taken meanwhile (a sweep closed the call): re-read, retry
+                    continue
                 transient = isinstance(exc, OperationalError) or exc.connection_invalidated
                 if transient and attempt < 3:
                     log.warning("store: %s failed (%s); retrying", what, type(exc.orig).__name__ if exc.orig else exc)
                     time.sleep(0.05 * 4**attempt)
+                    attempt += 1
                     continue
                 self._write_failed(what, exc)
                 return
             except Exception as exc:
+                self._seqs.clear()
                 self._write_failed(what, exc)
                 return
 
@@ -330,7 +422,7 @@ class Store:
         cid = call_id or new_id()
         at = _aware(started_at)
         row = {"id": cid, "sip_call_id": _s(sip_call_id, 255), "caller": _s(caller, 64), "started_at": at,
-               "ended_abruptly": False}
+               "ended_abruptly": False, "worker": self.worker_id}
         self._submit(_stmt_op(insert(t.calls).values(**row)), f"call {cid} start")
         return cid
 
@@ -536,10 +628,186 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(t.agents).order_by(t.agents.c.id))]
 
+    # ------------------------------------------------------------------ workers sharing the database
+
+    def register_worker(self, worker_id: str, *, sip: str | None = None, heartbeat_s: float = 2.0,
+                        stale_s: float = 10.0) -> list[str]:
+        """This process is worker ``worker_id``: its calls carry the id from now on. Closes, as
+        ``interrupted``, the calls it left open before a restart and drops its old agent claims;
+        then heartbeats every ``heartbeat_s`` and, as often, closes the calls of workers whose
+        heartbeat is older than ``stale_s``. Returns the ids of the calls closed now."""
+        if not worker_id or len(worker_id) > 64:
+            raise ValueError("worker_id: 1 to 64 characters")
+        self.worker_id = worker_id
+        now = utcnow()
+        with self._write_conn() as conn:
+            n = conn.execute(update(t.workers).where(t.workers.c.id == worker_id)
+                             .values(started_at=now, heartbeat_at=now, sip=_s(sip, 255))).rowcount
+            if not n:
+                conn.execute(insert(t.workers).values(id=worker_id, started_at=now, heartbeat_at=now, sip=_s(sip, 255)))
+        closed = self.close_calls_of([worker_id], by=worker_id, reason="worker_restarted")
+        self._drop_claims_of([worker_id])
+        if self._housekeeper is None:
+            self._housekeeper = threading.Thread(target=self._housekeep, args=(heartbeat_s, stale_s),
+                                                 name="ivr-store-heartbeat", daemon=True)
+            self._housekeeper.start()
+        return closed
+
+    def _housekeep(self, heartbeat_s: float, stale_s: float) -> None:
+        while not self._housekeeping_stop.wait(heartbeat_s):
+            try:
+                with self._write_conn() as conn:
+                    conn.execute(update(t.workers).where(t.workers.c.id == self.worker_id).values(heartbeat_at=utcnow()))
+                self.sweep_dead_workers(stale_s)
+            except (OperationalError, DBAPIError):
+                pass  # the database is away: the writer says so; heartbeats resume with it
+
+    def sweep_dead_workers(self, stale_s: float) -> list[str]:
+        """Close the open calls of every other worker whose heartbeat is older than ``stale_s``
+        (it died: killed, or its machine went away), free its agent claims and forget it."""
+        cutoff = utcnow() - timedelta(seconds=stale_s)
+        with self.engine.connect() as conn:
+            dead = list(conn.scalars(select(t.workers.c.id).where(t.workers.c.heartbeat_at < cutoff,
+                                                                  t.workers.c.id != (self.worker_id or ""))))
+        if not dead:
+            return []
+        closed = self.close_calls_of(dead, by=self.worker_id or "?", reason="worker_died")
+        self._drop_claims_of(dead)
+        with self._write_conn() as conn:
+            conn.execute(t.workers.delete().where(t.workers.c.id.in_(dead), t.workers.c.heartbeat_at < cutoff))
+        log.warning("store: worker(s) %s stopped heartbeating; closed %d open call(s) as interrupted",
+                    ", ".join(dead), len(closed))
+        return closed
+
+    def close_calls_of(self, workers: list[str], *, by: str, reason: str) -> list[str]:
+        """Mark the open calls of ``workers`` ended: outcome ``interrupted``, ``ended_abruptly``,
+        ended at their last recorded event (what the store has of them is all there is), with an
+        ``interrupted`` event at the end of their log saying who found them and why."""
+        closed: list[str] = []
+        with self._write_conn() as conn:
+            if self._postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SWEEP_LOCK})
+            rows = conn.execute(select(t.calls.c.id, t.calls.c.worker, t.calls.c.started_at)
+                                .where(t.calls.c.ended_at.is_(None), t.calls.c.worker.in_(workers))).all()
+            now = utcnow()
+            for cid, worker, started in rows:
+                last_seq, last_at = conn.execute(select(func.max(t.events.c.seq), func.max(t.events.c.at))
+                                                 .where(t.events.c.call_id == cid)).one()
+                conn.execute(insert(t.events).values(
+                    call_id=cid, seq=0 if last_seq is None else last_seq + 1, kind="interrupted", at=now,
+                    data={"event": "interrupted", "worker": worker, "reason": reason, "found_by": by}))
+                conn.execute(update(t.calls).where(t.calls.c.id == cid).values(
+                    ended_at=last_at or started, outcome="interrupted", ended_abruptly=True))
+                closed.append(cid)
+        return closed
+
+    def workers(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(t.workers).order_by(t.workers.c.id))]
+
+    # ------------------------------------------------------------------ agent claims (PostgreSQL)
+
+    def claim_agent(self, agent_id: str, call_ref: str) -> bool:
+        """Take agent ``agent_id`` for ``call_ref`` unless another call holds them: one INSERT that
+        the primary key makes atomic across every worker. False when held (or the database is
+        away: never ring someone who may be ringing for another worker)."""
+        try:
+            with self._write_conn() as conn:
+                ok = conn.execute(text(
+                    "INSERT INTO agent_claims (agent_id, call_ref, worker, claimed_at) "
+                    "VALUES (:a, :c, :w, :at) ON CONFLICT (agent_id) DO NOTHING"),
+                    {"a": agent_id, "c": _s(call_ref, 64), "w": self.worker_id or "?", "at": utcnow()}).rowcount == 1
+                if ok:
+                    self._notify_claim(conn, agent_id, True)
+                return ok
+        except (OperationalError, DBAPIError) as exc:
+            log.warning("store: could not claim agent %s (%s); not ringing them", agent_id, type(exc).__name__)
+            return False
+
+    def release_agent(self, agent_id: str, call_ref: str | None = None) -> None:
+        """Give the agent back (wrap-up over, no answer...); only our own claim, and only for
+        ``call_ref`` when given. At once (so this worker can claim them again right away); while
+        the database is away, through the writer, so the release is delayed, not lost."""
+        def op(conn: Connection) -> None:
+            q = t.agent_claims.delete().where(t.agent_claims.c.agent_id == agent_id,
+                                               t.agent_claims.c.worker == (self.worker_id or "?"))
+            if call_ref is not None:
+                q = q.where(t.agent_claims.c.call_ref == call_ref)
+            if conn.execute(q).rowcount:
+                self._notify_claim(conn, agent_id, False)
+
+        try:
+            with self._write_conn() as conn:
+                op(conn)
+        except (OperationalError, DBAPIError):
+            self._submit(op, f"agent {agent_id} release")
+
+    def agent_claims(self) -> dict[str, str]:
+        """Agent id → the worker holding them."""
+        with self.engine.connect() as conn:
+            return {a: w for a, w in conn.execute(select(t.agent_claims.c.agent_id, t.agent_claims.c.worker))}
+
+    def on_agent_claims(self, callback: ClaimCallback, *, loop: asyncio.AbstractEventLoop | None = None
+                        ) -> Callable[[], None]:
+        """``callback({agent: worker})`` with every claim, whenever one is taken or released by any
+        worker (and after the listener reconnects); in ``loop`` (or the running loop) when given."""
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        entry = (callback, loop)
+        self._claim_subs.append(entry)
+        return lambda: entry in self._claim_subs and self._claim_subs.remove(entry)
+
+    def _drop_claims_of(self, workers: list[str]) -> None:
+        with self._write_conn() as conn:
+            gone = list(conn.scalars(select(t.agent_claims.c.agent_id).where(t.agent_claims.c.worker.in_(workers))))
+            if gone:
+                conn.execute(t.agent_claims.delete().where(t.agent_claims.c.worker.in_(workers)))
+                for a in gone:
+                    self._notify_claim(conn, a, False)
+
+    def _notify_claim(self, conn: Connection, agent_id: str, held: bool) -> None:
+        if self._postgres:
+            conn.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": AGENTS_CHANNEL, "p": json.dumps(
+                {"agent": agent_id, "held": held, "worker": self.worker_id})})
+
+    # ------------------------------------------------------------------ notifications (PostgreSQL)
+
+    def _on_policy_notify(self, payload: str) -> None:
+        self.refresh_policy()
+
+    def _on_agents_notify(self, payload: str) -> None:
+        self._publish_claims()
+
+    def _on_listen_connect(self) -> None:
+        """(Re)connected: what was missed while away is re-read, not waited for."""
+        self.refresh_policy()
+        self._publish_claims()
+
+    def _publish_claims(self) -> None:
+        if not self._claim_subs:
+            return
+        claims = self.agent_claims()
+        for cb, loop in list(self._claim_subs):
+            if loop is None:
+                _call_safely(cb, claims)
+            else:
+                try:
+                    loop.call_soon_threadsafe(_call_safely, cb, claims)
+                except RuntimeError:  # that loop is closed
+                    pass
+
+    @property
+    def listening(self) -> bool:
+        """On PostgreSQL: whether the notification listener is connected now."""
+        return self._listener is not None and self._listener.connected.is_set()
+
     # ------------------------------------------------------------------ calls (reads)
 
     _CALL_COLUMNS = ("id", "sip_call_id", "caller", "started_at", "ended_at", "outcome", "intent",
-                     "escalation_reason", "agent", "ended_abruptly")
+                     "escalation_reason", "agent", "ended_abruptly", "worker")
 
     def list_calls(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """Newest first. A call still going (or cut off before its end was written) has
@@ -826,5 +1094,5 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(select(t.policy_audit).order_by(t.policy_audit.c.id))]
 
 
-__all__ = ["Store", "StoreClosed", "PolicyConflict", "PolicyChanges", "PolicyError", "OUTCOMES",
+__all__ = ["Store", "StoreClosed", "PolicyConflict", "PolicyChanges", "PolicyError", "OUTCOMES", "AGENTS_CHANNEL",
            "TRANSFER_RESULTS", "CALLBACK_STATUSES", "DEFAULT_URL", "NOTIFY_CHANNEL"]
