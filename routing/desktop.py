@@ -32,6 +32,7 @@ import logging
 import secrets
 from pathlib import Path
 from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -174,8 +175,6 @@ def _same_origin_socket(websocket: WebSocket) -> bool:
     origin = websocket.headers.get("origin")
     if not origin:
         return True  # not a browser
-    from urllib.parse import urlsplit
-
     return urlsplit(origin).netloc == websocket.headers.get("host", "")
 
 
