@@ -130,6 +130,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the whisper, transfer by REFER with Replaces when the caller's side supports it")
     v.add_argument("--survey", action="store_const", const=True, default=None,
                    help="after the agent hangs up, ask the caller to rate the call 1-5 by DTMF")
+    v.add_argument("--silence-ms", dest="silence_ms", type=int,
+                   help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
+    v.add_argument("--pause-ms", dest="pause_ms", type=int,
+                   help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
+    v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
+                   help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
     v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
@@ -168,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "pipeline: in-process; transfer: trip → agent INVITE → screen pop")
     b.add_argument("--turns", type=int, default=None, help="pipeline: caller turns (default 20); latency: turns per call (default 3)")
     b.add_argument("--bot", choices=["triage", "echo"], default="triage", help="latency: the service's bot (default triage)")
+    b.add_argument("--compare-legacy", action="store_true",
+                   help="latency: also a service with the old end of turn (500 ms silence) and Whisper's 30 s window, same run")
     b.add_argument("--synthetic-only", action="store_true", help="latency: no recorded speech, synthesized lines only")
     b.add_argument("--json", dest="json_out", help="where to write the figures (default bench-results/WHAT.json)")
     b.add_argument("--calls", type=int, default=5, help="latency, transfer: calls to place (default 5)")
