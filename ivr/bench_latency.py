@@ -479,6 +479,7 @@ def run(args) -> int:
         "calls": args.calls,
         "turns_per_call": args.turns,
         "turns": [asdict(t) for n in names for t in results[n]],
+        "stages_raw": {n: stages.get(n, []) for n in names if n != "baseline"},
     }
     if "legacy" in results:
         report["legacy"] = {"name": LEGACY_NAME, **summarise(results["legacy"]), "stages_ms": stage_summary(stages["legacy"])}
