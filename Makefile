@@ -8,7 +8,7 @@ APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
-.PHONY: deps venv run test bench eval clean cluster soak
+.PHONY: deps venv run test bench capacity eval clean cluster soak
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,8 +32,11 @@ run: deps venv
 test: deps venv
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Voice-to-voice at the RTP wire against pipecat's stock pipeline (and the pre-issue-7 service,
+# same run), then the transfer timings. About 20 minutes on 2 cores.
 bench: deps venv
-	.venv/bin/ivr bench pipeline --json bench-results/pipeline.json
+	scripts/fetch_eval_data.sh asr
+	.venv/bin/ivr bench latency --calls 10 --compare-legacy --json bench-results/latency.json
 	.venv/bin/ivr bench transfer --calls 10 --json bench-results/transfer.json
 
 # PostgreSQL + Kamailio (SIP on 127.0.0.1:5060) + 3 workers in the foreground; Ctrl-C stops them all.
@@ -44,6 +47,11 @@ cluster: deps venv
 MINUTES ?= 10
 soak: deps venv
 	$(PY) -m cluster.soak --minutes $(MINUTES) --json bench-results/soak.json
+
+# Concurrent calls one service carries (p95 voice-to-voice <= 1.2 s, RTP jitter <= 5 ms, no
+# failed call), each level held 2 minutes.
+capacity: deps venv
+	.venv/bin/ivr bench capacity --start 2 --step 2 --max 24 --hold 120 --json bench-results/capacity.json
 
 eval: deps venv
 	scripts/fetch_eval_data.sh

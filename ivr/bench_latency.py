@@ -9,7 +9,8 @@ Voice-to-voice is measured on the caller's side of the wire, from packet clock t
   end of the caller's speech = when the packet carrying the line's last voiced sample was sent
   bot's answer              = when the first non-silent packet of the reply arrived
 (the service sends digital silence between replies; the websocket bot sends nothing). A reply
-already playing when the caller stopped is counted apart as a cut-in, not as a latency. The
+already playing when the caller stopped, or starting within 150 ms of it (an answer to something
+said before), is counted apart as a cut-in, not as a latency. The
 per-stage figures come from the service's own trace (the "stages" call events).
 """
 
@@ -35,6 +36,9 @@ from ivr.machine import describe, load
 FRAME = 160  # samples per 20 ms packet at 8 kHz
 REPLY_TIMEOUT_S = 8.0  # no reply within this after the caller stopped: a missed turn
 QUIET_S = 0.8  # the bot's reply is over after this much silence
+# No pipeline answers this soon after speech ends (end of turn alone takes longer): audio that
+# early answers something said before, so it counts as a cut-in, not as a latency.
+EARLY_S = 0.15
 ROOT = Path(__file__).resolve().parent.parent
 
 # In-domain requests for the triage bot; none asks for a person or says goodbye (those end the
@@ -221,7 +225,7 @@ async def converse(leg: Leg, lines: list[Line], system: str, call: int) -> list[
         ok = await leg._wait(lambda: first_after(leg.voiced_rx, end) is not None or time.monotonic() > end + REPLY_TIMEOUT_S,
                              REPLY_TIMEOUT_S + 1)
         first = first_after(leg.voiced_rx, end) if ok else None
-        cut_in = any_between(leg.voiced_rx, started, end)
+        cut_in = any_between(leg.voiced_rx, started, end) or (first is not None and first - end < EARLY_S)
         v2v = None if first is None or first - end > REPLY_TIMEOUT_S else round((first - end) * 1000, 1)
         out.append(TurnResult(system, call, i, line.text, line.source, v2v, cut_in))
         await leg.wait_quiet(end, timeout=30.0)
@@ -415,7 +419,12 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+LEGACY_ARGS = ("--pause-ms", "0", "--silence-ms", "500", "--asr-full-window")
+LEGACY_NAME = "ivr serve before issue 7: 500 ms end-of-turn silence, no speculative ASR, Whisper 30 s window"
+
+
 def run(args) -> int:
+    import contextlib
     import socket
 
     from ivr.engine import quiet_libraries
@@ -431,43 +440,50 @@ def run(args) -> int:
     print(f"bench latency: {args.calls} calls x {args.turns} turns; {len(synth)} synthesized lines, {len(real)} recorded",
           flush=True)
     load_start = load()
-    ours: list[TurnResult] = []
-    base: list[TurnResult] = []
-    stages: list[dict] = []
+    results: dict[str, list[TurnResult]] = {}
+    stages: dict[str, list[dict]] = {}
     baseline = None
-    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
-        with running_service(Path(tmp), "--bot", args.bot) as svc:
-            try:
-                if not args.no_baseline:
-                    baseline = start_baseline(free_port(socket.SOCK_STREAM))
-                for i, lines in enumerate(scripts):
-                    order = ["ours", "baseline"] if i % 2 == 0 else ["baseline", "ours"]
-                    for who in order:
-                        if who == "ours":
-                            r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i))
-                            ours += r
-                            stages += st
-                        elif baseline is not None:
-                            base += asyncio.run(baseline_call(int(baseline.args[-1]), lines, i))
-                    print(f"call {i + 1}/{len(scripts)}: ours {[t.voice_to_voice_ms for t in ours[-len(lines):]]}"
-                          + (f" baseline {[t.voice_to_voice_ms for t in base[-len(lines):]]}" if baseline else ""), flush=True)
-            finally:
-                if baseline is not None:
-                    stop(baseline)
+    with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp, contextlib.ExitStack() as stack:
+        (Path(tmp) / "ours").mkdir()
+        systems: dict[str, object] = {"ours": stack.enter_context(running_service(Path(tmp) / "ours", "--bot", args.bot))}
+        if args.compare_legacy:
+            (Path(tmp) / "legacy").mkdir()
+            systems["legacy"] = stack.enter_context(running_service(Path(tmp) / "legacy", "--bot", args.bot, *LEGACY_ARGS))
+        if not args.no_baseline:
+            baseline = start_baseline(free_port(socket.SOCK_STREAM))
+            stack.callback(stop, baseline)
+            systems["baseline"] = int(baseline.args[-1])
+        names = list(systems)
+        for i, lines in enumerate(scripts):
+            order = names[i % len(names):] + names[: i % len(names)]  # who goes first rotates
+            for who in order:
+                if who == "baseline":
+                    r = asyncio.run(baseline_call(systems[who], lines, i))
+                else:
+                    svc = systems[who]
+                    r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i))
+                    stages.setdefault(who, []).extend(st)
+                results.setdefault(who, []).extend(r)
+            print(f"call {i + 1}/{len(scripts)}: " + "  ".join(
+                f"{n} {[t.voice_to_voice_ms for t in results[n][-len(lines):]]}" for n in names), flush=True)
+    ours = results["ours"]
     report = {
         "voice_to_voice_ms": summarise(ours)["voice_to_voice_ms"],
         "ours": {"name": f"ivr serve --bot {args.bot} over SIP/RTP", **summarise(ours)},
-        "stages_ms": stage_summary(stages),
+        "stages_ms": stage_summary(stages.get("ours", [])),
         "machine": describe(),
         "load_avg_start": load_start,
         "calls": args.calls,
         "turns_per_call": args.turns,
-        "turns": [asdict(t) for t in ours + base],
+        "turns": [asdict(t) for n in names for t in results[n]],
+        "stages_raw": {n: stages.get(n, []) for n in names if n != "baseline"},
     }
-    if baseline is not None:
+    if "legacy" in results:
+        report["legacy"] = {"name": LEGACY_NAME, **summarise(results["legacy"]), "stages_ms": stage_summary(stages["legacy"])}
+    if "baseline" in results:
         from ivr.bench_baseline import NAME
 
-        report["baseline"] = {"name": NAME, **summarise(base)}
+        report["baseline"] = {"name": NAME, **summarise(results["baseline"])}
         b = report["baseline"]["voice_to_voice_ms"]["p50"]
         o = report["voice_to_voice_ms"]["p50"]
         report["ratio_p50_ours_over_baseline"] = round(o / b, 3) if o and b else None
@@ -477,4 +493,3 @@ def run(args) -> int:
     print(json.dumps({k: v for k, v in report.items() if k != "turns"}, indent=1))
     print(f"wrote {out}")
     return 0
-

@@ -118,6 +118,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from ivr.bench_latency import run
 
         return run(args)
+    if args.what == "capacity":
+        from ivr.bench_capacity import run
+
+        return run(args)
     from ivr.bench import run_bench
 
     return run_bench(args)
@@ -171,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--invite-burst", dest="invite_burst", type=int, help="INVITE burst per source (default 20)")
     v.add_argument("--rate-exempt", dest="rate_exempt", action="append",
                    help="source address/network not rate-limited here, e.g. the Kamailio in front (repeatable)")
+    v.add_argument("--silence-ms", dest="silence_ms", type=int,
+                   help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
+    v.add_argument("--pause-ms", dest="pause_ms", type=int,
+                   help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
+    v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
+                   help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
     v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
@@ -210,14 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     tf.set_defaults(func=lambda a: train_frustration.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["latency", "pipeline", "transfer"],
+    b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer"],
                    help="latency: voice-to-voice at the RTP wire vs pipecat stock over its websocket transport; "
+                        "capacity: concurrent calls within p95 1.2 s, jitter 5 ms, no failure; "
                         "pipeline: in-process; transfer: trip → agent INVITE → screen pop")
     b.add_argument("--turns", type=int, default=None, help="pipeline: caller turns (default 20); latency: turns per call (default 3)")
     b.add_argument("--bot", choices=["triage", "echo"], default="triage", help="latency: the service's bot (default triage)")
+    b.add_argument("--compare-legacy", action="store_true",
+                   help="latency: also a service with the old end of turn (500 ms silence) and Whisper's 30 s window, same run")
     b.add_argument("--synthetic-only", action="store_true", help="latency: no recorded speech, synthesized lines only")
     b.add_argument("--json", dest="json_out", help="where to write the figures (default bench-results/WHAT.json)")
     b.add_argument("--calls", type=int, default=5, help="latency, transfer: calls to place (default 5)")
+    b.add_argument("--start", type=int, default=2, help="capacity: concurrent calls at the first level (default 2)")
+    b.add_argument("--step", type=int, default=2, help="capacity: calls added per level (default 2)")
+    b.add_argument("--max", type=int, default=24, help="capacity: stop after this level (default 24)")
+    b.add_argument("--hold", type=float, default=120.0, help="capacity: seconds each level holds (default 120)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
     b.set_defaults(func=_cmd_bench)
     return p

@@ -67,8 +67,10 @@ class StaffedPool(QueuePool):
 
 class ContactCenter:
     def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
-                 transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False):
+                 transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False,
+                 voice=None):
         self.engine = engine
+        self.voice_config = voice  # voice.call.VoiceConfig for the bot's calls (None: defaults)
         self.store = store
         self.directory = directory
         self.queue = CallQueue(directory)
@@ -191,11 +193,11 @@ class ContactCenter:
                 return "abandoned"
             # Nobody could take the call: back to the bot, which apologises and offers a callback.
             back = CallbackResponder(lambda: self.store.add_callback(call_id, caller or leg.remote_uri))
-            return await run_call(leg, self.engine, back, on_event)
+            return await run_call(leg, self.engine, back, on_event, config=self.voice_config)
 
         outcome = "caller_hung_up"
         try:
-            outcome = await run_call(call, self.engine, responder, on_event, on_transfer=on_transfer)
+            outcome = await run_call(call, self.engine, responder, on_event, config=self.voice_config, on_transfer=on_transfer)
         except Exception:
             log.exception("call %s failed", call_id)
             self.store.call_ended(call_id, None, abruptly=True)

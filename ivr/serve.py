@@ -35,6 +35,11 @@ DEFAULTS = {
     "invite_rate": 5.0,  # new INVITEs per second per source address (token bucket)...
     "invite_burst": 20,  # ...with this burst; excess gets 503, a sustained flood is dropped
     "rate_exempt": [],  # sources not rate-limited here (the Kamailio in front limits per source itself)
+    # End of turn (voice.turns.TurnConfig) and Whisper's encoder window (voice.models.ModelConfig):
+    # the defaults are the fast ones; `ivr bench latency --compare-legacy` serves the old ones.
+    "silence_ms": None,
+    "pause_ms": None,
+    "asr_fit": True,
 }
 
 
@@ -76,6 +81,10 @@ def resolve_settings(args) -> dict:
         value = getattr(args, key, None)
         if value is not None and value != []:
             settings[key] = value
+    if settings["silence_ms"] is not None or settings["pause_ms"] is not None:
+        from voice.turns import TurnConfig
+
+        TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None})
     parse_hostport(settings["sip"], 5070)
     parse_hostport(settings["http"], 8080)
     for net in [*(settings["allow"] or []), *(settings["rate_exempt"] or [])]:
@@ -206,17 +215,24 @@ async def _serve(settings: dict) -> int:
 
     seed = settings["policy"] or DEFAULT_POLICY_PATH
     store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
+    from voice.call import VoiceConfig
+    from voice.models import ModelConfig
+    from voice.turns import TurnConfig
+
     engine = await loop.run_in_executor(
-        None, lambda: get_engine(db=settings["company_db"], policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
+        None, lambda: get_engine(ModelConfig(fit_encoder=bool(settings["asr_fit"])), db=settings["company_db"],
+                                 policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
     )
     worker_id = settings["worker_id"] or f"{socket.gethostname()}-{sip_port}"[:64]
     claims = None
     if store.url.startswith("postgres"):  # workers share agents: claim each in the database before ringing
         claims = SimpleNamespace(claim=store.claim_agent, release=store.release_agent)
+    turn_args = {k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None}
+    voice = VoiceConfig(turns=TurnConfig(**turn_args))
     directory = AgentDirectory(load_agents(settings["agents"]), claims=claims)
     secret = server_secret(settings)
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
-                       transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
+                       voice=voice, transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
                                                refer_when_supported=bool(settings["refer"])))
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER

@@ -20,13 +20,34 @@ from voice.processors import Reply
 
 
 def fixed_prompts(flows: Flows) -> dict[str, str]:
-    """The dialog's texts with no per-call values in them: synthesized once, played from memory."""
+    """Every text the dialog says with no per-call values in it, and every fixed sentence of the
+    ones that have them ("Your order has shipped." of "Your order has shipped. The {item} ...");
+    synthesized once and played from memory, so most replies start without waiting for Piper."""
+    from voice.sentences import split_sentences
+
+    texts: dict[str, str] = {key: flows.say(key) for key in flows.prompts}
+
+    def walk(prefix: str, node) -> None:
+        if isinstance(node, str):
+            texts[prefix] = flows.say(prefix)
+        elif isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}.{k}", v)
+
+    for name, flow in flows.flows.items():
+        walk(name, flow)
+    for name, route in flows.intents.items():
+        if route.say:
+            texts[f"intent.{name}"] = route.say
     out = {}
-    for key in flows.prompts:
-        text = flows.say(key)
+    for key, text in texts.items():
         if "{" not in text:
             out[key] = text
-    return out
+        else:
+            for i, sentence in enumerate(split_sentences(text)):
+                if "{" not in sentence:
+                    out[f"{key}#{i}"] = sentence
+    return {k: v for k, v in out.items() if v.strip()}
 
 
 class TriageResponder:

@@ -52,6 +52,7 @@ class ModelConfig:
     fit_pad_s: float = 3.0
     fit_step_s: float = 1.0
     fit_min_s: float = 8.0  # the window is never shorter than this (shorter ones repeat themselves)
+    fit_max_s: float = 10.0  # longer audio (several utterances with gaps) goes the standard way
 
 
 @dataclass
@@ -140,7 +141,7 @@ class SpeechModels:
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray) -> Transcript:
         t0 = time.perf_counter()
-        if self.config.fit_encoder and len(pcm16k) / PIPELINE_RATE + self.config.fit_pad_s < 30.0:
+        if self.config.fit_encoder and len(pcm16k) / PIPELINE_RATE <= self.config.fit_max_s:
             fitted = self._transcribe_fitted(int16_to_float(pcm16k))
             if fitted is not None:
                 fitted.seconds = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice.audio import PIPELINE_RATE, resample
 from voice.frames import CallerTurnFrame
 from voice.models import SpeechModels
+from voice.sentences import speakable_chunks, split_sentences
 
 
 class SharedWhisperSTTService(STTService):
@@ -116,32 +117,42 @@ class SharedPiperTTSService(TTSService):
         return True
 
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
-        cached = self._cache.get(text, self.sample_rate) if self._cache else None
-        if cached is not None:
-            step = self.sample_rate // 10  # 100 ms frames, like a streaming synthesizer
-            for i in range(0, len(cached), step):
-                f = TTSAudioRawFrame(cached[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
-                if i == 0:
-                    f.metadata["tts_first_seconds"] = 0.0
-                yield f
-            return
+        """Sentence by sentence: a cached sentence plays from memory, the others are synthesized,
+        so a reply that opens with a fixed sentence ("Sure.", "Your order has shipped.") starts
+        at once while its variable part renders behind it."""
+        sentences = [text] if self._cached(text) is not None else speakable_chunks(text) or [text]
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
         first = True
         try:
-            async for frame in self._stream_audio_frames_from_iterator(
-                self._sentences(text), in_sample_rate=self._models.tts_rate, context_id=context_id
-            ):
-                if first:
-                    self.first_chunk_seconds.append(time.perf_counter() - t0)
-                    frame.metadata["tts_first_seconds"] = self.first_chunk_seconds[-1]
-                    first = False
-                await self.stop_ttfb_metrics()
-                yield frame
+            for sentence in sentences:
+                cached = self._cached(sentence)
+                if cached is not None:
+                    frames = self._from_cache(cached, context_id)
+                else:
+                    frames = self._stream_audio_frames_from_iterator(
+                        self._sentences(sentence), in_sample_rate=self._models.tts_rate, context_id=context_id
+                    )
+                async for frame in frames:
+                    if first:
+                        if cached is None:
+                            self.first_chunk_seconds.append(time.perf_counter() - t0)
+                        frame.metadata["tts_first_seconds"] = 0.0 if cached is not None else self.first_chunk_seconds[-1]
+                        first = False
+                    await self.stop_ttfb_metrics()
+                    yield frame
         except Exception as exc:
             yield ErrorFrame(error=f"speech synthesis failed: {exc}")
         finally:
             await self.stop_ttfb_metrics()
+
+    def _cached(self, text: str) -> np.ndarray | None:
+        return self._cache.get(text, self.sample_rate) if self._cache else None
+
+    async def _from_cache(self, pcm: np.ndarray, context_id: str) -> AsyncIterator[TTSAudioRawFrame]:
+        step = self.sample_rate // 10  # 100 ms frames, like a streaming synthesizer
+        for i in range(0, len(pcm), step):
+            yield TTSAudioRawFrame(pcm[i : i + step].tobytes(), self.sample_rate, 1, context_id=context_id)
 
     async def _sentences(self, text: str) -> AsyncIterator[bytes]:
         """Piper yields a chunk per sentence; each is rendered in the shared TTS pool."""
@@ -164,9 +175,12 @@ class PromptCache:
         self._by_rate: dict[tuple[str, int], np.ndarray] = {}
 
     def build(self) -> "PromptCache":
+        """Each prompt whole and each of its sentences (a reply may open with one of them)."""
         for text in self.prompts.values():
-            parts = [c.samples for c in self._models.synthesize_sync(text)]
-            self._native[text] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+            for t in [text, *split_sentences(text)]:
+                if t not in self._native:
+                    parts = [c.samples for c in self._models.synthesize_sync(t)]
+                    self._native[t] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
         return self
 
     def text(self, name: str) -> str:

@@ -1,0 +1,75 @@
+"""`ivr bench latency`: the wire-level measuring parts, and the JSON a one-call run writes."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ivr.bench_latency import (
+    Line,
+    TurnResult,
+    any_between,
+    call_scripts,
+    first_after,
+    speech_end,
+    stage_summary,
+    summarise,
+)
+from tests.support import IVR_CMD
+
+
+def test_speech_end_ignores_background_hiss():
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(8000 * 3) * 30).astype(np.int16)  # -60 dBFS line noise throughout
+    t = np.arange(8000) / 8000
+    x[4000:12000] += (6000 * np.sin(2 * np.pi * 200 * t)).astype(np.int16)  # speech 0.5-1.5 s
+    assert abs(speech_end(x) / 8000 - 1.5) <= 0.011
+
+
+def test_first_reply_after_the_end_and_cut_ins():
+    rx = [1.0, 1.02, 5.3, 5.32]
+    assert first_after(rx, 4.0) == 5.3
+    assert first_after(rx, 6.0) is None
+    assert any_between(rx, 0.5, 2.0) and not any_between(rx, 2.0, 5.0)
+
+
+def test_summary_leaves_out_missed_turns_and_cut_ins():
+    turns = [TurnResult("ours", 0, i, "x", "s", v, c) for i, (v, c) in
+             enumerate([(400.0, False), (600.0, False), (None, False), (90.0, True)])]
+    s = summarise(turns)
+    assert s["voice_to_voice_ms"]["n"] == 2 and s["voice_to_voice_ms"]["p50"] == 500.0
+    assert s["missed"] == 1 and s["cut_in"] == 1 and s["turns"] == 4
+
+
+def test_stage_summary_keys():
+    st = stage_summary([{"end_of_turn_ms": 220.0, "asr_ms": 100.0, "asr_speculative": True, "nlu_ms": 5.0,
+                         "tts_first_chunk_ms": 0.0, "speech_end_to_audio_ms": 330.0}])
+    assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(st)
+    assert st["asr"]["p50"] == 100.0 and st["asr_speculative_share"] == 1.0
+
+
+def test_scripts_put_recorded_voices_between_synthesized_lines():
+    syn = [Line(f"s{i}", "piper", np.zeros(8), 8) for i in range(3)]
+    rec = [Line(f"r{i}", "rec", np.zeros(8), 8) for i in range(2)]
+    scripts = call_scripts(syn, rec, calls=2, turns=3)
+    assert [[l.text for l in s] for s in scripts] == [["s0", "r0", "s1"], ["s2", "r1", "s0"]]
+    assert all(l.source == "piper" for l in call_scripts(syn, [], 1, 3)[0])
+
+
+@pytest.mark.e2e
+def test_one_call_writes_the_json_the_issue_asks_for(tmp_path):
+    out = tmp_path / "latency.json"
+    proc = subprocess.run([*IVR_CMD, "bench", "latency", "--calls", "1", "--turns", "1", "--synthetic-only",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    for side in (r, r["baseline"]):
+        assert set(side["voice_to_voice_ms"]) >= {"p50", "p95", "p99"}
+    assert r["voice_to_voice_ms"]["n"] == 1 and r["baseline"]["voice_to_voice_ms"]["n"] >= 1
+    assert 100 < r["voice_to_voice_ms"]["p50"] < 5000
+    assert r["baseline"]["name"].startswith("pipecat 1.14")
+    assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(r["stages_ms"])
+    assert r["stages_ms"]["asr"]["n"] == 1
+    assert "cores" in r["machine"] and "load avg" in r["machine"]

@@ -1,0 +1,58 @@
+"""The complete-transcript check that lets a turn end at a short pause, and Whisper's repeat guard."""
+
+import pytest
+
+from voice.endpointing import transcript_complete
+from voice.models import repeats_itself
+
+
+@pytest.mark.parametrize("text", [
+    "I need to check on an order I placed last week.",
+    "What time do you open on Saturday?",
+    "Yes.",
+    "No, thanks.",
+    "The order number is four five six seven eight.",
+    "My account number is 12345678.",
+    "It keeps saying my password is wrong!",
+])
+def test_finished_turns(text):
+    assert transcript_complete(text)
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "I need to check on an order and",
+    "I need to check on an order, and...",
+    "My order number is",
+    "My order number is...",
+    "I was charged twice, um.",
+    "Can you tell me about the",
+    "I'd like to change the address on my",
+    "Hi.",
+    "Hello, thank you.",
+    "So, well,",
+    "My card number is 4321.",  # read in groups: more is coming
+    "it was a pair of running shoes",  # Whisper punctuates what it hears as finished
+])
+def test_unfinished_turns(text):
+    assert not transcript_complete(text)
+
+
+@pytest.mark.parametrize("text", [
+    "hello hello hello",
+    "Need the design. Need the design. Need the design.",
+    "I didn't know you were there. Oh, I didn't know you",
+    "4 queen of clothes 4 queen of clothes",
+])
+def test_degenerate_whisper_output_is_caught(text):
+    assert repeats_itself(text)
+
+
+@pytest.mark.parametrize("text", [
+    "five five",
+    "The order number is four five six seven eight.",
+    "He turned sharply and faced Gregson across the table.",
+    "I already restarted the router twice.",
+])
+def test_ordinary_transcripts_are_not_flagged(text):
+    assert not repeats_itself(text)

@@ -1,0 +1,148 @@
+"""End of turn at a pause from a speculative transcription: used when finished, dropped when the
+caller speaks again, and a turn that does not read as finished still waits for the long silence."""
+
+import asyncio
+
+import numpy as np
+import pytest
+from pipecat.frames.frames import Frame, InputAudioRawFrame
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.tests.utils import run_test
+
+from voice.audio import frames, read_wav, resample, telephone_band
+from voice.frames import CallerTurnFrame
+from voice.models import Transcript
+from voice.playout import MediaClock
+from voice.processors import Progress, TurnTakingProcessor
+from voice.turns import TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
+
+CONFIG = TurnConfig(pause_ms=200, silence_ms=800, no_input_ms=0)
+
+
+class FakePlayout:
+    rate = 8000
+
+    def play(self, pcm):
+        return 0.0
+
+    def stop(self):
+        pass
+
+    def playing_until(self):
+        return 0.0
+
+
+class ClockedTurnTaking(TurnTakingProcessor):
+    """Live-call timing under run_test, which queues every frame at once: the media clock is the end
+    of the frame being looked at, and before each frame the event loop gets the turn it has in the
+    20 ms between live frames (so a transcription that is ready gets to finish)."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection):
+        if isinstance(frame, InputAudioRawFrame):
+            self._clock.now = frame.metadata["t"] + 0.02
+            for _ in range(3):
+                await asyncio.sleep(0)  # a yield, not a wait: no time passes
+        await super().process_frame(frame, direction)
+
+
+class FakeAsr:
+    """Answers each transcription with the next scripted text; None: hang until cancelled."""
+
+    def __init__(self, texts):
+        self.texts = list(texts)
+        self.calls = 0
+        self.cancelled = 0
+
+    async def __call__(self, audio):
+        text = self.texts[min(self.calls, len(self.texts) - 1)]
+        self.calls += 1
+        if text is None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        return Transcript(text=text, seconds=0.05)
+
+
+def phone16k(caller):
+    return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
+
+
+async def run_turns(samples, asr):
+    clock = MediaClock()
+    sent = []
+    for i, f in enumerate(frames(samples, 16000)):
+        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
+        fr.metadata["t"] = i * 0.02
+        sent.append(fr)
+    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr)
+    down, _ = await run_test(proc, frames_to_send=sent)
+    return [f for f in down if isinstance(f, CallerTurnFrame)], proc
+
+
+async def transcript_of(turn):
+    return (await turn.metadata["asr_task"]).text
+
+
+async def test_a_finished_transcript_ends_the_turn_at_the_pause(make_caller):
+    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+    turns, _ = await run_turns(phone16k(caller), FakeAsr(["I need help with my order."]))
+    assert len(turns) == 1 and turns[0].speculative
+    assert turns[0].detected_at - turns[0].end < 0.3  # the pause, not the 800 ms silence
+    assert await transcript_of(turns[0]) == "I need help with my order."
+
+
+async def test_an_unfinished_transcript_waits_for_the_long_silence(make_caller):
+    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+    asr = FakeAsr(["My order number is"])
+    turns, _ = await run_turns(phone16k(caller), asr)
+    assert len(turns) == 1
+    assert turns[0].detected_at - turns[0].end >= CONFIG.silence_ms / 1000 - 0.001
+    # The pause's transcription still serves the turn: no second model run.
+    assert turns[0].speculative and asr.calls == 1
+    assert await transcript_of(turns[0]) == "My order number is"
+
+
+async def test_speech_resuming_drops_the_speculation(make_caller):
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    gap = caller.segments[1].start - caller.segments[0].end
+    assert 0.3 < gap < 0.8, gap  # longer than the pause, shorter than the silence
+    asr = FakeAsr([None, "My order number is four five six."])
+    turns, proc = await run_turns(phone16k(caller), asr)
+    assert asr.cancelled >= 1 and proc.speculations_dropped >= 1
+    assert len(turns) == 1  # one turn over both parts
+    assert turns[0].end > caller.segments[1].start
+    assert await transcript_of(turns[0]) == "My order number is four five six."
+
+
+def test_detector_pause_resume_and_end_now(make_caller):
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    det = TurnDetector(CONFIG)
+    events = []
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        events += det.feed(f, i * 0.02)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("TurnEnded") == 1 and kinds[-1] == "TurnEnded"
+    first_pause = next(e for e in events if isinstance(e, TurnPaused))
+    assert abs(first_pause.end - caller.segments[0].end) < 0.3
+    resumed = [e for e in events if isinstance(e, TurnResumed)]
+    assert resumed and resumed[0].pause_id == first_pause.pause_id
+    # A stale pause cannot end the turn; the current one can, with the audio it offered.
+    det = TurnDetector(CONFIG)
+    pauses = []
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        for ev in det.feed(f, i * 0.02):
+            if isinstance(ev, TurnPaused):
+                pauses.append(ev)
+        if len(pauses) == 2:
+            break
+    assert det.end_now(pauses[0].pause_id) is None
+    ended = det.end_now(pauses[1].pause_id)
+    assert isinstance(ended, TurnEnded) and np.array_equal(ended.audio, pauses[1].audio)
+    assert det.end_now(pauses[1].pause_id) is None  # already over
+
+
+def test_pause_must_be_a_frame_multiple():
+    with pytest.raises(ValueError):
+        TurnConfig(pause_ms=150)
