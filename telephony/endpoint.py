@@ -198,7 +198,9 @@ class SipEndpoint:
 
     def stats(self) -> dict[str, int]:
         """What the endpoint holds now (a leak shows as numbers that do not return to zero)."""
+        options = sum(1 for key in self.server_tx if key and key[-1] == "OPTIONS")
         return {"legs": len(self.legs), "calls": len(self.calls), "server_transactions": len(self.server_tx),
+                "server_transactions_options": options,  # health probes: each lingers 32 s (Timer J)
                 "client_transactions": len(self.client_tx), "tasks": len(self._tasks),
                 "calls_answered": self.calls_answered,
                 "invites_rejected": self.invite_limit.rejected if self.invite_limit else 0,
