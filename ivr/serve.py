@@ -35,6 +35,7 @@ DEFAULTS = {
     "invite_rate": 5.0,  # new INVITEs per second per source address (token bucket)...
     "invite_burst": 20,  # ...with this burst; excess gets 503, a sustained flood is dropped
     "rate_exempt": [],  # sources not rate-limited here (the Kamailio in front limits per source itself)
+    "advertise": None,  # address put in Via/Contact/SDP when --sip binds 0.0.0.0 or a NATed address
 }
 
 
@@ -72,6 +73,9 @@ def resolve_settings(args) -> dict:
         if unknown:
             raise ValueError(f"--config {args.config}: unknown setting {sorted(unknown)[0]!r}")
         settings.update(doc)
+    if os.environ.get("IVR_DB_URL") and not getattr(args, "db", None):
+        # The database URL may hold a password: from the environment it stays out of `ps` and logs.
+        settings["db"] = os.environ["IVR_DB_URL"]
     for key in DEFAULTS:
         value = getattr(args, key, None)
         if value is not None and value != []:
@@ -201,7 +205,8 @@ async def _serve(settings: dict) -> int:
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
     limiter = SourceLimiter(float(settings["invite_rate"]), int(settings["invite_burst"]))
     endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
-                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [])
+                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [],
+                           advertise=settings["advertise"])
     cc.attach(endpoint)
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"

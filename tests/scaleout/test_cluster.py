@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -215,6 +216,18 @@ def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
             await ep.stop()
 
     assert asyncio.run(one_call()) > 0.3
+
+
+def test_secrets_reach_no_log_and_no_command_line(cluster):
+    """The workers get the database password (in IVR_DB_URL) and IVR_SECRET from the environment."""
+    secret = cluster.nodes[0].env["IVR_SECRET"]
+    for w in cluster.nodes:
+        text = "".join(w.log) + (w.var / "worker.log").read_text()
+        assert cluster.db_password not in text and secret not in text
+        cmdline = Path(f"/proc/{w.proc.pid}/cmdline").read_bytes().decode()
+        assert cluster.db_password not in cmdline and secret not in cmdline
+        assert cluster.db_password not in json.dumps(w.api("/healthz"))
+    assert cluster.db_password not in cluster.kamailio.log_tail(10**6)
 
 
 async def test_a_worker_killed_mid_call_new_calls_go_to_the_others_and_its_record_is_closed(cluster, phone):
