@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
     v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, "
-                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise")
+                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise, sip_tls, tls_cert, tls_key")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://... (or IVR_DB_URL)")
@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--rate-exempt", dest="rate_exempt", action="append",
                    help="source address/network not rate-limited here, e.g. the Kamailio in front (repeatable)")
     v.add_argument("--advertise", help="address to put in Via/Contact/SDP (default: the --sip host, or 127.0.0.1 for 0.0.0.0)")
+    v.add_argument("--sip-tls", dest="sip_tls", help="also serve SIP over TLS on HOST:PORT (needs --tls-cert, --tls-key)")
+    v.add_argument("--tls-cert", dest="tls_cert", help="PEM certificate (chain) for --sip-tls")
+    v.add_argument("--tls-key", dest="tls_key", help="PEM private key for --sip-tls")
     v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")

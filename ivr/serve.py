@@ -36,6 +36,9 @@ DEFAULTS = {
     "invite_burst": 20,  # ...with this burst; excess gets 503, a sustained flood is dropped
     "rate_exempt": [],  # sources not rate-limited here (the Kamailio in front limits per source itself)
     "advertise": None,  # address put in Via/Contact/SDP when --sip binds 0.0.0.0 or a NATed address
+    "sip_tls": None,  # HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key (PEM files)
+    "tls_cert": None,
+    "tls_key": None,
 }
 
 
@@ -82,6 +85,13 @@ def resolve_settings(args) -> dict:
             settings[key] = value
     parse_hostport(settings["sip"], 5070)
     parse_hostport(settings["http"], 8080)
+    if settings["sip_tls"]:
+        parse_hostport(settings["sip_tls"], 5061)
+        if not (settings["tls_cert"] and settings["tls_key"]):
+            raise ValueError("sip_tls: needs tls_cert and tls_key (PEM files)")
+        for key in ("tls_cert", "tls_key"):
+            if not Path(settings[key]).is_file():
+                raise ValueError(f"{key}: no such file {settings[key]!r}")
     for net in [*(settings["allow"] or []), *(settings["rate_exempt"] or [])]:
         ipaddress.ip_network(net, strict=False)
     for key in ("heartbeat_s", "worker_stale_s", "invite_rate"):
@@ -204,12 +214,22 @@ async def _serve(settings: dict) -> int:
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
     limiter = SourceLimiter(float(settings["invite_rate"]), int(settings["invite_burst"]))
+    tls = tls_host = None
+    tls_port = 0
+    if settings["sip_tls"]:
+        import ssl
+
+        tls_host, tls_port = parse_hostport(settings["sip_tls"], 5061)
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings["tls_cert"], settings["tls_key"])
     endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
                            invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [],
-                           advertise=settings["advertise"])
+                           advertise=settings["advertise"], tls=tls, tls_host=tls_host, tls_port=tls_port)
     cc.attach(endpoint)
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"
+    if tls is not None:
+        state["sip_tls"] = f"{tls_host}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=float(settings["heartbeat_s"]),
@@ -235,7 +255,8 @@ async def _serve(settings: dict) -> int:
         await asyncio.sleep(0.02)
     for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
         print(f"ivr: agent {agent.id}: desktop link from `ivr desktop-url {agent.id}`", file=sys.stderr)
-    print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
+    tls_note = f", SIP over TLS {state['sip_tls']}" if state.get("sip_tls") else ""
+    print(f"ivr: ready (SIP {state['sip']}{tls_note}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await endpoint.stop()
