@@ -12,6 +12,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,8 @@ class SoakResult:
     sipp_calls: int = 0
     sipp_successful: int = 0
     sipp_failed: int = 0
+    refused_503: int = 0  # of the failed: refused by every worker (overloaded), 503 at the caller
+    worker_refusals: dict = field(default_factory=dict)  # per worker: INVITEs refused (overload), failovers included
     stored_calls: int = 0
     stored_ended: int = 0
     outcomes: dict = field(default_factory=dict)
@@ -170,12 +173,20 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
     res.stored_ended = sum(1 for c in calls if c["ended_at"])
     for c in calls:
         res.outcomes[c["outcome"] or "in_progress"] = res.outcomes.get(c["outcome"] or "in_progress", 0) + 1
-    if res.stored_calls != res.sipp_calls:
-        res.problems.append(f"sipp placed {res.sipp_calls} calls, the store has {res.stored_calls}")
+    errors = (work / "errors.log").read_text(errors="replace") if (work / "errors.log").exists() else ""
+    # Kamailio relays a 503 from the last worker as 500 (RFC 3261 §16.7), reason kept.
+    res.refused_503 = len(set(re.findall(r"Call-Id '([^']+)'[^\n]*received 'SIP/2\.0 50[03] Service Unavailable", errors)))
+    res.worker_refusals = {w.name: _health(w)["sip_stats"].get("calls_refused", 0) for w in live}
+    # Every call is accounted for: answered ones are in the store (and ended), refused ones never
+    # got a call record (503 before anything started).
+    if res.stored_calls != res.sipp_successful + (res.sipp_failed - res.refused_503):
+        res.problems.append(f"sipp: {res.sipp_successful} answered, {res.sipp_failed - res.refused_503} failed after "
+                            f"answer; the store has {res.stored_calls}")
     if res.stored_ended != res.stored_calls:
         res.problems.append(f"{res.stored_calls - res.stored_ended} stored calls never ended")
     if res.sipp_failed:
-        res.problems.append(f"{res.sipp_failed} sipp calls failed (see {work / 'errors.log'})")
+        res.problems.append(f"{res.sipp_failed} sipp calls failed, {res.refused_503} of them refused with 503 "
+                            f"because every worker was overloaded (see {work / 'errors.log'})")
     res.loadavg = [round(x, 2) for x in os.getloadavg()]
     return res
 

@@ -78,6 +78,7 @@ class ContactCenter:
         self.bot = bot
         self.survey_enabled = survey
         self.active: set[str] = set()
+        self._calls: dict[str, object] = {}  # call id → its SIP call, while handle_call runs
         self.total = 0
         self._responders: set = set()
         version, policy = store.current_policy()
@@ -132,6 +133,7 @@ class ContactCenter:
         caller = _caller_number(call.remote_uri)
         call_id = self.store.call_started(call.call_id, caller)
         self.active.add(call_id)
+        self._calls[call_id] = call
         self.total += 1
         responder = self.engine.responder(self.bot, caller_id=caller)
         if hasattr(responder, "set_policy"):
@@ -199,6 +201,13 @@ class ContactCenter:
         finally:
             self._responders.discard(responder)
             self.active.discard(call_id)
+            self._calls.pop(call_id, None)
+
+    def draining(self) -> int:
+        """Calls whose caller has hung up but whose pipeline is still finishing (the last turns
+        being transcribed for the record). A few is normal; many means the speech models cannot
+        keep up, and new calls are better sent to another worker."""
+        return sum(1 for c in self._calls.values() if c.ended.is_set())
 
     def attach(self, endpoint) -> None:
         self._endpoint = endpoint

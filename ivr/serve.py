@@ -35,6 +35,8 @@ DEFAULTS = {
     "invite_rate": 5.0,  # new INVITEs per second per source address (token bucket)...
     "invite_burst": 20,  # ...with this burst; excess gets 503, a sustained flood is dropped
     "rate_exempt": [],  # sources not rate-limited here (the Kamailio in front limits per source itself)
+    "max_calls": 200,  # calls at once on this worker; more get 503 (Kamailio fails over)
+    "max_draining": 4,  # hung-up calls still finishing: more means overloaded, new calls get 503
     "advertise": None,  # address put in Via/Contact/SDP when --sip binds 0.0.0.0 or a NATed address
     "sip_tls": None,  # HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key (PEM files)
     "tls_cert": None,
@@ -97,6 +99,8 @@ def resolve_settings(args) -> dict:
     for key in ("heartbeat_s", "worker_stale_s", "invite_rate"):
         if float(settings[key]) <= 0:
             raise ValueError(f"{key}: must be > 0")
+    if int(settings["max_calls"]) < 1 or int(settings["max_draining"]) < 1:
+        raise ValueError("max_calls and max_draining: must be >= 1")
     if int(settings["invite_burst"]) < 1:
         raise ValueError("invite_burst: must be >= 1")
     if float(settings["worker_stale_s"]) < 2 * float(settings["heartbeat_s"]):
@@ -149,6 +153,30 @@ def process_stats() -> dict:
     return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
 
 
+def _await_chain(task: asyncio.Task) -> str:
+    """Where a task waits: its coroutine and every coroutine it awaits, outermost first."""
+    parts, coro = [], task.get_coro()
+    for _ in range(30):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        parts.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if coro is None:
+            break
+    return " -> ".join(parts) or repr(task.get_coro())
+
+
+def dump_tasks() -> None:
+    """Log every asyncio task grouped by where it waits (finds calls that never end)."""
+    groups: dict[str, int] = {}
+    for task in asyncio.all_tasks():
+        where = _await_chain(task)
+        groups[where] = groups.get(where, 0) + 1
+    for where, n in sorted(groups.items(), key=lambda kv: -kv[1]):
+        log.warning("tasks: %d x %s", n, where)
+
+
 def build_app(state: dict):
     from fastapi import FastAPI
 
@@ -163,6 +191,7 @@ def build_app(state: dict):
             "status": "ok",
             "calls_active": len(cc.active) if cc else 0,
             "calls_total": cc.total if cc else 0,
+            "calls_draining": cc.draining() if cc else 0,
             "sip": state["sip"],
             "worker": state.get("worker"),
             "store": {"backlog": store.backlog, "database_reachable": store.outage_since is None,
@@ -224,7 +253,9 @@ async def _serve(settings: dict) -> int:
         tls.load_cert_chain(settings["tls_cert"], settings["tls_key"])
     endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
                            invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [],
-                           advertise=settings["advertise"], tls=tls, tls_host=tls_host, tls_port=tls_port)
+                           advertise=settings["advertise"], tls=tls, tls_host=tls_host, tls_port=tls_port,
+                           max_calls=int(settings["max_calls"]),
+                           admit=lambda: cc.draining() < int(settings["max_draining"]))
     cc.attach(endpoint)
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"
@@ -246,6 +277,7 @@ async def _serve(settings: dict) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # `kill -USR1 PID`: where every task waits
     server_task = asyncio.create_task(server.serve())
     while not server.started:  # uvicorn offers a flag, not an event: say "ready" only once bound
         if server_task.done():

@@ -149,6 +149,7 @@ class SipEndpoint:
         tls_port: int = 0,
         tls_host: str | None = None,
         tls_client: ssl.SSLContext | None = None,
+        admit: Callable[[], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -176,6 +177,9 @@ class SipEndpoint:
         # the endpoint answers REGISTER 405 as before.
         self.registrar = registrar
         self.invite_limit = invite_limit
+        # `admit()` False: the application is overloaded; new calls get 503 (a balancer fails over).
+        self.admit = admit
+        self.calls_refused = 0
         self.limit_exempt = [ipaddress.ip_network(a, strict=False) for a in (limit_exempt or [])]
         # SIP over TLS (optional): `tls` is the server context (certificate and key) for a listener
         # on `tls_port`; `tls_client` verifies the far end for calls out to `;transport=tls` URIs.
@@ -215,7 +219,7 @@ class SipEndpoint:
         return {"legs": len(self.legs), "calls": len(self.calls), "server_transactions": len(self.server_tx),
                 "server_transactions_options": options,  # health probes: each lingers 32 s (Timer J)
                 "client_transactions": len(self.client_tx), "tasks": len(self._tasks),
-                "calls_answered": self.calls_answered,
+                "calls_answered": self.calls_answered, "calls_refused": self.calls_refused,
                 "invites_rejected": self.invite_limit.rejected if self.invite_limit else 0,
                 "invites_dropped": self.invite_limit.dropped if self.invite_limit else 0}
 
@@ -498,7 +502,9 @@ class SipEndpoint:
             log.info("403 for INVITE from %s", source.addr[0])
             tx.respond(self.response(req, 403))
             return
-        if len([leg for leg in self.legs.values() if not leg.ended]) >= self.max_calls:
+        if len([leg for leg in self.legs.values() if not leg.ended]) >= self.max_calls or (
+                self.admit is not None and not self.admit()):
+            self.calls_refused += 1
             tx.respond(self.response(req, 503, extra=[("Retry-After", "5")]))
             return
         params = offer = None
