@@ -204,7 +204,9 @@ def test_a_dead_workers_open_calls_are_closed_as_interrupted_keeping_what_was_sa
         dead.close()
 
 
-def test_a_restarted_worker_closes_the_calls_it_left_open(url):
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_restarted_worker_closes_the_calls_it_left_open(backend, request, tmp_path):
+    url = request.getfixturevalue("url") if backend == "postgresql" else f"sqlite:///{tmp_path}/ivr.db"
     with Store(url) as first:
         first.register_worker("w1", heartbeat_s=0.5, stale_s=5)
         cid = first.call_started("open@pbx", None)
