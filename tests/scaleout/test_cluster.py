@@ -171,8 +171,8 @@ async def test_postgresql_restarted_during_calls_the_calls_go_on_and_nothing_is_
 
 def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
     """300 INVITEs as fast as one socket sends them from 127.0.0.2: Kamailio's pike answers 503
-    once the source is over its rate (and then goes quiet), so few reach the workers, while a
-    caller on another address still gets through."""
+    itself once the source is over its rate, so few reach the workers, while a caller on another
+    address still gets through."""
     import socket
     import uuid
 
@@ -202,9 +202,8 @@ def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
         except socket.timeout:
             pass
     counts = {c: list(statuses.values()).count(c) for c in set(statuses.values())}
-    assert counts.get(503, 0) > 0, counts
-    assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through
-    assert len(statuses) < 300  # once blocked, the source hears nothing more
+    assert counts.get(503, 0) >= 50, counts  # refused at the front door (the rest: 488s, or no answer)
+    assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through to workers
     # Someone else still gets through.
     async def one_call():
         ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
