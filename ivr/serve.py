@@ -268,8 +268,13 @@ async def _serve(settings: dict) -> int:
     if closed:
         log.warning("worker %s: %d call(s) left open by its previous run closed as interrupted", worker_id, len(closed))
     if claims is not None:
+        from routing.shared_presence import SharedPresence
+
         store.on_agent_claims(lambda holders: directory.sync_claims(holders, worker_id), loop=loop)
         directory.sync_claims(await store.run(store.agent_claims), worker_id)
+        shared = SharedPresence(directory, store, worker_id)  # away/available, the same on every worker
+        store.on_agent_presence(shared.sync, loop=loop)
+        shared.sync(await store.run(store.agent_presence))
     app = build_app(state)
     add_api_routes(app, store, admin_token=os.environ.get("IVR_ADMIN_TOKEN"))
     app.include_router(desktop_routes(cc.hub, directory, token_for_agent=lambda a: agent_token(secret, a)))
