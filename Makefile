@@ -45,8 +45,9 @@ cluster: deps venv
 
 # Steady sipp load through the cluster for MINUTES (default 10); figures in bench-results/soak.json.
 MINUTES ?= 10
+RATE ?= 0.5
 soak: deps venv
-	$(PY) -m cluster.soak --minutes $(MINUTES) --json bench-results/soak.json
+	$(PY) -m cluster.soak --minutes $(MINUTES) --rate $(RATE) --json bench-results/soak.json
 
 # Concurrent calls one service carries (p95 voice-to-voice <= 1.2 s, RTP jitter <= 5 ms, no
 # failed call), each level held 2 minutes.

@@ -125,6 +125,7 @@ class Cluster:
     kamailio: Kamailio | None = None
     nodes: list[Worker] = field(default_factory=list)
     db_url: str = ""
+    db_password: str = ""
     _own_root: bool = False
 
     @property
@@ -143,13 +144,17 @@ class Cluster:
             self.db_url = self.pg.create_database("ivr")
             config = self.root / "worker.yaml"
             config.write_text(yaml.safe_dump({"bot": "triage", **self.settings}))
+            # The database URL goes by environment, with a password in it (the throwaway cluster
+            # trusts loopback and ignores it), so a test can check that it never reaches a log.
+            self.db_password = "pw-" + os.urandom(8).hex()
+            secret_url = self.db_url.replace("postgres@", f"postgres:{self.db_password}@", 1)
             env = {**os.environ, "IVR_SECRET": os.environ.get("IVR_SECRET") or os.urandom(16).hex(),
-                   "IVR_ADMIN_TOKEN": os.environ.get("IVR_ADMIN_TOKEN") or os.urandom(16).hex()}
+                   "IVR_DB_URL": secret_url, "IVR_ADMIN_TOKEN": os.environ.get("IVR_ADMIN_TOKEN") or os.urandom(16).hex()}
             for i in range(self.workers):
                 var = self.root / f"w{i + 1}"
                 var.mkdir(parents=True, exist_ok=True)
                 w = Worker(f"w{i + 1}", free_udp_tcp_port(), free_tcp_port(), var,
-                           ["--db", self.db_url, "--config", str(config), "--rate-exempt", "127.0.0.1/32",
+                           ["--config", str(config), "--rate-exempt", "127.0.0.1/32",
                             *self.worker_args], env)
                 self.nodes.append(w)
             # Workers first: Kamailio marks a worker that fails its first probes as down.

@@ -153,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
     v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, "
-                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt")
+                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise, sip_tls, tls_cert, tls_key, max_calls, max_draining")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
-    v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://...")
+    v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://... (or IVR_DB_URL)")
     v.add_argument("--company-db", dest="company_db", help="SQLite file with the company's data (demo data is seeded)")
     v.add_argument("--policy", help="escalation policy YAML to seed the store with (default routing/data/policy.yaml)")
     v.add_argument("--bot", choices=["triage", "echo"])
@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
     v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
                    help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
+    v.add_argument("--advertise", help="address to put in Via/Contact/SDP (default: the --sip host, or 127.0.0.1 for 0.0.0.0)")
+    v.add_argument("--sip-tls", dest="sip_tls", help="also serve SIP over TLS on HOST:PORT (needs --tls-cert, --tls-key)")
+    v.add_argument("--tls-cert", dest="tls_cert", help="PEM certificate (chain) for --sip-tls")
+    v.add_argument("--tls-key", dest="tls_key", help="PEM private key for --sip-tls")
     v.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")

@@ -81,6 +81,7 @@ class ContactCenter:
         self.bot = bot
         self.survey_enabled = survey
         self.active: set[str] = set()
+        self._calls: dict[str, object] = {}  # call id → its SIP call, while handle_call runs
         self.total = 0
         self.metrics = CallMetrics()
         self._responders: set = set()
@@ -138,6 +139,7 @@ class ContactCenter:
         caller = _caller_number(call.remote_uri)
         call_id = self.store.call_started(call.call_id, caller)
         self.active.add(call_id)
+        self._calls[call_id] = call
         self.total += 1
         self.metrics.call_started(call_id)
         responder = self.engine.responder(self.bot, caller_id=caller)
@@ -210,6 +212,13 @@ class ContactCenter:
         finally:
             self._responders.discard(responder)
             self.active.discard(call_id)
+            self._calls.pop(call_id, None)
+
+    def draining(self) -> int:
+        """Calls whose caller has hung up but whose pipeline is still finishing (the last turns
+        being transcribed for the record). A few is normal; many means the speech models cannot
+        keep up, and new calls are better sent to another worker."""
+        return sum(1 for c in self._calls.values() if c.ended.is_set())
 
     def disposition(self, agent_id: str, msg: dict) -> str | None:
         """An agent's verdict on a call they took, from the desktop; an error line, or None when saved."""

@@ -40,6 +40,12 @@ DEFAULTS = {
     "silence_ms": None,
     "pause_ms": None,
     "asr_fit": True,
+    "max_calls": 200,  # calls at once on this worker; more get 503 (Kamailio fails over)
+    "max_draining": 4,  # hung-up calls still finishing: more means overloaded, new calls get 503
+    "advertise": None,  # address put in Via/Contact/SDP when --sip binds 0.0.0.0 or a NATed address
+    "sip_tls": None,  # HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key (PEM files)
+    "tls_cert": None,
+    "tls_key": None,
 }
 
 
@@ -77,6 +83,9 @@ def resolve_settings(args) -> dict:
         if unknown:
             raise ValueError(f"--config {args.config}: unknown setting {sorted(unknown)[0]!r}")
         settings.update(doc)
+    if os.environ.get("IVR_DB_URL") and not getattr(args, "db", None):
+        # The database URL may hold a password: from the environment it stays out of `ps` and logs.
+        settings["db"] = os.environ["IVR_DB_URL"]
     for key in DEFAULTS:
         value = getattr(args, key, None)
         if value is not None and value != []:
@@ -87,11 +96,20 @@ def resolve_settings(args) -> dict:
         TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None})
     parse_hostport(settings["sip"], 5070)
     parse_hostport(settings["http"], 8080)
+    if settings["sip_tls"]:
+        parse_hostport(settings["sip_tls"], 5061)
+        if not (settings["tls_cert"] and settings["tls_key"]):
+            raise ValueError("sip_tls: needs tls_cert and tls_key (PEM files)")
+        for key in ("tls_cert", "tls_key"):
+            if not Path(settings[key]).is_file():
+                raise ValueError(f"{key}: no such file {settings[key]!r}")
     for net in [*(settings["allow"] or []), *(settings["rate_exempt"] or [])]:
         ipaddress.ip_network(net, strict=False)
     for key in ("heartbeat_s", "worker_stale_s", "invite_rate"):
         if float(settings[key]) <= 0:
             raise ValueError(f"{key}: must be > 0")
+    if int(settings["max_calls"]) < 1 or int(settings["max_draining"]) < 1:
+        raise ValueError("max_calls and max_draining: must be >= 1")
     if int(settings["invite_burst"]) < 1:
         raise ValueError("invite_burst: must be >= 1")
     if float(settings["worker_stale_s"]) < 2 * float(settings["heartbeat_s"]):
@@ -144,6 +162,30 @@ def process_stats() -> dict:
     return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
 
 
+def _await_chain(task: asyncio.Task) -> str:
+    """Where a task waits: its coroutine and every coroutine it awaits, outermost first."""
+    parts, coro = [], task.get_coro()
+    for _ in range(30):
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        parts.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        if coro is None:
+            break
+    return " -> ".join(parts) or repr(task.get_coro())
+
+
+def dump_tasks() -> None:
+    """Log every asyncio task grouped by where it waits (finds calls that never end)."""
+    groups: dict[str, int] = {}
+    for task in asyncio.all_tasks():
+        where = _await_chain(task)
+        groups[where] = groups.get(where, 0) + 1
+    for where, n in sorted(groups.items(), key=lambda kv: -kv[1]):
+        log.warning("tasks: %d x %s", n, where)
+
+
 def build_app(state: dict):
     from fastapi import FastAPI
 
@@ -158,6 +200,7 @@ def build_app(state: dict):
             "status": "ok",
             "calls_active": len(cc.active) if cc else 0,
             "calls_total": cc.total if cc else 0,
+            "calls_draining": cc.draining() if cc else 0,
             "sip": state["sip"],
             "worker": state.get("worker"),
             "store": {"backlog": store.backlog, "database_reachable": store.outage_since is None,
@@ -237,11 +280,24 @@ async def _serve(settings: dict) -> int:
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
     limiter = SourceLimiter(float(settings["invite_rate"]), int(settings["invite_burst"]))
+    tls = tls_host = None
+    tls_port = 0
+    if settings["sip_tls"]:
+        import ssl
+
+        tls_host, tls_port = parse_hostport(settings["sip_tls"], 5061)
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(settings["tls_cert"], settings["tls_key"])
     endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
-                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [])
+                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [],
+                           advertise=settings["advertise"], tls=tls, tls_host=tls_host, tls_port=tls_port,
+                           max_calls=int(settings["max_calls"]),
+                           admit=lambda: cc.draining() < int(settings["max_draining"]))
     cc.attach(endpoint)
     await endpoint.start()
     state["sip"] = f"{sip_host}:{endpoint.port}"
+    if tls is not None:
+        state["sip_tls"] = f"{tls_host}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=float(settings["heartbeat_s"]),
@@ -249,14 +305,20 @@ async def _serve(settings: dict) -> int:
     if closed:
         log.warning("worker %s: %d call(s) left open by its previous run closed as interrupted", worker_id, len(closed))
     if claims is not None:
+        from routing.shared_presence import SharedPresence
+
         store.on_agent_claims(lambda holders: directory.sync_claims(holders, worker_id), loop=loop)
         directory.sync_claims(await store.run(store.agent_claims), worker_id)
+        shared = SharedPresence(directory, store, worker_id)  # away/available, the same on every worker
+        store.on_agent_presence(shared.sync, loop=loop)
+        shared.sync(await store.run(store.agent_presence))
     app = build_app(state)
     add_web(app, store, cc, directory, secret)
     server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_level="warning"))
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # `kill -USR1 PID`: where every task waits
     server_task = asyncio.create_task(server.serve())
     while not server.started:  # uvicorn offers a flag, not an event: say "ready" only once bound
         if server_task.done():
@@ -268,7 +330,8 @@ async def _serve(settings: dict) -> int:
         print("ivr: no panel accounts yet: create one with `ivr users add NAME --role admin`", file=sys.stderr)
     for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
         print(f"ivr: agent {agent.id}: desktop link from `ivr desktop-url {agent.id}`", file=sys.stderr)
-    print(f"ivr: ready (SIP {state['sip']}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
+    tls_note = f", SIP over TLS {state['sip_tls']}" if state.get("sip_tls") else ""
+    print(f"ivr: ready (SIP {state['sip']}{tls_note}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     await endpoint.stop()

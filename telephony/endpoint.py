@@ -8,6 +8,10 @@ an offer without PCMU/PCMA 488, an unknown method 501, a malformed request 400 w
 can be addressed at all; nothing a peer sends can raise out of the datagram handler, and every
 transaction removes itself from the tables when its timers run out.
 
+With `tls` (an `ssl.SSLContext` holding the certificate), SIP over TLS is served on `tls_port` as
+well (Via `SIP/2.0/TLS`, Contact `;transport=tls`); calls out to `;transport=tls` or `sips:` URIs
+go over TLS, verified with `tls_client`.
+
 New INVITEs are rate-limited per source address when `invite_limit` (a `SourceLimiter`) is
 given: excess INVITEs get 503 with Retry-After, a source that keeps flooding is ignored; the
 addresses in `limit_exempt` (the Kamailio in front, which limits per source itself) are not
@@ -29,6 +33,7 @@ import hmac
 import ipaddress
 import logging
 import secrets
+import ssl
 import time
 from typing import Awaitable, Callable, Iterable
 
@@ -49,7 +54,7 @@ from .sip_transaction import (
     ClientTransaction, InviteClientTransaction, InviteServerTransaction, ServerTransaction, State, Timers,
     client_key, server_key,
 )
-from .sip_transport import SipTransport, Source
+from .sip_transport import STREAM, SipTransport, Source
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +145,11 @@ class SipEndpoint:
         registrar: "DigestRegistrar | None" = None,
         invite_limit: SourceLimiter | None = None,
         limit_exempt: list[str] | None = None,
+        tls: ssl.SSLContext | None = None,
+        tls_port: int = 0,
+        tls_host: str | None = None,
+        tls_client: ssl.SSLContext | None = None,
+        admit: Callable[[], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -167,8 +177,15 @@ class SipEndpoint:
         # the endpoint answers REGISTER 405 as before.
         self.registrar = registrar
         self.invite_limit = invite_limit
+        # `admit()` False: the application is overloaded; new calls get 503 (a balancer fails over).
+        self.admit = admit
+        self.calls_refused = 0
         self.limit_exempt = [ipaddress.ip_network(a, strict=False) for a in (limit_exempt or [])]
-        self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp)
+        # SIP over TLS (optional): `tls` is the server context (certificate and key) for a listener
+        # on `tls_port`; `tls_client` verifies the far end for calls out to `;transport=tls` URIs.
+        self.tls_client = tls_client
+        self.transport = SipTransport(host, port, self._on_datagram, self._on_message, tcp=tcp, tls=tls,
+                                      tls_host=tls_host, tls_port=tls_port)
         self.server_tx: dict[tuple, ServerTransaction] = {}
         self.client_tx: dict[tuple, ClientTransaction] = {}
         self.legs: dict[tuple[str, str], _Leg] = {}
@@ -198,9 +215,11 @@ class SipEndpoint:
 
     def stats(self) -> dict[str, int]:
         """What the endpoint holds now (a leak shows as numbers that do not return to zero)."""
+        options = sum(1 for key in self.server_tx if key and key[-1] == "OPTIONS")
         return {"legs": len(self.legs), "calls": len(self.calls), "server_transactions": len(self.server_tx),
+                "server_transactions_options": options,  # health probes: each lingers 32 s (Timer J)
                 "client_transactions": len(self.client_tx), "tasks": len(self._tasks),
-                "calls_answered": self.calls_answered,
+                "calls_answered": self.calls_answered, "calls_refused": self.calls_refused,
                 "invites_rejected": self.invite_limit.rejected if self.invite_limit else 0,
                 "invites_dropped": self.invite_limit.dropped if self.invite_limit else 0}
 
@@ -218,17 +237,24 @@ class SipEndpoint:
         return task
 
     # ---- addressing ---------------------------------------------------------------------------
+    @property
+    def tls_port(self) -> int | None:
+        return self.transport.tls_port if self.transport.tls is not None else None
+
+    def _port_for(self, transport: str) -> int:
+        return self.transport.tls_port if transport == "TLS" and self.transport.tls is not None else self.port
+
     def contact(self, transport: str = "UDP") -> str:
-        suffix = ";transport=tcp" if transport == "TCP" else ""
-        return f"<sip:{self.user}@{_uri_host(self.advertise)}:{self.port}{suffix}>"
+        suffix = {"TCP": ";transport=tcp", "TLS": ";transport=tls"}.get(transport, "")
+        return f"<sip:{self.user}@{_uri_host(self.advertise)}:{self._port_for(transport)}{suffix}>"
 
     def _via(self, transport: str = "UDP") -> str:
-        return f"SIP/2.0/{transport} {_uri_host(self.advertise)}:{self.port};branch={new_branch()};rport"
+        return f"SIP/2.0/{transport} {_uri_host(self.advertise)}:{self._port_for(transport)};branch={new_branch()};rport"
 
     def _reply_sender(self, req: SipRequest, source: Source) -> Callable[[bytes], None]:
         """Where responses go: back down the TCP connection, or per Via received/rport (RFC 3581)."""
-        if source.transport == "TCP":
-            return lambda data: self.transport.send(data, source.addr, "TCP", source.conn)
+        if source.transport in STREAM:
+            return lambda data: self.transport.send(data, source.addr, source.transport, source.conn)
         via = req.top_via
         host = via.params.get("received") or host_to_ip(via.host)
         rport = via.params.get("rport")
@@ -236,9 +262,9 @@ class SipEndpoint:
         return lambda data: self.transport.send(data, (host_to_ip(host), port))
 
     def _request_sender(self, leg: _Leg, next_hop) -> tuple[Callable[[bytes], None], bool]:
-        if leg.source.transport == "TCP" and leg.source.conn is not None and not leg.source.conn.closed:
-            conn = leg.source.conn
-            return (lambda data: self.transport.send(data, conn.addr, "TCP", conn)), True
+        if leg.source.transport in STREAM and leg.source.conn is not None and not leg.source.conn.closed:
+            conn, name = leg.source.conn, leg.source.transport
+            return (lambda data: self.transport.send(data, conn.addr, name, conn)), True
         host, port = next_hop.address()
         try:
             ipaddress.ip_address(host)
@@ -372,7 +398,7 @@ class SipEndpoint:
                 return  # a flood: no transaction, no reply
             limited = verdict is Verdict.REJECT
         send = self._reply_sender(req, source)
-        reliable = source.transport == "TCP"
+        reliable = source.transport in STREAM
         cls = InviteServerTransaction if req.method == "INVITE" else ServerTransaction
         tx = cls(req, send, self.timers, reliable, on_terminated=lambda t, k=key: self._server_tx_done(k, t))
         self.server_tx[key] = tx
@@ -476,7 +502,9 @@ class SipEndpoint:
             log.info("403 for INVITE from %s", source.addr[0])
             tx.respond(self.response(req, 403))
             return
-        if len([leg for leg in self.legs.values() if not leg.ended]) >= self.max_calls:
+        if len([leg for leg in self.legs.values() if not leg.ended]) >= self.max_calls or (
+                self.admit is not None and not self.admit()):
+            self.calls_refused += 1
             tx.respond(self.response(req, 503, extra=[("Retry-After", "5")]))
             return
         params = offer = None
@@ -772,7 +800,7 @@ class SipEndpoint:
             rep = Replaces(d.call_id, d.remote_tag, d.local_tag)
             target = target or d.remote_target
             other.being_replaced = True
-        transport = "TCP" if leg.source.transport == "TCP" else "UDP"
+        transport = leg.source.transport if leg.source.transport in STREAM else "UDP"
         req, next_hop = leg.dialog.request(
             "REFER", self._via(transport), self.contact(transport),
             extra=[("Refer-To", refer_to_value(target, rep)), ("Referred-By", f"<{call.local_uri or self.contact()[1:-1]}>")])
@@ -832,7 +860,7 @@ class SipEndpoint:
     def request_in_dialog(self, leg: _Leg, method: str, body: bytes = b"", content_type: str | None = None,
                           extra: Iterable[tuple[str, str]] = ()) -> asyncio.Future:
         """Send a request inside a dialog; the future resolves to the final response or None."""
-        transport = "TCP" if leg.source.transport == "TCP" else "UDP"
+        transport = leg.source.transport if leg.source.transport in STREAM else "UDP"
         req, next_hop = leg.dialog.request(method, self._via(transport), self.contact(transport), body, content_type,
                                            extra=list(extra))
         return self._send_request(req, *self._request_sender(leg, next_hop))
@@ -887,8 +915,18 @@ class SipEndpoint:
         credentials. If `on_call` is given it runs like an inbound call's handler.
         """
         target = parse_uri(uri)
-        dest = target.address()
+        over_tls = target.scheme == "sips" or str(target.params.get("transport") or "").lower() == "tls"
+        dest = target.address(5061 if over_tls else 5060)
         ipaddress.ip_address(dest[0])  # the UAC sends to IP literals only (no DNS here)
+        conn = None
+        if over_tls:
+            if self.tls_client is None:
+                raise CallFailed(503, "No TLS client context for a TLS target")
+            try:
+                conn = await self.transport.connect(dest, self.tls_client)
+            except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+                raise CallFailed(503, f"TLS connection failed: {type(exc).__name__}") from None
+        transport = "TLS" if over_tls else "UDP"
         rtp, rtcp, port = await bind_rtp_pair(self.rtp_bind, self.rtp_ports)
         media = RtpSession(rtp, rtcp, port, rtp_timeout=self.rtp_timeout, jitter_ms=self.jitter_ms)
         session_id = secrets.randbelow(2**31)
@@ -899,18 +937,21 @@ class SipEndpoint:
         call_id = new_call_id(self.advertise)
         cseq = 1
         auth_header: tuple[str, str] | None = None
-        send = lambda data: self.transport.send(data, dest)  # noqa: E731
+        if conn is not None:
+            send = lambda data: self.transport.send(data, dest, "TLS", conn)  # noqa: E731
+        else:
+            send = lambda data: self.transport.send(data, dest)  # noqa: E731
         try:
             while True:
                 req = SipRequest("INVITE", target)
                 h = req.headers
-                h.add("Via", self._via())
+                h.add("Via", self._via(transport))
                 h.add("Max-Forwards", 70)
                 h.add("From", from_value)
                 h.add("To", f"<{target}>")
                 h.add("Call-ID", call_id)
                 h.add("CSeq", f"{cseq} INVITE")
-                h.add("Contact", self.contact())
+                h.add("Contact", self.contact(transport))
                 h.add("Allow", ALLOW)
                 h.add("Supported", SUPPORTED_EXT)
                 h.add("User-Agent", self.user_agent)
@@ -921,7 +962,7 @@ class SipEndpoint:
                 h.add("Content-Type", "application/sdp")
                 req.body = offer.serialize()
                 ringing = asyncio.Event()
-                fut = self._send_request(req, send, False, on_provisional=lambda r: ringing.set())
+                fut = self._send_request(req, send, conn is not None, on_provisional=lambda r: ringing.set())
                 try:
                     resp = await asyncio.wait_for(asyncio.shield(fut), ring_timeout)
                 except asyncio.TimeoutError:
@@ -947,7 +988,7 @@ class SipEndpoint:
             await media.close()
             raise
         dialog = Dialog.as_uac(req, resp)
-        leg = _Leg(dialog, Source("UDP", dest), req, None, media=media, answered=True, session_id=session_id)
+        leg = _Leg(dialog, Source(transport, dest, conn), req, None, media=media, answered=True, session_id=session_id)
         self.legs[(dialog.call_id, dialog.local_tag)] = leg
         self._send_ack(leg, cseq)
         params = None
@@ -996,7 +1037,8 @@ class SipEndpoint:
             await asyncio.wait_for(self.request_in_dialog(leg, "BYE"), self.hangup_wait)
 
     def _send_ack(self, leg: _Leg, cseq: int) -> None:
-        req, next_hop = leg.dialog.request("ACK", self._via(), self.contact(), cseq=cseq)
+        transport = leg.source.transport if leg.source.transport in STREAM else "UDP"
+        req, next_hop = leg.dialog.request("ACK", self._via(transport), self.contact(transport), cseq=cseq)
         send, _ = self._request_sender(leg, next_hop)
         try:
             send(req.serialize())

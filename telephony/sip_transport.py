@@ -1,9 +1,11 @@
-"""SIP over UDP and TCP on one port: the socket edge of the stack.
+"""SIP over UDP and TCP on one port, and optionally TLS on another: the socket edge of the stack.
 
 Bytes in, `(raw, source)` out to the endpoint; bytes out to an address or back down the TCP
 connection a request came on. Parsing stays in the endpoint for UDP (so it can answer 400);
 TCP framing happens here, and a framing error closes that connection, since after a bad
-Content-Length there is no telling where the next message starts.
+Content-Length there is no telling where the next message starts. TLS (RFC 3261 §26.3.1) is TCP
+framing over an `ssl` stream: a listener with the server's certificate, and `connect()` for
+calls out over TLS; a message that came in on TLS is answered down the same connection.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 import logging
+import ssl
 from typing import Callable
 
 from .sip_errors import SipParseError
@@ -19,9 +22,12 @@ from .sip_message import MAX_MESSAGE_SIZE, StreamFramer, SipMessage
 log = logging.getLogger(__name__)
 
 
+STREAM = ("TCP", "TLS")
+
+
 @dataclass(frozen=True)
 class Source:
-    transport: str  # "UDP" or "TCP"
+    transport: str  # "UDP", "TCP" or "TLS"
     addr: tuple[str, int]
     conn: "_TcpConnection | None" = None
 
@@ -49,8 +55,9 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 
 
 class _TcpConnection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str = "TCP") -> None:
         self.reader, self.writer = reader, writer
+        self.name = name  # "TCP" or "TLS"
         peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
         self.addr = (peer[0], peer[1])
         self.framer = StreamFramer(MAX_MESSAGE_SIZE)
@@ -65,12 +72,17 @@ class _TcpConnection:
 
 
 class SipTransport:
-    def __init__(self, host: str, port: int, on_datagram: OnDatagram, on_message: OnMessage, tcp: bool = True) -> None:
+    def __init__(self, host: str, port: int, on_datagram: OnDatagram, on_message: OnMessage, tcp: bool = True,
+                 tls: ssl.SSLContext | None = None, tls_host: str | None = None, tls_port: int = 0) -> None:
         self.host, self.port = host, port
         self.on_datagram, self.on_message = on_datagram, on_message
         self.tcp = tcp
+        self.tls = tls  # server context (certificate and key): listen for TLS on tls_port
+        self.tls_host = tls_host or host
+        self.tls_port = tls_port
         self._udp: _UdpProtocol | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._tls_server: asyncio.AbstractServer | None = None
         self._conns: dict[tuple[str, int], _TcpConnection] = {}
         self._tasks: set[asyncio.Task] = set()
 
@@ -94,12 +106,41 @@ class SipTransport:
                 if wanted != 0 or attempt == 19:
                     raise
         self._udp = protocol
+        if self.tls is not None:
+            self._tls_server = await asyncio.start_server(lambda r, w: self._accept(r, w, "TLS"), self.tls_host,
+                                                          self.tls_port, ssl=self.tls)
+            self.tls_port = self._tls_server.sockets[0].getsockname()[1]
+
+    async def connect(self, addr: tuple[str, int], context: ssl.SSLContext, server_hostname: str | None = None,
+                      timeout: float = 5.0) -> _TcpConnection:
+        """A TLS connection to `addr` (for a call out over TLS); its messages come in like the
+        listener's. Reused while open."""
+        conn = self._conns.get(addr)
+        if conn is not None and not conn.closed and conn.name == "TLS":
+            return conn
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(addr[0], addr[1], ssl=context, server_hostname=server_hostname or addr[0]), timeout)
+        conn = _TcpConnection(reader, writer, "TLS")
+        self._conns[conn.addr] = conn
+        task = asyncio.get_running_loop().create_task(self._keep(conn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return conn
+
+    async def _keep(self, conn: _TcpConnection) -> None:
+        try:
+            await self._serve(conn)
+        finally:
+            self._conns.pop(conn.addr, None)
+            conn.writer.close()
 
     async def stop(self) -> None:
         if self._udp and self._udp.transport:
             self._udp.transport.close()
         if self._server:
             self._server.close()
+        if self._tls_server:
+            self._tls_server.close()
         for conn in list(self._conns.values()):
             conn.writer.close()
         for task in list(self._tasks):
@@ -112,11 +153,11 @@ class SipTransport:
             except (asyncio.TimeoutError, Exception):
                 pass
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str = "TCP") -> None:
         task = asyncio.current_task()
         if task:
             self._tasks.add(task)
-        conn = _TcpConnection(reader, writer)
+        conn = _TcpConnection(reader, writer, name)
         self._conns[conn.addr] = conn
         try:
             await self._serve(conn)
@@ -130,7 +171,7 @@ class SipTransport:
         while True:
             try:
                 data = await conn.reader.read(65536)
-            except (ConnectionError, OSError):
+            except (ConnectionError, OSError, ssl.SSLError):
                 return
             if not data:
                 return
@@ -141,15 +182,15 @@ class SipTransport:
                 return
             for msg in messages:
                 try:
-                    self.on_message(msg, Source("TCP", conn.addr, conn))
+                    self.on_message(msg, Source(conn.name, conn.addr, conn))
                 except Exception:
-                    log.exception("error handling TCP message from %s", conn.addr)
+                    log.exception("error handling %s message from %s", conn.name, conn.addr)
 
     def send(self, data: bytes, addr: tuple[str, int], transport: str = "UDP", conn: _TcpConnection | None = None) -> None:
-        if transport == "TCP":
+        if transport in STREAM:
             conn = conn if conn is not None and not conn.closed else self._conns.get(addr)
             if conn is None or conn.closed:
-                raise ConnectionError(f"no TCP connection to {addr}")
+                raise ConnectionError(f"no {transport} connection to {addr}")
             conn.send(data)
             return
         if self._udp is None or self._udp.transport is None:

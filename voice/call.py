@@ -155,9 +155,12 @@ class VoiceCall:
         """The caller is gone: close the last turn, drain, stop the pipeline."""
         await self.worker.queue_frame(EndFrame())
         if self._run_task is not None:
-            try:
-                await asyncio.wait_for(self._run_task, timeout)
-            except asyncio.TimeoutError:
+            # asyncio.wait, not wait_for: on a timeout wait_for waits for the cancelled task too,
+            # and a pipeline stuck behind an overloaded ASR pool may take as long again to go.
+            done, _ = await asyncio.wait({self._run_task}, timeout=timeout)
+            if not done:
                 log.warning("pipeline did not drain in %.0f s; cancelling", timeout)
                 await self.worker.cancel()
-                await self._run_task
+                done, _ = await asyncio.wait({self._run_task}, timeout=5.0)
+                if not done:
+                    self._run_task.cancel()  # the call is over either way: never leave it hanging

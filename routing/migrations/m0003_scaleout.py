@@ -5,6 +5,8 @@
 - ``workers``: one row per live worker with its heartbeat (a stale heartbeat means a dead worker).
 - ``agent_claims``: at most one row per agent (the primary key), held from ringing to the end of
   wrap-up by the worker whose call it is: two workers can never ring one agent at once.
+- ``agents.updated_by``: the worker that last wrote an agent's signed-in state (away or
+  available), so the others take it on and the writer does not.
 
 (Migration 2 is the web panel's users table; the numbers only order the migrations.)
 
@@ -45,4 +47,5 @@ agent_claims = Table(
 def upgrade(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE calls ADD COLUMN worker VARCHAR(64)"))
     conn.execute(text("CREATE INDEX ix_calls_worker ON calls (worker)"))
+    conn.execute(text("ALTER TABLE agents ADD COLUMN updated_by VARCHAR(64)"))
     metadata.create_all(conn)

@@ -11,6 +11,7 @@ agents, and the versioned escalation policy with its audit trail.
 
 from .db import DEFAULT_URL, make_engine, migrate
 from .store import (
+    AGENTS_CHANNEL,
     CALLBACK_STATUSES,
     NOTIFY_CHANNEL,
     OUTCOMES,
@@ -21,5 +22,5 @@ from .store import (
     StoreClosed,
 )
 
-__all__ = ["Store", "StoreClosed", "PolicyConflict", "PolicyChanges", "DEFAULT_URL", "OUTCOMES",
+__all__ = ["Store", "StoreClosed", "PolicyConflict", "PolicyChanges", "DEFAULT_URL", "OUTCOMES", "AGENTS_CHANNEL",
            "TRANSFER_RESULTS", "CALLBACK_STATUSES", "NOTIFY_CHANNEL", "make_engine", "migrate"]

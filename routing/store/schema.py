@@ -206,6 +206,7 @@ agents = Table(
     Column("skills", JSONDoc),
     Column("state", String(32), nullable=False),  # e.g. offline, available, ringing, busy, wrap_up
     Column("state_since", UTCDateTime, nullable=False),
+    Column("updated_by", String(64)),  # the worker that wrote the state (migration 3)
 )
 
 users = Table(

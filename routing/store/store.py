@@ -68,12 +68,13 @@ CALLBACK_STATUSES = ("pending", "scheduled", "done", "failed", "cancelled")
 # Intents that say nothing about why the caller called (see nlu.dialog.META_INTENTS).
 _META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "out_of_scope", "speak_to_human"})
 NOTIFY_CHANNEL = "ivr_policy"
-AGENTS_CHANNEL = "ivr_agents"  # payload: {"agent": id, "held": bool, "worker": id}
+AGENTS_CHANNEL = "ivr_agents"  # payload: {"agent": id, "held": bool, "worker": id} or {"agent", "presence", "worker"}
 
 T = TypeVar("T")
 Op = Callable[[Connection], None]
 PolicyCallback = Callable[[int, Policy], Any]
 ClaimCallback = Callable[[dict[str, str]], Any]  # agent id → worker holding it, for every claim
+PresenceCallback = Callable[[dict[str, tuple[str, str | None]]], Any]  # agent id → (state, worker that set it)
 
 
 class StoreClosed(RuntimeError):
@@ -252,6 +253,7 @@ class Store:
         self._listen = listen
         self._listener: PgListener | None = None
         self._claim_subs: list[tuple[ClaimCallback, asyncio.AbstractEventLoop | None]] = []
+        self._presence_subs: list[tuple[PresenceCallback, asyncio.AbstractEventLoop | None]] = []
         self._housekeeper: threading.Thread | None = None
         self._housekeeping_stop = threading.Event()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -760,6 +762,45 @@ class Store:
         self._claim_subs.append(entry)
         return lambda: entry in self._claim_subs and self._claim_subs.remove(entry)
 
+    # ------------------------------------------------------------------ agents signed in or away (PostgreSQL)
+
+    def set_agent_presence(self, agent_id: str, state: str, *, name: str | None = None) -> None:
+        """An agent signed in (``available``) or stepped away (``away``) on this worker: stored in
+        ``agents`` with this worker's id and NOTIFYed, so every worker offers them calls or not.
+        Through the writer: an outage delays it."""
+        if state not in ("available", "away"):
+            raise ValueError(f"state: 'available' or 'away' (got {state!r})")
+        me = self.worker_id
+
+        def op(conn: Connection) -> None:
+            values = {"state": state, "state_since": utcnow(), "updated_by": me}
+            if not conn.execute(update(t.agents).where(t.agents.c.id == agent_id).values(**values)).rowcount:
+                conn.execute(insert(t.agents).values(id=agent_id, name=_s(redact_text(name or agent_id), 255),
+                                                     sip_uri="", skills=[], **values))
+            if self._postgres:
+                conn.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": AGENTS_CHANNEL, "p": json.dumps(
+                    {"agent": agent_id, "presence": state, "worker": me})})
+
+        self._submit(op, f"agent {agent_id} {state}")
+
+    def agent_presence(self) -> dict[str, tuple[str, str | None]]:
+        """Agent id → (stored state, the worker that set it)."""
+        with self.engine.connect() as conn:
+            return {a: (s, w) for a, s, w in conn.execute(select(t.agents.c.id, t.agents.c.state, t.agents.c.updated_by))}
+
+    def on_agent_presence(self, callback: PresenceCallback, *, loop: asyncio.AbstractEventLoop | None = None
+                          ) -> Callable[[], None]:
+        """``callback({agent: (state, worker)})`` whenever any worker stores a signed-in state
+        (and after the listener reconnects)."""
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        entry = (callback, loop)
+        self._presence_subs.append(entry)
+        return lambda: entry in self._presence_subs and self._presence_subs.remove(entry)
+
     def _drop_claims_of(self, workers: list[str]) -> None:
         with self._write_conn() as conn:
             gone = list(conn.scalars(select(t.agent_claims.c.agent_id).where(t.agent_claims.c.worker.in_(workers))))
@@ -779,23 +820,35 @@ class Store:
         self.refresh_policy()
 
     def _on_agents_notify(self, payload: str) -> None:
-        self._publish_claims()
+        try:
+            kind = "presence" if "presence" in json.loads(payload) else "claim"
+        except (ValueError, TypeError):
+            kind = "claim"
+        if kind == "presence":
+            self._publish(self._presence_subs, self.agent_presence)
+        else:
+            self._publish(self._claim_subs, self.agent_claims)
 
     def _on_listen_connect(self) -> None:
         """(Re)connected: what was missed while away is re-read, not waited for."""
         self.refresh_policy()
-        self._publish_claims()
+        self._publish(self._claim_subs, self.agent_claims)
+        self._publish(self._presence_subs, self.agent_presence)
 
     def _publish_claims(self) -> None:
-        if not self._claim_subs:
+        self._publish(self._claim_subs, self.agent_claims)
+
+    @staticmethod
+    def _publish(subs: list, read: Callable[[], Any]) -> None:
+        if not subs:
             return
-        claims = self.agent_claims()
-        for cb, loop in list(self._claim_subs):
+        snapshot = read()
+        for cb, loop in list(subs):
             if loop is None:
-                _call_safely(cb, claims)
+                _call_safely(cb, snapshot)
             else:
                 try:
-                    loop.call_soon_threadsafe(_call_safely, cb, claims)
+                    loop.call_soon_threadsafe(_call_safely, cb, snapshot)
                 except RuntimeError:  # that loop is closed
                     pass
 

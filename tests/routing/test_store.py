@@ -547,7 +547,9 @@ async def test_policy_change_reaches_the_event_loop(store):
 
 
 def test_refresh_policy_sees_another_process(db_url):
-    with Store(db_url) as a, Store(db_url) as b:
+    # listen=False: this is the manual path (on PostgreSQL the listener would refresh b by itself;
+    # tests/routing/test_store_cluster.py covers that).
+    with Store(db_url) as a, Store(db_url, listen=False) as b:
         seen: list[int] = []
         b.on_policy_change(lambda v, p: seen.append(v))
         a.save_policy(Policy(max_no_match=4), "admin")

@@ -204,7 +204,9 @@ def test_a_dead_workers_open_calls_are_closed_as_interrupted_keeping_what_was_sa
         dead.close()
 
 
-def test_a_restarted_worker_closes_the_calls_it_left_open(url):
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_restarted_worker_closes_the_calls_it_left_open(backend, request, tmp_path):
+    url = request.getfixturevalue("url") if backend == "postgresql" else f"sqlite:///{tmp_path}/ivr.db"
     with Store(url) as first:
         first.register_worker("w1", heartbeat_s=0.5, stale_s=5)
         cid = first.call_started("open@pbx", None)
@@ -216,3 +218,53 @@ def test_a_restarted_worker_closes_the_calls_it_left_open(url):
         assert call["outcome"] == "interrupted" and call["worker"] == "w1"
         assert again.get_events(cid)[-1]["reason"] == "worker_restarted"
         assert again.get_call(cid)["ended_at"] <= datetime.now(timezone.utc)
+
+
+def test_remote_sign_in_steps():
+    from routing.shared_presence import remote_step
+
+    assert remote_step(Presence.AVAILABLE, "away") is Presence.AWAY
+    assert remote_step(Presence.WRAP_UP, "away") is Presence.AWAY
+    assert remote_step(Presence.AWAY, "available") is Presence.AVAILABLE
+    for busy in (Presence.RINGING, Presence.ON_CALL):  # a call here is left alone
+        assert remote_step(busy, "away") is None and remote_step(busy, "available") is None
+    assert remote_step(Presence.AVAILABLE, "available") is None
+
+
+async def test_an_agent_away_on_one_worker_is_away_on_all_and_back_wakes_their_queues(url):
+    import asyncio
+
+    from routing.shared_presence import SharedPresence
+
+    loop = asyncio.get_running_loop()
+    with Store(url) as a, Store(url) as b:
+        await loop.run_in_executor(None, wait_until, lambda: a.listening and b.listening, 10, "listeners")
+        da, db = _directory(a, "w1"), _directory(b, "w2")
+        for store, d, me in ((a, da, "w1"), (b, db, "w2")):
+            shared = SharedPresence(d, store, me)
+            store.on_agent_presence(shared.sync, loop=loop)
+        t0 = time.monotonic()
+        da.set_presence("alice", Presence.AWAY)  # she steps away at the desktop served by worker 1
+        await await_true(lambda: db.presence("alice") is Presence.AWAY, 2.0, "worker 2 to see alice away")
+        away_lag = time.monotonic() - t0
+        qb = CallQueue(db)
+        waiting = asyncio.create_task(qb.wait_for_agent("call-9", timeout=10))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # nobody rings an away agent
+        t0 = time.monotonic()
+        da.set_presence("alice", Presence.AVAILABLE)  # back, on worker 1
+        got = await asyncio.wait_for(waiting, 5)
+        assert got is not None and got.id == "alice" and time.monotonic() - t0 < 2.0
+        assert away_lag < 2.0
+        assert a.agent_presence()["alice"] == ("available", "w1")
+        qb.close()
+
+
+async def await_true(predicate, timeout: float, what: str) -> None:
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)

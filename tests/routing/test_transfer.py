@@ -62,8 +62,9 @@ async def record(call, into):
         into.append(np.frombuffer(f, dtype=np.int16).copy())
 
 
-async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0, refer=False):
-    """Returns (result, events, desk, pool, caller_heard, agent_heard, agent_headers)."""
+async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0, refer=False, cancels=None):
+    """Returns (result, events, desk, pool, caller_heard, agent_heard, agent_headers); `cancels`
+    collects the CANCELs the agent's phone receives."""
     agent_heard, caller_heard, agent_headers, events = [], [], [], []
     service_calls: asyncio.Queue = asyncio.Queue()
 
@@ -93,6 +94,14 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
     if agent_behaviour == "no_answer":
         kw["answer_delay"] = 30.0
     agent_ep = SipEndpoint("127.0.0.1", 0, agent_phone, **kw)
+    if cancels is not None:
+        on_cancel = agent_ep._on_cancel
+
+        def spy(req, tx, key):
+            cancels.append(req.call_id)
+            return on_cancel(req, tx, key)
+
+        agent_ep._on_cancel = spy
     svc_ep = SipEndpoint("127.0.0.1", 0, service)
     caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
     for ep in (agent_ep, svc_ep, caller_ep):
@@ -183,9 +192,11 @@ async def test_agent_hangs_up_during_whisper():
 
 
 async def test_caller_hangs_up_while_agent_rings():
-    result, events, *_ = await scenario("no_answer", caller_hangs_up_after=0.8, ring_timeout=10)
+    cancels = []
+    result, events, *_ = await scenario("no_answer", caller_hangs_up_after=0.8, ring_timeout=10, cancels=cancels)
     assert result.state == State.ABANDONED
     assert [e["result"] for e in events if e["event"] == "transfer_attempt"] == ["cancelled"]
+    assert len(cancels) == 1  # the CANCEL reached the agent's phone
 
 
 async def test_refer_with_replaces_hands_the_caller_phone_to_the_agent():

@@ -18,12 +18,6 @@ from ivr.harness import free_port
 AGENT_PORT = free_port()
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/scaleout/" in str(item.fspath):
-            item.add_marker(pytest.mark.scaleout)
-
-
 @pytest.fixture(scope="session")
 def cluster():
     if shutil.which("kamailio") is None or find_pg_bindir() is None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import json
+from pathlib import Path
 
 import pytest
 
@@ -165,8 +167,8 @@ async def test_postgresql_restarted_during_calls_the_calls_go_on_and_nothing_is_
 
 def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
     """300 INVITEs as fast as one socket sends them from 127.0.0.2: Kamailio's pike answers 503
-    once the source is over its rate (and then goes quiet), so few reach the workers, while a
-    caller on another address still gets through."""
+    itself once the source is over its rate, so few reach the workers, while a caller on another
+    address still gets through."""
     import socket
     import uuid
 
@@ -196,9 +198,8 @@ def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
         except socket.timeout:
             pass
     counts = {c: list(statuses.values()).count(c) for c in set(statuses.values())}
-    assert counts.get(503, 0) > 0, counts
-    assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through
-    assert len(statuses) < 300  # once blocked, the source hears nothing more
+    assert counts.get(503, 0) >= 50, counts  # refused at the front door (the rest: 488s, or no answer)
+    assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through to workers
     # Someone else still gets through.
     async def one_call():
         ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
@@ -210,6 +211,19 @@ def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
             await ep.stop()
 
     assert asyncio.run(one_call()) > 0.3
+
+
+def test_secrets_reach_no_log_and_no_command_line(cluster):
+    """The workers get the database password (in IVR_DB_URL) and IVR_SECRET from the environment."""
+    secret = cluster.nodes[0].env["IVR_SECRET"]
+    for w in cluster.nodes:
+        text = "".join(w.log) + (w.var / "worker.log").read_text()
+        assert cluster.db_password not in text and secret not in text
+        cmdline = Path(f"/proc/{w.proc.pid}/cmdline").read_bytes().decode()
+        assert cluster.db_password not in cmdline and secret not in cmdline
+        assert w.env["IVR_ADMIN_TOKEN"] not in text and w.env["IVR_ADMIN_TOKEN"] not in cmdline
+        assert cluster.db_password not in json.dumps(w.api("/healthz"))
+    assert cluster.db_password not in cluster.kamailio.log_tail(10**6)
 
 
 async def test_a_worker_killed_mid_call_new_calls_go_to_the_others_and_its_record_is_closed(cluster, phone):
