@@ -188,6 +188,8 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
         res.problems.append(f"{res.sipp_failed} sipp calls failed, {res.refused_503} of them refused with 503 "
                             f"because every worker was overloaded (see {work / 'errors.log'})")
     res.loadavg = [round(x, 2) for x in os.getloadavg()]
+    if not res.problems:
+        shutil.rmtree(work, ignore_errors=True)  # kept when something failed: sipp's error log is in it
     return res
 
 

@@ -273,12 +273,18 @@ async def _serve(settings: dict) -> int:
     turn_args = {k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None}
     voice = VoiceConfig(turns=TurnConfig(**turn_args))
     directory = AgentDirectory(load_agents(settings["agents"]), claims=claims)
+    shared = None
+    if claims is not None:  # away/available and REGISTER bindings, the same on every worker
+        from routing.shared_presence import SharedPresence
+
+        shared = SharedPresence(directory, store, worker_id)
     secret = server_secret(settings)
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings["bot"], survey=bool(settings["survey"]),
                        voice=voice, transfer=TransferConfig(ring_timeout_s=float(settings["ring_timeout"]),
                                                refer_when_supported=bool(settings["refer"])))
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
-    registrar = DigestRegistrar(directory.password_for, directory.on_register)  # agents' phones REGISTER
+    # Agents' phones REGISTER; with several workers the binding is shared through the store.
+    registrar = DigestRegistrar(directory.password_for, shared.on_register if shared else directory.on_register)
     limiter = SourceLimiter(float(settings["invite_rate"]), int(settings["invite_burst"]))
     tls = tls_host = None
     tls_port = 0
@@ -304,14 +310,13 @@ async def _serve(settings: dict) -> int:
         stale_s=float(settings["worker_stale_s"])))
     if closed:
         log.warning("worker %s: %d call(s) left open by its previous run closed as interrupted", worker_id, len(closed))
-    if claims is not None:
-        from routing.shared_presence import SharedPresence
-
+    if shared is not None:
         store.on_agent_claims(lambda holders: directory.sync_claims(holders, worker_id), loop=loop)
         directory.sync_claims(await store.run(store.agent_claims), worker_id)
-        shared = SharedPresence(directory, store, worker_id)  # away/available, the same on every worker
         store.on_agent_presence(shared.sync, loop=loop)
         shared.sync(await store.run(store.agent_presence))
+        store.on_agent_bindings(shared.sync_bindings, loop=loop)
+        shared.sync_bindings(await store.run(store.agent_bindings))
     app = build_app(state)
     add_web(app, store, cc, directory, secret)
     server = uvicorn.Server(uvicorn.Config(app, host=http_host, port=http_port, log_level="warning"))

@@ -191,6 +191,7 @@ class AgentStatus:
     call_started: float | None = None  # monotonic: when on_call began (for handle times)
     contact: str | None = None  # a live REGISTER binding
     contact_expires: float | None = None  # monotonic expiry of that binding
+    contact_from: str | None = None  # the worker that took that REGISTER (None: this one)
     calls_handled: int = 0
     held_elsewhere: bool = False  # another worker's call holds this agent (shared claims)
 

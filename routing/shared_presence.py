@@ -1,4 +1,4 @@
-"""Signed in or away, the same on every worker.
+"""Signed in or away, and where their phone registered, the same on every worker.
 
 Each worker keeps its own `AgentDirectory`; an agent's desktop talks to one of them. What an
 agent decides on any worker (step away, come back) and a ring-no-answer (which puts them away)
@@ -7,11 +7,16 @@ applies it to its directory: an away agent is offered calls by no worker, and on
 wakes the calls waiting on every worker. Which call rings them is the claims' business
 (`AgentDirectory.claims`), not this module's. Only the sign-in states travel: ringing, on call and
 wrap-up belong to the worker whose call it is.
+
+REGISTER bindings travel the same way: the worker that took an agent's REGISTER (Kamailio hashes
+REGISTERs by their address of record, so one agent's digest exchange stays with one worker) stores the binding, and
+every worker INVITEs the agent at that contact until it expires.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from .agents import AgentDirectory, InvalidTransition, Presence
@@ -44,6 +49,31 @@ class SharedPresence:
             self.store.set_agent_presence(agent.id, "away", name=agent.name)
         elif new is Presence.AVAILABLE and old is Presence.AWAY:
             self.store.set_agent_presence(agent.id, "available", name=agent.name)
+
+    def on_register(self, registration: Any) -> int | None:
+        """The registrar's callback: bind here, and store the binding for the other workers."""
+        granted = self.directory.on_register(registration)
+        expires = granted if granted is not None else registration.expires
+        if registration.user in self.directory:
+            self.store.save_binding(registration.user, registration.contact, expires)
+        return granted
+
+    def sync_bindings(self, stored: Mapping[str, Mapping[str, Any]], now: datetime | None = None) -> None:
+        """Apply the bindings other workers took (run in the event loop)."""
+        now = now or datetime.now(timezone.utc)
+        for agent in self.directory:
+            b = stored.get(agent.id)
+            st = self.directory.status(agent.id)
+            if b is None:
+                if st.contact is not None and st.contact_from not in (None, self.worker_id):
+                    self.directory.register(agent.id, "*", 0)  # removed (or expired) elsewhere
+                    st.contact_from = None
+                continue
+            if b.get("worker") == self.worker_id:
+                continue
+            left = (b["expires_at"] - now).total_seconds()
+            self.directory.register(agent.id, b["contact"], left)
+            st.contact_from = b.get("worker")
 
     def sync(self, stored: Mapping[str, tuple[str, str | None]]) -> None:
         """Apply every agent's stored state that another worker wrote (run in the event loop)."""

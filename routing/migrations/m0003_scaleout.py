@@ -5,6 +5,8 @@
 - ``workers``: one row per live worker with its heartbeat (a stale heartbeat means a dead worker).
 - ``agent_claims``: at most one row per agent (the primary key), held from ringing to the end of
   wrap-up by the worker whose call it is: two workers can never ring one agent at once.
+- ``agent_bindings``: an agent's phone REGISTERed with one worker (the one Kamailio sent the
+  REGISTER to); every worker must be able to ring it there.
 - ``agents.updated_by``: the worker that last wrote an agent's signed-in state (away or
   available), so the others take it on and the writer does not.
 
@@ -41,6 +43,16 @@ agent_claims = Table(
     Column("call_ref", String(64), nullable=False),
     Column("worker", String(64), nullable=False, index=True),
     Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+
+agent_bindings = Table(
+    "agent_bindings",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("contact", String(255), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("worker", String(64)),
 )
 
 

@@ -10,6 +10,8 @@ parameters (``hide_parameters``): what a caller said stays out of the logs.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,7 +51,16 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
         def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # Switching a new file to WAL needs a moment alone with it, and this PRAGMA does not wait
+            # on the busy timeout: when several workers open a fresh database at once, retry.
+            for attempt in range(100):
+                try:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) or attempt == 99:
+                        raise
+                    time.sleep(0.05)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

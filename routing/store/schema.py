@@ -253,6 +253,15 @@ workers = Table(
     Column("sip", String(255)),
 )
 
+agent_bindings = Table(
+    "agent_bindings",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # the live REGISTER binding of the agent's phone
+    Column("contact", String(255), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("worker", String(64)),
+)
+
 agent_claims = Table(
     "agent_claims",
     metadata,

@@ -254,6 +254,7 @@ class Store:
         self._listener: PgListener | None = None
         self._claim_subs: list[tuple[ClaimCallback, asyncio.AbstractEventLoop | None]] = []
         self._presence_subs: list[tuple[PresenceCallback, asyncio.AbstractEventLoop | None]] = []
+        self._binding_subs: list[tuple[Callable[[dict], Any], asyncio.AbstractEventLoop | None]] = []
         self._housekeeper: threading.Thread | None = None
         self._housekeeping_stop = threading.Event()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -801,6 +802,44 @@ class Store:
         self._presence_subs.append(entry)
         return lambda: entry in self._presence_subs and self._presence_subs.remove(entry)
 
+    # ------------------------------------------------------------------ agents' REGISTER bindings (PostgreSQL)
+
+    def save_binding(self, agent_id: str, contact: str, expires_s: float) -> None:
+        """The agent's phone REGISTERed here: every worker may ring it at ``contact`` until it
+        expires (``expires_s`` <= 0 removes it). Through the writer, then NOTIFYed."""
+        me = self.worker_id
+
+        def op(conn: Connection) -> None:
+            conn.execute(t.agent_bindings.delete().where(t.agent_bindings.c.agent_id == agent_id))
+            if expires_s > 0 and contact != "*":
+                conn.execute(insert(t.agent_bindings).values(
+                    agent_id=agent_id, contact=_s(contact, 255), worker=me,
+                    expires_at=utcnow() + timedelta(seconds=float(expires_s))))
+            if self._postgres:
+                conn.execute(text("SELECT pg_notify(:ch, :p)"), {"ch": AGENTS_CHANNEL, "p": json.dumps(
+                    {"agent": agent_id, "binding": True, "worker": me})})
+
+        self._submit(op, f"agent {agent_id} binding")
+
+    def agent_bindings(self) -> dict[str, dict[str, Any]]:
+        """Agent id → {contact, expires_at, worker} for every live binding."""
+        now = utcnow()
+        with self.engine.connect() as conn:
+            return {r.agent_id: {"contact": r.contact, "expires_at": r.expires_at, "worker": r.worker}
+                    for r in conn.execute(select(t.agent_bindings).where(t.agent_bindings.c.expires_at > now))}
+
+    def on_agent_bindings(self, callback: Callable[[dict], Any], *, loop: asyncio.AbstractEventLoop | None = None
+                          ) -> Callable[[], None]:
+        """``callback(agent_bindings())`` whenever any worker stores or removes a binding."""
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        entry = (callback, loop)
+        self._binding_subs.append(entry)
+        return lambda: entry in self._binding_subs and self._binding_subs.remove(entry)
+
     def _drop_claims_of(self, workers: list[str]) -> None:
         with self._write_conn() as conn:
             gone = list(conn.scalars(select(t.agent_claims.c.agent_id).where(t.agent_claims.c.worker.in_(workers))))
@@ -821,11 +860,13 @@ class Store:
 
     def _on_agents_notify(self, payload: str) -> None:
         try:
-            kind = "presence" if "presence" in json.loads(payload) else "claim"
+            doc = json.loads(payload)
         except (ValueError, TypeError):
-            kind = "claim"
-        if kind == "presence":
+            doc = {}
+        if "presence" in doc:
             self._publish(self._presence_subs, self.agent_presence)
+        elif "binding" in doc:
+            self._publish(self._binding_subs, self.agent_bindings)
         else:
             self._publish(self._claim_subs, self.agent_claims)
 
@@ -834,6 +875,7 @@ class Store:
         self.refresh_policy()
         self._publish(self._claim_subs, self.agent_claims)
         self._publish(self._presence_subs, self.agent_presence)
+        self._publish(self._binding_subs, self.agent_bindings)
 
     def _publish_claims(self) -> None:
         self._publish(self._claim_subs, self.agent_claims)

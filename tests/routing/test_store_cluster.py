@@ -268,3 +268,32 @@ async def await_true(predicate, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def test_a_phone_registered_with_one_worker_can_be_rung_by_all(url):
+    import asyncio
+    from types import SimpleNamespace
+
+    from routing.shared_presence import SharedPresence
+
+    loop = asyncio.get_running_loop()
+    with Store(url) as a, Store(url) as b:
+        await loop.run_in_executor(None, wait_until, lambda: a.listening and b.listening, 10, "listeners")
+        shared = {}
+        for store, me in ((a, "w1"), (b, "w2")):
+            store.register_worker(me, heartbeat_s=0.5, stale_s=5)
+            d = AgentDirectory([{"id": "bob", "password": "s3cret", "skills": ["tech"]}],
+                               claims=SimpleNamespace(claim=store.claim_agent, release=store.release_agent))
+            shared[me] = SharedPresence(d, store, me)
+            store.on_agent_bindings(shared[me].sync_bindings, loop=loop)
+        da, db = shared["w1"].directory, shared["w2"].directory
+        assert db.contact_uri("bob") is None  # REGISTER-only: unreachable until his phone registers
+        reg = SimpleNamespace(user="bob", contact="sip:bob@127.0.0.1:5099", expires=60)
+        t0 = time.monotonic()
+        shared["w1"].on_register(reg)  # the REGISTER reached worker 1
+        assert da.contact_uri("bob") == "sip:bob@127.0.0.1:5099"
+        await await_true(lambda: db.contact_uri("bob") == "sip:bob@127.0.0.1:5099", 2.0, "worker 2 to learn the binding")
+        assert time.monotonic() - t0 < 2.0 and db.available("tech")[0].id == "bob"
+        shared["w1"].on_register(SimpleNamespace(user="bob", contact="sip:bob@127.0.0.1:5099", expires=0))
+        await await_true(lambda: db.contact_uri("bob") is None, 2.0, "worker 2 to drop the binding")
+        assert a.agent_bindings() == {}
