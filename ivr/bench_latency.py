@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
