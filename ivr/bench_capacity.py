@@ -1,7 +1,8 @@
 """`ivr bench capacity`: how many concurrent calls one `ivr serve` carries within the limits.
 
 Raises the number of simultaneous scripted callers (SIP/RTP from the project's own UA, each
-calling again as soon as its call ends) level by level. A level holds for `--hold` seconds and
+calling again as soon as its call ends, starting at a different line and pausing 0.3-3 s, seeded,
+before each line, so that turns do not all land at once) level by level. A level holds for `--hold` seconds and
 passes while p95 voice-to-voice stays within 1.2 s, the outgoing RTP jitter (RFC 3550, of the
 bot's packets as they arrive at the callers) stays within 5 ms, and no call fails (no answer, no
 greeting, or a turn left unanswered). The report is the largest level that held, with the
@@ -100,7 +101,10 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
     """One line of callers: call, talk through the script, hang up, call again until `until`."""
     from telephony import SipEndpoint
 
-    n = 0
+    import random
+
+    rng = random.Random(index)  # reproducible, different per caller
+    n = index  # each caller starts at a different line
     while time.monotonic() < until:
         ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
         await ep.start()
@@ -121,7 +125,7 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
             call.media.on_packet = jitter_tap
             script = lines[n % len(lines):] + lines[: n % len(lines)]
             try:
-                results = await converse(leg, script[:3], "ours", index)
+                results = await converse(leg, script[:3], "ours", index, think=lambda: rng.uniform(0.3, 3.0))
             finally:
                 await leg.close()
             out["turns"].extend(results)
@@ -143,7 +147,7 @@ async def run_level(sip: int, http: int, lines: list[Line], calls: int, hold: fl
     until = t0 + hold
 
     async def spread(i: int) -> None:
-        await asyncio.sleep(i * 0.37)  # callers do not all start on the same packet
+        await asyncio.sleep(i * 1.13)  # callers do not all start on the same packet
         await caller(sip, lines, until, i, out)
 
     async def sample() -> None:

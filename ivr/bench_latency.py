@@ -19,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -214,12 +212,15 @@ class Leg:
         return self.tx[idx]
 
 
-async def converse(leg: Leg, lines: list[Line], system: str, call: int) -> list[TurnResult]:
-    """The scripted caller: waits out the greeting, says each line after the bot's reply ends."""
+async def converse(leg: Leg, lines: list[Line], system: str, call: int, think=None) -> list[TurnResult]:
+    """The scripted caller: waits out the greeting, says each line after the bot's reply ends
+    (and, with `think`, a further `think()` seconds, as callers do not all answer at once)."""
     out = []
     if not await leg.wait_quiet(0.0, timeout=60.0):
         raise RuntimeError(f"{system}: no greeting")
     for i, line in enumerate(lines):
+        if think is not None:
+            await asyncio.sleep(think())
         started = time.monotonic()
         end = await leg.say(line)
         ok = await leg._wait(lambda: first_after(leg.voiced_rx, end) is not None or time.monotonic() > end + REPLY_TIMEOUT_S,

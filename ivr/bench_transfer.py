@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import platform
 import tempfile
 import time
 from datetime import datetime
@@ -22,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ivr.machine import describe
 from routing.hold_audio import longest_silence_s
 
 
@@ -122,7 +121,7 @@ def run(args) -> int:
         "trip_to_invite_ms": _pcts(results["trip_to_invite_ms"]),
         "invite_to_pop_ms": _pcts(results["invite_to_pop_ms"]),
         "caller_longest_silence_ms": _pcts(results["caller_longest_silence_ms"]),
-        "machine": f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
+        "machine": describe(),  # with the load average
     }
     print(json.dumps(report, indent=2))
     out = Path(args.json_out)

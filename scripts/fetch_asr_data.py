@@ -15,7 +15,6 @@ would try to build them (they need Cython). Idempotent: what is in place is not 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re

@@ -24,9 +24,12 @@ TRAILING = frozenset(
     number numbers card account code zip phone postcode reference id
     """.split()
 )
-# A turn made only of these is an opener ("Hi," "Hello, thank you,") that a request usually
-# follows; alone it still ends at the long silence. "Yes." and "No." are not openers.
-OPENERS = frozenset("hi hello hey hiya good morning afternoon evening thanks thank you there so well right".split())
+# A turn made only of these is an opener ("Hi," "Hello, thank you," "Sorry to interrupt,") that
+# a request usually follows; alone it still ends at the long silence. "Yes." and "No." are not.
+OPENERS = frozenset(
+    """hi hello hey hiya good morning afternoon evening thanks thank you there so well right
+    sorry excuse me pardon to interrupt interrupting bother um uh erm hmm oh ah""".split()
+)
 NUMBER_CUES = frozenset("number card account code zip phone postcode reference pin".split())
 _WORD = re.compile(r"[a-z0-9']+")
 

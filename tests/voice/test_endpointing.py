@@ -30,6 +30,8 @@ def test_finished_turns(text):
     "I'd like to change the address on my",
     "Hi.",
     "Hello, thank you.",
+    "Sorry to interrupt.",  # an opener: the request follows
+    "Oh, excuse me.",
     "So, well,",
     "My card number is 4321.",  # read in groups: more is coming
     "it was a pair of running shoes",  # Whisper punctuates what it hears as finished
