@@ -147,6 +147,8 @@ class TurnTakingProcessor(FrameProcessor):
         spec = self._spec
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
+        if self._detector.silence_ms < min(self._config.complete_ms, self._config.silence_ms):
+            return  # maybe only the pause between two sentences: wait a little longer
         if not transcript_complete(spec.task.result().text):
             return
         ev = self._detector.end_now(spec.pause_id)

@@ -23,6 +23,9 @@ from voice.audio import FRAME_MS, PIPELINE_RATE
 class TurnConfig:
     silence_ms: int = 800  # trailing silence that ends a turn whatever was said (slow speakers)
     pause_ms: int = 200  # silence at which the turn so far is offered for transcription (0: never)
+    # A turn that reads as finished ends no earlier than this: the pause between two sentences of
+    # one utterance (Piper ~300 ms, people often more) must not end it.
+    complete_ms: int = 400
     min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
@@ -42,6 +45,8 @@ class TurnConfig:
             raise ValueError("min_speech_ms must not exceed onset_window_ms")
         if self.pause_ms < 0 or self.pause_ms % FRAME_MS:
             raise ValueError(f"pause_ms must be 0 or a positive multiple of {FRAME_MS} ms")
+        if self.complete_ms < 0 or self.complete_ms % FRAME_MS:
+            raise ValueError(f"complete_ms must be 0 or a positive multiple of {FRAME_MS} ms")
 
 
 @dataclass(frozen=True)

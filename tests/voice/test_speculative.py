@@ -89,7 +89,8 @@ async def test_a_finished_transcript_ends_the_turn_at_the_pause(make_caller):
     caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
     turns, _ = await run_turns(phone16k(caller), FakeAsr(["I need help with my order."]))
     assert len(turns) == 1 and turns[0].speculative
-    assert turns[0].detected_at - turns[0].end < 0.3  # the pause, not the 800 ms silence
+    waited = turns[0].detected_at - turns[0].end
+    assert waited < CONFIG.complete_ms / 1000 + 0.1 < CONFIG.silence_ms / 1000  # not the 800 ms silence
     assert await transcript_of(turns[0]) == "I need help with my order."
 
 
@@ -114,6 +115,17 @@ async def test_speech_resuming_drops_the_speculation(make_caller):
     assert len(turns) == 1  # one turn over both parts
     assert turns[0].end > caller.segments[1].start
     assert await transcript_of(turns[0]) == "My order number is four five six."
+
+
+async def test_a_pause_between_two_finished_sentences_does_not_end_the_turn(make_caller):
+    """The first sentence reads as finished and its transcript is back at once, but the caller
+    goes on after a short pause: one turn, not a reply talking over the second sentence."""
+    caller = make_caller([(0.5, "My parcel is late."), (0.1, "It was due on Monday.")], tail=1.5)
+    gap = caller.segments[1].start - caller.segments[0].end
+    assert CONFIG.pause_ms / 1000 < gap < CONFIG.complete_ms / 1000, gap
+    asr = FakeAsr(["My parcel is late.", "My parcel is late. It was due on Monday."])
+    turns, _ = await run_turns(phone16k(caller), asr)
+    assert len(turns) == 1 and turns[0].end > caller.segments[1].start
 
 
 def test_detector_pause_resume_and_end_now(make_caller):
