@@ -203,7 +203,8 @@ def _calls_since(worker, since_epoch: float) -> list[dict]:
             started = datetime.fromisoformat(c["started_at"].replace("Z", "+00:00"))
             if started.tzinfo is None:
                 started = started.replace(tzinfo=timezone.utc)
-            if started.timestamp() >= since_epoch - 1:
+            # sipp's calls only (From: sipp): a call another test placed just before is not ours
+            if started.timestamp() >= since_epoch - 1 and c.get("caller") == "sipp":
                 out.append(c)
         if len(page) < 500 or offset > 100_000:
             return out

@@ -66,7 +66,11 @@ def test_one_call_writes_the_json_the_issue_asks_for(tmp_path):
     r = json.loads(out.read_text())
     for side in (r, r["baseline"]):
         assert set(side["voice_to_voice_ms"]) >= {"p50", "p95", "p99"}
-    assert r["voice_to_voice_ms"]["n"] == 1 and r["baseline"]["voice_to_voice_ms"]["n"] >= 1
+    assert r["voice_to_voice_ms"]["n"] == 1
+    # The stock pipeline answered its one turn: measured, or counted apart as a cut-in when its
+    # 0.2 s stop answered a pause inside the line (that happens, and is what the bench reports).
+    b = r["baseline"]
+    assert b["turns"] == 1 and b["voice_to_voice_ms"]["n"] + b["cut_in"] == 1
     assert 100 < r["voice_to_voice_ms"]["p50"] < 5000
     assert r["baseline"]["name"].startswith("pipecat 1.14")
     assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(r["stages_ms"])
