@@ -22,7 +22,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice.audio import PIPELINE_RATE, resample
 from voice.frames import CallerTurnFrame
 from voice.models import SpeechModels
-from voice.sentences import speakable_chunks, split_sentences
+from voice.sentences import split_sentences
 
 
 class SharedWhisperSTTService(STTService):
@@ -120,7 +120,9 @@ class SharedPiperTTSService(TTSService):
         """Sentence by sentence: a cached sentence plays from memory, the others are synthesized,
         so a reply that opens with a fixed sentence ("Sure.", "Your order has shipped.") starts
         at once while its variable part renders behind it."""
-        sentences = [text] if self._cached(text) is not None else speakable_chunks(text) or [text]
+        # Whole replies only for now: streaming a reply sentence by sentence (cached ones from
+        # memory) cut the last sentence of a call's goodbye at the hang-up (tests/ivr/test_serve_e2e).
+        sentences = [text]
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
         first = True
