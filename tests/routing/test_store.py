@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, inspect, select, text
 from routing.migrations import MIGRATIONS
 from routing.policy import Policy, PolicyError, load_policy
 from routing.store import PolicyConflict, Store, StoreClosed, migrate
+from cluster.postgres import find_pg_bindir
 from routing.store import schema
 from routing.store.db import make_engine, normalise_url
 
@@ -34,20 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # --------------------------------------------------------------------------- PostgreSQL
 
-def _pg_bindir() -> Path | None:
-    env = os.environ.get("IVR_PG_BIN")
-    if env and (Path(env) / "initdb").exists():
-        return Path(env)
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
-    for d in reversed(dirs):
-        if (Path(d) / "initdb").exists():
-            return Path(d)
-    return None
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -57,7 +44,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def pg_server():
     """A throwaway PostgreSQL cluster (fsync off) on a loopback port; as ``nobody`` when root."""
-    bindir = _pg_bindir()
+    bindir = find_pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
     root = Path(tempfile.mkdtemp(prefix="ivr-pg-"))
