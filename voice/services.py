@@ -22,7 +22,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice.audio import PIPELINE_RATE, resample
 from voice.frames import CallerTurnFrame
 from voice.models import SpeechModels
-from voice.sentences import split_sentences
+from voice.sentences import speakable_chunks, split_sentences
 
 
 class SharedWhisperSTTService(STTService):
@@ -42,6 +42,7 @@ class SharedWhisperSTTService(STTService):
         )
         self._models = models
         self._last_asr_seconds: float | None = None
+        self._last_asr_window: str | None = None
 
     def can_generate_metrics(self) -> bool:
         return True
@@ -57,6 +58,7 @@ class SharedWhisperSTTService(STTService):
         finally:
             await self.stop_processing_metrics()
         self._last_asr_seconds = result.seconds
+        self._last_asr_window = result.window
         if result.text:
             yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
 
@@ -69,7 +71,7 @@ class SharedWhisperSTTService(STTService):
             # Not STTService.process_frame: that would pass the turn on before it is transcribed.
             await FrameProcessor.process_frame(self, frame, direction)
             text_parts: list[str] = []
-            self._last_asr_seconds = None
+            self._last_asr_seconds = self._last_asr_window = None
             task = frame.metadata.pop("asr_task", None)
             audio = frame.audio.astype(np.int16).tobytes()
             source = self._from_speculation(task, audio) if task is not None else self.run_stt(audio)
@@ -80,6 +82,7 @@ class SharedWhisperSTTService(STTService):
                 await self.push_frame(out, direction)
             frame.text = " ".join(text_parts).strip()
             frame.asr_seconds = self._last_asr_seconds
+            frame.asr_window = self._last_asr_window
             await self.push_frame(frame, direction)
             return
         await super().process_frame(frame, direction)
@@ -95,6 +98,7 @@ class SharedWhisperSTTService(STTService):
                 yield out
             return
         self._last_asr_seconds = result.seconds
+        self._last_asr_window = result.window
         if result.text:
             yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
 
@@ -106,6 +110,10 @@ class SharedPiperTTSService(TTSService):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
+            # Frames after a reply (its BotReplyEndFrame, the next reply) wait until all of its
+            # audio has gone out: a call that hangs up after its goodbye must not hang up
+            # between the goodbye's cached first sentence and its synthesized second one.
+            pause_frame_processing=True,
             settings=TTSSettings(model="piper", voice="en_US-joe-medium", language="en"),
             **kwargs,
         )
@@ -120,9 +128,7 @@ class SharedPiperTTSService(TTSService):
         """Sentence by sentence: a cached sentence plays from memory, the others are synthesized,
         so a reply that opens with a fixed sentence ("Sure.", "Your order has shipped.") starts
         at once while its variable part renders behind it."""
-        # Whole replies only for now: streaming a reply sentence by sentence (cached ones from
-        # memory) cut the last sentence of a call's goodbye at the hang-up (tests/ivr/test_serve_e2e).
-        sentences = [text]
+        sentences = [text] if self._cached(text) is not None else speakable_chunks(text) or [text]
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
         first = True

@@ -140,7 +140,7 @@ def test_jitter_buffer_conceals_loss_and_keeps_timing():
 
 
 def test_jitter_buffer_repacketises_30ms_and_drops_late_and_duplicates():
-    pcm = (np.arange(240 * 10) % 300).astype(np.int16)
+    pcm = ((np.arange(240 * 10) % 300) * 40).astype(np.int16)  # speech-loud: none of it is dropped
     jb = JitterBuffer(target_ms=60)
     for i in range(10):
         jb.push(1000 + 240 * i, pcm[240 * i : 240 * (i + 1)])
@@ -149,6 +149,27 @@ def test_jitter_buffer_repacketises_30ms_and_drops_late_and_duplicates():
     assert np.array_equal(out, pcm)
     assert not jb.push(1000 + 240, pcm[240:480])  # late now
     assert jb.late == 1 and jb.duplicates == 1
+
+
+def test_jitter_buffer_gives_back_excess_delay_in_quiet_frames_only():
+    """A burst (the sender caught up after a stall) leaves 300 ms queued: the delay comes back down
+    to the target by dropping quiet frames, never speech."""
+    loud, quiet = _frames(10), [np.full(160, 20, np.int16) for _ in range(10)]
+    stream = loud[:5] + quiet + loud[5:]
+    jb = JitterBuffer(target_ms=60)
+    for k in range(14):  # a burst: 280 ms at once
+        jb.push(k * 160, stream[k])
+    out = [jb.pop() for _ in range(6)]
+    for k in range(14, 20):  # then the steady 20 ms pace
+        jb.push(k * 160, stream[k])
+        out.append(jb.pop())
+    while jb.buffered_samples:
+        out.append(jb.pop())
+    assert jb.shrunk > 0 and jb.buffered_samples == 0
+    spoken = [f for f in out if np.abs(f.astype(np.int32)).max() > 300]
+    assert len(spoken) == 10 and all(np.array_equal(a, b) for a, b in zip(spoken, loud))  # every loud frame, in order
+    assert len(out) == 20 - jb.shrunk
+    assert jb.concealed == 0
 
 
 def test_jitter_buffer_skips_long_gaps_and_resyncs():
