@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 # Words a finished sentence does not end on: conjunctions, fillers, articles, possessives,
-# prepositions, copulas and auxiliaries, and the nouns that announce a number.
+# prepositions, copulas and auxiliaries, and "number", which announces one. Nouns that only
+# sometimes do ("my account", "my card", "my phone") end plenty of finished requests.
 TRAILING = frozenset(
     """
     and but or so because cause if then than that which who whose where when while although though
@@ -21,7 +22,7 @@ TRAILING = frozenset(
     to of for with from at in on by about into onto as
     is are was were be been am i'm it's there's is's i we you they he she it
     can could would should will shall do does did have has had i'd i'll i've
-    number numbers card account code zip phone postcode reference id
+    number numbers
     """.split()
 )
 # A turn made only of these is an opener ("Hi," "Hello, thank you," "Sorry to interrupt,") that

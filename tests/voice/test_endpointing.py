@@ -14,6 +14,8 @@ from voice.models import repeats_itself
     "The order number is four five six seven eight.",
     "My account number is 12345678.",
     "It keeps saying my password is wrong!",
+    "I'd like to change the address on my account.",
+    "I lost my card.",
 ])
 def test_finished_turns(text):
     assert transcript_complete(text)
