@@ -139,7 +139,7 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
         n += 1
 
 
-async def run_level(sip: int, http: int, lines: list[Line], calls: int, hold: float, stat: ProcStat) -> LevelResult:
+async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, stat: ProcStat) -> LevelResult:
     out: dict = {"turns": [], "jitter": [], "completed": 0, "failed": 0, "errors": [], "sip_ids": []}
     t0 = time.monotonic()
     cpu0 = stat.cpu_seconds()
@@ -179,7 +179,7 @@ async def run_level(sip: int, http: int, lines: list[Line], calls: int, hold: fl
     )
     stages = []
     for sid in out["sip_ids"]:
-        stages += await _stages(http, sid)
+        stages += await _stages(api, sid)
     level.stages_ms = stage_summary(stages)
     if out["errors"]:
         level.why.append("; ".join(sorted(set(out["errors"]))[:3]))
@@ -203,7 +203,7 @@ def run(args) -> int:
             n = args.start
             while n <= args.max:
                 print(f"capacity: {n} concurrent calls for {args.hold:.0f} s ...", flush=True)
-                level = asyncio.run(run_level(svc.sip, svc.http, lines, n, args.hold, stat))
+                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat))
                 levels.append(level)
                 print(f"  p95 {level.voice_to_voice_ms['p95']} ms, jitter max {level.jitter_ms['max']} ms, "
                       f"{level.calls_completed} calls, {level.calls_failed} failed, {level.turns_missed} unanswered, "

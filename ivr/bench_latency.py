@@ -351,6 +351,11 @@ def stage_summary(events: list[dict]) -> dict:
     out = {k.removesuffix("_ms"): pcts([e[k] for e in events if e.get(k) is not None]) for k in keys}
     out["asr_speculative_share"] = round(sum(bool(e.get("asr_speculative")) for e in events) / max(len(events), 1), 2)
     out["asr_fitted_share"] = round(sum(e.get("asr_window") == "fitted" for e in events) / max(len(events), 1), 2)
+    why: dict[str, int] = {}
+    for e in events:
+        if e.get("asr_window") not in (None, "fitted"):
+            why[e["asr_window"]] = why.get(e["asr_window"], 0) + 1
+    out["asr_standard_why"] = why
     return out
 
 

@@ -146,9 +146,12 @@ class SpeechModels:
         t0 = time.perf_counter()
         if self.config.fit_encoder and len(pcm16k) / PIPELINE_RATE <= self.config.fit_max_s:
             fitted = self._transcribe_fitted(int16_to_float(pcm16k))
-            if fitted is not None:
+            if isinstance(fitted, Transcript):
                 fitted.seconds = time.perf_counter() - t0
                 return fitted
+            standard = self._transcribe_standard(pcm16k, t0)
+            standard.window = f"standard ({fitted})"
+            return standard
         return self._transcribe_standard(pcm16k, t0)
 
     def _transcribe_standard(self, pcm16k: np.ndarray, t0: float) -> Transcript:
@@ -167,8 +170,8 @@ class SpeechModels:
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
 
-    def _transcribe_fitted(self, audio: np.ndarray) -> Transcript | None:
-        """One encoder pass over the utterance only, one decode; None when the result looks wrong."""
+    def _transcribe_fitted(self, audio: np.ndarray) -> Transcript | str:
+        """One encoder pass over the utterance only, one decode; why not, when the result looks wrong."""
         from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
 
         model = self.whisper
@@ -201,11 +204,24 @@ class SpeechModels:
         avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
         if r.no_speech_prob > 0.6 and avg_logprob < -1.0:
             return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
+        # Otherwise the standard path decides: probably not speech ("you" from silence), or a
+        # repetition, a runaway or an improbable reading.
         if r.no_speech_prob > 0.5:
-            return None  # probably not speech ("you" from silence): the standard path decides
-        if text and (get_compression_ratio(text) > 2.4 or avg_logprob < -1.0 or len(tokens) >= budget
-                     or repeats_itself(text)):
-            return None  # repetition, a runaway or an improbable reading: the standard path decides
+            return "no speech?"
+        restarted = False
+        if text and repeats_itself(text):
+            # Most often the whole utterance, then Whisper starting it again in the padding: keep
+            # the first pass (the standard window would cost ~4x the time to say the same).
+            kept = without_restart(text)
+            if kept is None:
+                return "repeats"
+            text, restarted = kept, True
+        if text and get_compression_ratio(text) > 2.4:
+            return "repeats"
+        if text and len(tokens) >= budget and not restarted:
+            return "runaway"
+        if text and avg_logprob < -1.0:
+            return "improbable"
         return Transcript(text=text, seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
 
     def _tokenizer(self):
@@ -276,6 +292,24 @@ def repeats_itself(text: str) -> bool:
         if w[-n:] == w[:n]:
             return True
     return False
+
+
+def without_restart(text: str) -> str | None:
+    """"I'd like to change my address. I'd like to change my address. I'd" → the first sentence(s),
+    when all that follows only starts them over; None for any other repetition."""
+    from voice.endpointing import words
+    from voice.sentences import split_sentences
+
+    sentences = split_sentences(text)
+    for k in range(1, len(sentences)):
+        head = [w for s in sentences[:k] for w in words(s)]
+        tail = [w for s in sentences[k:] for w in words(s)]
+        if len(head) < 3 or not tail:
+            continue
+        if tail == (head * (len(tail) // len(head) + 1))[: len(tail)]:
+            kept = " ".join(sentences[:k])
+            return None if repeats_itself(kept) else kept
+    return None
 
 
 _shared: SpeechModels | None = None

@@ -27,3 +27,22 @@ def test_jitter_of_a_steady_stream_is_zero_and_of_a_wobbly_one_is_not():
         wobbly.update(i * 0.02 + (0.004 if i % 2 else 0.0), i * 160)
     assert steady.jitter_ms < 1e-6
     assert 3.0 < wobbly.jitter_ms <= 4.0 + 1e-6  # |D| is 4 ms every packet
+
+
+def test_the_bench_runs_one_level_end_to_end(tmp_path):
+    """The command itself, on one call for a few seconds: a real service, real SIP/RTP, figures
+    and the service's stage trace in the JSON (not a verdict on this machine's speed)."""
+    import json
+    import subprocess
+
+    from tests.support import IVR_CMD
+
+    out = tmp_path / "capacity.json"
+    proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--start", "1", "--max", "1", "--hold", "12",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]  # whether the level held is not asserted: a busy machine
+    res = json.loads(out.read_text())
+    (lv,) = res["levels"]
+    assert lv["calls"] == 1 and lv["calls_completed"] >= 1 and lv["calls_failed"] == 0
+    assert lv["voice_to_voice_ms"]["n"] >= 1 and lv["rss_mb_peak"] > 100
+    assert lv["stages_ms"]["asr"]["n"] >= 1  # the service's own trace, read back through the API

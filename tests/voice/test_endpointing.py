@@ -3,7 +3,7 @@
 import pytest
 
 from voice.endpointing import transcript_complete
-from voice.models import repeats_itself
+from voice.models import repeats_itself, without_restart
 
 
 @pytest.mark.parametrize("text", [
@@ -60,3 +60,15 @@ def test_degenerate_whisper_output_is_caught(text):
 ])
 def test_ordinary_transcripts_are_not_flagged(text):
     assert not repeats_itself(text)
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("I'd like to change the address on my account. I'd like to change the address on my account. I'd",
+     "I'd like to change the address on my account."),
+    ("Can you help me? I lost my card. Can you help me? I", "Can you help me? I lost my card."),
+    ("hello hello hello", None),  # not a restart of a whole sentence: the standard path decides
+    ("Yes. Yes.", None),  # too short to tell from a caller saying it twice
+    ("Need the design. Need the design. Need the design.", "Need the design."),
+])
+def test_a_restart_into_the_padding_is_cut_off(text, kept):
+    assert without_restart(text) == kept
