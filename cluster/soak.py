@@ -160,7 +160,8 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
         start = warm.get(w.name)
         if start is not None and end.t > start.t:
             growth = (end.rss_mb - start.rss_mb) / (end.t - start.t) * 600
-            res.rss_mb[w.name] = {"after_warmup": start.rss_mb, "end": end.rss_mb, "growth_per_10min": round(growth, 1)}
+            res.rss_mb[w.name] = {"after_warmup": start.rss_mb, "end": end.rss_mb, "growth_per_10min": round(growth, 1),
+                                  "late_slope_per_10min": late_slope([s for s in res.samples if s["worker"] == w.name])}
         if any(v for k, v in res.leftover[w.name].items() if k != "endpoint_tasks"):
             res.problems.append(f"{w.name} left over: {res.leftover[w.name]}")
         if res.fds[w.name]["after"] > res.fds[w.name]["before"] + 2:
@@ -191,6 +192,24 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
     if not res.problems:
         shutil.rmtree(work, ignore_errors=True)  # kept when something failed: sipp's error log is in it
     return res
+
+
+def late_slope(samples: list[dict]) -> float | None:
+    """RSS trend over the second half of the soak, MB per 10 minutes (least squares).
+
+    Allocator pools and caches fill during the first minutes; a leak keeps growing after them,
+    so the second half is where the two tell apart."""
+    if len(samples) < 4:
+        return None
+    mid = samples[-1]["t"] / 2
+    late = [s for s in samples if s["t"] >= mid]
+    if len(late) < 3:
+        return None
+    t = [s["t"] for s in late]
+    y = [s["rss_mb"] for s in late]
+    tm, ym = sum(t) / len(t), sum(y) / len(y)
+    var = sum((x - tm) ** 2 for x in t)
+    return round(sum((x - tm) * (v - ym) for x, v in zip(t, y)) / var * 600, 1) if var else None
 
 
 def _calls_since(worker, since_epoch: float) -> list[dict]:

@@ -325,6 +325,9 @@ async def _serve(settings: dict) -> int:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # `kill -USR1 PID`: where every task waits
     server_task = asyncio.create_task(server.serve())
+    from ivr.memory import trim_every
+
+    trimmer = asyncio.create_task(trim_every(30.0))
     while not server.started:  # uvicorn offers a flag, not an event: say "ready" only once bound
         if server_task.done():
             await server_task
@@ -339,6 +342,7 @@ async def _serve(settings: dict) -> int:
     print(f"ivr: ready (SIP {state['sip']}{tls_note}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
+    trimmer.cancel()
     await endpoint.stop()
     await server_task
     await store.aclose()
@@ -359,4 +363,7 @@ def serve(args) -> int:
     except ValueError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 2
+    from ivr.memory import limit_arenas
+
+    limit_arenas()  # before any model thread allocates
     return asyncio.run(_serve(settings))
