@@ -24,6 +24,10 @@ from pathlib import Path
 from .topology import Cluster
 
 SCENARIO = Path(__file__).with_name("sipp_uac.xml")
+# Memory is judged idle to idle, and only on a soak long enough for a leak to show against the
+# noise of allocator pools (a 20 s soak checks everything else).
+RSS_GROWTH_LIMIT_MB = 64
+MEMORY_CHECK_MINUTES = 5
 SIPP_PCAPS = Path("/usr/share/sip-tester")  # the built-in uac_pcap scenario plays pcap/g711a.pcap (relative)
 
 
@@ -55,7 +59,7 @@ class SoakResult:
     leftover: dict = field(default_factory=dict)  # per worker, after the drain: calls, legs, transactions
     fds: dict = field(default_factory=dict)  # per worker: before, after
     tasks: dict = field(default_factory=dict)  # per worker: before, after
-    rss_mb: dict = field(default_factory=dict)  # per worker: after warm-up, end, growth per 10 minutes
+    rss_mb: dict = field(default_factory=dict)  # per worker, MB: idle before, peak, idle after the drain, growth
     drain_s: float = 0.0
     loadavg: list = field(default_factory=list)
     problems: list = field(default_factory=list)
@@ -93,7 +97,7 @@ def _sipp_stats(path: Path) -> dict[str, int]:
     return out
 
 
-def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float = 20.0, drain_timeout: float = 60.0,
+def run_soak(cluster: Cluster, *, minutes: float, rate: float, drain_timeout: float = 60.0,
              sample_every: float = 10.0, media_port: int = 16000, log=print) -> SoakResult:
     live = [w for w in cluster.nodes if w.alive]
     res = SoakResult(minutes=minutes, rate_cps=rate, workers=len(live))
@@ -113,7 +117,6 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
     log(f"soak: {total} calls at {rate}/s through {host}:{port} to {len(live)} workers")
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    warm: dict[str, Sample] = {}
     next_sample = t0
     try:
         while proc.poll() is None:
@@ -122,8 +125,6 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
                 for w in live:
                     s = _sample(now - t0, w)
                     res.samples.append(asdict(s))
-                    if now - t0 >= warmup_s and w.name not in warm:
-                        warm[w.name] = s
                 next_sample += sample_every
             time.sleep(0.5)
     finally:
@@ -157,11 +158,14 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
         res.fds[w.name] = {"before": before[w.name]["process"]["open_fds"], "after": h["process"]["open_fds"]}
         res.tasks[w.name] = {"before": before[w.name]["process"]["asyncio_tasks"], "after": h["process"]["asyncio_tasks"]}
         end = _sample(time.monotonic() - t0, w)
-        start = warm.get(w.name)
-        if start is not None and end.t > start.t:
-            growth = (end.rss_mb - start.rss_mb) / (end.t - start.t) * 600
-            res.rss_mb[w.name] = {"after_warmup": start.rss_mb, "end": end.rss_mb, "growth_per_10min": round(growth, 1),
-                                  "late_slope_per_10min": late_slope([s for s in res.samples if s["worker"] == w.name])}
+        # Idle against idle: before the first call and after the drain (the worker hands freed
+        # heap back every 30 s, see ivr/memory.py), so warm pools and busy peaks do not count.
+        idle_before = round(before[w.name]["process"]["rss_bytes"] / 2**20, 1)
+        peak = max((s["rss_mb"] for s in res.samples if s["worker"] == w.name), default=end.rss_mb)
+        res.rss_mb[w.name] = {"idle_before": idle_before, "peak": peak, "idle_after": end.rss_mb,
+                              "growth": round(end.rss_mb - idle_before, 1)}
+        if minutes >= MEMORY_CHECK_MINUTES and end.rss_mb > idle_before + RSS_GROWTH_LIMIT_MB:
+            res.problems.append(f"{w.name} resident memory grew {end.rss_mb - idle_before:.0f} MB, idle to idle")
         if any(v for k, v in res.leftover[w.name].items() if k != "endpoint_tasks"):
             res.problems.append(f"{w.name} left over: {res.leftover[w.name]}")
         if res.fds[w.name]["after"] > res.fds[w.name]["before"] + 2:
@@ -192,24 +196,6 @@ def run_soak(cluster: Cluster, *, minutes: float, rate: float, warmup_s: float =
     if not res.problems:
         shutil.rmtree(work, ignore_errors=True)  # kept when something failed: sipp's error log is in it
     return res
-
-
-def late_slope(samples: list[dict]) -> float | None:
-    """RSS trend over the second half of the soak, MB per 10 minutes (least squares).
-
-    Allocator pools and caches fill during the first minutes; a leak keeps growing after them,
-    so the second half is where the two tell apart."""
-    if len(samples) < 4:
-        return None
-    mid = samples[-1]["t"] / 2
-    late = [s for s in samples if s["t"] >= mid]
-    if len(late) < 3:
-        return None
-    t = [s["t"] for s in late]
-    y = [s["rss_mb"] for s in late]
-    tm, ym = sum(t) / len(t), sum(y) / len(y)
-    var = sum((x - tm) ** 2 for x in t)
-    return round(sum((x - tm) * (v - ym) for x, v in zip(t, y)) / var * 600, 1) if var else None
 
 
 def _calls_since(worker, since_epoch: float) -> list[dict]:

@@ -359,7 +359,7 @@ def stage_summary(events: list[dict]) -> dict:
     return out
 
 
-async def ours_call(sip: int, api, lines: list[Line], index: int) -> tuple[list[TurnResult], list[dict]]:
+async def ours_call(sip: int, api, lines: list[Line], index: int, system: str = "ours") -> tuple[list[TurnResult], list[dict]]:
     from telephony import SipEndpoint
 
     ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
@@ -368,7 +368,7 @@ async def ours_call(sip: int, api, lines: list[Line], index: int) -> tuple[list[
         call = await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10)
         leg = RtpLeg(call)
         try:
-            results = await converse(leg, lines, "ours", index)
+            results = await converse(leg, lines, system, index)
         finally:
             await leg.close()
         sip_id = call.call_id
@@ -468,7 +468,7 @@ def run(args) -> int:
                     r = asyncio.run(baseline_call(systems[who], lines, i))
                 else:
                     svc = systems[who]
-                    r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i))
+                    r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i, who))
                     stages.setdefault(who, []).extend(st)
                 results.setdefault(who, []).extend(r)
             print(f"call {i + 1}/{len(scripts)}: " + "  ".join(

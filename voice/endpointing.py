@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 
 # Words a finished sentence does not end on: conjunctions, fillers, articles, possessives,
-# prepositions, copulas and auxiliaries, and "number", which announces one. Nouns that only
-# sometimes do ("my account", "my card", "my phone") end plenty of finished requests.
+# prepositions, copulas and auxiliaries, and "number", which announces one.
 TRAILING = frozenset(
     """
     and but or so because cause if then than that which who whose where when while although though
@@ -32,6 +31,10 @@ OPENERS = frozenset(
     sorry excuse me pardon to interrupt interrupting bother um uh erm hmm oh ah""".split()
 )
 NUMBER_CUES = frozenset("number card account code zip phone postcode reference pin".split())
+# Nouns that end plenty of finished requests ("...the address on my account.") but that callers
+# also pause after and go on from ("I can't log in to my account, it keeps saying..."): a turn
+# ending on one is finished, given a longer pause (TurnConfig.soft_complete_ms).
+SOFT_ENDINGS = frozenset("card account code zip phone postcode reference id email address".split())
 _WORD = re.compile(r"[a-z0-9']+")
 
 
@@ -55,6 +58,12 @@ def transcript_complete(text: str) -> bool:
         if any(x in NUMBER_CUES for x in w) and digits < 5:
             return False
     return True
+
+
+def soft_ending(text: str) -> bool:
+    """True when a finished-looking turn ends on a word callers often go on from (SOFT_ENDINGS)."""
+    w = words(text)
+    return bool(w) and w[-1] in SOFT_ENDINGS
 
 
 _DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())

@@ -26,7 +26,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from voice import prosody as prosody_mod
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
-from voice.endpointing import transcript_complete
+from voice.endpointing import soft_ending, transcript_complete
 from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
 
 EventSink = Callable[[dict], None]
@@ -147,9 +147,11 @@ class TurnTakingProcessor(FrameProcessor):
         spec = self._spec
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
-        if self._detector.silence_ms < min(self._config.complete_ms, self._config.silence_ms):
+        text = spec.task.result().text
+        floor = self._config.soft_complete_ms if soft_ending(text) else self._config.complete_ms
+        if self._detector.silence_ms < min(floor, self._config.silence_ms):
             return  # maybe only the pause between two sentences: wait a little longer
-        if not transcript_complete(spec.task.result().text):
+        if not transcript_complete(text):
             return
         ev = self._detector.end_now(spec.pause_id)
         if ev is not None:

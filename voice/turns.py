@@ -26,6 +26,9 @@ class TurnConfig:
     # A turn that reads as finished ends no earlier than this: the pause between two sentences of
     # one utterance (Piper ~300 ms, people often more) must not end it.
     complete_ms: int = 400
+    # ...and one that ends on "account", "card", "phone"... (voice.endpointing.SOFT_ENDINGS),
+    # after which callers often go on ("my account, it keeps saying..."), no earlier than this.
+    soft_complete_ms: int = 600
     min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
@@ -45,8 +48,9 @@ class TurnConfig:
             raise ValueError("min_speech_ms must not exceed onset_window_ms")
         if self.pause_ms < 0 or self.pause_ms % FRAME_MS:
             raise ValueError(f"pause_ms must be 0 or a positive multiple of {FRAME_MS} ms")
-        if self.complete_ms < 0 or self.complete_ms % FRAME_MS:
-            raise ValueError(f"complete_ms must be 0 or a positive multiple of {FRAME_MS} ms")
+        for name in ("complete_ms", "soft_complete_ms"):
+            if getattr(self, name) < 0 or getattr(self, name) % FRAME_MS:
+                raise ValueError(f"{name} must be 0 or a positive multiple of {FRAME_MS} ms")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.scaleout
 
 
 def test_short_soak_leaves_nothing_behind(cluster):
-    res = run_soak(cluster, minutes=1 / 3, rate=0.5, warmup_s=10, drain_timeout=60, media_port=17000)
+    res = run_soak(cluster, minutes=1 / 3, rate=0.5, drain_timeout=60, media_port=17000)
     print(f"short soak: {res.sipp_successful}/{res.sipp_calls} calls ok, stored {res.stored_calls}, "
           f"drain {res.drain_s} s, fds {res.fds}, tasks {res.tasks}, load {os.getloadavg()[0]:.1f}")
     assert res.sipp_calls == 10 and res.sipp_successful == 10

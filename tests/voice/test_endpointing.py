@@ -2,7 +2,7 @@
 
 import pytest
 
-from voice.endpointing import transcript_complete
+from voice.endpointing import soft_ending, transcript_complete
 from voice.models import repeats_itself, without_restart
 
 
@@ -72,3 +72,9 @@ def test_ordinary_transcripts_are_not_flagged(text):
 ])
 def test_a_restart_into_the_padding_is_cut_off(text, kept):
     assert without_restart(text) == kept
+
+
+def test_soft_endings_are_finished_but_flagged():
+    assert transcript_complete("I can't log in to my account.") and soft_ending("I can't log in to my account.")
+    assert transcript_complete("I lost my card.") and soft_ending("I lost my card.")
+    assert not soft_ending("I think I was charged twice this month.")

@@ -128,6 +128,22 @@ async def test_a_pause_between_two_finished_sentences_does_not_end_the_turn(make
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
 
 
+async def test_a_turn_ending_on_account_waits_longer_but_not_for_the_long_silence(make_caller):
+    """"...my account," then more: callers go on after such a word, so it gets `soft_complete_ms`;
+    said alone, it still ends well before the 800 ms silence."""
+    caller = make_caller([(0.5, "I can't log in to my account."), (0.25, "It keeps saying my password is wrong.")], tail=1.5)
+    gap = caller.segments[1].start - caller.segments[0].end
+    assert CONFIG.complete_ms / 1000 < gap < CONFIG.soft_complete_ms / 1000, gap
+    asr = FakeAsr(["I can't log in to my account.", "I can't log in to my account. It keeps saying my password is wrong."])
+    turns, _ = await run_turns(phone16k(caller), asr)
+    assert len(turns) == 1 and turns[0].end > caller.segments[1].start
+
+    alone = make_caller([(0.5, "I'd like to change the address on my account.")], tail=1.5)
+    turns, _ = await run_turns(phone16k(alone), FakeAsr(["I'd like to change the address on my account."]))
+    waited = turns[0].detected_at - turns[0].end
+    assert len(turns) == 1 and CONFIG.soft_complete_ms / 1000 - 0.001 <= waited < CONFIG.silence_ms / 1000, waited
+
+
 def test_detector_pause_resume_and_end_now(make_caller):
     caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
     det = TurnDetector(CONFIG)
