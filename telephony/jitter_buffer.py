@@ -15,6 +15,7 @@ import numpy as np
 
 _WRAP = 1 << 32
 QUIET_PEAK = 300  # about -41 dBFS: a frame this quiet is a pause, and may be dropped to cut delay
+PAUSE_FRAMES = 5  # 100 ms of quiet: a pause, not a stop consonant or the gap between two words
 
 
 class JitterBuffer:
@@ -46,6 +47,7 @@ class JitterBuffer:
         self.dropped = 0
         self.resyncs = 0
         self.shrunk = 0  # quiet frames dropped to bring the delay back to the target
+        self._quiet_out = 0  # quiet frames just played out in a row
 
     # -- input --------------------------------------------------------------------------------
     def _unwrap(self, ts: int) -> int:
@@ -137,6 +139,7 @@ class JitterBuffer:
             if end <= hi:
                 del self._packets[ts]
         self._cursor = hi
+        self._quiet_out = self._quiet_out + 1 if int(np.abs(out.astype(np.int32)).max(initial=0)) <= QUIET_PEAK else 0
         if filled == 0:
             self.concealed += 1
             self._concealed_run += 1
@@ -154,8 +157,9 @@ class JitterBuffer:
         return out
 
     def _shrink(self) -> None:
-        """More than two frames above the target and the next frame is quiet: drop it."""
-        if self.buffered_samples <= self.target + 2 * self.frame:
+        """More than two frames above the target, inside a pause (`PAUSE_FRAMES` quiet frames
+        played out already, so never the short gaps between words): drop the next frame if quiet."""
+        if self._quiet_out < PAUSE_FRAMES or self.buffered_samples <= self.target + 2 * self.frame:
             return
         lo, hi = self._cursor, self._cursor + self.frame
         parts = [(ts, p) for ts, p in self._packets.items() if ts < hi and ts + len(p) > lo]

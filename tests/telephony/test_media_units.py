@@ -172,6 +172,20 @@ def test_jitter_buffer_gives_back_excess_delay_in_quiet_frames_only():
     assert jb.concealed == 0
 
 
+def test_jitter_buffer_never_shortens_the_gaps_between_words():
+    """With excess delay queued, a 40 ms gap inside speech is played out whole: only pauses of
+    100 ms or more give delay back."""
+    loud = _frames(10)
+    gap = [np.full(160, 20, np.int16) for _ in range(2)]
+    stream = loud[:5] + gap + loud[5:]
+    jb = JitterBuffer(target_ms=60)
+    for k, f in enumerate(stream):  # all at once: 240 ms of excess
+        jb.push(k * 160, f)
+    out = [jb.pop() for _ in range(len(stream))]
+    assert jb.shrunk == 0
+    assert all(np.array_equal(a, b) for a, b in zip(out, stream))
+
+
 def test_jitter_buffer_skips_long_gaps_and_resyncs():
     jb = JitterBuffer(target_ms=20)
     jb.push(0, np.ones(160, np.int16))
