@@ -12,7 +12,7 @@ from voice.call import VoiceCall, VoiceConfig
 from voice.playout import CallPlayout, MediaClock
 from voice.processors import Responder
 
-HANGUP_GRACE_S = 0.3  # silence after the last reply before the BYE
+HANGUP_GRACE_S = 0.5  # seconds after the last packet before the BYE: the caller's jitter buffer plays it out
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ async def run_call(
     key_task = asyncio.create_task(keys())
     handover = False
     drained_at: float | None = None
+    loop = asyncio.get_running_loop()
     try:
         while True:
             if vc.hangup_requested.is_set():
@@ -53,11 +54,13 @@ async def run_call(
                     break
                 # Hang up once the goodbye has played out, and a moment later: the caller's jitter
                 # buffer still holds its last syllable when our last packet leaves.
+                # Wall time, not the media clock: frames read after a stall come in a burst.
+                now = loop.time()
                 if playout.playing_until() > clock.now:
                     drained_at = None
                 elif drained_at is None:
-                    drained_at = clock.now
-                elif clock.now - drained_at >= HANGUP_GRACE_S:
+                    drained_at = now
+                elif now - drained_at >= HANGUP_GRACE_S:
                     outcome = vc.outcome or "bot_resolved"
                     await call.hangup()
                     break
