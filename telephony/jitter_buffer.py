@@ -5,8 +5,6 @@ frame per tick of its own clock. Working in timestamp units rather than packet c
 peer sending 10, 20 or 30 ms packets (sipp's g711a.pcap is 30 ms) all come out as the same
 160-sample frames. Loss is concealed by one attenuated repeat of the previous frame, then
 silence, which is all G.711 telephony needs (a speech model downstream must never see a gap).
-Delay that crept above the target (a sender's burst, a stall of our own clock) is given back in
-quiet frames, one extra per pop, so it never stays to slow every later reply.
 """
 
 from __future__ import annotations
@@ -14,8 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 _WRAP = 1 << 32
-QUIET_PEAK = 300  # about -41 dBFS: a frame this quiet is a pause, and may be dropped to cut delay
-PAUSE_FRAMES = 5  # 100 ms of quiet: a pause, not a stop consonant or the gap between two words
 
 
 class JitterBuffer:
@@ -46,8 +42,6 @@ class JitterBuffer:
         self.concealed = 0
         self.dropped = 0
         self.resyncs = 0
-        self.shrunk = 0  # quiet frames dropped to bring the delay back to the target
-        self._quiet_out = 0  # quiet frames just played out in a row
 
     # -- input --------------------------------------------------------------------------------
     def _unwrap(self, ts: int) -> int:
@@ -118,7 +112,6 @@ class JitterBuffer:
             if not self._packets or self.buffered_samples < self.target:
                 return None
             self._cursor = min(self._packets)
-        self._shrink()
         n = self.frame
         if self._packets and not self._covers(self._cursor, self._cursor + n):
             first = min(self._packets)
@@ -139,7 +132,6 @@ class JitterBuffer:
             if end <= hi:
                 del self._packets[ts]
         self._cursor = hi
-        self._quiet_out = self._quiet_out + 1 if int(np.abs(out.astype(np.int32)).max(initial=0)) <= QUIET_PEAK else 0
         if filled == 0:
             self.concealed += 1
             self._concealed_run += 1
@@ -155,25 +147,6 @@ class JitterBuffer:
             self.dropped += 1
             self._cursor = new_cursor
         return out
-
-    def _shrink(self) -> None:
-        """More than two frames above the target, inside a pause (`PAUSE_FRAMES` quiet frames
-        played out already, so never the short gaps between words): drop the next frame if quiet."""
-        if self._quiet_out < PAUSE_FRAMES or self.buffered_samples <= self.target + 2 * self.frame:
-            return
-        lo, hi = self._cursor, self._cursor + self.frame
-        parts = [(ts, p) for ts, p in self._packets.items() if ts < hi and ts + len(p) > lo]
-        if not parts:
-            return  # a gap: concealment and the skip-ahead deal with it
-        for ts, p in parts:
-            seg = p[max(lo, ts) - ts : min(hi, ts + len(p)) - ts]
-            if len(seg) and int(np.abs(seg.astype(np.int32)).max()) > QUIET_PEAK:
-                return
-        for ts, p in parts:
-            if ts + len(p) <= hi:
-                del self._packets[ts]
-        self._cursor = hi
-        self.shrunk += 1
 
     def _covers(self, lo: int, hi: int) -> bool:
         return any(ts < hi and ts + len(p) > lo for ts, p in self._packets.items())

@@ -110,10 +110,6 @@ class SharedPiperTTSService(TTSService):
         super().__init__(
             push_start_frame=True,
             push_stop_frames=True,
-            # Frames after a reply (its BotReplyEndFrame, the next reply) wait until all of its
-            # audio has gone out: a call that hangs up after its goodbye must not hang up
-            # between the goodbye's cached first sentence and its synthesized second one.
-            pause_frame_processing=True,
             settings=TTSSettings(model="piper", voice="en_US-joe-medium", language="en"),
             **kwargs,
         )
