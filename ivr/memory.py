@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import os
 
 M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
 DEFAULT_ARENAS = 2
 
 
+@functools.lru_cache(maxsize=1)
 def _glibc():
     name = ctypes.util.find_library("c")
     if not name:
