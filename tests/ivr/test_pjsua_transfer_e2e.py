@@ -100,8 +100,10 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
         parts += [np.zeros(int(pause * 8000), np.int16), models.synthesize_all(line, 8000)]
     speech = np.concatenate(parts)
     caller_wav = tmp_path / "caller.wav"
+    # "On hold": a 440 Hz tone from 3.5 s after the last line (by then the policy has tripped and
+    # the call is the transfer's) for as long as the test runs, so whoever picks up hears it.
     tail = np.zeros(int(60 * 8000), np.int16)
-    tail[int(12 * 8000) : int(50 * 8000)] = tone(440, 38.0)  # "on hold": whoever picks up hears it
+    tail[int(3.5 * 8000) : int(55 * 8000)] = tone(440, 51.5)
     write_wav(caller_wav, np.concatenate([speech, tail]), 8000)
     agent_wav = tmp_path / "agent.wav"
     write_wav(agent_wav, np.concatenate([np.zeros(8000, np.int16), tone(1000, 50.0)]), 8000)
@@ -134,7 +136,7 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
     # The agent first heard the whisper: speech, transcribed, about the call.
     whisper = models.transcribe_sync(resample(a[: 8 * 8000], 8000, 16000)).text.lower()
     assert "transfer" in whisper or "frustrat" in whisper or "order" in whisper, whisper
-    assert tone_seconds(a, 440) >= 1.0  # then the caller, through the bridge
+    assert tone_seconds(a, 440) >= 2.0  # then the caller, through the bridge (4 s of it before the hang-up)
     assert tone_seconds(c, 1000) >= 1.0  # and the caller heard the agent
     from routing.store import Store
 
