@@ -133,7 +133,7 @@ class SipEndpoint:
         timers: Timers = Timers(),
         rtp_timeout: float = 30.0,
         answer_delay: float = 0.05,
-        jitter_ms: float = 60.0,
+        jitter_ms: float = 20.0,
         max_calls: int = 200,
         tcp: bool = True,
         user: str = "ivr",

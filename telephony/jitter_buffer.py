@@ -5,6 +5,13 @@ frame per tick of its own clock. Working in timestamp units rather than packet c
 peer sending 10, 20 or 30 ms packets (sipp's g711a.pcap is 30 ms) all come out as the same
 160-sample frames. Loss is concealed by one attenuated repeat of the previous frame, then
 silence, which is all G.711 telephony needs (a speech model downstream must never see a gap).
+
+The delay adapts upward: it starts small (what a LAN needs, so the caller's last word reaches
+end-of-turn detection sooner) and each packet that arrives after its slot was played raises the
+target by one frame (at most once a second, so one stall of our own loop, which makes a burst
+of packets look late, costs one frame and not a fifth of a second), added by holding the
+play-out point for one concealed frame. A path with more jitter settles at the delay it needs
+after a few late packets instead of losing audio for the rest of the call.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 _WRAP = 1 << 32
+GROWTH_EVERY = 50  # pops (1 s of 20 ms frames) between two increases of the target
 
 
 class JitterBuffer:
@@ -23,10 +31,15 @@ class JitterBuffer:
         jump_ms: float = 200.0,
         resync_ms: float = 2000.0,
         clock_rate: int = 8000,
+        max_target_ms: float | None = None,
     ) -> None:
         per_ms = clock_rate / 1000
         self.frame = frame_samples
         self.target = int(target_ms * per_ms)
+        # None: a fixed target. Otherwise late packets raise it, one frame at a time, to this.
+        self.max_target = self.target if max_target_ms is None else max(self.target, int(max_target_ms * per_ms))
+        self._hold = 0  # frames to conceal without advancing the play-out point (delay being added)
+        self._since_growth = GROWTH_EVERY  # pops since the target last grew
         self.max = int(max_ms * per_ms)
         self.jump = int(jump_ms * per_ms)
         self.resync = int(resync_ms * per_ms)
@@ -42,6 +55,7 @@ class JitterBuffer:
         self.concealed = 0
         self.dropped = 0
         self.resyncs = 0
+        self.grown = 0  # frames of delay added because packets came late
 
     # -- input --------------------------------------------------------------------------------
     def _unwrap(self, ts: int) -> int:
@@ -61,6 +75,7 @@ class JitterBuffer:
         self._cursor = None
         self._ref = None
         self._late_run = 0
+        self._hold = 0
 
     def push(self, timestamp: int, samples: np.ndarray, marker: bool = False) -> bool:
         """Add one packet's samples; False when it was late, a duplicate or caused a resync."""
@@ -72,6 +87,11 @@ class JitterBuffer:
             if ts - self._cursor > self.resync or self._cursor - end > self.resync:
                 self._resync(ts, samples)
                 return False
+            if ts < self._cursor and self.target < self.max_target and self._since_growth >= GROWTH_EVERY:
+                self.target += self.frame  # this path has more jitter than the delay allowed for
+                self._hold += 1
+                self._since_growth = 0
+                self.grown += 1
             if end <= self._cursor:
                 self.late += 1
                 self._late_run += 1
@@ -113,6 +133,10 @@ class JitterBuffer:
                 return None
             self._cursor = min(self._packets)
         n = self.frame
+        self._since_growth += 1
+        if self._hold:
+            self._hold -= 1
+            return self._conceal()
         if self._packets and not self._covers(self._cursor, self._cursor + n):
             first = min(self._packets)
             if first - self._cursor > self.jump:  # long silence gap (DTX, hold): skip ahead
@@ -133,10 +157,7 @@ class JitterBuffer:
                 del self._packets[ts]
         self._cursor = hi
         if filled == 0:
-            self.concealed += 1
-            self._concealed_run += 1
-            if self._concealed_run == 1:
-                out = (self._last.astype(np.int32) // 2).astype(np.int16)
+            out = self._conceal()
         else:
             self._concealed_run = 0
             self._last = out
@@ -147,6 +168,14 @@ class JitterBuffer:
             self.dropped += 1
             self._cursor = new_cursor
         return out
+
+    def _conceal(self) -> np.ndarray:
+        """A frame for a gap: the previous frame at half level once, then silence."""
+        self.concealed += 1
+        self._concealed_run += 1
+        if self._concealed_run == 1:
+            return (self._last.astype(np.int32) // 2).astype(np.int16)
+        return np.zeros(self.frame, dtype=np.int16)
 
     def _covers(self, lo: int, hi: int) -> bool:
         return any(ts < hi and ts + len(p) > lo for ts, p in self._packets.items())

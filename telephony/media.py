@@ -77,7 +77,7 @@ async def bind_rtp_pair(host: str, port_range: tuple[int, int]) -> tuple[_Proto,
 
 class RtpSession:
     def __init__(self, rtp: _Proto, rtcp: _Proto, local_port: int, *, rtp_timeout: float = 30.0,
-                 jitter_ms: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 jitter_ms: float = 20.0, max_jitter_ms: float = 200.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._rtp, self._rtcp = rtp, rtcp
         rtp.handler = self._on_rtp
         rtcp.handler = self._on_rtcp
@@ -91,7 +91,7 @@ class RtpSession:
         self.ssrc = secrets.randbits(32)
         self.seq = secrets.randbits(16)
         self.ts = secrets.randbits(32)
-        self.jb = JitterBuffer(FRAME_SAMPLES, target_ms=jitter_ms)
+        self.jb = JitterBuffer(FRAME_SAMPLES, target_ms=jitter_ms, max_target_ms=max_jitter_ms)
         self.stats = ReceiveStats()
         self.remote_ssrc: int | None = None
         self.dtmf_rx = DtmfReceiver()

@@ -22,7 +22,7 @@ from pipecat.utils.time import time_now_iso8601
 from voice.audio import PIPELINE_RATE, resample
 from voice.frames import CallerTurnFrame
 from voice.models import SpeechModels
-from voice.sentences import split_sentences
+from voice.sentences import speakable_chunks, split_sentences
 
 
 class SharedWhisperSTTService(STTService):
@@ -124,10 +124,7 @@ class SharedPiperTTSService(TTSService):
         """Sentence by sentence: a cached sentence plays from memory, the others are synthesized,
         so a reply that opens with a fixed sentence ("Sure.", "Your order has shipped.") starts
         at once while its variable part renders behind it."""
-        # Whole replies for now: streamed sentence by sentence (cached ones from memory), the
-        # goodbye's last sentence went missing at the hang-up in some full-suite runs of
-        # tests/ivr/test_serve_e2e.py, and the cause is not yet found (voice/sentences.py is kept).
-        sentences = [text]
+        sentences = [text] if self._cached(text) is not None else speakable_chunks(text) or [text]
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
         first = True

@@ -185,3 +185,38 @@ def test_info_dtmf_bodies():
     assert parse_info_body("application/dtmf-relay", b"Signal= #\r\n") == "#"
     assert parse_info_body("application/dtmf", b"*") == "*"
     assert parse_info_body("text/plain", b"5") is None
+
+
+def test_jitter_buffer_grows_its_delay_when_packets_come_late():
+    # Packets every 20 ms but each arrives 30 ms after its slot: a 20 ms target is too small.
+    frames = _frames(400)
+    jb = JitterBuffer(target_ms=20, max_target_ms=200)
+    out, arrivals = [], {}
+    for k in range(400):
+        arrivals.setdefault(k + (0 if k < 3 else 2), []).append(k)  # from packet 3 on, 40 ms later
+    for tick in range(420):
+        for k in arrivals.get(tick, []):
+            jb.push(k * 160, frames[k])
+        f = jb.pop()
+        if f is not None:
+            out.append(f)
+    assert jb.grown >= 1 and jb.target > 160  # grew to cover the lateness
+    assert jb.target <= 200 * 8  # and never past its limit
+    # Once grown, nothing more was late: the last 150 packets played back to back, in order.
+    start = next(i for i, f in enumerate(out) if np.array_equal(f, frames[250]))
+    assert all(np.array_equal(out[start + j], frames[250 + j]) for j in range(150))
+
+
+def test_jitter_buffer_fixed_target_without_a_limit_and_growth_is_rate_limited():
+    jb = JitterBuffer(target_ms=20)  # no max_target_ms: the target never moves
+    jb.push(0, np.ones(160, np.int16))
+    jb.pop(), jb.pop(), jb.pop()
+    jb.push(160, np.ones(160, np.int16))  # late
+    assert jb.target == 160 and jb.grown == 0
+    jb = JitterBuffer(target_ms=20, max_target_ms=200)
+    jb.push(0, np.ones(160, np.int16))
+    for _ in range(6):
+        jb.pop()
+    for k in range(1, 6):  # a burst of late packets, as after a stall of our own loop
+        jb.push(k * 160, np.ones(160, np.int16))
+    assert jb.grown == 1 and jb.target == 320  # one frame for the whole burst
