@@ -1,9 +1,12 @@
-"""Sentence splitting and the fixed sentences cached at start-up (replies are spoken whole for
-now: see voice/services.py)."""
+"""Replies go out sentence by sentence; a fixed sentence plays from the prompt cache at once."""
+
+from pipecat.frames.frames import TTSAudioRawFrame, TTSSpeakFrame
+from pipecat.tests.utils import run_test
 
 from ivr.triage import fixed_prompts
 from nlu.flows import Flows
 from voice.sentences import speakable_chunks, split_sentences
+from voice.services import PromptCache, SharedPiperTTSService
 
 
 def test_split_sentences():
@@ -29,3 +32,33 @@ def test_fixed_sentences_of_templated_replies_are_cached():
     assert "Your order has shipped." in texts  # from "Your order has shipped. The {item} should arrive by {eta}."
     assert "Sure. What's your order number?" in texts  # a flow's fixed reply, whole
     assert not any("{" in t for t in texts)
+
+
+async def test_a_cached_first_sentence_starts_the_reply_from_memory(models):
+    cache = PromptCache(models, {"shipped": "Your order has shipped."}).build()
+    tts = SharedPiperTTSService(models, cache, sample_rate=8000)
+    text = "Your order has shipped. The blue jacket should arrive by Tuesday."
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text)])
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert audio[0].metadata.get("tts_first_seconds") == 0.0
+    cached_s = len(cache.get("Your order has shipped.", 8000)) / 8000
+    total_s = sum(len(f.audio) // 2 for f in audio) / 8000
+    assert total_s > cached_s + 1.0  # the variable sentence was synthesized after it
+
+
+async def test_the_end_of_a_reply_follows_all_of_its_audio(models):
+    """A goodbye's cached first sentence plays at once while its second renders; the end of the
+    reply (which hangs up a call) must not overtake the second sentence's audio."""
+    from voice.frames import BotReplyEndFrame
+
+    cache = PromptCache(models, {"bye": "Thanks for calling."}).build()
+    tts = SharedPiperTTSService(models, cache, sample_rate=8000)
+    text = "Thanks for calling. Your reset link is on its way, have a good afternoon."
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(text), BotReplyEndFrame(reply_id=0, end_call=True)])
+    kinds = [type(f).__name__ for f in down]
+    end = kinds.index("BotReplyEndFrame")
+    audio_at = [i for i, k in enumerate(kinds) if k == "TTSAudioRawFrame"]
+    cached_s = len(cache.get("Thanks for calling.", 8000)) / 8000
+    total_s = sum(len(f.audio) // 2 for f in down if isinstance(f, TTSAudioRawFrame)) / 8000
+    assert total_s > cached_s + 1.0  # both sentences were spoken
+    assert audio_at and max(audio_at) < end
