@@ -146,6 +146,8 @@ class TurnResult:
     source: str
     voice_to_voice_ms: float | None  # None: no reply within REPLY_TIMEOUT_S
     cut_in: bool  # the bot was already talking when the caller stopped
+    end_at: float | None = None  # host monotonic clock: the caller's last voiced packet sent
+    reply_at: float | None = None  # ...and the first packet of the reply received
 
 
 def first_after(times: list[float], t: float) -> float | None:
@@ -228,7 +230,8 @@ async def converse(leg: Leg, lines: list[Line], system: str, call: int, think=No
         first = first_after(leg.voiced_rx, end) if ok else None
         cut_in = any_between(leg.voiced_rx, started, end) or (first is not None and first - end < EARLY_S)
         v2v = None if first is None or first - end > REPLY_TIMEOUT_S else round((first - end) * 1000, 1)
-        out.append(TurnResult(system, call, i, line.text, line.source, v2v, cut_in))
+        out.append(TurnResult(system, call, i, line.text, line.source, v2v, cut_in, round(end, 4),
+                              round(first, 4) if first is not None else None))
         await leg.wait_quiet(end, timeout=30.0)
     return out
 
@@ -344,6 +347,26 @@ def summarise(turns: list[TurnResult]) -> dict:
     got = [t.voice_to_voice_ms for t in turns if t.voice_to_voice_ms is not None and not t.cut_in]
     return {"voice_to_voice_ms": pcts(got), "turns": len(turns),
             "missed": sum(t.voice_to_voice_ms is None for t in turns), "cut_in": sum(t.cut_in for t in turns)}
+
+
+def wire_stages(turns: list[TurnResult], events: list[dict]) -> dict:
+    """Each measured turn's wait split at the service's own moments (its `stages` events carry
+    them on the host's monotonic clock, which the wire taps share): caller's last packet → its
+    last voiced frame looked at (jitter buffer, packet clock, VAD) → end of turn declared →
+    first reply audio handed to RTP → first reply packet at the caller. Paired by time, not by
+    turn index: the service may split one line into two turns."""
+    marks = sorted((e["mono"] for e in events if (e.get("mono") or {}).get("end_seen")), key=lambda m: m["end_seen"])
+    parts: dict[str, list[float]] = {"to_service": [], "end_of_turn": [], "reply": [], "to_wire": []}
+    for t in turns:
+        if t.end_at is None or t.reply_at is None or t.cut_in:
+            continue
+        m = next((m for m in marks if t.end_at - 0.3 <= m["end_seen"] and m.get("audio_queued", 1e18) <= t.reply_at), None)
+        if m is None or "audio_queued" not in m:
+            continue
+        steps = (t.end_at, m["end_seen"], m["detected"], m["audio_queued"], t.reply_at)
+        for k, a, b in zip(parts, steps, steps[1:]):
+            parts[k].append(round((b - a) * 1000, 1))
+    return {k: pcts(v) for k, v in parts.items()}
 
 
 def stage_summary(events: list[dict]) -> dict:
@@ -478,6 +501,7 @@ def run(args) -> int:
         "voice_to_voice_ms": summarise(ours)["voice_to_voice_ms"],
         "ours": {"name": f"ivr serve --bot {args.bot} over SIP/RTP", **summarise(ours)},
         "stages_ms": stage_summary(stages.get("ours", [])),
+        "wire_stages_ms": wire_stages(ours, stages.get("ours", [])),
         "machine": describe(),
         "load_avg_start": load_start,
         "calls": args.calls,

@@ -50,6 +50,12 @@ def quiet_libraries() -> None:
     logger.add(lambda m: os.sys.stderr.write(m), level=os.environ.get("IVR_PIPECAT_LOG", "WARNING"))
 
 
+def kb_prompts(backend) -> dict[str, str]:
+    """The knowledge base's answers are the company's fixed texts too (opening hours, returns):
+    cached like the prompts. One edited later only misses the cache and is synthesized."""
+    return {f"kb:{e.key}": e.answer for e in backend.kb_entries() if e.answer.strip()}
+
+
 def get_engine(
     config: ModelConfig | None = None,
     *,
@@ -82,6 +88,7 @@ def get_engine(
             backend = nlu.open_demo_backend(db)
             nlu.warm_up()
             prompts.update({f"flow:{k}": v for k, v in fixed_prompts(flows).items()})
+            prompts.update(kb_prompts(backend))
         models = shared_models(config)
         models.warm_up()
         prosody.warm_up()

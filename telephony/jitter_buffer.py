@@ -12,6 +12,12 @@ target by one frame (at most once a second, so one stall of our own loop, which 
 of packets look late, costs one frame and not a fifth of a second), added by holding the
 play-out point for one concealed frame. A path with more jitter settles at the delay it needs
 after a few late packets instead of losing audio for the rest of the call.
+
+And it gives back delay it does not need: a burst (the peer catching up after a stall, a
+network queue draining) leaves more audio buffered than the target, and that excess would
+otherwise delay every later word, and the end of every turn, for the rest of the call. When the
+buffer has held at least a frame more than its target for SHED_WINDOW pops in a row, the excess
+is dropped, one quiet frame at a time (a pause, never speech).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import numpy as np
 
 _WRAP = 1 << 32
 GROWTH_EVERY = 50  # pops (1 s of 20 ms frames) between two increases of the target
+SHED_WINDOW = 25  # pops (0.5 s) the buffer must stay above its target before excess is shed
+QUIET_RMS = 180  # int16 RMS (about -45 dBFS): below it a frame is a pause that may be dropped
 
 
 class JitterBuffer:
@@ -56,6 +64,10 @@ class JitterBuffer:
         self.dropped = 0
         self.resyncs = 0
         self.grown = 0  # frames of delay added because packets came late
+        self.shed = 0  # quiet frames dropped to give back delay above the target
+        self._to_shed = 0
+        self._low = None  # lowest level after a pop in the current window (samples)
+        self._window = 0
 
     # -- input --------------------------------------------------------------------------------
     def _unwrap(self, ts: int) -> int:
@@ -76,6 +88,9 @@ class JitterBuffer:
         self._ref = None
         self._late_run = 0
         self._hold = 0
+        self._to_shed = 0
+        self._low = None
+        self._window = 0
 
     def push(self, timestamp: int, samples: np.ndarray, marker: bool = False) -> bool:
         """Add one packet's samples; False when it was late, a duplicate or caused a resync."""
@@ -141,6 +156,29 @@ class JitterBuffer:
             first = min(self._packets)
             if first - self._cursor > self.jump:  # long silence gap (DTX, hold): skip ahead
                 self._cursor = first
+        out, filled = self._take()
+        while self._to_shed and filled == n and self._covers(self._cursor, self._cursor + n) and _quiet(out):
+            self._to_shed -= 1  # a pause: drop this frame and play the next one now
+            self.shed += 1
+            out, filled = self._take()
+        self._watch_level()
+        if filled == 0:
+            out = self._conceal()
+        else:
+            self._concealed_run = 0
+            self._last = out
+        if self.buffered_samples > self.max:  # latency crept up (clock drift, burst): drop to target
+            new_cursor = self._cursor + self.buffered_samples - self.target
+            for ts in [t for t, p in self._packets.items() if t + len(p) <= new_cursor]:
+                del self._packets[ts]
+            self.dropped += 1
+            self._cursor = new_cursor
+        return out
+
+    def _take(self) -> tuple[np.ndarray, int]:
+        """The frame at the cursor (zeros where nothing arrived) and how many samples arrived;
+        the cursor moves past it and the packets it used up are released."""
+        n = self.frame
         out = np.zeros(n, dtype=np.int16)
         filled = 0
         lo, hi = self._cursor, self._cursor + n
@@ -156,18 +194,17 @@ class JitterBuffer:
             if end <= hi:
                 del self._packets[ts]
         self._cursor = hi
-        if filled == 0:
-            out = self._conceal()
-        else:
-            self._concealed_run = 0
-            self._last = out
-        if self.buffered_samples > self.max:  # latency crept up (clock drift, burst): drop to target
-            new_cursor = self._cursor + self.buffered_samples - self.target
-            for ts in [t for t, p in self._packets.items() if t + len(p) <= new_cursor]:
-                del self._packets[ts]
-            self.dropped += 1
-            self._cursor = new_cursor
-        return out
+        return out, filled
+
+    def _watch_level(self) -> None:
+        """After each pop: has the buffer stayed above its target for a whole window?"""
+        level = self.buffered_samples
+        self._low = level if self._low is None else min(self._low, level)
+        self._window += 1
+        if self._window >= SHED_WINDOW:
+            if self._low >= self.target + self.frame:  # never once down to its usual level
+                self._to_shed = (self._low - self.target) // self.frame
+            self._low, self._window = None, 0
 
     def _conceal(self) -> np.ndarray:
         """A frame for a gap: the previous frame at half level once, then silence."""
@@ -179,3 +216,7 @@ class JitterBuffer:
 
     def _covers(self, lo: int, hi: int) -> bool:
         return any(ts < hi and ts + len(p) > lo for ts, p in self._packets.items())
+
+
+def _quiet(frame: np.ndarray) -> bool:
+    return float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))) < QUIET_RMS

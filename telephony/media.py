@@ -205,10 +205,14 @@ class RtpSession:
                 delay = deadline - self.clock()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                elif delay < -0.2:  # the loop stalled: skip the missed slots rather than burst
-                    missed = int(-delay / (FRAME_MS / 1000))
-                    n += missed
-                    self.ts = (self.ts + missed * FRAME_SAMPLES) & 0xFFFFFFFF
+                else:
+                    if delay < -0.2:  # the loop stalled: skip the missed slots rather than burst
+                        missed = int(-delay / (FRAME_MS / 1000))
+                        n += missed
+                        self.ts = (self.ts + missed * FRAME_SAMPLES) & 0xFFFFFFFF
+                    # Behind schedule: let the packets that arrived meanwhile in before popping,
+                    # or the catch-up pops find the buffer empty and those packets come "late".
+                    await asyncio.sleep(0)
                 self._tick(first)
                 first = False
                 now = self.clock()
@@ -282,6 +286,9 @@ class RtpSession:
         if self._closed:
             return
         self._closed = True
+        jb = self.jb
+        log.info("rtp %d: jitter buffer at %d ms (grown %d, shed %d), %d late, %d concealed, %d dropped",
+                 self.local_port, jb.target // 8, jb.grown, jb.shed, jb.late, jb.concealed, jb.dropped)
         if self._task:
             self._task.cancel()
             try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol
 
@@ -24,6 +25,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
+from voice.audio import FRAME_MS
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
 from voice.endpointing import soft_ending, transcript_complete
@@ -91,6 +93,9 @@ class TurnTakingProcessor(FrameProcessor):
         self._playout = playout
         self._progress = progress
         self._barge_in = False
+        # (media t, monotonic s) of recent frames as they were looked at: when the caller's last
+        # voiced frame reached us on the host's clock, which a bench at the wire shares.
+        self._seen: deque[tuple[float, float]] = deque(maxlen=(config.silence_ms + 400) // FRAME_MS)
 
     @property
     def in_turn(self) -> bool:
@@ -100,6 +105,7 @@ class TurnTakingProcessor(FrameProcessor):
         await super().process_frame(frame, direction)
         if isinstance(frame, InputAudioRawFrame):
             t = frame.metadata.get("t", self._clock.now)
+            self._seen.append((t, time.monotonic()))
             samples = np.frombuffer(frame.audio, dtype=np.int16)
             for ev in self._detector.feed(samples, t):
                 await self._emit(ev)
@@ -127,6 +133,13 @@ class TurnTakingProcessor(FrameProcessor):
             self._quiet_since = None
             self._progress.note(owed=1)
             await self.push_frame(CallerTurnFrame(index=-1, no_input=True, detected_at=self._clock.now))
+
+    def _seen_at(self, t_end: float) -> float | None:
+        """Monotonic time the frame ending at media `t_end` was looked at (None: too long ago)."""
+        for t, mono in self._seen:
+            if t + FRAME_MS / 1000 >= t_end - 1e-6:
+                return round(mono, 4)
+        return None
 
     def _speculate(self, ev: TurnPaused) -> None:
         self._drop_speculation()
@@ -183,6 +196,7 @@ class TurnTakingProcessor(FrameProcessor):
                 barge_in=self._barge_in,
                 detected_at=self._clock.now,
             )
+            frame.metadata["mono"] = {"end_seen": self._seen_at(ev.end), "detected": time.monotonic()}
             if self._spec is not None:  # no speech since that pause: its audio is this turn's
                 frame.speculative = True
                 frame.metadata["asr_task"] = self._spec.task
@@ -347,6 +361,9 @@ def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_sec
         "nlu_ms": _ms(nlu_seconds),
         "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
         "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service
+        # The same moments on the host's monotonic clock (seconds), with the first audio handed to
+        # the transport, so a bench on this host can place them between its own wire times.
+        "mono": {**turn.metadata.get("mono", {}), "audio_queued": round(time.monotonic(), 4)},
     }
 
 

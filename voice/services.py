@@ -124,7 +124,7 @@ class SharedPiperTTSService(TTSService):
         """Sentence by sentence: a cached sentence plays from memory, the others are synthesized,
         so a reply that opens with a fixed sentence ("Sure.", "Your order has shipped.") starts
         at once while its variable part renders behind it."""
-        sentences = [text] if self._cached(text) is not None else speakable_chunks(text) or [text]
+        sentences = self._chunks(text)
         await self.start_tts_usage_metrics(text)
         t0 = time.perf_counter()
         first = True
@@ -149,6 +149,16 @@ class SharedPiperTTSService(TTSService):
             yield ErrorFrame(error=f"speech synthesis failed: {exc}")
         finally:
             await self.stop_ttfb_metrics()
+
+    def _chunks(self, text: str) -> list[str]:
+        """Whole when cached; sentence by sentence when the first sentence is (it plays at once
+        and cutting it at a comma would miss the cache); otherwise with a short first chunk."""
+        if self._cached(text) is not None:
+            return [text]
+        sentences = split_sentences(text)
+        if sentences and self._cached(sentences[0]) is not None:
+            return sentences
+        return speakable_chunks(text) or [text]
 
     def _cached(self, text: str) -> np.ndarray | None:
         return self._cache.get(text, self.sample_rate) if self._cache else None

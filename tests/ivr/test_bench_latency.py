@@ -15,6 +15,7 @@ from ivr.bench_latency import (
     speech_end,
     stage_summary,
     summarise,
+    wire_stages,
 )
 from tests.support import IVR_CMD
 
@@ -47,6 +48,18 @@ def test_stage_summary_keys():
                          "tts_first_chunk_ms": 0.0, "speech_end_to_audio_ms": 330.0}])
     assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(st)
     assert st["asr"]["p50"] == 100.0 and st["asr_speculative_share"] == 1.0
+
+
+def test_wire_stages_pair_turns_with_the_service_marks_by_time():
+    turns = [TurnResult("ours", 0, 0, "a", "s", 550.0, False, 10.0, 10.55),
+             TurnResult("ours", 0, 1, "b", "s", 90.0, True, 20.0, 20.09),  # a cut-in: not split
+             TurnResult("ours", 0, 2, "c", "s", None, False, 30.0, None)]  # missed
+    events = [{"mono": {"end_seen": 8.0, "detected": 8.4, "audio_queued": 8.45}},  # a turn inside an earlier line
+              {"mono": {"end_seen": 10.05, "detected": 10.47, "audio_queued": 10.5}},
+              {"turn": 3}]  # from a service that did not stamp it
+    w = wire_stages(turns, events)
+    assert w["to_service"]["p50"] == 50.0 and w["end_of_turn"]["p50"] == 420.0
+    assert w["reply"]["p50"] == 30.0 and w["to_wire"]["p50"] == 50.0 and w["to_wire"]["n"] == 1
 
 
 def test_scripts_put_recorded_voices_between_synthesized_lines():

@@ -398,3 +398,42 @@ async def test_uac_invite_with_headers_auth_busy_and_ring_timeout(rig):
     assert noanswer.value.status == 408
     await asyncio.wait_for(script, 3)
     assert await _drained(ep, 5)
+
+
+async def test_a_stall_of_our_own_loop_loses_no_caller_audio():
+    """The caller keeps sending while our event loop is busy for 120 ms; afterwards the packets
+    that queued in the socket must reach the jitter buffer before the catch-up ticks pop it,
+    or they are counted late and dropped (audio lost, and the buffer's delay grown for nothing)."""
+    import socket
+    import threading
+
+    from telephony.rtp import RtpPacket
+
+    rtp, rtcp, port = await bind_rtp_pair("127.0.0.1", (52000, 54000))
+    media = RtpSession(rtp, rtcp, port)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    media.configure(MediaParams([("PCMU", 0)], 101, peer.getsockname(), "sendrecv"))
+    media.start()
+    n_packets = 40
+    tone = ulaw_encode((np.sin(np.arange(160) / 8000 * 2 * np.pi * 300) * 8000).astype(np.int16))
+
+    def send() -> None:  # a paced caller in its own thread: it goes on while our loop stalls
+        t0 = time.monotonic()
+        for i in range(n_packets):
+            time.sleep(max(0.0, t0 + i * 0.02 - time.monotonic()))
+            peer.sendto(RtpPacket(0, i, i * 160, 1234, tone, i == 0).serialize(), ("127.0.0.1", port))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    voiced = 0
+    for i in range(n_packets + 10):
+        frame = await asyncio.wait_for(media.frames.get(), 2)
+        voiced += bool(np.any(np.frombuffer(frame, dtype=np.int16)))
+        if i == 15:
+            time.sleep(0.12)  # our own loop busy (a long callback), not a wait for anything
+    sender.join()
+    await media.close()
+    peer.close()
+    assert media.jb.late == 0 and media.jb.grown == 0
+    assert voiced >= n_packets - 1  # every packet played (the first may be halved by start-up)

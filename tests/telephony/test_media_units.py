@@ -220,3 +220,46 @@ def test_jitter_buffer_fixed_target_without_a_limit_and_growth_is_rate_limited()
     for k in range(1, 6):  # a burst of late packets, as after a stall of our own loop
         jb.push(k * 160, np.ones(160, np.int16))
     assert jb.grown == 1 and jb.target == 320  # one frame for the whole burst
+
+
+def _steady_after_burst(frames, burst=6):
+    """`burst` packets arrive at once (a peer catching up), then one per tick: what plays out."""
+    jb = JitterBuffer(target_ms=20, max_target_ms=200)
+    for k in range(burst):
+        jb.push(k * 160, frames[k])
+    out = []
+    for k in range(burst, len(frames)):
+        out.append(jb.pop())
+        jb.push(k * 160, frames[k])
+    return jb, out
+
+
+def test_jitter_buffer_gives_back_a_bursts_excess_in_pauses():
+    rng = np.random.default_rng(5)
+    quiet = [(rng.standard_normal(160) * 20).astype(np.int16) for _ in range(120)]  # line noise, -64 dBFS
+    jb, _ = _steady_after_burst(quiet)
+    assert jb.buffered_samples - 160 <= jb.target == 160  # back to its target (less the packet just pushed)
+    assert jb.shed == 4 and jb.late == 0 and jb.concealed == 0
+
+
+def test_jitter_buffer_never_sheds_speech_and_keeps_its_order():
+    loud = _frames(120)  # all speech: the excess stays rather than cutting a word
+    jb, out = _steady_after_burst(loud)
+    assert jb.shed == 0 and all(np.array_equal(a, b) for a, b in zip(out, loud))
+    # Speech with pauses in it: every speech frame still plays, in order; pause frames go.
+    rng = np.random.default_rng(6)
+    mixed = [f if (k // 10) % 2 == 0 else (rng.standard_normal(160) * 20).astype(np.int16) for k, f in enumerate(_frames(160))]
+    jb, out = _steady_after_burst(mixed)
+    speech = [k for k in range(len(mixed)) if (k // 10) % 2 == 0]
+    played = [next(k for k in speech if np.array_equal(f, mixed[k])) for f in out if np.sqrt(np.mean(f.astype(float) ** 2)) > 1000]
+    assert jb.shed == 4 and played == speech[: len(played)] and len(played) >= len(speech) - 6
+
+
+def test_jitter_buffer_steady_jitter_sheds_nothing():
+    jb = JitterBuffer(target_ms=20, max_target_ms=200)
+    rng = np.random.default_rng(7)
+    quiet = [(rng.standard_normal(160) * 20).astype(np.int16) for _ in range(300)]
+    for k in range(300):  # one packet per tick, alternating early and late within the frame
+        jb.push(k * 160, quiet[k])
+        jb.pop()
+    assert jb.shed == 0 and jb.concealed == 0

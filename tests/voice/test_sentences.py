@@ -46,6 +46,30 @@ async def test_a_cached_first_sentence_starts_the_reply_from_memory(models):
     assert total_s > cached_s + 1.0  # the variable sentence was synthesized after it
 
 
+async def test_a_knowledge_base_answer_plays_from_memory_even_with_more_after_it(models):
+    """A long cached first sentence is kept whole (cut at its comma it would miss the cache),
+    so an FAQ answer followed by a question starts without waiting for Piper."""
+    answer = "We're open Monday to Friday, 8 am to 8 pm, and Saturday 9 am to 5 pm."
+    cache = PromptCache(models, {"kb:opening_hours": answer}).build()
+    tts = SharedPiperTTSService(models, cache, sample_rate=8000)
+    down, _ = await run_test(tts, frames_to_send=[TTSSpeakFrame(f"{answer} Is there anything else?")])
+    audio = [f for f in down if isinstance(f, TTSAudioRawFrame)]
+    assert audio[0].metadata.get("tts_first_seconds") == 0.0
+    assert tts._chunks(f"{answer} Is there anything else?") == [answer, "Is there anything else?"]
+    uncached = "We're shut Monday to Friday, 8 am to 8 pm, and Saturday 9 am to 5 pm."
+    assert tts._chunks(uncached) == speakable_chunks(uncached) and len(speakable_chunks(uncached)) == 2
+
+
+def test_the_engine_caches_the_knowledge_base_answers():
+    import nlu
+
+    backend = nlu.open_demo_backend(":memory:")
+    from ivr.engine import kb_prompts
+
+    prompts = kb_prompts(backend)
+    assert prompts["kb:opening_hours"].startswith("We're open") and len(prompts) == len(backend.kb_entries())
+
+
 async def test_the_end_of_a_reply_follows_all_of_its_audio(models):
     """A goodbye's cached first sentence plays at once while its second renders; the end of the
     reply (which hangs up a call) must not overtake the second sentence's audio."""
