@@ -84,14 +84,16 @@ class VoiceCall:
         self.hangup_requested = asyncio.Event()
         self._frames_in = 0
         self._upsampler = Upsampler()
-        self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress, transcribe=models.transcribe)
+        prosody = ProsodyProcessor(PIPELINE_RATE)
+        self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress, transcribe=models.transcribe,
+                                               analyse=prosody.analyse)
         self.output = CallOutputProcessor(clock, playout, self.progress, on_event, on_hangup=self.hangup_requested.set)
         self.stt = SharedWhisperSTTService(models)
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)
         self.pipeline = Pipeline(
             [
                 self.turn_taking,
-                ProsodyProcessor(PIPELINE_RATE),
+                prosody,
                 self.stt,
                 BotTurnProcessor(responder, on_event, self.progress),
                 self.tts,

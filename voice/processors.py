@@ -69,6 +69,7 @@ class Speculation:
 
     pause_id: int
     task: asyncio.Task
+    prosody: asyncio.Future | None = None  # the turn's prosody, from the same audio
 
 
 class TurnTakingProcessor(FrameProcessor):
@@ -78,13 +79,17 @@ class TurnTakingProcessor(FrameProcessor):
     caller speaks again it is dropped; if it comes back reading as a finished turn
     (`transcript_complete`) the turn ends there, with its transcript, instead of at `silence_ms`.
     A turn that ends at `silence_ms` still takes the transcription of its last pause with it.
+    With `analyse`, the pause's prosody is started beside its transcription: a turn that ends
+    there has exactly that audio, so nothing is left to compute for it but the reply.
     """
 
     def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
-                 transcribe: Callable[[np.ndarray], Awaitable] | None = None, **kw):
+                 transcribe: Callable[[np.ndarray], Awaitable] | None = None,
+                 analyse: Callable[[np.ndarray, np.ndarray], asyncio.Future] | None = None, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
         self._transcribe = transcribe if config.pause_ms else None
+        self._analyse = analyse
         self._spec: Speculation | None = None
         self.speculations_dropped = 0
         self._config = config
@@ -146,12 +151,15 @@ class TurnTakingProcessor(FrameProcessor):
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
         task = asyncio.ensure_future(self._transcribe(ev.audio))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
-        self._spec = Speculation(ev.pause_id, task)
+        prosody = self._analyse(ev.audio, ev.voiced) if self._analyse is not None else None
+        self._spec = Speculation(ev.pause_id, task, prosody)
 
     def _drop_speculation(self) -> None:
         if self._spec is not None:
             if not self._spec.task.done():
                 self._spec.task.cancel()  # the model run itself finishes in its worker; its result is ignored
+            if self._spec.prosody is not None:
+                self._spec.prosody.cancel()
             self._spec = None
             self.speculations_dropped += 1
 
@@ -196,17 +204,20 @@ class TurnTakingProcessor(FrameProcessor):
                 barge_in=self._barge_in,
                 detected_at=self._clock.now,
             )
-            frame.metadata["mono"] = {"end_seen": self._seen_at(ev.end), "detected": time.monotonic()}
+            frame.metadata["mono"] = {"end_seen": self._seen_at(ev.end), "detected": round(time.monotonic(), 4)}
             if self._spec is not None:  # no speech since that pause: its audio is this turn's
                 frame.speculative = True
                 frame.metadata["asr_task"] = self._spec.task
+                if self._spec.prosody is not None:
+                    frame.metadata["prosody_future"] = self._spec.prosody
                 self._spec = None
             await self.push_frame(frame)
             self._barge_in = False
 
 
 class ProsodyProcessor(FrameProcessor):
-    """Starts prosody analysis of each turn beside ASR (it costs ~10 ms; ASR ~300 ms).
+    """Starts prosody analysis of each turn beside ASR (it costs 10-20 ms; ASR ~150 ms), unless
+    turn-taking already started it at the pause the turn ended on (`analyse`).
 
     The result is attached to the turn as a future that the bot's turn awaits, so prosody never
     adds to the caller's wait.
@@ -216,13 +227,13 @@ class ProsodyProcessor(FrameProcessor):
         super().__init__(**kw)
         self._rate = rate
 
+    def analyse(self, audio: np.ndarray, voiced: np.ndarray) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(None, prosody_mod.extract, audio, self._rate, voiced)
+
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerTurnFrame):
-            loop = asyncio.get_running_loop()
-            frame.metadata["prosody_future"] = loop.run_in_executor(
-                None, prosody_mod.extract, frame.audio, self._rate, frame.voiced
-            )
+        if isinstance(frame, CallerTurnFrame) and "prosody_future" not in frame.metadata:
+            frame.metadata["prosody_future"] = self.analyse(frame.audio, frame.voiced)
         await self.push_frame(frame, direction)
 
 

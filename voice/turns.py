@@ -67,6 +67,7 @@ class TurnPaused:
     pause_id: int
     end: float  # media seconds at the end of the last voiced frame
     audio: np.ndarray
+    voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # per 20 ms frame of `audio`
 
 
 @dataclass(frozen=True)
@@ -188,8 +189,8 @@ class TurnDetector:
             elif c.pause_ms and self._silence_ms == c.pause_ms:
                 self._pause_id += 1
                 self._paused = True
-                audio, _ = self._kept()
-                events.append(TurnPaused(self._turn_index, self._pause_id, self._last_voiced_end, audio))
+                audio, voiced = self._kept()
+                events.append(TurnPaused(self._turn_index, self._pause_id, self._last_voiced_end, audio, voiced))
         return events
 
     def flush(self) -> list[TurnEnded]:

@@ -69,14 +69,14 @@ def phone16k(caller):
     return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
 
 
-async def run_turns(samples, asr):
+async def run_turns(samples, asr, analyse=None):
     clock = MediaClock()
     sent = []
     for i, f in enumerate(frames(samples, 16000)):
         fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
         fr.metadata["t"] = i * 0.02
         sent.append(fr)
-    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr)
+    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr, analyse=analyse)
     down, _ = await run_test(proc, frames_to_send=sent)
     return [f for f in down if isinstance(f, CallerTurnFrame)], proc
 
@@ -103,6 +103,26 @@ async def test_an_unfinished_transcript_waits_for_the_long_silence(make_caller):
     # The pause's transcription still serves the turn: no second model run.
     assert turns[0].speculative and asr.calls == 1
     assert await transcript_of(turns[0]) == "My order number is"
+
+
+async def test_a_turn_ending_at_its_pause_brings_the_prosody_started_there(make_caller):
+    """Prosody runs beside the pause's transcription, on the same audio; a pause the caller talks
+    on from has its analysis dropped, and the turn carries the one of the pause it ended at."""
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    started = []
+
+    def analyse(audio, voiced):
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result({"n": len(audio)})
+        started.append((fut, audio, voiced))
+        return fut
+
+    asr = FakeAsr([None, "My order number is four five six."])
+    turns, _ = await run_turns(phone16k(caller), asr, analyse)
+    assert len(turns) == 1 and len(started) >= 2
+    fut, audio, voiced = started[-1]
+    assert turns[0].metadata["prosody_future"] is fut
+    assert np.array_equal(audio, turns[0].audio) and np.array_equal(voiced, turns[0].voiced)
 
 
 async def test_speech_resuming_drops_the_speculation(make_caller):
