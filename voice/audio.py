@@ -132,3 +132,39 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
         w.setframerate(rate)
         w.writeframes(samples.tobytes())
 
+
+
+class Upsampler:
+    """Telephone frames (8 kHz) → pipeline frames (16 kHz), streaming, with 1.5 ms of delay.
+
+    A windowed-sinc interpolator (49 taps, cut at 3.8 kHz, where G.711's band ends). soxr's
+    streaming resampler, used before, held back 66-80 ms of audio in its filter at every quality
+    but the crudest: the caller's last word reached end-of-turn detection that much later.
+    """
+
+    TAPS = 49  # odd: a whole-sample delay (24 samples, 1.5 ms)
+
+    def __init__(self, rate_in: int = TELEPHONE_RATE, rate_out: int = PIPELINE_RATE, frame_ms: int = FRAME_MS):
+        if rate_out % rate_in:
+            raise ValueError(f"{rate_in} → {rate_out} Hz is not an integer factor")
+        self._factor = rate_out // rate_in
+        cutoff = min(3800.0, rate_in * 0.475) / rate_out  # cycles per output sample
+        n = np.arange(self.TAPS) - (self.TAPS - 1) / 2
+        h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(self.TAPS, 8.0)
+        self._h = h * self._factor / h.sum()  # zero-stuffing divides the level by the factor
+        self._hist = np.zeros(self.TAPS - 1)
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._n = rate_out * frame_ms // 1000
+
+    def push(self, pcm: np.ndarray) -> list[np.ndarray]:
+        u = np.zeros(len(pcm) * self._factor)
+        u[:: self._factor] = pcm
+        buf = np.concatenate([self._hist, u])
+        self._hist = buf[len(buf) - (self.TAPS - 1):]
+        y = np.convolve(buf, self._h, mode="valid")
+        self._pending = np.concatenate([self._pending, np.clip(np.round(y), -32768, 32767).astype(np.int16)])
+        out = []
+        while len(self._pending) >= self._n:
+            out.append(self._pending[: self._n])
+            self._pending = self._pending[self._n :]
+        return out

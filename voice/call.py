@@ -13,13 +13,12 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-import soxr
 from pipecat.frames.frames import EndFrame, InputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
-from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE
+from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE, Upsampler
 from voice.frames import CallerDtmfFrame
 from voice.models import SpeechModels
 from voice.playout import MediaClock, Playout
@@ -42,24 +41,6 @@ log = logging.getLogger(__name__)
 class VoiceConfig:
     turns: TurnConfig = field(default_factory=TurnConfig)
     out_rate: int = TELEPHONE_RATE
-
-
-class Upsampler:
-    """8 kHz telephone frames → 16 kHz pipeline frames, streaming (no edge clicks per frame)."""
-
-    def __init__(self, rate_in: int = TELEPHONE_RATE, rate_out: int = PIPELINE_RATE):
-        self._rs = soxr.ResampleStream(rate_in, rate_out, 1, dtype="int16", quality="HQ")
-        self._pending = np.zeros(0, dtype=np.int16)
-        self._n = rate_out * FRAME_MS // 1000
-
-    def push(self, pcm: np.ndarray) -> list[np.ndarray]:
-        y = self._rs.resample_chunk(pcm.astype(np.int16))
-        self._pending = np.concatenate([self._pending, y])
-        out = []
-        while len(self._pending) >= self._n:
-            out.append(self._pending[: self._n])
-            self._pending = self._pending[self._n :]
-        return out
 
 
 class VoiceCall:

@@ -79,8 +79,8 @@ class TurnTakingProcessor(FrameProcessor):
     caller speaks again it is dropped; if it comes back reading as a finished turn
     (`transcript_complete`) the turn ends there, with its transcript, instead of at `silence_ms`.
     A turn that ends at `silence_ms` still takes the transcription of its last pause with it.
-    With `analyse`, the pause's prosody is started beside its transcription: a turn that ends
-    there has exactly that audio, so nothing is left to compute for it but the reply.
+    With `analyse`, the pause's prosody follows its transcription: a turn that ends there has
+    exactly that audio, so nothing is left to compute for it but the reply.
     """
 
     def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
@@ -151,8 +151,14 @@ class TurnTakingProcessor(FrameProcessor):
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
         task = asyncio.ensure_future(self._transcribe(ev.audio))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
-        prosody = self._analyse(ev.audio, ev.voiced) if self._analyse is not None else None
+        prosody = asyncio.ensure_future(self._analyse_after(task, ev)) if self._analyse is not None else None
         self._spec = Speculation(ev.pause_id, task, prosody)
+
+    async def _analyse_after(self, asr: asyncio.Task, ev: TurnPaused):
+        """Prosody once the transcription is done, not beside it: on two cores it would slow
+        Whisper, whose result the end of turn waits for; it still lands before the floor."""
+        await asyncio.wait([asr])
+        return await self._analyse(ev.audio, ev.voiced)
 
     def _drop_speculation(self) -> None:
         if self._spec is not None:

@@ -60,6 +60,8 @@ async def simulate(
     playout = RecordedPlayout(clock, config.out_rate)
     call = VoiceCall(models, prompts, responder, playout, clock, emit, config)
     await call.start()
+    # The bot answers at once: its greeting is queued at media time 0, before the caller's first frame.
+    await call.settle()
     narrow = telephone_band(audio)
     frame_list = frames(narrow, TELEPHONE_RATE)
     silence = np.zeros(TELEPHONE_RATE * FRAME_MS // 1000, dtype=np.int16)

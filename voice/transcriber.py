@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
-from voice.call import Upsampler
+from voice.audio import Upsampler
 from voice.models import SpeechModels
 from voice.turns import TurnConfig, TurnDetector, TurnEnded
 

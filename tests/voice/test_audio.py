@@ -65,3 +65,25 @@ def test_truncated_wav_is_refused(tmp_path):
     cut.write_bytes(p.read_bytes()[:20000])
     with pytest.raises(AudioError, match="truncated"):
         read_wav(cut)
+
+
+def test_upsampler_hands_every_frame_on_at_once_and_matches_soxr():
+    """The live path's 8 → 16 kHz step may not hold audio back: soxr's streaming resampler kept
+    66-80 ms in its filter, which delayed every end of turn by as much."""
+    from voice.audio import Upsampler, resample
+
+    t = np.arange(8000) / 8000
+    x = (8000 * np.sin(2 * np.pi * 1000 * t) + 3000 * np.sin(2 * np.pi * 2500 * t)).astype(np.int16)
+    up = Upsampler()
+    out = []
+    for i in range(0, 8000, 160):
+        got = up.push(x[i : i + 160])
+        assert len(got) == 1 and len(got[0]) == 320  # one 20 ms frame in, one out: nothing held
+        out += got
+    y = np.concatenate(out).astype(float)
+    ref = resample(x, 8000, 16000).astype(float)
+    d = 24  # the filter's own delay: 1.5 ms
+    err = y[d + 100 : -200] - ref[100 : -200 - d]
+    assert 20 * np.log10(np.sqrt(np.mean(err**2)) / np.sqrt(np.mean(ref**2))) < -60
+    with pytest.raises(ValueError):
+        Upsampler(8000, 22050)
