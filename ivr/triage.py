@@ -83,6 +83,10 @@ class TriageResponder:
         fields = self._turn_fields(reply) if not turn.no_input else {"signals": self._signal_fields(reply)}
         return self._apply_policy(reply, fields)
 
+    def prepare(self, text: str) -> None:
+        """The transcript at a pause that may end the turn: do the NLU's heavy part ahead (a thread)."""
+        self.dialog.nlu.prepare(text)
+
     def on_dtmf(self, digit: str) -> Reply | None:
         if self.decision is not None or self.outcome is not None:
             return None

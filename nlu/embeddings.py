@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -110,9 +111,26 @@ def get_embedder() -> Embedder:
     return _shared
 
 
+_recent: OrderedDict[str, np.ndarray] = OrderedDict()
+_RECENT_MAX = 512
+
+
 def embed(texts: Sequence[str]) -> np.ndarray:
-    """Embed texts with the shared model."""
-    return get_embedder().embed(texts)
+    """Embed texts with the shared model. A single text seen lately comes from memory: a turn's
+    transcript is embedded at the caller's pause (Understanding.prepare), before the turn ends."""
+    if len(texts) != 1:
+        return get_embedder().embed(texts)
+    with _lock:
+        hit = _recent.get(texts[0])
+        if hit is not None:
+            _recent.move_to_end(texts[0])
+            return hit.copy()
+    out = get_embedder().embed(texts)
+    with _lock:
+        _recent[texts[0]] = out.copy()
+        while len(_recent) > _RECENT_MAX:
+            _recent.popitem(last=False)
+    return out
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

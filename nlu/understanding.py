@@ -70,6 +70,13 @@ class Understanding:
     def today(self) -> date:
         return self._today()
 
+    def prepare(self, text: str) -> None:
+        """Embed `text` now, off the event loop, so `analyse` of the same text finds it done:
+        called with the transcript of a pause that may end the turn."""
+        norm = normalise(text)
+        if norm:
+            self.embed([norm])
+
     def analyse(self, text: str, previous_embeddings: Sequence[np.ndarray] = ()) -> Analysis:
         """Intent, entities and cues of ``text``; repetition is scored against earlier turns."""
         norm = normalise(text)

@@ -69,7 +69,7 @@ class Speculation:
 
     pause_id: int
     task: asyncio.Task
-    prosody: asyncio.Future | None = None  # the turn's prosody, from the same audio
+    follow: asyncio.Task | None = None  # what follows the transcription (NLU head start, prosody)
 
 
 class TurnTakingProcessor(FrameProcessor):
@@ -79,17 +79,20 @@ class TurnTakingProcessor(FrameProcessor):
     caller speaks again it is dropped; if it comes back reading as a finished turn
     (`transcript_complete`) the turn ends there, with its transcript, instead of at `silence_ms`.
     A turn that ends at `silence_ms` still takes the transcription of its last pause with it.
-    With `analyse`, the pause's prosody follows its transcription: a turn that ends there has
-    exactly that audio, so nothing is left to compute for it but the reply.
+    With `analyse`, the pause's prosody follows its transcription, and with `prepare` (the
+    responder's, in a thread) so does the NLU's heavy part: a turn that ends there has exactly
+    that audio and text, so little is left to compute for it but the reply.
     """
 
     def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
                  transcribe: Callable[[np.ndarray], Awaitable] | None = None,
-                 analyse: Callable[[np.ndarray, np.ndarray], asyncio.Future] | None = None, **kw):
+                 analyse: Callable[[np.ndarray, np.ndarray], asyncio.Future] | None = None,
+                 prepare: Callable[[str], None] | None = None, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
         self._transcribe = transcribe if config.pause_ms else None
         self._analyse = analyse
+        self._prepare = prepare
         self._spec: Speculation | None = None
         self.speculations_dropped = 0
         self._config = config
@@ -151,21 +154,26 @@ class TurnTakingProcessor(FrameProcessor):
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
         task = asyncio.ensure_future(self._transcribe(ev.audio))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
-        prosody = asyncio.ensure_future(self._analyse_after(task, ev)) if self._analyse is not None else None
-        self._spec = Speculation(ev.pause_id, task, prosody)
+        follow = asyncio.ensure_future(self._after_transcript(task, ev)) if self._analyse or self._prepare else None
+        self._spec = Speculation(ev.pause_id, task, follow)
 
-    async def _analyse_after(self, asr: asyncio.Task, ev: TurnPaused):
-        """Prosody once the transcription is done, not beside it: on two cores it would slow
-        Whisper, whose result the end of turn waits for; it still lands before the floor."""
+    async def _after_transcript(self, asr: asyncio.Task, ev: TurnPaused):
+        """Once the transcription is done (not beside it: on two cores that would slow Whisper,
+        whose result the end of turn waits for), the NLU's and the prosody's work on the same
+        turn; both land before the end-of-turn floor. Returns the prosody."""
         await asyncio.wait([asr])
-        return await self._analyse(ev.audio, ev.voiced)
+        loop = asyncio.get_running_loop()
+        if self._prepare is not None and not asr.cancelled() and asr.exception() is None:
+            ahead = loop.run_in_executor(None, self._prepare, asr.result().text)
+            ahead.add_done_callback(_ignore_outcome)  # only a head start: analyse redoes what failed
+        return await self._analyse(ev.audio, ev.voiced) if self._analyse is not None else None
 
     def _drop_speculation(self) -> None:
         if self._spec is not None:
             if not self._spec.task.done():
                 self._spec.task.cancel()  # the model run itself finishes in its worker; its result is ignored
-            if self._spec.prosody is not None:
-                self._spec.prosody.cancel()
+            if self._spec.follow is not None:
+                self._spec.follow.cancel()
             self._spec = None
             self.speculations_dropped += 1
 
@@ -214,11 +222,16 @@ class TurnTakingProcessor(FrameProcessor):
             if self._spec is not None:  # no speech since that pause: its audio is this turn's
                 frame.speculative = True
                 frame.metadata["asr_task"] = self._spec.task
-                if self._spec.prosody is not None:
-                    frame.metadata["prosody_future"] = self._spec.prosody
+                if self._spec.follow is not None and self._analyse is not None:
+                    frame.metadata["prosody_future"] = self._spec.follow
                 self._spec = None
             await self.push_frame(frame)
             self._barge_in = False
+
+
+def _ignore_outcome(fut: asyncio.Future) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 class ProsodyProcessor(FrameProcessor):

@@ -195,3 +195,37 @@ def test_detector_pause_resume_and_end_now(make_caller):
 def test_pause_must_be_a_frame_multiple():
     with pytest.raises(ValueError):
         TurnConfig(pause_ms=150)
+
+
+async def test_the_transcript_of_the_pause_gives_the_nlu_a_head_start(make_caller):
+    """`prepare` gets the pause's transcript as soon as it is back, before the turn is declared
+    over, so the responder's NLU (embedding the text) is done when the reply is asked for."""
+    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+    prepared = []
+    asr = FakeAsr(["I need help with my order."])
+    clock = MediaClock()
+    sent = []
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
+        fr.metadata["t"] = i * 0.02
+        sent.append(fr)
+    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr,
+                             prepare=lambda text: prepared.append((text, clock.now)))
+    down, _ = await run_test(proc, frames_to_send=sent)
+    turns = [f for f in down if isinstance(f, CallerTurnFrame)]
+    assert len(turns) == 1 and prepared and prepared[0][0] == "I need help with my order."
+    assert prepared[0][1] < turns[0].detected_at  # ahead of the end of turn
+
+
+def test_understanding_prepare_fills_the_embedding_cache():
+    from nlu import embeddings
+    from nlu.understanding import Understanding
+
+    from nlu.textnorm import normalise
+
+    said = "Is my parcel coming on Thursday or Friday?"
+    embeddings._recent.pop(normalise(said), None)
+    Understanding().prepare(said)
+    ahead = embeddings._recent[normalise(said)].copy()
+    a = Understanding().analyse(said)  # another call's NLU: the same text, from memory
+    assert np.array_equal(a.embedding, ahead[0]) and abs(float(a.embedding @ a.embedding) - 1.0) < 1e-3
