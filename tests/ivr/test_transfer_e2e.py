@@ -12,6 +12,7 @@ import websockets
 
 from telephony import SipEndpoint
 from voice.models import shared_models
+from voice.wer import wer
 
 from tests.support import free_port, running_service, tone, tone_seconds
 
@@ -112,6 +113,18 @@ async def scenario(service):
     return agent_heard, caller_heard, headers, popped, answered_at, lines, call.end_reason
 
 
+def _transcript_of(pop):
+    """The transcript lines inside a pop, wherever its summary keeps them."""
+    if isinstance(pop, dict):
+        if isinstance(pop.get("transcript"), list):
+            return pop["transcript"]
+        for v in pop.values():
+            found = _transcript_of(v)
+            if found:
+                return found
+    return []
+
+
 def _events(doc):
     return doc.get("events", doc) if isinstance(doc, dict) else doc
 
@@ -124,7 +137,11 @@ def test_caller_asks_for_a_person_and_is_warm_transferred(service):
     assert popped, "no screen pop"
     t_pop, pop = popped[0]
     payload = json.dumps(pop)
-    assert "explicit_request" in payload and "transcript" in payload and "speak to a real person" in payload.lower()
+    assert "explicit_request" in payload and "transcript" in payload
+    # What the caller said is in it, as Whisper heard it (Piper's voice varies run to run: once it
+    # came back without "real person" verbatim), not an exact phrase.
+    said = [line["text"] for line in _transcript_of(pop) if line.get("speaker") == "caller"]
+    assert any(wer("I want to speak to a real person please.", text) <= 0.35 for text in said), said
     assert t_pop < answered_at[0]
     agent = np.concatenate(agent_heard)
     caller = np.concatenate(caller_heard)
