@@ -133,7 +133,6 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
         w.writeframes(samples.tobytes())
 
 
-
 class Upsampler:
     """Telephone frames (8 kHz) → pipeline frames (16 kHz), streaming, with 1.5 ms of delay.
 
