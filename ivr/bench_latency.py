@@ -360,8 +360,8 @@ def wire_stages(turns: list[TurnResult], events: list[dict]) -> dict:
     for t in turns:
         if t.end_at is None or t.reply_at is None or t.cut_in:
             continue
-        m = next((m for m in marks if t.end_at - 0.3 <= m["end_seen"] and m.get("audio_queued", 1e18) <= t.reply_at), None)
-        if m is None or "audio_queued" not in m:
+        m = next((m for m in marks if t.end_at - 0.3 <= m["end_seen"] and m["audio_queued"] <= t.reply_at), None)
+        if m is None:
             continue
         steps = (t.end_at, m["end_seen"], m["detected"], m["audio_queued"], t.reply_at)
         for k, a, b in zip(parts, steps, steps[1:]):

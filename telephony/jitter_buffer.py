@@ -161,14 +161,14 @@ class JitterBuffer:
             self._to_shed -= 1  # a pause: drop this frame and play the next one now
             self.shed += 1
             out, filled = self._take()
-        self._watch_level()
+        level = self._watch_level()
         if filled == 0:
             out = self._conceal()
         else:
             self._concealed_run = 0
             self._last = out
-        if self.buffered_samples > self.max:  # latency crept up (clock drift, burst): drop to target
-            new_cursor = self._cursor + self.buffered_samples - self.target
+        if level > self.max:  # latency crept up (clock drift, burst): drop to target
+            new_cursor = self._cursor + level - self.target
             for ts in [t for t, p in self._packets.items() if t + len(p) <= new_cursor]:
                 del self._packets[ts]
             self.dropped += 1
@@ -196,8 +196,9 @@ class JitterBuffer:
         self._cursor = hi
         return out, filled
 
-    def _watch_level(self) -> None:
-        """After each pop: has the buffer stayed above its target for a whole window?"""
+    def _watch_level(self) -> int:
+        """After each pop: has the buffer stayed above its target for a whole window? Returns
+        the level (samples buffered past the cursor)."""
         level = self.buffered_samples
         self._low = level if self._low is None else min(self._low, level)
         self._window += 1
@@ -205,6 +206,7 @@ class JitterBuffer:
             if self._low >= self.target + self.frame:  # never once down to its usual level
                 self._to_shed = (self._low - self.target) // self.frame
             self._low, self._window = None, 0
+        return level
 
     def _conceal(self) -> np.ndarray:
         """A frame for a gap: the previous frame at half level once, then silence."""

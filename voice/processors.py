@@ -266,7 +266,10 @@ class Reply:
 
 
 class Responder(Protocol):
-    """The bot's judgement: the triage dialog and the escalation policy plug in here."""
+    """The bot's judgement: the triage dialog and the escalation policy plug in here.
+
+    It may also have `prepare(text)`, called in a thread with the transcript of a pause that may
+    end the turn, to do its heavy, side-effect-free work ahead (TriageResponder embeds the text)."""
 
     def greeting(self) -> Reply: ...
 
