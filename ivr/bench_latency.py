@@ -373,12 +373,14 @@ def stage_summary(events: list[dict]) -> dict:
     keys = ("end_of_turn_ms", "asr_ms", "nlu_ms", "tts_first_chunk_ms", "speech_end_to_audio_ms")
     out = {k.removesuffix("_ms"): pcts([e[k] for e in events if e.get(k) is not None]) for k in keys}
     out["asr_speculative_share"] = round(sum(bool(e.get("asr_speculative")) for e in events) / max(len(events), 1), 2)
-    out["asr_fitted_share"] = round(sum(e.get("asr_window") == "fitted" for e in events) / max(len(events), 1), 2)
+    fitted = sum(str(e.get("asr_window")).startswith("fitted") for e in events)
+    out["asr_fitted_share"] = round(fitted / max(len(events), 1), 2)
+    # Turns whose first fitted reading would not do: read again in a longer window, or in the full one.
     why: dict[str, int] = {}
     for e in events:
         if e.get("asr_window") not in (None, "fitted"):
             why[e["asr_window"]] = why.get(e["asr_window"], 0) + 1
-    out["asr_standard_why"] = why
+    out["asr_reread_why"] = why
     return out
 
 

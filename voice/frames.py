@@ -24,7 +24,7 @@ class CallerTurnFrame(DataFrame):
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
-    asr_window: str | None = None  # "fitted" or "standard": which Whisper encoder window (voice.models)
+    asr_window: str | None = None  # "fitted", "fitted 15 s (why)" or "standard (why)": voice.whisper_window
     speculative: bool = False  # transcribed at a pause, before the end of the turn was declared
     detected_at: float = 0.0  # media seconds when end of turn was decided
     interruptible: bool = field(default=False, init=False)  # a barge-in must never drop a turn

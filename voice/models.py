@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
+from voice.whisper_window import Reading, choose
 
 # beam 5 is what stayed word-perfect on clean speech where greedy decoding slipped.
 WHISPER_BEAM = 5
@@ -48,14 +49,16 @@ class ModelConfig:
     beam_size: int = WHISPER_BEAM
     # Whisper's own prompt of the domain nudges tiny.en towards support-line vocabulary.
     initial_prompt: str | None = None
-    # faster-whisper pads every utterance to 30 s, so the encoder costs ~300 ms even for 0.5 s of
+    # faster-whisper pads every utterance to 30 s, so the encoder costs ~450 ms even for 0.5 s of
     # speech. With `fit_encoder` the encoder sees the utterance plus `fit_pad_s` of padding,
-    # rounded up to `fit_step_s` (CTranslate2 takes any length up to 30 s); a transcript that
-    # looks degenerate (repetitive or improbable) is redone the standard way. See `ivr eval asr`.
+    # rounded up to `fit_step_s` (CTranslate2 takes any length up to 30 s), and at least
+    # `fit_min_s`; a reading that looks degenerate, or lacks only its full stop, is read again
+    # in `fit_retry_s`, then the standard way (`voice.whisper_window`; `ivr eval asr`).
     fit_encoder: bool = True
     fit_pad_s: float = 3.0
     fit_step_s: float = 1.0
-    fit_min_s: float = 8.0  # the window is never shorter than this (shorter ones repeat themselves)
+    fit_min_s: float = 10.0  # shorter windows repeat themselves and drop the full stop more often
+    fit_retry_s: float = 15.0
     fit_max_s: float = 10.0  # longer audio (several utterances with gaps) goes the standard way
 
 
@@ -64,7 +67,7 @@ class Transcript:
     text: str
     seconds: float  # wall time spent in the model
     no_speech_prob: float = 0.0
-    window: str = "standard"  # "fitted": the encoder saw only the utterance (see ModelConfig)
+    window: str = "standard"  # or "fitted", "fitted 15 s (why)": which encoder window (voice.whisper_window)
 
 
 @dataclass
@@ -144,13 +147,15 @@ class SpeechModels:
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray) -> Transcript:
         t0 = time.perf_counter()
-        if self.config.fit_encoder and len(pcm16k) / PIPELINE_RATE <= self.config.fit_max_s:
-            fitted = self._transcribe_fitted(int16_to_float(pcm16k))
-            if isinstance(fitted, Transcript):
-                fitted.seconds = time.perf_counter() - t0
-                return fitted
+        c = self.config
+        seconds = len(pcm16k) / PIPELINE_RATE
+        if c.fit_encoder and seconds <= c.fit_max_s:
+            audio = int16_to_float(pcm16k)
+            choice = choose(lambda window_s: self._read_fitted(audio, window_s), c.fit_min_s, c.fit_retry_s, seconds)
+            if choice.text is not None:
+                return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window)
             standard = self._transcribe_standard(pcm16k, t0)
-            standard.window = f"standard ({fitted})"
+            standard.window = choice.window
             return standard
         return self._transcribe_standard(pcm16k, t0)
 
@@ -170,18 +175,18 @@ class SpeechModels:
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
 
-    def _transcribe_fitted(self, audio: np.ndarray) -> Transcript | str:
-        """One encoder pass over the utterance only, one decode; why not, when the result looks wrong."""
+    def _read_fitted(self, audio: np.ndarray, window_s: float) -> Reading:
+        """One encoder pass over the utterance and silence up to `window_s` (or `fit_pad_s` past
+        the utterance, if longer), one decode. `voice.whisper_window` judges the reading."""
         from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
 
         model = self.whisper
         c = self.config
         tok = self._tokenizer()
-        # The window: the utterance, `fit_pad_s` more, at least `fit_min_s`, rounded up to a step.
         # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
         # does in training (not zeros in the log-mel domain, which read as faint noise).
         step = max(1, int(round(c.fit_step_s * 100)))
-        want = max(len(audio) / 160 + c.fit_pad_s * 100, c.fit_min_s * 100)
+        want = max(len(audio) / 160 + c.fit_pad_s * 100, window_s * 100)
         frames = min(3000, int(math.ceil(want / step)) * step)
         padded = np.zeros(frames * 160, dtype=np.float32)
         padded[: min(len(audio), len(padded))] = audio[: len(padded)]
@@ -193,36 +198,16 @@ class SpeechModels:
         prompt = list(tok.sot_sequence) + [tok.no_timestamps]
         if c.initial_prompt:
             prompt = [tok.sot_prev] + tok.encode(" " + c.initial_prompt.strip())[-223:] + prompt
-        seconds = len(audio) / PIPELINE_RATE
-        budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
+        budget = min(220, int(12 * len(audio) / PIPELINE_RATE) + 16)  # callers say ~3 words (~5 tokens) a second
         r = model.model.generate(
             enc, [prompt], beam_size=c.beam_size, max_length=len(prompt) + budget, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
         )[0]
         tokens = r.sequences_ids[0]
         text = tok.decode(tokens).strip()
-        avg_logprob = r.scores[0] * len(tokens) / (len(tokens) + 1)
-        if r.no_speech_prob > 0.6 and avg_logprob < -1.0:
-            return Transcript(text="", seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
-        # Otherwise the standard path decides: probably not speech ("you" from silence), or a
-        # repetition, a runaway or an improbable reading.
-        if r.no_speech_prob > 0.5:
-            return "no speech?"
-        restarted = False
-        if text and repeats_itself(text):
-            # Most often the whole utterance, then Whisper starting it again in the padding: keep
-            # the first pass (the standard window would cost ~4x the time to say the same).
-            kept = without_restart(text)
-            if kept is None:
-                return "repeats"
-            text, restarted = kept, True
-        if text and get_compression_ratio(text) > 2.4:
-            return "repeats"
-        if text and len(tokens) >= budget and not restarted:
-            return "runaway"
-        if text and avg_logprob < -1.0:
-            return "improbable"
-        return Transcript(text=text, seconds=0.0, no_speech_prob=r.no_speech_prob, window="fitted")
+        return Reading(text=text, no_speech_prob=r.no_speech_prob,
+                       avg_logprob=r.scores[0] * len(tokens) / (len(tokens) + 1), tokens=len(tokens),
+                       budget=budget, compression_ratio=get_compression_ratio(text) if text else 0.0)
 
     def _tokenizer(self):
         if self._tok is None:
@@ -270,46 +255,6 @@ def load_piper(model: str, config_path: str, threads: int):
         config = PiperConfig.from_dict(json.load(f))
     session = onnxruntime.InferenceSession(str(model), sess_options=opts, providers=["CPUExecutionProvider"])
     return PiperVoice(config=config, session=session, espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=Path.cwd())
-
-
-def repeats_itself(text: str) -> bool:
-    """A phrase said twice in a row, or a word three times: how a short encoder window fails.
-
-    ("hello hello hello", "I didn't know you were there. I didn't know you"). A caller can say
-    "five five" but rarely a whole phrase twice; a false alarm only costs the standard path's time.
-    """
-    import re
-
-    w = re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
-    for i in range(len(w)):
-        if i + 2 < len(w) and w[i] == w[i + 1] == w[i + 2]:
-            return True
-        for n in range(2, (len(w) - i) // 2 + 1):
-            if w[i : i + n] == w[i + n : i + 2 * n]:
-                return True
-    # a tail that restarts the utterance: "I didn't know you were there I didn't know you"
-    for n in range(3, len(w) // 2 + 1):
-        if w[-n:] == w[:n]:
-            return True
-    return False
-
-
-def without_restart(text: str) -> str | None:
-    """"I'd like to change my address. I'd like to change my address. I'd" → the first sentence(s),
-    when all that follows only starts them over; None for any other repetition."""
-    from voice.endpointing import words
-    from voice.sentences import split_sentences
-
-    sentences = split_sentences(text)
-    for k in range(1, len(sentences)):
-        head = [w for s in sentences[:k] for w in words(s)]
-        tail = [w for s in sentences[k:] for w in words(s)]
-        if len(head) < 3 or not tail:
-            continue
-        if tail == (head * (len(tail) // len(head) + 1))[: len(tail)]:
-            kept = " ".join(sentences[:k])
-            return None if repeats_itself(kept) else kept
-    return None
 
 
 _shared: SpeechModels | None = None

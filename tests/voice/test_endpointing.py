@@ -1,9 +1,8 @@
-"""The complete-transcript check that lets a turn end at a short pause, and Whisper's repeat guard."""
+"""The complete-transcript check that lets a turn end at a short pause."""
 
 import pytest
 
 from voice.endpointing import soft_ending, transcript_complete
-from voice.models import repeats_itself, without_restart
 
 
 @pytest.mark.parametrize("text", [
@@ -40,38 +39,6 @@ def test_finished_turns(text):
 ])
 def test_unfinished_turns(text):
     assert not transcript_complete(text)
-
-
-@pytest.mark.parametrize("text", [
-    "hello hello hello",
-    "Need the design. Need the design. Need the design.",
-    "I didn't know you were there. Oh, I didn't know you",
-    "4 queen of clothes 4 queen of clothes",
-])
-def test_degenerate_whisper_output_is_caught(text):
-    assert repeats_itself(text)
-
-
-@pytest.mark.parametrize("text", [
-    "five five",
-    "The order number is four five six seven eight.",
-    "He turned sharply and faced Gregson across the table.",
-    "I already restarted the router twice.",
-])
-def test_ordinary_transcripts_are_not_flagged(text):
-    assert not repeats_itself(text)
-
-
-@pytest.mark.parametrize("text, kept", [
-    ("I'd like to change the address on my account. I'd like to change the address on my account. I'd",
-     "I'd like to change the address on my account."),
-    ("Can you help me? I lost my card. Can you help me? I", "Can you help me? I lost my card."),
-    ("hello hello hello", None),  # not a restart of a whole sentence: the standard path decides
-    ("Yes. Yes.", None),  # too short to tell from a caller saying it twice
-    ("Need the design. Need the design. Need the design.", "Need the design."),
-])
-def test_a_restart_into_the_padding_is_cut_off(text, kept):
-    assert without_restart(text) == kept
 
 
 def test_soft_endings_are_finished_but_flagged():
