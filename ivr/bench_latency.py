@@ -83,14 +83,17 @@ def speech_end(pcm8k: np.ndarray, rate: int = 8000, floor_db: float = -55.0, bel
     return int((loud[-1] + 1) * n) if len(loud) else 0
 
 
-def synth_lines(models) -> list[Line]:
+def synth_lines(models, count: int = len(SUPPORT_LINES)) -> list[Line]:
+    """`count` renderings of SUPPORT_LINES, in turn. Piper varies every rendering (its noise
+    scales), so a line said in two calls is two samples, not the same audio counted twice."""
     from piper import SynthesisConfig
 
     from voice.audio import Audio, telephone_band
 
     voice = models.voice
     out = []
-    for i, text in enumerate(SUPPORT_LINES):
+    for i in range(count):
+        text = SUPPORT_LINES[i % len(SUPPORT_LINES)]
         scale = LENGTH_SCALES[i % len(LENGTH_SCALES)]
         cfg = SynthesisConfig(length_scale=scale)
         pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, dtype=np.int16) for c in voice.synthesize(text, cfg)])
@@ -466,8 +469,9 @@ def run(args) -> int:
 
     quiet_libraries()
     models = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
-    synth = synth_lines(models)
     real = [] if args.synthetic_only else real_lines(default_cache())
+    synth_turns = sum(1 for _ in range(args.calls) for t in range(args.turns) if not (real and t % 2 == 1))
+    synth = synth_lines(models, max(synth_turns, len(SUPPORT_LINES)))
     scripts = call_scripts(synth, real, args.calls, args.turns)
     print(f"bench latency: {args.calls} calls x {args.turns} turns; {len(synth)} synthesized lines, {len(real)} recorded",
           flush=True)

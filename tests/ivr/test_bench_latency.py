@@ -10,11 +10,13 @@ from ivr.bench_latency import (
     Line,
     TurnResult,
     any_between,
+    SUPPORT_LINES,
     call_scripts,
     first_after,
     speech_end,
     stage_summary,
     summarise,
+    synth_lines,
     wire_stages,
 )
 from tests.support import IVR_CMD
@@ -68,6 +70,17 @@ def test_scripts_put_recorded_voices_between_synthesized_lines():
     scripts = call_scripts(syn, rec, calls=2, turns=3)
     assert [[l.text for l in s] for s in scripts] == [["s0", "r0", "s1"], ["s2", "r1", "s0"]]
     assert all(l.source == "piper" for l in call_scripts(syn, [], 1, 3)[0])
+
+
+def test_a_line_said_again_is_a_fresh_rendering():
+    from voice.models import ModelConfig, SpeechModels
+
+    lines = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), len(SUPPORT_LINES) + 1)
+    first, again = lines[0], lines[-1]
+    assert first.text == again.text == SUPPORT_LINES[0]
+    assert first.source != again.source or len(first.pcm8k) != len(again.pcm8k) or \
+        not np.array_equal(first.pcm8k, again.pcm8k)  # another speaking rate, or Piper's own variation
+    assert all(0 < l.voiced_end <= len(l.pcm8k) for l in lines)
 
 
 @pytest.mark.e2e
