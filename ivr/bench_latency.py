@@ -378,6 +378,9 @@ def stage_summary(events: list[dict]) -> dict:
     out["asr_speculative_share"] = round(sum(bool(e.get("asr_speculative")) for e in events) / max(len(events), 1), 2)
     fitted = sum(str(e.get("asr_window")).startswith("fitted") for e in events)
     out["asr_fitted_share"] = round(fitted / max(len(events), 1), 2)
+    # The price of speculating at a short pause: Whisper runs dropped because the caller went on.
+    dropped = [e["asr_dropped"] for e in events if e.get("asr_dropped") is not None]
+    out["asr_dropped_per_turn"] = round(sum(dropped) / len(dropped), 2) if dropped else None
     # Turns whose first fitted reading would not do: read again in a longer window, or in the full one.
     why: dict[str, int] = {}
     for e in events:

@@ -95,6 +95,7 @@ class TurnTakingProcessor(FrameProcessor):
         self._prepare = prepare
         self._spec: Speculation | None = None
         self.speculations_dropped = 0
+        self._dropped_this_turn = 0  # transcriptions wasted on this turn's pauses (the stages trace)
         self._config = config
         self._quiet_since: float | None = None
         self._clock = clock
@@ -176,6 +177,7 @@ class TurnTakingProcessor(FrameProcessor):
                 self._spec.follow.cancel()
             self._spec = None
             self.speculations_dropped += 1
+            self._dropped_this_turn += 1
 
     async def _end_if_finished(self) -> None:
         """The pause's transcript is back and reads as a finished turn: end the turn now."""
@@ -219,6 +221,8 @@ class TurnTakingProcessor(FrameProcessor):
                 detected_at=self._clock.now,
             )
             frame.metadata["mono"] = {"end_seen": self._seen_at(ev.end), "detected": round(time.monotonic(), 4)}
+            frame.metadata["asr_dropped"] = self._dropped_this_turn
+            self._dropped_this_turn = 0
             if self._spec is not None:  # no speech since that pause: its audio is this turn's
                 frame.speculative = True
                 frame.metadata["asr_task"] = self._spec.task
@@ -391,6 +395,7 @@ def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_sec
         "asr_ms": _ms(turn.asr_seconds),
         "asr_speculative": turn.speculative,
         "asr_window": turn.asr_window,
+        "asr_dropped": turn.metadata.get("asr_dropped"),  # transcriptions of pauses the caller spoke on from
         "nlu_ms": _ms(nlu_seconds),
         "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
         "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service

@@ -22,7 +22,12 @@ from voice.audio import FRAME_MS, PIPELINE_RATE
 @dataclass(frozen=True)
 class TurnConfig:
     silence_ms: int = 800  # trailing silence that ends a turn whatever was said (slow speakers)
-    pause_ms: int = 200  # silence at which the turn so far is offered for transcription (0: never)
+    # Silence at which the turn so far is offered for transcription (0: never). Early enough that
+    # one Whisper run (tiny.en, 170-260 ms on 2 cores) is back by `complete_ms`, so a finished turn
+    # ends at that floor and not at the pause plus the run; at 200 ms a slower run pushed it past.
+    # The cost is transcriptions dropped because the caller went on: 0.88 a turn on the recorded
+    # clips of `ivr eval asr` (0.62 at 200 ms), each a worker's ~200 ms of CPU.
+    pause_ms: int = 140
     # A turn that reads as finished ends no earlier than this: the pause between two sentences of
     # one utterance (Piper ~300 ms, people often more) must not end it.
     complete_ms: int = 400

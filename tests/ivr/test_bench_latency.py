@@ -47,9 +47,11 @@ def test_summary_leaves_out_missed_turns_and_cut_ins():
 
 def test_stage_summary_keys():
     st = stage_summary([{"end_of_turn_ms": 220.0, "asr_ms": 100.0, "asr_speculative": True, "nlu_ms": 5.0,
-                         "tts_first_chunk_ms": 0.0, "speech_end_to_audio_ms": 330.0}])
+                         "tts_first_chunk_ms": 0.0, "speech_end_to_audio_ms": 330.0, "asr_dropped": 3},
+                        {"end_of_turn_ms": 400.0, "asr_ms": 150.0, "asr_speculative": False, "asr_dropped": 0}])
     assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(st)
-    assert st["asr"]["p50"] == 100.0 and st["asr_speculative_share"] == 1.0
+    assert st["asr"]["p50"] == 125.0 and st["asr_speculative_share"] == 0.5
+    assert st["asr_dropped_per_turn"] == 1.5
 
 
 def test_wire_stages_pair_turns_with_the_service_marks_by_time():

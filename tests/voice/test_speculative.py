@@ -134,6 +134,7 @@ async def test_speech_resuming_drops_the_speculation(make_caller):
     turns, proc = await run_turns(phone16k(caller), asr)
     assert asr.cancelled >= 1 and proc.speculations_dropped >= 1
     assert len(turns) == 1  # one turn over both parts
+    assert turns[0].metadata["asr_dropped"] == proc.speculations_dropped  # the stages trace counts them
     assert turns[0].end > caller.segments[1].start
     assert await transcript_of(turns[0]) == "My order number is four five six."
 
