@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,10 @@ from ivr.machine import describe, load
 
 P95_LIMIT_MS = 1200.0
 JITTER_LIMIT_MS = 5.0
+# Piper varies every rendering, and Whisper reads some renderings badly every time (a repetition,
+# a lost stop): with one rendering per line, that one sample was a tenth of every level's turns
+# (a run's ASR p95 went from 280 to 560 ms on it). Six per line, each a different sample.
+RENDERINGS = 60
 
 
 @dataclass
@@ -192,8 +197,12 @@ def run(args) -> int:
     from ivr.harness import running_service
     from voice.models import ModelConfig, SpeechModels
 
+    renderings = RENDERINGS if args.renderings is None else args.renderings
+    if renderings < 3:
+        print("ivr bench capacity: --renderings must be at least 3 (a call says three lines)", file=sys.stderr)
+        return 2
     quiet_libraries()
-    lines = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)))
+    lines = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), renderings)
     levels: list[LevelResult] = []
     best = 0
     with tempfile.TemporaryDirectory(prefix="ivr-capacity-") as tmp:

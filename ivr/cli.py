@@ -239,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--step", type=int, default=2, help="capacity: calls added per level (default 2)")
     b.add_argument("--max", type=int, default=24, help="capacity: stop after this level (default 24)")
     b.add_argument("--hold", type=float, default=120.0, help="capacity: seconds each level holds (default 120)")
+    b.add_argument("--renderings", type=int, default=None,
+                   help="capacity: Piper renderings of the scripted lines, each a different sample (default 60)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
     b.set_defaults(func=_cmd_bench)
     return p

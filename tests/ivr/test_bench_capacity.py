@@ -39,10 +39,19 @@ def test_the_bench_runs_one_level_end_to_end(tmp_path):
 
     out = tmp_path / "capacity.json"
     proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--start", "1", "--max", "1", "--hold", "12",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+                           "--renderings", "6", "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]  # whether the level held is not asserted: a busy machine
     res = json.loads(out.read_text())
     (lv,) = res["levels"]
     assert lv["calls"] == 1 and lv["calls_completed"] >= 1 and lv["calls_failed"] == 0
     assert lv["voice_to_voice_ms"]["n"] >= 1 and lv["rss_mb_peak"] > 100
     assert lv["stages_ms"]["asr"]["n"] >= 1  # the service's own trace, read back through the API
+
+
+def test_too_few_renderings_is_a_clear_error():
+    import subprocess
+
+    from tests.support import IVR_CMD
+
+    proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--renderings", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "--renderings must be at least 3" in proc.stderr
