@@ -30,6 +30,12 @@ OPENERS = frozenset(
     """hi hello hey hiya good morning afternoon evening thanks thank you there so well right
     sorry excuse me pardon to interrupt interrupting bother um uh erm hmm oh ah""".split()
 )
+# A clause that closes on a pronoun and a verb it leaves implied ("...than he was.", "I don't know
+# where it is.", "Yes, I did.") is finished: the trailing-word rule is for "my order was" and
+# "and it was", where something must follow. These are the words that lead such a clause.
+ELLIPSIS_LEADS = frozenset("than as what where who whom how when whatever wherever yes yeah yep no nope".split())
+SUBJECTS = frozenset("i you he she it we they".split())
+CLOSING_VERBS = frozenset("is are was were am can could would should will shall do does did have has had".split())
 NUMBER_CUES = frozenset("number card account code zip phone postcode reference pin".split())
 # Nouns that end plenty of finished requests ("...the address on my account.") but that callers
 # also pause after and go on from ("I can't log in to my account, it keeps saying..."): a turn
@@ -50,7 +56,7 @@ def transcript_complete(text: str) -> bool:
     if t[-1] not in ".?!":
         return False  # Whisper punctuates what it hears as finished
     w = words(t)
-    if not w or w[-1] in TRAILING or all(x in OPENERS for x in w):
+    if not w or (w[-1] in TRAILING and not _closes_an_ellipsis(w)) or all(x in OPENERS for x in w):
         return False
     if w[-1].isdigit() or w[-1] in _DIGIT_WORDS:
         # "my card number is 4321 ..." : a number read in groups pauses between them.
@@ -58,6 +64,11 @@ def transcript_complete(text: str) -> bool:
         if any(x in NUMBER_CUES for x in w) and digits < 5:
             return False
     return True
+
+
+def _closes_an_ellipsis(w: list[str]) -> bool:
+    """ "...than he was", "where it is", "yes I did": a lead, a subject pronoun, a closing verb."""
+    return len(w) >= 3 and w[-1] in CLOSING_VERBS and w[-2] in SUBJECTS and w[-3] in ELLIPSIS_LEADS
 
 
 def soft_ending(text: str) -> bool:

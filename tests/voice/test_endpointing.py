@@ -15,6 +15,12 @@ from voice.endpointing import soft_ending, transcript_complete
     "It keeps saying my password is wrong!",
     "I'd like to change the address on my account.",
     "I lost my card.",
+    # a clause that leaves its verb implied closes on "was", "is", "did"...
+    "He might have been more respectable than he was.",
+    "I don't know where it is.",
+    "Yes, it is.",
+    "Yes, I did.",
+    "That's not what it was.",
 ])
 def test_finished_turns(text):
     assert transcript_complete(text)
@@ -36,6 +42,10 @@ def test_finished_turns(text):
     "So, well,",
     "My card number is 4321.",  # read in groups: more is coming
     "it was a pair of running shoes",  # Whisper punctuates what it hears as finished
+    "I called yesterday and it was.",  # "it was" after "and": something follows
+    "My order was.",
+    "The thing is.",
+    "What I want to know is.",
 ])
 def test_unfinished_turns(text):
     assert not transcript_complete(text)
