@@ -121,13 +121,18 @@ def real_lines(cache: Path, max_s: float = 6.0) -> list[Line]:
     return out
 
 
+def recorded_turn(turn: int, have_recorded: bool) -> bool:
+    """Which turns of a call say a recorded line: every second one, when there are any."""
+    return have_recorded and turn % 2 == 1
+
+
 def call_scripts(synth: list[Line], real: list[Line], calls: int, turns: int) -> list[list[Line]]:
     """Per call, `turns` lines: support requests, with a recorded voice in the middle when there is one."""
     scripts, si, ri = [], 0, 0
     for _ in range(calls):
         lines = []
         for t in range(turns):
-            if real and t % 2 == 1:
+            if recorded_turn(t, bool(real)):
                 lines.append(real[ri % len(real)])
                 ri += 1
             else:
@@ -473,7 +478,7 @@ def run(args) -> int:
     quiet_libraries()
     models = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
     real = [] if args.synthetic_only else real_lines(default_cache())
-    synth_turns = sum(1 for _ in range(args.calls) for t in range(args.turns) if not (real and t % 2 == 1))
+    synth_turns = args.calls * sum(not recorded_turn(t, bool(real)) for t in range(args.turns))
     synth = synth_lines(models, max(synth_turns, len(SUPPORT_LINES)))
     scripts = call_scripts(synth, real, args.calls, args.turns)
     print(f"bench latency: {args.calls} calls x {args.turns} turns; {len(synth)} synthesized lines, {len(real)} recorded",

@@ -157,7 +157,7 @@ def evaluate(cfg: AsrConfig, clips: list[dict]) -> dict:
         "seconds_per_clip": {"mean": round(float(secs.mean()), 3), "p50": round(float(np.percentile(secs, 50)), 3),
                              "p95": round(float(np.percentile(secs, 95)), 3)},
         "rtf": round(float(secs.sum()) / sum(c["seconds_audio"] for c in clips), 3),
-        "read_twice": sum(r["window"].startswith("fitted ") for r in rows) if cfg.fit_encoder else 0,
+        "read_twice": sum(r["window"].startswith("fitted ") for r in rows),
         "full_window_redo": sum(r["window"].startswith("standard (") for r in rows),
         "without_final_stop": sum(not r["hyp"].strip().endswith((".", "?", "!")) for r in rows),
         "clips": rows,

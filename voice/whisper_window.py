@@ -24,6 +24,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voice.endpointing import transcript_complete, words
+from voice.sentences import split_sentences
+
 # A reading faster than this many words a second of audio is a runaway, however consistent.
 MAX_WORDS_PER_S = 5.0
 
@@ -76,9 +79,6 @@ def repeats_itself(text: str) -> bool:
 def without_restart(text: str) -> str | None:
     """"I'd like to change my address. I'd like to change my address. I'd" → the first sentence(s),
     when all that follows only starts them over; None for any other repetition."""
-    from voice.endpointing import words
-    from voice.sentences import split_sentences
-
     sentences = split_sentences(text)
     for k in range(1, len(sentences)):
         head = [w for s in sentences[:k] for w in words(s)]
@@ -117,15 +117,11 @@ def verdict(r: Reading) -> Verdict:
 def lacks_only_its_stop(text: str) -> bool:
     """True for "Hi, I need to check on an order I placed last week": a reading that turn-taking
     would take as finished if it ended on a full stop. Others gain nothing from a second look."""
-    from voice.endpointing import transcript_complete
-
     t = text.strip()
     return bool(t) and t[-1].isalnum() and transcript_complete(t + ".")
 
 
 def same_words(a: str, b: str) -> bool:
-    from voice.endpointing import words
-
     return words(a) == words(b)
 
 
@@ -149,8 +145,6 @@ def choose(read: Callable[[float], Reading], first_s: float, retry_s: float, aud
     if v1.text is not None:  # only its stop was missing, and the second reading is worse
         return Choice(v1.text, first.no_speech_prob, "fitted")
     if v1.why == v2.why == "repeats" and same_words(first.text, second.text):
-        from voice.endpointing import words
-
         if len(words(first.text)) <= MAX_WORDS_PER_S * max(audio_s, 1.0):
             return Choice(first.text, first.no_speech_prob, f"fitted {retry_s:g} s (same repetition twice)")
     return Choice(None, max(first.no_speech_prob, second.no_speech_prob), f"standard ({v1.why}, {v2.why})")

@@ -10,9 +10,9 @@ from ivr.bench_latency import (
     Line,
     TurnResult,
     any_between,
-    SUPPORT_LINES,
     call_scripts,
     first_after,
+    recorded_turn,
     speech_end,
     stage_summary,
     summarise,
@@ -72,17 +72,21 @@ def test_scripts_put_recorded_voices_between_synthesized_lines():
     scripts = call_scripts(syn, rec, calls=2, turns=3)
     assert [[l.text for l in s] for s in scripts] == [["s0", "r0", "s1"], ["s2", "r1", "s0"]]
     assert all(l.source == "piper" for l in call_scripts(syn, [], 1, 3)[0])
+    assert [recorded_turn(t, True) for t in range(3)] == [False, True, False]
+    assert not any(recorded_turn(t, False) for t in range(3))
 
 
-def test_a_line_said_again_is_a_fresh_rendering():
+def test_a_line_said_again_is_a_fresh_rendering(monkeypatch):
+    """The same line at the same speaking rate, twice: two samples of Piper, not one reused."""
+    from ivr import bench_latency
     from voice.models import ModelConfig, SpeechModels
 
-    lines = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), len(SUPPORT_LINES) + 1)
-    first, again = lines[0], lines[-1]
-    assert first.text == again.text == SUPPORT_LINES[0]
-    assert first.source != again.source or len(first.pcm8k) != len(again.pcm8k) or \
-        not np.array_equal(first.pcm8k, again.pcm8k)  # another speaking rate, or Piper's own variation
-    assert all(0 < l.voiced_end <= len(l.pcm8k) for l in lines)
+    monkeypatch.setattr(bench_latency, "SUPPORT_LINES", ["What time do you open on Saturday?"])
+    monkeypatch.setattr(bench_latency, "LENGTH_SCALES", [1.0])
+    first, again = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), 2)
+    assert first.text == again.text and first.source == again.source
+    assert len(first.pcm8k) != len(again.pcm8k) or not np.array_equal(first.pcm8k, again.pcm8k)
+    assert all(0 < l.voiced_end <= len(l.pcm8k) for l in (first, again))
 
 
 @pytest.mark.e2e
