@@ -216,6 +216,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_asr.add_arguments(ea)
     ea.set_defaults(func=lambda a: eval_asr.run(a))
+    et = esub.add_parser("turns", help="end-of-turn detection: false cut-offs at pauses inside turns, dead air after real ends")
+    from ivr import eval_turns
+
+    eval_turns.add_arguments(et)
+    et.set_defaults(func=lambda a: eval_turns.run(a))
 
     t = sub.add_parser("train", help="re-fit models from labelled data")
     tsub = t.add_subparsers(dest="what", required=True)

@@ -67,7 +67,9 @@ class VoiceCall:
         self._upsampler = Upsampler()
         prosody = ProsodyProcessor(PIPELINE_RATE)
         self.turn_taking = TurnTakingProcessor(self.config.turns, clock, playout, self.progress, transcribe=models.transcribe,
-                                               analyse=prosody.analyse, prepare=getattr(responder, "prepare", None))
+                                               analyse=prosody.analyse, prepare=getattr(responder, "prepare", None),
+                                               expecting=getattr(responder, "expecting", None),
+                                               smart_turn=models.smart_turn.probability)
         self.output = CallOutputProcessor(clock, playout, self.progress, on_event, on_hangup=self.hangup_requested.set)
         self.stt = SharedWhisperSTTService(models)
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)

@@ -53,7 +53,7 @@ class FakeAsr:
         self.calls = 0
         self.cancelled = 0
 
-    async def __call__(self, audio):
+    async def __call__(self, audio, prompt=None):
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         if text is None:
@@ -90,16 +90,19 @@ async def test_a_finished_transcript_ends_the_turn_at_the_pause(make_caller):
     turns, _ = await run_turns(phone16k(caller), FakeAsr(["I need help with my order."]))
     assert len(turns) == 1 and turns[0].speculative
     waited = turns[0].detected_at - turns[0].end
-    assert waited < CONFIG.complete_ms / 1000 + 0.1 < CONFIG.silence_ms / 1000  # not the 800 ms silence
+    assert waited < CONFIG.end.complete_ms / 1000 + 0.1 < CONFIG.silence_ms / 1000  # not the 800 ms silence
     assert await transcript_of(turns[0]) == "I need help with my order."
 
 
-async def test_an_unfinished_transcript_waits_for_the_long_silence(make_caller):
-    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+async def test_an_unfinished_transcript_waits_for_a_hesitation_to_resume(make_caller):
+    """A transcript that trails off ("...is", "and", "um") holds the turn past the no-evidence
+    silence, up to the hesitation wait: callers' filled pauses run to about a second."""
+    caller = make_caller([(0.5, "I need help with my order.")], tail=2.5)
     asr = FakeAsr(["My order number is"])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1
-    assert turns[0].detected_at - turns[0].end >= CONFIG.silence_ms / 1000 - 0.001
+    waited = turns[0].detected_at - turns[0].end
+    assert CONFIG.silence_ms / 1000 < CONFIG.end.unfinished_ms / 1000 - 0.001 <= waited < CONFIG.end.unfinished_ms / 1000 + 0.1
     # The pause's transcription still serves the turn: no second model run.
     assert turns[0].speculative and asr.calls == 1
     assert await transcript_of(turns[0]) == "My order number is"
@@ -144,7 +147,7 @@ async def test_a_pause_between_two_finished_sentences_does_not_end_the_turn(make
     goes on after a short pause: one turn, not a reply talking over the second sentence."""
     caller = make_caller([(0.5, "My parcel is late."), (0.1, "It was due on Monday.")], tail=1.5)
     gap = caller.segments[1].start - caller.segments[0].end
-    assert CONFIG.pause_ms / 1000 < gap < CONFIG.complete_ms / 1000, gap
+    assert CONFIG.pause_ms / 1000 < gap < CONFIG.end.complete_ms / 1000, gap
     asr = FakeAsr(["My parcel is late.", "My parcel is late. It was due on Monday."])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
@@ -155,7 +158,7 @@ async def test_a_turn_ending_on_account_waits_longer_but_not_for_the_long_silenc
     said alone, it still ends well before the 800 ms silence."""
     caller = make_caller([(0.5, "I can't log in to my account."), (0.25, "It keeps saying my password is wrong.")], tail=1.5)
     gap = caller.segments[1].start - caller.segments[0].end
-    assert CONFIG.complete_ms / 1000 < gap < CONFIG.soft_complete_ms / 1000, gap
+    assert CONFIG.end.complete_ms / 1000 < gap < CONFIG.end.soft_complete_ms / 1000, gap
     asr = FakeAsr(["I can't log in to my account.", "I can't log in to my account. It keeps saying my password is wrong."])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
@@ -163,7 +166,7 @@ async def test_a_turn_ending_on_account_waits_longer_but_not_for_the_long_silenc
     alone = make_caller([(0.5, "I'd like to change the address on my account.")], tail=1.5)
     turns, _ = await run_turns(phone16k(alone), FakeAsr(["I'd like to change the address on my account."]))
     waited = turns[0].detected_at - turns[0].end
-    assert len(turns) == 1 and CONFIG.soft_complete_ms / 1000 - 0.001 <= waited < CONFIG.silence_ms / 1000, waited
+    assert len(turns) == 1 and CONFIG.end.soft_complete_ms / 1000 - 0.001 <= waited < CONFIG.silence_ms / 1000, waited
 
 
 def test_detector_pause_resume_and_end_now(make_caller):
