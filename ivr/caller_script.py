@@ -70,7 +70,9 @@ def _marker(body: str, line: str) -> Piece:
     parts = body.split()
     if len(parts) == 1 and parts[0].lower() in FILLERS:
         return Piece("filler", parts[0].lower())
-    if len(parts) == 2 and parts[0] == "pause":
+    if parts and parts[0] == "pause":
+        if len(parts) != 2:
+            raise ScriptError(f"pause needs seconds: {{{body}}} in {line!r}")
         try:
             s = float(parts[1])
         except ValueError:
