@@ -79,7 +79,8 @@ async def run_one(spec: CallerSpec, engine, renderer, babble) -> tuple[CallScore
     steps = responder.dialog.summary().to_dict()["steps"]
     score = score_call(spec, result.events, result.lines, result.bot_audio, result.outcome, steps)
     detail = {"ended_by": result.ended_by, "media_s": round(result.duration, 1), "bot": result.bot_texts,
-              "said": caller.said, "steps": steps}
+              "said": caller.said, "steps": steps,
+              "bot_audio": result.bot_audio}
     return score, detail
 
 
