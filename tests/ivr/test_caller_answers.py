@@ -12,6 +12,16 @@ def _caller(**kw):
     return parse_set({"voices": {"v": {"engine": "piper"}}, "tune": [{**base, **kw}]}).callers[0]
 
 
+def _keys(caller, *bot_texts):
+    """The keys of the lines a caller says: its first, then one per bot reply."""
+    a, s = first_line(caller)
+    keys = [a.key]
+    for text in bot_texts:
+        a, s = answer(text, caller, s)
+        keys.append(a.key)
+    return keys
+
+
 @pytest.mark.parametrize("text, ask", [
     ("Hi, thanks for calling Acme. I'm an automated assistant. How can I help you today?", Ask.HOW_CAN_I_HELP),
     ("Sure. What's your order number?", Ask.ORDER),
@@ -55,23 +65,16 @@ def test_a_conversation_for_balance():
 
 
 def test_wrong_digits_read_back_get_a_no_and_the_no_is_repeated():
-    c = _caller()
-    _, s = first_line(c)
-    a, s = answer("That's account 1 2 3 4 5 6 7 9. Is that right?", c, s)
-    assert a.key == "no"
-    a, _ = answer("Sorry, was that a yes or a no?", c, s)
-    assert a.key == "no"
+    assert _keys(_caller(), "That's account 1 2 3 4 5 6 7 9. Is that right?", "Sorry, was that a yes or a no?") == [
+        "opening", "no", "no"]
 
 
 def test_preamble_first_then_the_need_when_the_bot_asks_again():
     c = _caller(preamble="Oh brilliant, another robot.")
-    a, s = first_line(c)
-    assert a.key == "preamble" and not s.said_opening
+    assert not first_line(c)[1].said_opening
     # Even a premature "anything else?" gets the need, not the closing.
-    a, s = answer("Is there anything else I can help with?", c, s)
-    assert a.key == "opening"
-    a, s = answer("Sorry, I didn't understand. How can I help?", c, s)
-    assert a.key == "restate"
+    assert _keys(c, "Is there anything else I can help with?", "Sorry, I didn't understand. How can I help?") == [
+        "preamble", "opening", "restate"]
 
 
 def test_restates_are_bounded_then_the_caller_hangs_up():
