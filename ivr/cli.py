@@ -221,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_turns.add_arguments(et)
     et.set_defaults(func=lambda a: eval_turns.run(a))
+    ec = esub.add_parser("callers", help="scripted callers the bot was not tuned on, through the real pipeline: "
+                                         "routing, first intent, cut-ins, WER, dead air")
+    from ivr import eval_callers
+
+    eval_callers.add_arguments(ec)
+    ec.set_defaults(func=lambda a: eval_callers.run(a))
 
     t = sub.add_parser("train", help="re-fit models from labelled data")
     tsub = t.add_subparsers(dest="what", required=True)
