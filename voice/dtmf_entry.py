@@ -6,7 +6,8 @@ with three differences a phone line needs:
 - It collects only while the bot expects a number (``responder.expecting()`` has ``keypad``);
   otherwise every key passes through unchanged, so 0 still reaches the policy's "press 0 for a
   person" rule. While an entry is in progress every key belongs to it: **0 is a digit** there,
-  ``#`` ends the entry, ``*`` starts it over.
+  ``#`` ends the entry, ``*`` starts it over. A ``#`` just after an entry that ended at its digit
+  count ("45678#", as callers are used to typing) belongs to that entry too.
 - The entry ends at ``#``, when the expected digit count is reached, or after ``timeout_s`` with
   no key, measured on the call's media clock (the audio frames' ``metadata["t"]``), not with a
   wall-clock timer: ``ivr simulate --fast`` runs the same entry to the same end, faster.
@@ -55,20 +56,28 @@ class KeypadEntry:
         self._start: float | None = None
         self._last = 0.0
         self._want = 0  # digits that complete the entry (0: only # or the timeout end it)
+        self._completed_at: float | None = None  # an entry ended at its digit count: a "#" may follow
 
     @property
     def active(self) -> bool:
         return self._start is not None
 
-    def takes(self, key: str, expectation: Expectation | None) -> bool:
-        """Is ``key`` part of an entry? Every key is while one is in progress; a digit starts one
-        only when the bot expects a number on the keypad. Otherwise it passes through."""
+    def takes(self, key: str, t: float, expectation: Expectation | None) -> bool:
+        """Is ``key`` (at media time ``t``) part of an entry? Every key is while one is in
+        progress; a digit starts one only when the bot expects a number on the keypad; the "#"
+        that follows a completed entry closes it. Anything else passes through."""
         if self.active:
+            return True
+        if key == END_KEY and self._completed_at is not None and t - self._completed_at <= self.timeout_s:
             return True
         return expectation is not None and expectation.keypad and key.isdigit()
 
     def press(self, key: str, t: float, expectation: Expectation | None) -> KeypadTurn | None:
         """A key ``takes`` accepted, at media time ``t``; the entry if this key finished it."""
+        if not self.active and key == END_KEY:
+            self._completed_at = None  # the "#" after a completed entry: nothing more to do
+            return None
+        self._completed_at = None
         if not self.active:
             self._start = t
             self._want = expectation.max_digits if expectation is not None else 0
@@ -80,6 +89,7 @@ class KeypadEntry:
         elif key.isdigit():
             self._digits += key
             if self._want and len(self._digits) >= self._want:
+                self._completed_at = t
                 return self._finish(t, "complete")
         return None  # A-D: not part of a number
 
@@ -122,7 +132,7 @@ class DtmfEntryProcessor(FrameProcessor):
         if isinstance(frame, InputAudioRawFrame):
             self._now = _frame_end(frame, self._now)
             await self._emit(self._entry.tick(self._now))
-        elif isinstance(frame, CallerDtmfFrame) and self._entry.takes(frame.digit, self._expecting()):
+        elif isinstance(frame, CallerDtmfFrame) and self._entry.takes(frame.digit, self._now, self._expecting()):
             await self._emit(self._entry.press(frame.digit, self._now, self._expecting()))
             return  # part of the entry: the key itself goes no further
         elif isinstance(frame, EndFrame):
