@@ -295,7 +295,7 @@ class ProsodyProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerTurnFrame) and "prosody_future" not in frame.metadata:
+        if isinstance(frame, CallerTurnFrame) and not frame.keypad and "prosody_future" not in frame.metadata:
             frame.metadata["prosody_future"] = self.analyse(frame.audio, frame.voiced)
         await self.push_frame(frame, direction)
 
