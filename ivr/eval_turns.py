@@ -85,14 +85,15 @@ def find_pauses(audio: np.ndarray, pause_ms: int = PAUSE_MS) -> list[tuple[TurnP
     det = TurnDetector(TurnConfig(pause_ms=pause_ms, silence_ms=60_000, no_input_ms=0))
     out: list[tuple[TurnPaused, float | None]] = []
     open_pause: TurnPaused | None = None
+    end_of_audio = len(audio) / PIPELINE_RATE
     for i, f in enumerate(frames(audio, PIPELINE_RATE)):
         t = i * FRAME_MS / 1000
         for ev in det.feed(f, t):
             if isinstance(ev, TurnPaused):
                 open_pause = ev
-            elif isinstance(ev, TurnResumed) and open_pause is not None:
+            elif isinstance(ev, TurnResumed) and open_pause is not None and t < end_of_audio - 0.1:
                 out.append((open_pause, round((t - open_pause.end) * 1000, 1)))
-                open_pause = None
+                open_pause = None  # (a "resumption" in the last 100 ms is the filters' edge, not speech)
     if open_pause is not None:
         out.append((open_pause, None))
     return out
@@ -116,10 +117,13 @@ def silence_only(ms: int) -> Rule:
 
 
 def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectation: bool, prompt: str = "service") -> Rule:
-    """`prompt`: which transcript the rule reads ("plain", "hesitant", or "service": the one the
-    service would have asked for, knowing what the bot was waiting for)."""
+    """`prompt`: which transcript the rule reads ("plain", "hesitant", "numbers": the number prompt
+    when a number is expected, or "service": the one the service would have asked for)."""
     def decide(p: Pause, e: Expectation | None) -> float:
-        text = p.texts[service_prompt(e) if prompt == "service" else prompt]
+        if prompt == "numbers":
+            text = p.texts["number" if e is not None and e.digits else "hesitant"]
+        else:
+            text = p.texts[service_prompt(e) if prompt == "service" else prompt]
         st = p.smart_turn.get(smart_turn_at) if smart_turn_at else None
         return rule.silence_ms(TurnEvidence(text, st, e if expectation else None))
 
@@ -155,14 +159,14 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
         Detector("silence 600 ms (VAD only)", silence_only(600)),
         Detector("silence 800 ms (VAD only)", silence_only(800)),
         Detector("Smart Turn v3.2 alone (at 240 ms, 3 s fallback)", smart_turn_only(), smart_turn_at=240),
-        Detector("transcript, before issue 16", transcript_rule(LEGACY, smart_turn_at=None, expectation=False, prompt="plain"), True),
+        Detector("transcript, issue 7 waits (400/600/800 ms)", transcript_rule(LEGACY, smart_turn_at=None, expectation=False, prompt="plain"), True),
         Detector("transcript + longer waits", transcript_rule(shipped, smart_turn_at=None, expectation=False, prompt="plain"), True),
         Detector("transcript + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=False, prompt="plain"), True, st),
         Detector("transcript + expectation", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="plain"), True),
-        Detector("transcript + expectation + hesitation prompt", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="hesitant"), True),
-        Detector("transcript + expectation + both prompts + Smart Turn",
+        Detector("transcript + expectation + hesitation & number prompts", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="numbers"), True),
+        Detector("transcript + expectation + hesitation prompt + Smart Turn",
                  transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
-        Detector("transcript + expectation + both prompts (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
+        Detector("transcript + expectation + hesitation prompt (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
     ]
 
 

@@ -60,7 +60,7 @@ def transcript_complete(text: str) -> bool:
     if t[-1] not in ".?!":
         return False  # Whisper punctuates what it hears as finished
     w = words(t)
-    if not w or _trails_on(w) or all(x in OPENERS for x in w):
+    if not w or _trails_on(w) or _projects_more(w) or all(x in OPENERS for x in w):
         return False
     if w[-1].isdigit() or w[-1] in _DIGIT_WORDS:
         # "my card number is 4321 ..." : a number read in groups pauses between them.
@@ -72,6 +72,19 @@ def transcript_complete(text: str) -> bool:
 
 CONJUNCTIONS = frozenset("and but or so because cause if then than that which who whose where when while although though".split())
 PRONOUNS = frozenset("i we you they he she it".split())
+SO_VERBS = frozenset("think hope guess believe suppose imagine expect said say".split())
+
+
+# Phrases that project more talk (conversation analysis calls them pre-s or projectors): a
+# sentence can look finished on them ("I think." "Can you tell me?") while the speaker has only
+# announced what comes next.
+PROJECTORS = ("i think", "i mean", "i guess", "you know", "tell me", "the thing is", "the problem is",
+              "the question is", "i was wondering", "hang on", "hold on")
+
+
+def _projects_more(w: list[str]) -> bool:
+    tail = " ".join(w[-3:])
+    return any(tail == p or tail.endswith(" " + p) for p in PROJECTORS)
 
 
 def _trails_on(w: list[str]) -> bool:
@@ -81,6 +94,8 @@ def _trails_on(w: list[str]) -> bool:
     last = w[-1]
     if last in PRONOUNS:
         return len(w) == 1 or w[-2] in CONJUNCTIONS
+    if last == "so" and len(w) >= 2 and w[-2] in SO_VERBS:
+        return False  # "I think so.", "I hope so.": "so" stands for a clause
     return last in TRAILING and not _closes_an_ellipsis(w)
 
 
@@ -190,14 +205,15 @@ class EndOfTurnRule:
     soft_complete_ms: int = 600  # ...but ends on "account", "card"... (SOFT_ENDINGS)
     unsure_ms: int = 800  # reads finished, but the voice sounds unfinished; or no final stop
     unfinished_ms: int = 1500  # trails off on "and", "um", "my", a comma
-    pending_ms: int = 2500  # a value the bot asked for is still coming (answer_pending)
+    pending_ms: int = 2000  # a value the bot asked for is still coming (answer_pending); groups come ~1 s apart
     voice_threshold: float = 0.5  # Smart Turn P(complete) below which the voice disputes "finished"
 
     def silence_ms(self, ev: TurnEvidence) -> int:
         if answer_pending(ev.text, ev.expecting):
             return self.pending_ms
         if misheard_number(ev.text, ev.expecting):
-            return self.unfinished_ms
+            # ...and one that trails off has not got to the number yet ("Yeah, it's...").
+            return self.pending_ms if _trails_off(ev.text) else self.unfinished_ms
         if transcript_complete(ev.text):
             if ev.smart_turn is not None and ev.smart_turn < self.voice_threshold:
                 return self.unsure_ms
@@ -216,4 +232,4 @@ def _trails_off(text: str) -> bool:
     if t.endswith(("...", "…", ",", "-", ";", ":")):
         return True
     w = words(t)
-    return bool(w) and _trails_on(w)
+    return bool(w) and (_trails_on(w) or _projects_more(w))

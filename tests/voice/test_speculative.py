@@ -10,7 +10,7 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
 from calls.expectation import Expectation
-from voice.asr_prompts import HESITANT, NUMBER
+from voice.asr_prompts import HESITANT
 from voice.audio import frames, read_wav, resample, telephone_band
 from voice.frames import CallerTurnFrame
 from voice.models import Transcript
@@ -256,12 +256,12 @@ async def test_a_number_read_in_groups_is_one_turn_when_the_bot_asked_for_it(mak
     turns, _ = await run_turns(phone16k(caller), asr, expecting=ORDER)
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
     assert await transcript_of(turns[0]) == "Four five six seven eight."
-    assert set(asr.prompts) == {NUMBER}  # decoded for digits
+    assert set(asr.prompts) == {HESITANT}  # hesitations written down (voice.asr_prompts)
     assert turns[0].detected_at - turns[0].end < CONFIG.end.complete_ms / 1000 + 0.1  # complete: no long wait
 
     asked_nothing = FakeAsr(said)
     turns, _ = await run_turns(phone16k(caller), asked_nothing)
-    assert len(turns) == 2 and set(asked_nothing.prompts) == {HESITANT}
+    assert len(turns) == 2
 
 
 async def test_a_partial_number_still_ends_at_the_long_silence(make_caller):
