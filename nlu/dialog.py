@@ -16,6 +16,13 @@ with clear displeasure ("Thanks for nothing.") is not a goodbye, and gets an
 apology and the offer of a person; a request for a person that names none, or
 is unsure, is confirmed; so is an unsure sensitive intent.
 
+Numbers are taken at the length the settings give: a shorter one is kept for the next turn
+to finish ("4 5. And the rest?"), a length one off with a repeated digit is tried one repeat
+more or fewer against the backend (order and account numbers only, and always read back; a PIN
+is never guessed at but asked to be keyed in), anything else is re-asked. Every question counts
+its failed tries and offers a person at ``max_slot_attempts`` instead of asking again; so does
+a read-back answered neither yes nor no twice.
+
 ``expecting()`` says what the bot has just asked for (an order number, an
 account, a PIN or date, a yes or no), for turn-taking and the keypad. A keyed
 entry (``CallerTurn.keypad``) is the slot value itself: exact, so it is looked
@@ -514,7 +521,13 @@ class TriageDialog:
             resume, self._resume = self._resume, None
             if resume is not None and self.flow is not None:  # offered after failed tries: once more
                 key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
-                return self._ask(resume, key, a)
+                reply = self._ask(resume, key, a)
+                ask = reply.text.split(". ", 1)[-1]  # without its "Sure."
+                text = f"{self.flows.say('try_again')} {ask}"
+                self.transcript[-1], self._last_prompt = ("bot", text), text
+                reply = BotReply(**{**reply.to_dict(), "text": text})
+                self._last_reply = reply
+                return reply
             return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
         self._resume = None
         return self._on_ask_intent(a)

@@ -583,7 +583,7 @@ def test_a_confirmation_not_understood_twice_offers_a_person(backend, understand
     assert r[3].state == "offer_human" and r[3].text.startswith("Sorry, I'm still not sure.") and "person" in r[3].text
     # "no" to the person: the number is asked for once more, not "How can I help?"
     (r4,) = talk(d, "no")
-    assert r4.state == "collect" and "order number" in r4.text
+    assert r4.state == "collect" and r4.text == "Okay, let's try once more. Please say or key in your order number."
 
 
 def test_read_backs_rejected_max_slot_attempts_times_offer_a_person(dialog):
