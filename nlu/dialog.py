@@ -441,6 +441,7 @@ class TriageDialog:
                 return reply
         if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1
+            self.partial = self._carried  # "Sorry, what?" after "4 5. And the rest?": still 4 5
             return self._reply(self._last_prompt, state=self.state, analysis=a)
         handler = {
             ASK_INTENT: self._on_ask_intent,

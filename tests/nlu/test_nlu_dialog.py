@@ -482,6 +482,12 @@ def test_a_turn_that_is_not_digits_discards_the_partial(dialog):
     assert "6 7 8" in r3.text and "4 5 6 7 8" not in r3.text
 
 
+def test_asking_to_hear_it_again_keeps_the_partial(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five", "sorry, can you say that again?", "six seven eight")
+    assert r[2].text == r[1].text and "That's order 4 5 6 7 8" in r[3].text
+
+
 def test_the_rest_keyed_in_joins_the_spoken_part_and_is_read_back(dialog):
     dialog.start()
     talk(dialog, "where is my order", "four five")
