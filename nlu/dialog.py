@@ -587,8 +587,8 @@ class TriageDialog:
         for 77222: ASR loses count of repeats) is tried with one repeat more or fewer; when exactly
         one of those exists in the backend, that one is read back (the read-back is the caller's
         check; nothing is acted on unconfirmed). A shorter number is kept for the next turn to
-        continue ("4 5. And the rest?"), once per question unless the turn continued it; any
-        other length is re-asked, as a failed try at the slot."""
+        continue ("4 5. And the rest?"); a short number begun afresh after one was kept replaces
+        it but counts as a failed try; a longer one is re-asked, as a failed try at the slot."""
         want = self._want(slot)
         self.partial = ""
         if len(digits) == want:
@@ -596,7 +596,13 @@ class TriageDialog:
         found = [c for c in repeat_variants(digits, want) if self._exists(slot, c)]
         if len(found) == 1:
             return self._confirm_value(slot, found[0], a)
-        if len(digits) < want and (joined or not self._held):
+        if len(digits) < want:
+            if self._held and not joined:  # a number begun afresh: kept, but a try that did not work
+                k = _attempt_key(slot)
+                self.attempts[k] = self.attempts.get(k, 0) + 1
+                self.no_progress += 1
+                if self.attempts[k] >= self.cfg.max_slot_attempts:
+                    return self._slot_failed(slot, self._reask_key(slot), a)
             self.partial, self._held = digits, True
             self.slot = "order_number" if slot == "order_number" else "account"
             return self._reply(self.flows.say("number_partial", digits_spoken=say_digits(digits)), state=COLLECT,

@@ -482,6 +482,17 @@ def test_a_turn_that_is_not_digits_discards_the_partial(dialog):
     assert "6 7 8" in r3.text and "4 5 6 7 8" not in r3.text
 
 
+def test_a_short_number_begun_afresh_replaces_the_partial_and_counts_as_a_try(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "one two three four", "one oh two", "three four")
+    assert r[2].text == "1 0 2. And the rest?" and dialog.attempts["order_number"] == 1
+    assert "That's order 1 0 2 3 4" in r[3].text
+    dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
+    dialog.start()
+    r = talk(dialog, "where is my order", "one two three four", "one two three", "one two three")
+    assert r[3].state == "offer_human"  # the second fresh start reaches max_slot_attempts
+
+
 def test_asking_to_hear_it_again_keeps_the_partial(dialog):
     dialog.start()
     r = talk(dialog, "where is my order", "four five", "sorry, can you say that again?", "six seven eight")
