@@ -16,6 +16,13 @@ with clear displeasure ("Thanks for nothing.") is not a goodbye, and gets an
 apology and the offer of a person; a request for a person that names none, or
 is unsure, is confirmed; so is an unsure sensitive intent.
 
+Numbers are taken at the length the settings give: a shorter one is kept for the next turn
+to finish ("4 5. And the rest?"), a length one off with a repeated digit is tried one repeat
+more or fewer against the backend (order and account numbers only, and always read back; a PIN
+is never guessed at but asked to be keyed in), anything else is re-asked. Every question counts
+its failed tries and offers a person at ``max_slot_attempts`` instead of asking again; so does
+a read-back answered neither yes nor no twice.
+
 ``expecting()`` says what the bot has just asked for (an order number, an
 account, a PIN or date, a yes or no), for turn-taking and the keypad. A keyed
 entry (``CallerTurn.keypad``) is the slot value itself: exact, so it is looked
@@ -39,7 +46,7 @@ from .frustration_text import TextCues
 from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
 from .intents import OUT_OF_SCOPE
 from .redact import PIN_MASK, redact_pin
-from .spoken_numbers import digit_runs
+from .spoken_numbers import digit_runs, digits_only, repeat_variants
 from .summary import HandoffSummary, Step, build_summary
 from .understanding import Analysis, Understanding
 
@@ -150,6 +157,13 @@ class TriageDialog:
         self.barge_ins = 0
         self.offered_human = False
         self.goodbyes = 0  # goodbyes not taken (asked "anything else?" instead): the next one ends the call
+        # Digits of a number the caller began and has not finished ("four five", then a pause
+        # longer than the turn's silence): the next turn, if it is digits only, continues it.
+        self.partial = ""
+        self._held = False  # a partial was held for this question: another short number is a failure
+        self._carried = ""  # this turn's view of `partial` (cleared for every turn)
+        self.unclear_confirms = 0  # answers to the current "Is that right?" that were neither yes nor no
+        self._resume: str | None = None  # the slot a "no" to the offer of a person asks for again
         # Intents the policy hands to a person (TriageResponder sets the policy's sensitive_intents);
         # with the human-only flows, an unsure reading of one is confirmed before anything happens.
         self.sensitive_intents: frozenset[str] = frozenset()
@@ -185,6 +199,7 @@ class TriageDialog:
         if turn.no_input or not turn.text.strip():
             return self._on_silence(turn)
         self.no_input = 0
+        self._carried, self.partial = self.partial, ""  # kept only if this turn continues it
         secret = self.state == VERIFY  # the answer to "your PIN or date of birth"
         shown = _as_recorded(turn, secret)
         self._caller_text = shown if shown != turn.text else None
@@ -205,11 +220,14 @@ class TriageDialog:
         """What the bot has just asked for, so turn-taking waits for the whole answer and the
         keypad knows an entry is wanted; None when any turn will do. Digit counts: settings."""
         c = self.cfg
-        if self.state == COLLECT and self.slot == "order_number":
-            return Expectation("order_number", digits=(c.order_digits,), keypad=True)
-        if self.state == COLLECT and self.slot == "account":
-            return Expectation("account_id", digits=(c.account_digits,), email=self._flow_kind() == "password_reset",
-                               keypad=True)
+        if self.state == COLLECT and self.slot in ("order_number", "account"):
+            want = c.order_digits if self.slot == "order_number" else c.account_digits
+            # With digits held from the last turn, the rest completes the answer, and so does the
+            # whole number said again; a keyed entry still ends at the whole number.
+            counts = tuple(sorted({want - len(self.partial), want})) if 0 < len(self.partial) < want else (want,)
+            if self.slot == "order_number":
+                return Expectation("order_number", digits=counts, keypad=True)
+            return Expectation("account_id", digits=counts, email=self._flow_kind() == "password_reset", keypad=True)
         if self.state == VERIFY:
             return Expectation("pin_or_date", digits=(c.pin_digits,), date=True, keypad=True)
         if self.state in (CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN, ANYTHING_ELSE):
@@ -397,7 +415,7 @@ class TriageDialog:
         if self.state not in (COLLECT, CONFIRM_SLOT, VERIFY):
             return False
         e = a.entities
-        return bool(e.numbers or e.email or e.date)
+        return bool(e.numbers or e.email or e.date) or digits_only(a.text) is not None
 
     def _route(self, a: Analysis) -> BotReply:
         intent = a.intent.intent
@@ -423,6 +441,7 @@ class TriageDialog:
                 return reply
         if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1
+            self.partial = self._carried  # "Sorry, what?" after "4 5. And the rest?": still 4 5
             return self._reply(self._last_prompt, state=self.state, analysis=a)
         handler = {
             ASK_INTENT: self._on_ask_intent,
@@ -500,7 +519,18 @@ class TriageDialog:
             return self._escalate(a, "handoff_requested", "human_requested")
         if a.intent.intent == "no":
             self._understood()
+            resume, self._resume = self._resume, None
+            if resume is not None and self.flow is not None:  # offered after failed tries: once more
+                key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
+                reply = self._ask(resume, key, a)
+                ask = reply.text.split(". ", 1)[-1]  # without its "Sure."
+                text = f"{self.flows.say('try_again')} {ask}"
+                self.transcript[-1], self._last_prompt = ("bot", text), text
+                reply = BotReply(**{**reply.to_dict(), "text": text})
+                self._last_reply = reply
+                return reply
             return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
+        self._resume = None
         return self._on_ask_intent(a)
 
     # ---------------------------------------------------------------- flows
@@ -519,7 +549,7 @@ class TriageDialog:
         if route.flow == "order_status":
             order = a.entities.order_number or _longest(a, 4)
             if order:
-                return self._confirm_value("order_number", order, a)
+                return self._take_number("order_number", order, a)
             return self._ask("order_number", "order_status.ask_order", a)
         # password_reset and account_balance both start by identifying the account
         if route.flow == "account_balance" and self.customer is not None:
@@ -527,7 +557,7 @@ class TriageDialog:
             return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
         account = a.entities.account_id or _longest(a, 6)
         if account:
-            return self._confirm_value("account_id", account, a)
+            return self._take_number("account_id", account, a)
         if route.flow == "password_reset" and a.entities.email:
             return self._confirm_value("email", a.entities.email, a)
         return self._ask("account", f"{route.flow}.ask_account", a)
@@ -535,13 +565,82 @@ class TriageDialog:
     def _flow_kind(self) -> str:
         return self.flows.intents[self.flow].flow if self.flow else ""
 
-    def _ask(self, slot: str, key: str, a: Analysis) -> BotReply:
+    def _ask(self, slot: str, key: str, a: Analysis | None) -> BotReply:
         self.slot = slot
+        self.partial, self._held = "", False
         return self._reply(self.flows.say(key), state=COLLECT, analysis=a)
 
-    def _confirm_value(self, slot: str, value: str, a: Analysis) -> BotReply:
+    def _want(self, slot: str) -> int:
+        return self.cfg.order_digits if slot == "order_number" else self.cfg.account_digits
+
+    def _exists(self, slot: str, digits: str) -> bool:
+        found = self.backend.order(digits) if slot == "order_number" else self.backend.customer(digits)
+        return found is not None
+
+    def _reask_key(self, slot: str) -> str:
+        return "order_status.reask_order" if slot == "order_number" else f"{self._flow_kind()}.reask_account"
+
+    def _take_number(self, slot: str, digits: str, a: Analysis | None, joined: bool = False) -> BotReply:
+        """A number heard for ``slot`` ("order_number" or "account_id"), of any length.
+
+        The expected length is read back. A length one off with a repeated digit in it ("7 7 2 2"
+        for 77222: ASR loses count of repeats) is tried with one repeat more or fewer; when exactly
+        one of those exists in the backend, that one is read back (the read-back is the caller's
+        check; nothing is acted on unconfirmed). A shorter number is kept for the next turn to
+        continue ("4 5. And the rest?"); a short number begun afresh after one was kept replaces
+        it but counts as a failed try; a longer one is re-asked, as a failed try at the slot."""
+        want = self._want(slot)
+        self.partial = ""
+        if len(digits) == want:
+            return self._confirm_value(slot, digits, a)
+        found = [c for c in repeat_variants(digits, want) if self._exists(slot, c)]
+        if len(found) == 1:
+            return self._confirm_value(slot, found[0], a)
+        if len(digits) < want:
+            if self._held and not joined:  # a number begun afresh: kept, but a try that did not work
+                k = _attempt_key(slot)
+                self.attempts[k] = self.attempts.get(k, 0) + 1
+                self.no_progress += 1
+                if self.attempts[k] >= self.cfg.max_slot_attempts:
+                    return self._slot_failed(slot, self._reask_key(slot), a)
+            self.partial, self._held = digits, True
+            self.slot = "order_number" if slot == "order_number" else "account"
+            return self._reply(self.flows.say("number_partial", digits_spoken=say_digits(digits)), state=COLLECT,
+                               analysis=a)
+        return self._slot_failed(slot, self._reask_key(slot), a)
+
+    def _slot_failed(self, slot: str, key: str, a: Analysis | None, not_understood: bool = False,
+                     **values: Any) -> BotReply:
+        """A try at a slot that did not work: nothing usable heard, a number of the wrong length,
+        a read-back the caller rejected, a lookup that found nothing. Re-ask with ``key``; at
+        ``max_slot_attempts`` failed tries (or at ``max_no_match`` turns not understood) stop
+        asking: offer a person (or hand over), and a "no" to the offer asks once more."""
+        k = _attempt_key(slot)
+        self.attempts[k] = self.attempts.get(k, 0) + 1
+        self.no_progress += 1
+        self.partial, self._held = "", False
+        self.slots.pop(slot, None)
+        collecting = "order_number" if slot == "order_number" else "account"
+        if not_understood:
+            self.no_match += 1
+            if self.no_match >= self.cfg.max_no_match:
+                return self._escalate(a, "handoff_no_match", "no_match_limit")
+        if self.attempts[k] >= self.cfg.max_slot_attempts:
+            return self._offer_human(self.flows.say(key, **values).split(".")[0] + ".", a, resume=collecting)
+        self.slot = collecting
+        return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
+
+    def _offer_human(self, lead: str, a: Analysis | None, resume: str | None = None) -> BotReply:
+        """Stop re-asking: offer a person. ``resume``: the slot a "no" to the offer asks for again."""
+        self.offered_human = True
+        self._resume = resume
+        return self._reply(f"{lead} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
+
+    def _confirm_value(self, slot: str, value: str, a: Analysis | None) -> BotReply:
         self.slot = slot
         self.slots[slot] = value
+        self.partial, self._held = "", False
+        self.unclear_confirms = 0
         kind = self._flow_kind()
         if slot == "order_number":
             text = self.flows.say("order_status.confirm_order", order_digits=say_digits(value))
@@ -553,54 +652,59 @@ class TriageDialog:
 
     def _on_collect(self, a: Analysis) -> BotReply:
         kind = self._flow_kind()
-        value: str | None = None
-        slot = self.slot or ""
+        slot = "order_number" if self.slot == "order_number" else "account_id"
+        heard = digits_only(a.text)  # the turn is nothing but a number
+        carried = self._carried
+        if carried and heard and len(heard) != self._want(slot) and len(carried) + len(heard) <= self._want(slot):
+            return self._take_number(slot, carried + heard, a, joined=True)  # the rest of it
         if slot == "order_number":
-            value = a.entities.order_number or _longest(a, 3)
-        elif slot == "account":
-            value = a.entities.account_id or _longest(a, 4)
+            value = heard or a.entities.order_number or _longest(a, 3)
+        else:
+            value = heard or a.entities.account_id or _longest(a, 4)
             if value is None and kind == "password_reset" and a.entities.email:
                 return self._confirm_value("email", a.entities.email, a)
-            slot = "account_id"
         if value:
-            return self._confirm_value(slot, value, a)
+            return self._take_number(slot, value, a)
         # No value: maybe the caller changed the subject.
         other = self._switch_to(a)
         if other:
             return self._start_flow(other, a)
-        key = "order_status.reask_order" if self.slot == "order_number" else f"{kind}.reask_account"
-        return self._no_match(a, self.flows.say(key), state=COLLECT)
+        return self._slot_failed(slot, self._reask_key(slot), a, not_understood=True)
 
     def _on_confirm_slot(self, a: Analysis) -> BotReply:
         slot = self.slot or ""
         intent = a.intent.intent
         corrected = a.entities.order_number or a.entities.account_id or _longest(a, 3)
         if intent == "no" or (corrected and corrected != self.slots.get(slot)):
-            self.no_progress += 1
-            if corrected and corrected != self.slots.get(slot):
-                return self._confirm_value("order_number" if slot == "order_number" else "account_id", corrected, a)
-            self.slots.pop(slot, None)
-            if slot == "order_number":
-                return self._ask("order_number", "order_status.reask_order", a)
-            return self._ask("account", f"{self._flow_kind()}.reask_account", a)
+            # A rejected read-back is a failed try at the slot: the caller gets max_slot_attempts
+            # read-backs, then the offer of a person, never an endless "Is that right?".
+            self.unclear_confirms = 0
+            number_slot = "order_number" if slot == "order_number" else "account_id"
+            k = _attempt_key(slot)
+            if corrected and corrected != self.slots.get(slot) and self.attempts.get(k, 0) + 1 < self.cfg.max_slot_attempts:
+                self.attempts[k] = self.attempts.get(k, 0) + 1
+                self.no_progress += 1
+                self.slots.pop(slot, None)
+                return self._take_number(number_slot, corrected, a)
+            return self._slot_failed(slot, self._reask_key(number_slot), a)
         if intent == "yes":
             self._understood()
             return self._resolve(a)
         other = self._switch_to(a)
         if other:
             return self._start_flow(other, a)
+        # Neither yes nor no ("Yes, not right"): ask once more, then stop asking.
+        self.unclear_confirms += 1
+        if self.unclear_confirms >= self.cfg.max_slot_attempts:
+            self.unclear_confirms = 0
+            self.no_match += 1
+            self.no_progress += 1
+            if self.no_match >= self.cfg.max_no_match:
+                return self._escalate(a, "handoff_no_match", "no_match_limit")
+            self.slots.pop(slot, None)
+            return self._offer_human(self.flows.say("confirm_unclear"), a,
+                                     resume="order_number" if slot == "order_number" else "account")
         return self._no_match(a, self.flows.say("yes_or_no"), state=CONFIRM_SLOT)
-
-    def _retry_or_offer(self, slot: str, key: str, a: Analysis | None, **values: Any) -> BotReply:
-        self.attempts[slot] = self.attempts.get(slot, 0) + 1
-        self.no_progress += 1
-        if self.attempts[slot] >= self.cfg.max_slot_attempts:
-            self.offered_human = True
-            text = f"{self.flows.say(key, **values).split('.')[0]}. {self.flows.say('offer_human')}"
-            return self._reply(text, state=OFFER_HUMAN, analysis=a)
-        self.slot = "order_number" if slot == "order_number" else "account"
-        self.slots.pop(slot, None)
-        return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
 
     def _resolve(self, a: Analysis | None) -> BotReply:
         kind = self._flow_kind()
@@ -610,7 +714,7 @@ class TriageDialog:
             order = self.backend.order(num)
             if order is None:
                 self.steps.append(Step("order_lookup", f"order {num}", "not_found"))
-                return self._retry_or_offer("order_number", "order_status.not_found", a, order_digits=say_digits(num))
+                return self._slot_failed("order_number", "order_status.not_found", a, order_digits=say_digits(num))
             self.steps.append(Step("order_lookup", f"order {num}", f"found: {order.status}"))
             if self.customer is None:
                 self.customer = self.backend.customer(order.account_id)
@@ -626,7 +730,7 @@ class TriageDialog:
         if cust is None:
             slot = self.slot if self.slot in ("email", "account_id") else "account_id"
             self.steps.append(Step("account_lookup", str(self.slots.get(slot)), "not_found"))
-            return self._retry_or_offer(slot, f"{kind}.not_found", a)
+            return self._slot_failed(slot, f"{kind}.not_found", a)
         self.customer = cust
         self.slots["account_id"] = cust.account_id
         self.steps.append(Step("account_lookup", cust.account_id, "found"))
@@ -646,6 +750,9 @@ class TriageDialog:
         if self.state == VERIFY:
             return self._check_identity(digits, None, None, keyed=True)
         slot = "order_number" if self.slot == "order_number" else "account_id"
+        carried, want = self._carried, self._want(slot)
+        if carried and len(digits) != want and len(carried) + len(digits) == want:
+            return self._confirm_value(slot, carried + digits, None)  # the rest keyed: part was spoken, read back
         self.slot = slot
         self.slots[slot] = digits
         self._understood()
@@ -653,13 +760,31 @@ class TriageDialog:
 
     def _on_verify(self, a: Analysis) -> BotReply:
         assert self.customer is not None or "account_id" in self.slots
-        pins = [r.digits for r in digit_runs(a.text) if len(r.digits) == self.cfg.pin_digits]
+        runs = digit_runs(a.text)
+        pins = [r.digits for r in runs if len(r.digits) == self.cfg.pin_digits]
         dob = parse_date(a.text, self.nlu.today(), prefer_past=True)
         if not pins and dob is None:
-            other = self._switch_to(a)
-            if other:
-                return self._start_flow(other, a)
+            said = digits_only(a.text)
+            if said and len(said) == self.cfg.pin_digits:
+                pins = [said]  # said in groups ("four three ... two one")
+            elif said or runs:
+                return self._pin_rekey(a)
+            else:
+                other = self._switch_to(a)
+                if other:
+                    return self._start_flow(other, a)
         return self._check_identity(pins[0] if pins else None, dob, a)
+
+    def _pin_rekey(self, a: Analysis) -> BotReply:
+        """A PIN heard with the wrong number of digits ("1 1 1 1 1"). Never tried, nor any reading
+        of it with a repeat more or fewer: each verify is a guess at the caller's secret. Not a
+        failed verification either: the caller is asked to key it in (keys are exact), and after
+        max_slot_attempts such answers is offered a person."""
+        self.attempts["pin_heard"] = self.attempts.get("pin_heard", 0) + 1
+        self.no_progress += 1
+        if self.attempts["pin_heard"] >= self.cfg.max_slot_attempts:
+            return self._offer_human(self.flows.say("account_balance.pin_rekey").split(".")[0] + ".", a)
+        return self._reply(self.flows.say("account_balance.pin_rekey"), state=VERIFY, analysis=a)
 
     def _check_identity(self, pin: str | None, dob: date | None, a: Analysis | None, keyed: bool = False) -> BotReply:
         """Verify the account with a PIN or a date of birth; the step records which, never the value."""
@@ -734,6 +859,14 @@ def _as_recorded(turn: CallerTurn, secret: bool) -> str:
         digits = "".join(ch for ch in turn.text if ch.isdigit())
         return f"{KEYPAD_PREFIX} {PIN_MASK if secret else digits}"
     return redact_pin(turn.text) if secret else turn.text
+
+
+def _attempt_key(slot: str) -> str:
+    """Tries at a slot are counted per question: the order number, the account (its number or
+    e-mail address), the PIN."""
+    if slot == "order_number":
+        return "order_number"
+    return "verify" if slot == "verify" else "account"
 
 
 def _longest(a: Analysis, min_digits: int) -> str | None:

@@ -77,7 +77,8 @@ class VoiceCall:
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)
         self.pipeline = Pipeline(
             [
-                DtmfEntryProcessor(getattr(responder, "expecting", None), self.progress, keypad_timeout_s),
+                DtmfEntryProcessor(getattr(responder, "expecting", None), self.progress, keypad_timeout_s,
+                                   playing=lambda: playout.playing_until() > clock.now),
                 self.turn_taking,
                 prosody,
                 self.stt,

@@ -29,7 +29,9 @@ from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from calls.expectation import Expectation
-from voice.frames import CallerDtmfFrame, CallerTurnFrame
+from pipecat.frames.frames import InterruptionFrame
+
+from voice.frames import CallerDtmfFrame, CallerKeyPressedFrame, CallerTurnFrame
 from voice.processors import Progress
 
 END_KEY = "#"
@@ -116,12 +118,18 @@ class DtmfEntryProcessor(FrameProcessor):
 
     ``expecting`` is the responder's (None: nothing is ever expected, keys all pass through).
     A finished entry is work owed to the caller (``Progress``): the bot's turn settles it.
+
+    Every key taken goes on as a digitless ``CallerKeyPressedFrame`` (turn-taking's no-input timer
+    restarts on it). The key that starts an entry while the bot is talking (``playing``) cuts the
+    bot short, as pipecat's aggregator interrupts on the first digit: an ``InterruptionFrame``
+    (the TTS stops), then the key frame with ``cut_in`` (the output stops the playout).
     """
 
     def __init__(self, expecting: Callable[[], Expectation | None] | None, progress: Progress,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, **kw):
+                 timeout_s: float = DEFAULT_TIMEOUT_S, playing: Callable[[], bool] | None = None, **kw):
         super().__init__(**kw)
         self._expecting = expecting or (lambda: None)
+        self._playing = playing or (lambda: False)
         self._progress = progress
         self._entry = KeypadEntry(timeout_s)
         self._now = 0.0  # media seconds: the end of the last audio frame seen
@@ -133,6 +141,11 @@ class DtmfEntryProcessor(FrameProcessor):
             self._now = _frame_end(frame, self._now)
             await self._emit(self._entry.tick(self._now))
         elif isinstance(frame, CallerDtmfFrame) and self._entry.takes(frame.digit, self._now, self._expecting()):
+            cut_in = not self._entry.active and frame.digit.isdigit() and self._playing()
+            if cut_in:
+                self._progress.note(owed=1)  # settled when the output has stopped the reply
+                await self.push_frame(InterruptionFrame())
+            await self.push_frame(CallerKeyPressedFrame(cut_in=cut_in))
             await self._emit(self._entry.press(frame.digit, self._now, self._expecting()))
             return  # part of the entry: the key itself goes no further
         elif isinstance(frame, EndFrame):

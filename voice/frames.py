@@ -59,6 +59,15 @@ class CallerSpeechStartedFrame(SystemFrame):
 
 
 @dataclass
+class CallerKeyPressedFrame(SystemFrame):
+    """A key the caller pressed that was taken (a keypad entry's, or one the bot answered), without
+    the digit, which may be part of a PIN: turn-taking restarts its no-input timer on it, and with
+    `cut_in` (the bot was talking) the call's output stops the bot's reply, as a barge-in does."""
+
+    cut_in: bool = False
+
+
+@dataclass
 class CallerDtmfFrame(DataFrame):
     """A key the caller pressed (RFC 4733 or SIP INFO)."""
 

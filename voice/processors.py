@@ -26,7 +26,14 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
 from voice.audio import FRAME_MS
-from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
+from voice.frames import (
+    BotReplyEndFrame,
+    BotReplyStartFrame,
+    CallerDtmfFrame,
+    CallerKeyPressedFrame,
+    CallerSpeechStartedFrame,
+    CallerTurnFrame,
+)
 from voice.playout import MediaClock, Playout
 from calls.expectation import Expectation
 from voice.asr_prompts import prompt_for
@@ -136,6 +143,8 @@ class TurnTakingProcessor(FrameProcessor):
         if isinstance(frame, EndFrame):
             for ev in self._detector.flush():
                 await self._emit(ev)
+        if isinstance(frame, (CallerDtmfFrame, CallerKeyPressedFrame)):
+            self._quiet_since = None  # keying a number is not silence: "Are you still there?" waits
         await self.push_frame(frame, direction)
 
     async def _check_no_input(self, t: float) -> None:
@@ -378,7 +387,10 @@ class BotTurnProcessor(FrameProcessor):
             self._emit({"event": "dtmf", "digit": frame.digit})
             reply = self._responder.on_dtmf(frame.digit)
             if reply is not None:
-                await self.push_frame(InterruptionFrame())  # a key press cuts the bot short
+                # A key press the bot answers cuts it short: the TTS stops, then the output.
+                self._progress.note(owed=1)
+                await self.push_frame(InterruptionFrame())
+                await self.push_frame(CallerKeyPressedFrame(cut_in=True))
                 await self._answer(reply)
             return
         await self.push_frame(frame, direction)
@@ -487,6 +499,11 @@ class CallOutputProcessor(FrameProcessor):
         if isinstance(frame, _TurnDoneFrame):
             self._progress.note(owed=-1)
             return
+        if isinstance(frame, CallerKeyPressedFrame):
+            if frame.cut_in:
+                self._cut_short()
+                self._progress.note(owed=-1)
+            return
         if isinstance(frame, BotReplyStartFrame):
             self._report_finished()
             self._current = _ReplyLog(frame.reply_id, frame.text)
@@ -536,6 +553,11 @@ class CallOutputProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
 
     def _barge_in(self, frame: CallerSpeechStartedFrame) -> None:
+        self._cut_short()
+        self.barge_in_latencies.append(self._clock.now - frame.onset)
+
+    def _cut_short(self) -> None:
+        """The caller took the floor (spoke or keyed over the bot): stop the reply where it is."""
         now = self._clock.now
         self._playout.stop()
         for r in self._replies:
@@ -545,7 +567,6 @@ class CallOutputProcessor(FrameProcessor):
                 r.interrupted = True
                 if r.start is not None:
                     r.end = max(r.start, now)
-        self.barge_in_latencies.append(now - frame.onset)
         self._report_finished(force=True)
 
     def _report_finished(self, force: bool = False) -> None:

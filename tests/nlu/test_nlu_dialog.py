@@ -446,3 +446,188 @@ def test_a_spoken_pin_is_masked_in_the_transcript_and_the_entities(backend, unde
     (r,) = talk(d, "my pin is two four six eight")
     assert d.verified and r.caller_text == "my pin is [PIN]"
     assert "2468" not in json.dumps(r.to_dict()) and "2468" not in json.dumps(d.summary().to_dict())
+
+
+# ---------------------------------------------- numbers across turns, repeats, never looping
+
+
+def test_digits_said_across_turns_join_into_one_answer(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five")
+    assert r[1].state == "collect" and r[1].text == "4 5. And the rest?"
+    # the rest (3) completes the answer now, and so does the whole number said again (5)
+    assert dialog.expecting().digits == (3, 5) and dialog.expecting().keypad
+    (r2,) = talk(dialog, "six seven eight")
+    assert r2.state == "confirm_slot" and "That's order 4 5 6 7 8" in r2.text
+    assert "has shipped" in talk(dialog, "yes")[0].text
+
+
+def test_a_partial_number_is_continued_over_several_turns_or_said_again_whole(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four", "and five six", "seven eight")
+    assert r[1].text == "4. And the rest?" and r[2].text == "4 5 6. And the rest?"
+    assert "4 5 6 7 8" in r[3].text and r[3].state == "confirm_slot"
+    dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five", "four five six seven eight")  # started over
+    assert "That's order 4 5 6 7 8" in r[2].text
+
+
+def test_a_turn_that_is_not_digits_discards_the_partial(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five", "hmm I don't have it to hand")
+    assert dialog.partial == "" and r[2].state in ("collect", "offer_human")
+    assert "4 5" not in r[2].text
+    (r3,) = talk(dialog, "six seven eight")  # a fresh number, not the rest of 4 5
+    assert "6 7 8" in r3.text and "4 5 6 7 8" not in r3.text
+
+
+def test_a_short_number_begun_afresh_replaces_the_partial_and_counts_as_a_try(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "one two three four", "one oh two", "three four")
+    assert r[2].text == "1 0 2. And the rest?" and dialog.attempts["order_number"] == 1
+    assert "That's order 1 0 2 3 4" in r[3].text
+    dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
+    dialog.start()
+    r = talk(dialog, "where is my order", "one two three four", "one two three", "one two three")
+    assert r[3].state == "offer_human"  # the second fresh start reaches max_slot_attempts
+
+
+def test_asking_to_hear_it_again_keeps_the_partial(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five", "sorry, can you say that again?", "six seven eight")
+    assert r[2].text == r[1].text and "That's order 4 5 6 7 8" in r[3].text
+
+
+def test_the_rest_keyed_in_joins_the_spoken_part_and_is_read_back(dialog):
+    dialog.start()
+    talk(dialog, "where is my order", "four five")
+    r = dialog.on_turn(CallerTurn(text="678", keypad=True))
+    assert r.state == "confirm_slot" and "4 5 6 7 8" in r.text  # part was spoken: checked
+
+
+def test_for_at_the_edge_of_a_number_is_a_four_when_a_number_is_asked_for(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "for five six seven eight")
+    assert "That's order 4 5 6 7 8" in r[1].text
+
+
+class _MoreOrders:
+    """The demo backend with extra order numbers (each the demo order 45678)."""
+
+    def __init__(self, backend, extra):
+        self._b, self._extra, self.verifies = backend, set(extra), 0
+
+    def order(self, number):
+        return self._b.order("45678") if number in self._extra else self._b.order(number)
+
+    def verify(self, account, pin=None, dob=None):
+        self.verifies += 1
+        return self._b.verify(account, pin=pin, dob=dob)
+
+    def __getattr__(self, name):
+        return getattr(self._b, name)
+
+
+@pytest.mark.parametrize("heard", ["seven seven two two", "seven seven two two two two", "7 7 7 2 2 2"])
+def test_a_repeat_heard_once_too_often_or_too_few_reads_back_the_one_order_that_exists(dialog, heard):
+    dialog.start()
+    r = talk(dialog, "where is my order", heard)
+    assert r[1].state == "confirm_slot" and "That's order 7 7 2 2 2. Is that right?" in r[1].text
+    assert "delivered" in talk(dialog, "yes")[0].text  # acted on only once confirmed
+
+
+def test_two_existing_readings_of_a_repeat_are_not_guessed_between(backend, understanding):
+    d = TriageDialog(_MoreOrders(backend, {"77722"}), understanding=understanding)
+    d.start()
+    r = talk(d, "where is my order", "seven seven seven two two two")  # 77722 and 77222 both exist
+    assert r[1].state == "collect" and "didn't get the order number" in r[1].text
+    assert d.steps == []  # nothing looked up as the caller's order
+
+
+def test_a_wrong_length_without_a_repeat_is_re_asked(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "one two three four five six")
+    assert r[1].state == "collect" and "didn't get the order number" in r[1].text
+
+
+def test_an_account_number_one_repeat_short_is_read_back_when_it_exists(backend, understanding):
+    class _Accounts(_MoreOrders):
+        def customer(self, account_id):
+            return self._b.customer("12345678") if account_id == "12344478" else self._b.customer(account_id)
+
+    d = TriageDialog(_Accounts(backend, set()), understanding=understanding)
+    d.start()
+    r = talk(d, "I forgot my password", "one two three four four seven eight")
+    assert r[1].state == "confirm_slot" and "That's account 1 2 3 4 4 4 7 8" in r[1].text
+
+
+def test_a_pin_of_the_wrong_length_is_never_tried_and_the_caller_is_asked_to_key_it(backend, understanding):
+    be = _MoreOrders(backend, set())
+    d = TriageDialog(be, understanding=understanding, caller_id="+1 555 555 0102")  # Bob, PIN 1111
+    d.start()
+    talk(d, "what's my balance")
+    (r,) = talk(d, "one one one one one")
+    assert r.text == "Sorry, I need all four digits. Please key in your PIN, then press hash."
+    assert r.state == "verify" and be.verifies == 0 and d.attempts.get("verify", 0) == 0
+    assert "11111" not in json.dumps(r.to_dict()) and not any(s.action == "verify" for s in d.steps)
+    r = d.on_turn(CallerTurn(text="1111", keypad=True))
+    assert d.verified and "Bob" in r.text and be.verifies == 1
+
+
+def test_a_pin_said_in_two_groups_is_one_pin(backend, understanding):
+    d = TriageDialog(backend, understanding=understanding, caller_id="+1 555 555 0103")
+    d.start()
+    talk(d, "what's my balance")
+    (r,) = talk(d, "two four, six eight")
+    assert d.verified and "Carol" in r.text
+
+
+def test_a_pin_wrong_length_twice_offers_a_person_without_a_failed_verification(backend, understanding):
+    d = TriageDialog(backend, understanding=understanding, caller_id="+1 555 555 0102")
+    d.start()
+    r = talk(d, "what's my balance", "one one one one one", "one one one")
+    assert r[2].state == "offer_human" and "person" in r[2].text and not r[2].escalate
+    assert d.attempts.get("verify", 0) == 0
+
+
+def test_a_confirmation_not_understood_twice_offers_a_person(backend, understanding):
+    nlu = _Scripted(understanding, {"yes not right": ("out_of_scope", 0.4)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "where is my order", "four five six seven eight", "yes not right", "yes not right")
+    assert r[2].state == "confirm_slot" and "yes or a no" in r[2].text
+    assert r[3].state == "offer_human" and r[3].text.startswith("Sorry, I'm still not sure.") and "person" in r[3].text
+    # "no" to the person: the number is asked for once more, not "How can I help?"
+    (r4,) = talk(d, "no")
+    assert r4.state == "collect" and r4.text == "Okay, let's try once more. Please say or key in your order number."
+
+
+def test_read_backs_rejected_max_slot_attempts_times_offer_a_person(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no")
+    assert r[2].state == "collect" and "one digit at a time" in r[2].text
+    assert r[4].state == "offer_human" and "person" in r[4].text
+    assert talk(dialog, "yes")[0].escalate == "human_requested"
+
+
+def test_corrections_count_as_tries_too(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven nine", "no it's four five six seven one",
+             "no it's four five six seven two")
+    assert "4 5 6 7 1" in r[2].text and r[2].state == "confirm_slot"
+    assert r[3].state == "offer_human"
+
+
+def test_a_slot_re_asked_without_progress_offers_a_person(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "I don't know", "I'm not sure")
+    assert r[1].state == "collect" and r[2].state == "offer_human"
+    assert not any(x.escalate for x in r)
+
+
+def test_a_keyed_order_number_with_a_zero_is_looked_up_not_transferred(dialog):
+    dialog.start()
+    talk(dialog, "where is my order")
+    r = dialog.on_turn(CallerTurn(text="10234", keypad=True))
+    assert r.escalate is None and "out for delivery" in r.text
