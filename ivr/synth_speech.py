@@ -60,8 +60,11 @@ TEST_VOICES = (
     SynthVoice("espeak-en-gb-scotland", "espeak", "en-gb-scotland"),
     SynthVoice("espeak-en-us-f2", "espeak", "en-us+f2"),
 )
-# Training voices: espeak variants the tests never use.
+# Training voices: espeak variants the tests never use, and two other formant shifts of the Piper
+# voice (not the test shifts), whose deliveries are drawn at random around the calm and agitated ranges.
 TRAIN_VOICES = (
+    SynthVoice("piper-joe-formant-train-up", "piper", formant_shift=("speed", "1.06", "pitch", "-100")),
+    SynthVoice("piper-joe-formant-train-down", "piper", formant_shift=("speed", "0.94", "pitch", "+107")),
     SynthVoice("espeak-en-us", "espeak", "en-us"),
     SynthVoice("espeak-en-gb", "espeak", "en-gb"),
     SynthVoice("espeak-en-029", "espeak", "en-029"),
@@ -81,12 +84,18 @@ def pair_deliveries(voice: SynthVoice) -> tuple[Delivery, Delivery]:
     return (CALM_PIPER, AGITATED_PIPER) if voice.engine == "piper" else (CALM_ESPEAK, AGITATED_ESPEAK)
 
 
-def training_deliveries(rng: random.Random, n: int) -> list[Delivery]:
-    """espeak-ng deliveries spread over the calm and agitated ranges (label by which range)."""
+def training_deliveries(rng: random.Random, n: int, engine: str = "espeak") -> list[Delivery]:
+    """Deliveries spread over the calm and agitated ranges (labelled by which range)."""
     out = []
     for i in range(n):
         agitated = i % 2 == 1
-        if agitated:
+        if engine == "piper" and agitated:
+            out.append(Delivery("agitated", True, length_scale=round(rng.uniform(0.72, 0.9), 2),
+                                pitch_cents=rng.randint(200, 500), gain_db=round(rng.uniform(3.0, 9.0), 1)))
+        elif engine == "piper":
+            out.append(Delivery("calm", False, length_scale=round(rng.uniform(0.95, 1.2), 2),
+                                pitch_cents=rng.randint(-150, 50), gain_db=round(rng.uniform(-3.0, 2.0), 1)))
+        elif agitated:
             out.append(Delivery("agitated", True, wpm=rng.randint(180, 240), espeak_pitch=rng.randint(60, 90),
                                 amplitude=rng.randint(130, 200)))
         else:

@@ -87,9 +87,33 @@ def fit_model(samples: Sequence[VoiceSample], c: float = C, seed: int = 0, sourc
     return ArousalModel(fit_first(samples, c, seed), fit_relative(samples, c, seed), source=source)
 
 
+def out_of_fold_logits(samples: Sequence[VoiceSample], c: float = C, seed: int = 0) -> list[float]:
+    """Each sample's first-turn log-odds from a model fitted without its speaker."""
+    out = [0.0] * len(samples)
+    for key in sorted({(s.corpus, s.speaker) for s in samples}):
+        model = fit_first([s for s in samples if (s.corpus, s.speaker) != key], c, seed)
+        for i, s in enumerate(samples):
+            if (s.corpus, s.speaker) == key:
+                out[i] = model.logit(population_features(s.prosody))
+    return out
+
+
+def calibration_slope(logits: Sequence[float], labels: Sequence[bool]) -> float:
+    """How many logits of evidence one logit of the model is worth on unseen speakers (Platt slope)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=100.0, class_weight="balanced").fit(np.array(logits)[:, None], [int(v) for v in labels])
+    return round(float(lr.coef_[0][0]), 3)
+
+
 def training_samples(cache: Path, models=None) -> list[VoiceSample]:
     from ivr import voice_corpora as vc
 
+    if models is None:
+        from voice.models import shared_models
+
+        models = shared_models()
     return vc.polish(cache) + vc.synth_train(cache, models)
 
 
@@ -113,11 +137,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"ivr train arousal: {exc}; run scripts/fetch_eval_data.sh first", file=sys.stderr)
         return 2
     what = describe(samples)
+    oof = out_of_fold_logits(samples)
+    slope = calibration_slope(oof, [s.agitated for s in samples])
+    real = [i for i, s in enumerate(samples) if not s.corpus.startswith("synth")]
+    real_slope = calibration_slope([oof[i] for i in real], [samples[i].agitated for i in real]) if real else slope
     model = fit_model(samples, source=f"ivr train arousal (C={C}, gain jitter ±{GAIN_JITTER_DB} dB per speaker) on {what}; "
-                                       "voices: ivr/synth_speech.py TRAIN_VOICES x TRAIN_SENTENCES")
+                                       "voices: ivr/synth_speech.py TRAIN_VOICES x TRAIN_SENTENCES; "
+                                       f"leave-one-speaker-out calibration slope {slope} (real speech alone {real_slope})")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
-    print(f"{what}\nwrote {out}")
+    from nlu.fusion import VOICE_LOGIT_RANGE
+
+    print(f"{what}\nleave-one-speaker-out calibration slope {slope}, on real speech alone {real_slope}: the fusion "
+          f"weight of voice_arousal that adds calibrated log-odds is {round(real_slope * VOICE_LOGIT_RANGE[1], 2)} "
+          f"(all: {round(slope * VOICE_LOGIT_RANGE[1], 2)})\nwrote {out}")
     return 0
 
 

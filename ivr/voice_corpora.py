@@ -65,12 +65,12 @@ def emodb(cache: Path) -> list[VoiceSample]:
 
 
 def synth_train(cache: Path, models=None, seed: int = 0, per_sentence: int = 2) -> list[VoiceSample]:
-    """espeak-ng training voices saying the training sentences, calm and agitated deliveries."""
+    """The training voices saying the training sentences, calm and agitated deliveries."""
     rng = random.Random(seed)
     out = []
     for v in ss.TRAIN_VOICES:
         for text in ss.TRAIN_SENTENCES:
-            for d in ss.training_deliveries(rng, per_sentence):
+            for d in ss.training_deliveries(rng, per_sentence, v.engine):
                 path = ss.cached_render(cache / "synth", v, d, text, models)
                 out.append(VoiceSample("synth-train", v.name, d.agitated, text, phone_prosody(read_wav(path), text)))
     return out
