@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _args(**kw) -> argparse.Namespace:
-    base = {"json": None, "cache": None, "turns": None, "weights": None, "baseline": "speaker"}
+    base = {"json": None, "cache": None, "turns": None, "weights": None, "baseline": "speaker", "voice": False}
     base.update(kw)
     return argparse.Namespace(**base)
 
