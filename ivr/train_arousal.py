@@ -149,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
     from nlu.fusion import VOICE_LOGIT_RANGE
 
     print(f"{what}\nleave-one-speaker-out calibration slope {slope}, on real speech alone {real_slope}: the fusion "
-          f"weight of voice_arousal that adds calibrated log-odds is {round(slope * VOICE_LOGIT_RANGE[1], 2)} "
-          f"(real speech alone: {round(real_slope * VOICE_LOGIT_RANGE[1], 2)})\nwrote {out}")
+          f"weight of voice_arousal that adds calibrated log-odds is {round(real_slope * VOICE_LOGIT_RANGE[1], 2)} on real "
+          f"speech (shipped), {round(slope * VOICE_LOGIT_RANGE[1], 2)} over all\nwrote {out}")
     return 0
 
 

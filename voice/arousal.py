@@ -150,14 +150,27 @@ def _load(path: str) -> ArousalModel:
     return ArousalModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+EVIDENCE_TURNS = 2  # a caller's agitation is a state: the log-odds are averaged over this many turns
+
+
 @dataclass
 class CallerVoice:
-    """One caller's voice over a call: z-scores against their earlier turns, and the model's log-odds."""
+    """One caller's voice over a call: z-scores against their earlier turns, and the model's log-odds.
+
+    One turn's log-odds are noisy (a calm caller's single sentence can sound raised); the caller's
+    state changes more slowly than that, so from the second turn the evidence is the mean over the
+    last EVIDENCE_TURNS turns. The first turn stands alone: there is nothing to average with."""
 
     model: ArousalModel = field(default_factory=load)
     baseline: CallerBaseline = field(default_factory=CallerBaseline)
+    turn_log_odds: list[float] = field(default_factory=list)
 
     def judge(self, p: Prosody) -> Prosody:
         history = list(self.baseline.history)  # before this turn joins it
-        p.arousal = self.model.log_odds(p, history)
+        if p.voiced_seconds > MIN_VOICED_S:
+            self.turn_log_odds.append(self.model.log_odds(p, history))
+            recent = self.turn_log_odds[-EVIDENCE_TURNS:]
+            p.arousal = sum(recent) / len(recent)
+        else:
+            p.arousal = 0.0
         return self.baseline.normalise(p)

