@@ -46,7 +46,6 @@ def test_agitated_delivery_of_neutral_words_scores_clearly_above_the_calm_one(mo
         assert len(turns) >= 2, events
         assert all("arousal_logit" in t["prosody"] for t in turns)
         scores[d.name] = [t["frustration"]["score"] for t in turns]
-        print(d.name, [(t["text"], t["frustration"]) for t in turns])
         if d is calm:
             assert not any(e["event"] == "decision" and e.get("reason") == "frustration" for e in events)
             assert max(t["frustration"]["parts"]["prosody"] for t in turns) < 1.5
