@@ -23,8 +23,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from voice.simulate import simulate
     from voice.turns import TurnConfig
 
+    from ivr.call_cli import _parse_dtmf
+
     try:
         turns = TurnConfig(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
+        keys = _parse_dtmf(args.dtmf or [])
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +78,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                 fast=args.fast,
                 config=VoiceConfig(turns=turns),
                 on_event=on_event,
+                keys=keys,
             )
         )
     finally:
@@ -147,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")
     s.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
     s.add_argument("--caller-id", help="the caller's number, as SIP From would give it (finds the customer)")
+    s.add_argument("--dtmf", action="append", help="press a key at a time of the recording: DIGIT@SECONDS (repeatable)")
     s.add_argument("--store", help="the service's store URL: decide by the policy in force there and keep the call "
                                    "there (it shows in the panel)")
     s.set_defaults(func=_cmd_simulate)
@@ -216,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_asr.add_arguments(ea)
     ea.set_defaults(func=lambda a: eval_asr.run(a))
+    et = esub.add_parser("turns", help="end-of-turn detection: false cut-offs at pauses inside turns, dead air after real ends")
+    from ivr import eval_turns
+
+    eval_turns.add_arguments(et)
+    et.set_defaults(func=lambda a: eval_turns.run(a))
+    ec = esub.add_parser("callers", help="scripted callers the bot was not tuned on, through the real pipeline: "
+                                         "routing, first intent, cut-ins, WER, dead air")
+    from ivr import eval_callers
+
+    eval_callers.add_arguments(ec)
+    ec.set_defaults(func=lambda a: eval_callers.run(a))
 
     t = sub.add_parser("train", help="re-fit models from labelled data")
     tsub = t.add_subparsers(dest="what", required=True)

@@ -4,9 +4,23 @@
 ``BotReply``. No audio, no clock, no network: the only edges are the
 ``Backend`` (the company's data) and ``Understanding`` (the models), both
 injected, so the dialog is tested by scripting turns. Every reply carries the
-turn's intent, entities and smoothed frustration, and an ``escalate`` reason
-when the bot hands the call to a person; the routing policy decides what to
-do with it.
+turn's intent, entities and smoothed frustration, the intent the dialog
+accepted (the policy acts on that one, not on the classifier's guess), and an
+``escalate`` reason when the bot hands the call to a person; the routing
+policy decides what to do with it.
+
+No destructive action on a guess (nlu/evidence.py says why each threshold):
+a goodbye before the bot has done anything gets "Is there anything else I can
+help with?" (a second goodbye, or "no", ends the call); a goodbye-shaped turn
+with clear displeasure ("Thanks for nothing.") is not a goodbye, and gets an
+apology and the offer of a person; a request for a person that names none, or
+is unsure, is confirmed; so is an unsure sensitive intent.
+
+``expecting()`` says what the bot has just asked for (an order number, an
+account, a PIN or date, a yes or no), for turn-taking and the keypad. A keyed
+entry (``CallerTurn.keypad``) is the slot value itself: exact, so it is looked
+up without being read back. Answers to the PIN question are masked
+(``[PIN]``) in the transcript, the entities and the reply's ``caller_text``.
 """
 
 from __future__ import annotations
@@ -15,11 +29,16 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from calls.expectation import Expectation
+
 from .backend import Backend, Customer
 from .entities import parse_date
+from .evidence import displeased, names_a_person
 from .flows import Flows, last_question
+from .frustration_text import TextCues
 from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
 from .intents import OUT_OF_SCOPE
+from .redact import PIN_MASK, redact_pin
 from .spoken_numbers import digit_runs
 from .summary import HandoffSummary, Step, build_summary
 from .understanding import Analysis, Understanding
@@ -36,6 +55,9 @@ ENDED = "ended"
 ESCALATED = "escalated"
 
 META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "speak_to_human", OUT_OF_SCOPE})
+# Step results that are not something done for the caller.
+_FAILED_STEPS = frozenset({"not_found", "failed", "no_answer"})
+KEYPAD_PREFIX = "[keypad]"
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class CallerTurn:
     prosody: dict[str, float] = field(default_factory=dict)
     barge_in: bool = False  # the caller spoke over the bot's previous reply
     no_input: bool = False  # the caller said nothing before the timeout
+    keypad: bool = False  # `text` is digits the caller keyed in (DTMF), not speech
 
 
 @dataclass(frozen=True)
@@ -61,6 +84,12 @@ class BotReply:
     state: str = ASK_INTENT
     confidence: float = 0.0
     frustration_raw: float = 0.0
+    # The intent the dialog acted on this turn: the classifier's when it was taken, the one a
+    # "yes" confirmed, None while it is only being checked ("Just to check...?") or was doubted.
+    accepted_intent: str | None = None
+    # The caller's turn as the transcript keeps it, when that differs from what was said or
+    # keyed: "[keypad] 45678", a PIN masked. Logs and the store must show this, not the raw text.
+    caller_text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +149,13 @@ class TriageDialog:
         self.no_progress = 0
         self.barge_ins = 0
         self.offered_human = False
+        self.goodbyes = 0  # goodbyes not taken (asked "anything else?" instead): the next one ends the call
+        # Intents the policy hands to a person (TriageResponder sets the policy's sensitive_intents);
+        # with the human-only flows, an unsure reading of one is confirmed before anything happens.
+        self.sensitive_intents: frozenset[str] = frozenset()
+        self._accepted: str | None = None  # set while routing a turn: the intent acted on
+        self._doubted = False  # this turn's intent was not taken at face value
+        self._caller_text: str | None = None
         self.escalation: str | None = None
         self.intents: list[str] = []
         self.steps: list[Step] = []
@@ -145,10 +181,16 @@ class TriageDialog:
             return self._last_reply
         if turn.barge_in:
             self.barge_ins += 1
+        self._accepted, self._doubted, self._caller_text = None, False, None
         if turn.no_input or not turn.text.strip():
             return self._on_silence(turn)
         self.no_input = 0
-        self.transcript.append(("caller", turn.text))
+        secret = self.state == VERIFY  # the answer to "your PIN or date of birth"
+        shown = _as_recorded(turn, secret)
+        self._caller_text = shown if shown != turn.text else None
+        self.transcript.append(("caller", shown))
+        if turn.keypad and self.state in (COLLECT, VERIFY):
+            return self._on_keypad("".join(ch for ch in turn.text if ch.isdigit()), turn)
         a = self.nlu.analyse(turn.text, self._embeddings)
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
@@ -158,6 +200,21 @@ class TriageDialog:
         self.trajectory.add(raw)
         self.last_contributions = self._parts(feats, turn.prosody, signals)
         return self._decide(a)
+
+    def expecting(self) -> Expectation | None:
+        """What the bot has just asked for, so turn-taking waits for the whole answer and the
+        keypad knows an entry is wanted; None when any turn will do. Digit counts: settings."""
+        c = self.cfg
+        if self.state == COLLECT and self.slot == "order_number":
+            return Expectation("order_number", digits=(c.order_digits,), keypad=True)
+        if self.state == COLLECT and self.slot == "account":
+            return Expectation("account_id", digits=(c.account_digits,), email=self._flow_kind() == "password_reset",
+                               keypad=True)
+        if self.state == VERIFY:
+            return Expectation("pin_or_date", digits=(c.pin_digits,), date=True, keypad=True)
+        if self.state in (CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN, ANYTHING_ELSE):
+            return Expectation("yes_no")
+        return None
 
     def _parts(self, feats: dict[str, float], prosody: dict[str, float], signals: DialogueSignals) -> dict[str, float]:
         """The score's logit split into what the words, the voice and the dialogue added."""
@@ -230,7 +287,7 @@ class TriageDialog:
         if not (end_call or escalate):
             self._last_prompt = text
         self.transcript.append(("bot", text))
-        ents = analysis.entities.to_dict() if analysis else {}
+        ents = analysis.entities.to_dict() if analysis and not self._secret_answer() else {}
         ents.update({k: v for k, v in self.slots.items() if v is not None})
         reply = BotReply(
             text=text,
@@ -242,16 +299,18 @@ class TriageDialog:
             state=self.state,
             confidence=round(analysis.intent.confidence, 4) if analysis else 0.0,
             frustration_raw=round(self.trajectory.raw[-1], 4) if self.trajectory.raw else 0.0,
+            caller_text=self._caller_text,
         )
         self._last_reply = reply
         return reply
 
+    def _secret_answer(self) -> bool:
+        """This turn answered the PIN question: its numbers go nowhere."""
+        return self._caller_text is not None and PIN_MASK in self._caller_text
+
     def _on_silence(self, turn: CallerTurn) -> BotReply:
         self.transcript.append(("caller", "[no input]"))
-        signals = DialogueSignals(self.no_match, self.no_input + 1, turn.barge_in, self.no_progress)
-        from .frustration_text import TextCues
-
-        self.trajectory.add(self.weights.score(turn_features(TextCues(), turn.prosody, signals)))
+        self._score_wordless(turn, DialogueSignals(self.no_match, self.no_input + 1, turn.barge_in, self.no_progress))
         self.no_input += 1
         self.no_progress += 1
         if self.no_input > self.cfg.max_no_input:
@@ -263,6 +322,10 @@ class TriageDialog:
         if question and question != self.flows.say("greeting") and self.state != ASK_INTENT:
             text = f"{text.split('?')[0]}? {question}" if "?" in text else f"{text} {question}"
         return self._reply(text, state=self.state)
+
+    def _score_wordless(self, turn: CallerTurn, signals: DialogueSignals) -> None:
+        """A turn with no words to read (a silence, a keyed entry): voice and dialogue only."""
+        self.trajectory.add(self.weights.score(turn_features(TextCues(), turn.prosody, signals)))
 
     def _understood(self) -> None:
         self.no_match = 0
@@ -288,10 +351,12 @@ class TriageDialog:
     # ------------------------------------------------------------ decisions
 
     def _decide(self, a: Analysis) -> BotReply:
-        intent = a.intent.intent
-        if intent not in ("yes", "no"):
-            self.intents.append(intent)
         reply = self._route(a)
+        accepted = self._accepted_intent(a.intent.intent)
+        if accepted is not None and accepted not in ("yes", "no"):
+            self.intents.append(accepted)
+        reply = BotReply(**{**reply.to_dict(), "accepted_intent": accepted})
+        self._last_reply = reply
         if not (reply.end_call or reply.escalate):
             text = self._with_offer(reply.text)
             if text != reply.text:
@@ -300,6 +365,32 @@ class TriageDialog:
                 reply = BotReply(**{**reply.to_dict(), "text": text})
                 self._last_reply = reply
         return reply
+
+    def _accepted_intent(self, raw: str) -> str | None:
+        """What the dialog acted on: a flow it started or a person it put the caller through to
+        (set while routing), the running flow's own intent, or a meta intent taken at its word.
+        A business intent or a request for a person that was only checked or ignored is None."""
+        if self._accepted is not None:
+            return self._accepted
+        if raw == "speak_to_human" or raw in self.flows.intents:
+            return raw if raw == self.flow else None
+        return None if self._doubted else raw
+
+    def _helped(self) -> bool:
+        """The bot has done something for the caller: a resolved step, or a value they gave."""
+        return any(s.result not in _FAILED_STEPS for s in self.steps) or any(v for v in self.slots.values())
+
+    def _unsure(self, intent: str, confidence: float) -> bool:
+        """Too unsure to act on ``intent`` without asking: a hand-over needs more evidence."""
+        handoff = {i for i, r in self.flows.intents.items() if r.flow == "handoff"} | self.sensitive_intents
+        return confidence < (self.cfg.transfer_confirm_below if intent in handoff else self.cfg.confirm_below)
+
+    def _switch_to(self, a: Analysis) -> str | None:
+        """Mid-flow, another request the caller is sure of (else the flow goes on)."""
+        other = self._business_intent(a)
+        if other and other != self.flow and not self._unsure(other, a.intent.confidence):
+            return other
+        return None
 
     def _gives_value(self, a: Analysis) -> bool:
         """The caller is answering the question (a number, an e-mail, a date)."""
@@ -315,13 +406,21 @@ class TriageDialog:
         # While the caller is reading out a value, only an unmistakable demand counts.
         wants_human = intent == "speak_to_human" and (not answering or a.cues.human_demand >= 0.75)
         if wants_human and self.state != OFFER_HUMAN:
-            return self._escalate(a, "handoff_requested", "human_requested")
+            if names_a_person(a.text) and (a.cues.human_demand >= 0.75 or
+                                           a.intent.confidence >= self.cfg.transfer_confirm_below):
+                self._accepted = "speak_to_human"
+                return self._escalate(a, "handoff_requested", "human_requested")
+            self.offered_human = True  # "I want to talk to": a half sentence, or unsure: ask
+            return self._reply(self.flows.say("confirm_human"), state=OFFER_HUMAN, analysis=a)
         if self.trajectory.current >= self.cfg.frustration_escalate:
             return self._escalate(a, "handoff_frustration", "frustration")
         # A caller who says goodbye mid-question means it; a weak "bye" while reading out a value may not.
-        sure_bye = self.state not in (COLLECT, VERIFY) or a.intent.confidence >= 0.8
-        if not answering and intent == "goodbye" and sure_bye:
-            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
+        sure_bye = self.state not in (COLLECT, VERIFY) or a.intent.confidence >= self.cfg.goodbye_confirm_below
+        bye_shaped = intent == "goodbye" or (intent == OUT_OF_SCOPE and a.intent.top_intent == "goodbye")
+        if not answering and bye_shaped and sure_bye:
+            reply = self._on_goodbye(a)
+            if reply is not None:
+                return reply
         if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1
             return self._reply(self._last_prompt, state=self.state, analysis=a)
@@ -335,6 +434,23 @@ class TriageDialog:
             OFFER_HUMAN: self._on_offer_human,
         }[self.state]
         return handler(a)
+
+    def _on_goodbye(self, a: Analysis) -> BotReply | None:
+        """A goodbye ends the call only on evidence in proportion: not when it sounds displeased
+        (sarcasm, a complaint), and not before the bot has done anything or when unsure, unless
+        it is the second. None: not a goodbye after all (the turn is routed as usual)."""
+        if displeased(a.cues, a.text, self._helped()):
+            self._doubted = True
+            self.offered_human = True
+            text = f"{self.flows.say('apology')} {self.flows.say('offer_human')}"
+            return self._reply(text, state=OFFER_HUMAN, analysis=a)
+        if a.intent.intent != "goodbye":
+            return None
+        if self.goodbyes or (self._helped() and a.intent.confidence >= self.cfg.goodbye_confirm_below):
+            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
+        self.goodbyes += 1
+        self._doubted = True
+        return self._reply(self.flows.say("anything_else"), state=ANYTHING_ELSE, analysis=a)
 
     def _business_intent(self, a: Analysis) -> str | None:
         i = a.intent.intent
@@ -353,7 +469,7 @@ class TriageDialog:
                 self.offered_human = True
                 return self._reply(self.flows.say("out_of_scope"), state=OFFER_HUMAN, analysis=a)
             return self._no_match(a)
-        if a.intent.confidence < self.cfg.confirm_below:
+        if self._unsure(intent, a.intent.confidence):
             self.pending_intent = intent
             self.no_progress += 1
             label = self.flows.intents[intent].label
@@ -380,6 +496,7 @@ class TriageDialog:
 
     def _on_offer_human(self, a: Analysis) -> BotReply:
         if a.intent.intent in ("yes", "speak_to_human"):
+            self._accepted = "speak_to_human"
             return self._escalate(a, "handoff_requested", "human_requested")
         if a.intent.intent == "no":
             self._understood()
@@ -391,6 +508,7 @@ class TriageDialog:
     def _start_flow(self, intent: str, a: Analysis) -> BotReply:
         route = self.flows.intents[intent]
         self._understood()
+        self._accepted = intent
         self.flow = intent
         self.attempts = {}
         if route.flow == "handoff":
@@ -447,8 +565,8 @@ class TriageDialog:
         if value:
             return self._confirm_value(slot, value, a)
         # No value: maybe the caller changed the subject.
-        other = self._business_intent(a)
-        if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+        other = self._switch_to(a)
+        if other:
             return self._start_flow(other, a)
         key = "order_status.reask_order" if self.slot == "order_number" else f"{kind}.reask_account"
         return self._no_match(a, self.flows.say(key), state=COLLECT)
@@ -468,12 +586,12 @@ class TriageDialog:
         if intent == "yes":
             self._understood()
             return self._resolve(a)
-        other = self._business_intent(a)
-        if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+        other = self._switch_to(a)
+        if other:
             return self._start_flow(other, a)
         return self._no_match(a, self.flows.say("yes_or_no"), state=CONFIRM_SLOT)
 
-    def _retry_or_offer(self, slot: str, key: str, a: Analysis, **values: Any) -> BotReply:
+    def _retry_or_offer(self, slot: str, key: str, a: Analysis | None, **values: Any) -> BotReply:
         self.attempts[slot] = self.attempts.get(slot, 0) + 1
         self.no_progress += 1
         if self.attempts[slot] >= self.cfg.max_slot_attempts:
@@ -484,7 +602,7 @@ class TriageDialog:
         self.slots.pop(slot, None)
         return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
 
-    def _resolve(self, a: Analysis) -> BotReply:
+    def _resolve(self, a: Analysis | None) -> BotReply:
         kind = self._flow_kind()
         today = self.nlu.today()
         if kind == "order_status":
@@ -521,17 +639,34 @@ class TriageDialog:
         self.slot = "verify"
         return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
 
+    def _on_keypad(self, digits: str, turn: CallerTurn) -> BotReply:
+        """Digits keyed in answer to the question: the value itself (exact: no read-back)."""
+        self._score_wordless(turn, DialogueSignals(self.no_match, 0, turn.barge_in, self.no_progress))
+        self.last_contributions = {}
+        if self.state == VERIFY:
+            return self._check_identity(digits, None, None, keyed=True)
+        slot = "order_number" if self.slot == "order_number" else "account_id"
+        self.slot = slot
+        self.slots[slot] = digits
+        self._understood()
+        return self._resolve(None)
+
     def _on_verify(self, a: Analysis) -> BotReply:
         assert self.customer is not None or "account_id" in self.slots
-        account = self.slots.get("account_id") or (self.customer.account_id if self.customer else "")
-        pins = [r.digits for r in digit_runs(a.text) if len(r.digits) == 4]
+        pins = [r.digits for r in digit_runs(a.text) if len(r.digits) == self.cfg.pin_digits]
         dob = parse_date(a.text, self.nlu.today(), prefer_past=True)
         if not pins and dob is None:
-            other = self._business_intent(a)
-            if other and other != self.flow and a.intent.confidence >= self.cfg.confirm_below:
+            other = self._switch_to(a)
+            if other:
                 return self._start_flow(other, a)
-        ok = self.backend.verify(account, pin=pins[0] if pins else None, dob=dob)
-        self.steps.append(Step("verify", "date of birth" if dob else "PIN" if pins else "nothing heard", "passed" if ok else "failed"))
+        return self._check_identity(pins[0] if pins else None, dob, a)
+
+    def _check_identity(self, pin: str | None, dob: date | None, a: Analysis | None, keyed: bool = False) -> BotReply:
+        """Verify the account with a PIN or a date of birth; the step records which, never the value."""
+        account = self.slots.get("account_id") or (self.customer.account_id if self.customer else "")
+        ok = self.backend.verify(account, pin=pin, dob=dob)
+        what = "date of birth" if dob else ("PIN (keypad)" if keyed else "PIN") if pin else "nothing heard"
+        self.steps.append(Step("verify", what, "passed" if ok else "failed"))
         if not ok:
             self.attempts["verify"] = self.attempts.get("verify", 0) + 1
             self.no_progress += 1
@@ -558,7 +693,7 @@ class TriageDialog:
         self.steps.append(Step("balance", cust.account_id, "told"))
         return self._done(text, a)
 
-    def _done(self, text: str, a: Analysis) -> BotReply:
+    def _done(self, text: str, a: Analysis | None) -> BotReply:
         self._understood()
         self.slot = None
         return self._reply(f"{text} {self.flows.say('anything_else')}", state=ANYTHING_ELSE, analysis=a)
@@ -590,6 +725,15 @@ class TriageDialog:
         sims = self._kb_vectors[1] @ a.embedding
         best = int(sims.argmax())
         return entries[best] if float(sims[best]) >= 0.3 else None
+
+
+def _as_recorded(turn: CallerTurn, secret: bool) -> str:
+    """The caller's turn as the transcript keeps it: a keyed entry marked as one, and every
+    number of an answer to the PIN question masked."""
+    if turn.keypad:
+        digits = "".join(ch for ch in turn.text if ch.isdigit())
+        return f"{KEYPAD_PREFIX} {PIN_MASK if secret else digits}"
+    return redact_pin(turn.text) if secret else turn.text
 
 
 def _longest(a: Analysis, min_digits: int) -> str | None:

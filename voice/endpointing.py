@@ -4,12 +4,16 @@ A fixed silence long enough for a slow speaker ("my order number is ... four fiv
 every caller wait for it. Instead the turn so far is transcribed at a short pause, and the turn
 ends there only if what was said reads as finished: a sentence with its full stop, not one
 that trails off on "and", "um" or "my order number is". Anything else waits for the long
-silence as before. Pure functions of the text: no audio, no clock.
+silence as before. Pure functions of the text and of the other evidence at the pause (Smart
+Turn's reading of the voice, what the bot has asked for): no audio, no clock.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+
+from calls.expectation import Expectation
 
 # Words a finished sentence does not end on: conjunctions, fillers, articles, possessives,
 # prepositions, copulas and auxiliaries, and "number", which announces one.
@@ -56,7 +60,7 @@ def transcript_complete(text: str) -> bool:
     if t[-1] not in ".?!":
         return False  # Whisper punctuates what it hears as finished
     w = words(t)
-    if not w or (w[-1] in TRAILING and not _closes_an_ellipsis(w)) or all(x in OPENERS for x in w):
+    if not w or _trails_on(w) or all(x in OPENERS for x in w):
         return False
     if w[-1].isdigit() or w[-1] in _DIGIT_WORDS:
         # "my card number is 4321 ..." : a number read in groups pauses between them.
@@ -64,6 +68,20 @@ def transcript_complete(text: str) -> bool:
         if any(x in NUMBER_CUES for x in w) and digits < 5:
             return False
     return True
+
+
+CONJUNCTIONS = frozenset("and but or so because cause if then than that which who whose where when while although though".split())
+PRONOUNS = frozenset("i we you they he she it".split())
+
+
+def _trails_on(w: list[str]) -> bool:
+    """The last word is one a sentence goes on from. A pronoun only after a conjunction ("...and
+    it", "because you"): after a verb or a preposition it is an object ("I don't have it.",
+    "I called about it.") and the sentence is finished."""
+    last = w[-1]
+    if last in PRONOUNS:
+        return len(w) == 1 or w[-2] in CONJUNCTIONS
+    return last in TRAILING and not _closes_an_ellipsis(w)
 
 
 def _closes_an_ellipsis(w: list[str]) -> bool:
@@ -78,3 +96,124 @@ def soft_ending(text: str) -> bool:
 
 
 _DIGIT_WORDS = frozenset("zero oh one two three four five six seven eight nine".split())
+_TEENS = frozenset("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split())
+_TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
+_REPEATS = {"double": 2, "triple": 3, "treble": 3}
+MONTHS = frozenset("""january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec""".split())
+TLDS = frozenset("com org net io uk us edu gov co info biz".split())
+
+
+def spoken_digits(text: str) -> int:
+    """How many digits a number read out loud holds: "4 5", "four five", "forty five",
+    "double seven", "oh two" all count as they are keyed. Not a parser (nlu.spoken_numbers is):
+    only the count, for knowing whether the caller has finished reading an identifier."""
+    w = words(text)
+    n = 0
+    i = 0
+    while i < len(w):
+        x = w[i]
+        if x.isdigit():
+            n += len(x)
+        elif x in _REPEATS and i + 1 < len(w) and (w[i + 1] in _DIGIT_WORDS or (w[i + 1].isdigit() and len(w[i + 1]) == 1)):
+            n += _REPEATS[x]
+            i += 1
+        elif x in _DIGIT_WORDS or x in _TEENS:
+            n += 1 if x in _DIGIT_WORDS else 2
+        elif x in _TENS:
+            n += 2
+            if i + 1 < len(w) and w[i + 1] in _DIGIT_WORDS and w[i + 1] not in ("zero", "oh"):
+                i += 1  # "forty five": two digits, not three
+        i += 1
+    return n
+
+
+def answer_pending(text: str, expecting: Expectation | None) -> bool:
+    """The bot asked for a value and the caller is part-way through giving it: fewer digits than
+    the number has, a date without its year, an e-mail address without its domain's end.
+
+    Only a partial answer holds the turn: a caller who says something else ("I don't have it
+    with me.") is answered as usual, and one who gives more digits than expected has finished
+    (the dialog checks the value)."""
+    if expecting is None:
+        return False
+    w = words(text)
+    if not w or text.rstrip().endswith("?"):
+        return False
+    if expecting.date and any(x in MONTHS for x in w):
+        return not any(len(x) == 4 and x.isdigit() for x in w) and not _says_a_year(w)
+    if expecting.digits:
+        n = spoken_digits(text)
+        if 0 < n < min(expecting.digits):
+            return True
+    if expecting.email and ("at" in w or "@" in text or "dot" in w):
+        return w[-1] not in TLDS
+    return False
+
+
+def misheard_number(text: str, expecting: Expectation | None) -> bool:
+    """A number was asked for and a few words came back with no digit in them: most often digits
+    Whisper heard as words ("seven seven" as "family family", "five five five" as "time time
+    time") or the start of the answer ("Yeah, it's"), rarely a whole other reply. Worth a
+    hesitation's wait, not a number's."""
+    if expecting is None or not expecting.digits or text.rstrip().endswith("?"):
+        return False
+    w = words(text)
+    return 0 < len(w) <= 4 and spoken_digits(text) == 0
+
+
+def _says_a_year(w: list[str]) -> bool:
+    """ "nineteen eighty five", "two thousand and one" after a month: a date of birth's year."""
+    return any(x in ("nineteen", "thousand") for x in w)
+
+
+@dataclass(frozen=True)
+class TurnEvidence:
+    """What is known at a pause: the transcript of the turn so far, Smart Turn's P(complete) for
+    its audio (None when not run), and what the bot is waiting for."""
+
+    text: str
+    smart_turn: float | None = None
+    expecting: Expectation | None = None
+
+
+@dataclass(frozen=True)
+class EndOfTurnRule:
+    """Silence (ms) a pause must reach before it ends the turn, by what the evidence says.
+
+    Each wait is the cost of being wrong one way against the other: a finished sentence the voice
+    agrees with is answered at the floor; one the voice disputes, or a transcript that trails off,
+    waits long enough for a hesitation to resume (callers' filled pauses run to about a second);
+    a number still being read out waits longest (groups come a second or more apart)."""
+
+    complete_ms: int = 400  # reads finished, and the voice agrees (or was not asked)
+    soft_complete_ms: int = 600  # ...but ends on "account", "card"... (SOFT_ENDINGS)
+    unsure_ms: int = 800  # reads finished, but the voice sounds unfinished; or no final stop
+    unfinished_ms: int = 1500  # trails off on "and", "um", "my", a comma
+    pending_ms: int = 2500  # a value the bot asked for is still coming (answer_pending)
+    voice_threshold: float = 0.5  # Smart Turn P(complete) below which the voice disputes "finished"
+
+    def silence_ms(self, ev: TurnEvidence) -> int:
+        if answer_pending(ev.text, ev.expecting):
+            return self.pending_ms
+        if misheard_number(ev.text, ev.expecting):
+            return self.unfinished_ms
+        if transcript_complete(ev.text):
+            if ev.smart_turn is not None and ev.smart_turn < self.voice_threshold:
+                return self.unsure_ms
+            return self.soft_complete_ms if soft_ending(ev.text) else self.complete_ms
+        if _trails_off(ev.text):
+            return self.unfinished_ms
+        return self.unsure_ms
+
+
+def _trails_off(text: str) -> bool:
+    """Unfinished by its last word or mark, not merely unpunctuated ("4 3 2 1" often comes back
+    with no stop): "and", "um", "my", "to", a comma, an ellipsis."""
+    t = text.strip()
+    if not t:
+        return False
+    if t.endswith(("...", "…", ",", "-", ";", ":")):
+        return True
+    w = words(t)
+    return bool(w) and _trails_on(w)

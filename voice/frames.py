@@ -21,6 +21,7 @@ class CallerTurnFrame(DataFrame):
     voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     barge_in: bool = False  # the caller started this turn while the bot was talking
     no_input: bool = False  # not speech: the caller stayed silent past the no-input timeout
+    keypad: bool = False  # not speech: digits keyed in (voice.dtmf_entry), `text` already set, no ASR
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
+from voice.smart_turn import SmartTurn
 from voice.whisper_window import Reading, choose
 
 # beam 5 is what stayed word-perfect on clean speech where greedy decoding slipped.
@@ -89,6 +90,7 @@ class SpeechModels:
         self._lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
         self.tts_pool = ThreadPoolExecutor(self.config.tts_workers, thread_name_prefix="tts")
+        self.smart_turn = SmartTurn()  # end of turn heard in the voice (voice.smart_turn; off by default, loaded on use)
 
     # -- loading ---------------------------------------------------------------------------
     @property
@@ -132,7 +134,7 @@ class SpeechModels:
         return int(self.voice.config.sample_rate)
 
     def load(self) -> None:
-        """Load both models now (at start-up) rather than on the first call."""
+        """Load the models now (at start-up) rather than on the first call."""
         _ = self.whisper, self.voice
 
     def warm_up(self) -> None:
@@ -145,21 +147,24 @@ class SpeechModels:
             pass
 
     # -- ASR -------------------------------------------------------------------------------
-    def transcribe_sync(self, pcm16k: np.ndarray) -> Transcript:
+    def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None) -> Transcript:
+        """`prompt` replaces the configured initial prompt for this utterance (a number is
+        expected: voice.asr_prompts)."""
         t0 = time.perf_counter()
         c = self.config
+        prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
         if c.fit_encoder and seconds <= c.fit_max_s:
             audio = int16_to_float(pcm16k)
-            choice = choose(lambda window_s: self._read_fitted(audio, window_s), c.fit_min_s, c.fit_retry_s, seconds)
+            choice = choose(lambda window_s: self._read_fitted(audio, window_s, prompt), c.fit_min_s, c.fit_retry_s, seconds)
             if choice.text is not None:
                 return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window)
-            standard = self._transcribe_standard(pcm16k, t0)
+            standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
-        return self._transcribe_standard(pcm16k, t0)
+        return self._transcribe_standard(pcm16k, t0, prompt)
 
-    def _transcribe_standard(self, pcm16k: np.ndarray, t0: float) -> Transcript:
+    def _transcribe_standard(self, pcm16k: np.ndarray, t0: float, prompt: str | None) -> Transcript:
         segments, _info = self.whisper.transcribe(
             int16_to_float(pcm16k),
             language="en",
@@ -167,7 +172,7 @@ class SpeechModels:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
-            initial_prompt=self.config.initial_prompt,
+            initial_prompt=prompt,
         )
         segs = list(segments)
         kept = [s for s in segs if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
@@ -175,7 +180,7 @@ class SpeechModels:
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
         return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
 
-    def _read_fitted(self, audio: np.ndarray, window_s: float) -> Reading:
+    def _read_fitted(self, audio: np.ndarray, window_s: float, initial_prompt: str | None = None) -> Reading:
         """One encoder pass over the utterance and silence up to `window_s` (or `fit_pad_s` past
         the utterance, if longer), one decode. `voice.whisper_window` judges the reading."""
         from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
@@ -196,8 +201,8 @@ class SpeechModels:
         x[0, :, :n] = feats[:, :n]
         enc = model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
         prompt = list(tok.sot_sequence) + [tok.no_timestamps]
-        if c.initial_prompt:
-            prompt = [tok.sot_prev] + tok.encode(" " + c.initial_prompt.strip())[-223:] + prompt
+        if initial_prompt:
+            prompt = [tok.sot_prev] + tok.encode(" " + initial_prompt.strip())[-223:] + prompt
         budget = min(220, int(12 * len(audio) / PIPELINE_RATE) + 16)  # callers say ~3 words (~5 tokens) a second
         r = model.model.generate(
             enc, [prompt], beam_size=c.beam_size, max_length=len(prompt) + budget, return_scores=True,
@@ -217,9 +222,9 @@ class SpeechModels:
             self._tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
         return self._tok
 
-    async def transcribe(self, pcm16k: np.ndarray) -> Transcript:
+    async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k)
+        return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k, prompt)
 
     # -- TTS -------------------------------------------------------------------------------
     def synthesize_sync(self, text: str) -> Iterator[SpeechChunk]:

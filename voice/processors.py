@@ -29,7 +29,10 @@ from voice.arousal import CallerVoice
 from voice.audio import FRAME_MS
 from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
 from voice.playout import MediaClock, Playout
-from voice.endpointing import soft_ending, transcript_complete
+from calls.expectation import Expectation
+from voice.asr_prompts import prompt_for
+from voice.endpointing import TurnEvidence, answer_pending, transcript_complete
+from voice.smart_turn import WINDOW_S
 from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
 
 EventSink = Callable[[dict], None]
@@ -71,6 +74,9 @@ class Speculation:
     pause_id: int
     task: asyncio.Task
     follow: asyncio.Task | None = None  # what follows the transcription (NLU head start, prosody)
+    expecting: Expectation | None = None  # what the bot was waiting for when the pause came
+    voice: asyncio.Task | None = None  # Smart Turn's P(complete), asked at `smart_turn_ms` of silence
+    decided: bool = False  # the pause's silence limit is set from its evidence
 
 
 class TurnTakingProcessor(FrameProcessor):
@@ -86,14 +92,18 @@ class TurnTakingProcessor(FrameProcessor):
     """
 
     def __init__(self, config: TurnConfig, clock: MediaClock, playout: Playout, progress: Progress,
-                 transcribe: Callable[[np.ndarray], Awaitable] | None = None,
+                 transcribe: Callable[..., Awaitable] | None = None,
                  analyse: Callable[[np.ndarray, np.ndarray], asyncio.Future] | None = None,
-                 prepare: Callable[[str], None] | None = None, **kw):
+                 prepare: Callable[[str], None] | None = None,
+                 expecting: Callable[[], Expectation | None] | None = None,
+                 smart_turn: Callable[[np.ndarray], Awaitable[float]] | None = None, **kw):
         super().__init__(**kw)
         self._detector = TurnDetector(config)
         self._transcribe = transcribe if config.pause_ms else None
         self._analyse = analyse
         self._prepare = prepare
+        self._expecting = expecting or (lambda: None)
+        self._smart_turn = smart_turn if config.smart_turn_ms else None
         self._spec: Speculation | None = None
         self.speculations_dropped = 0
         self._dropped_this_turn = 0  # transcriptions wasted on this turn's pauses (the stages trace)
@@ -119,6 +129,7 @@ class TurnTakingProcessor(FrameProcessor):
             samples = np.frombuffer(frame.audio, dtype=np.int16)
             for ev in self._detector.feed(samples, t):
                 await self._emit(ev)
+            self._ask_the_voice()
             await self._end_if_finished()
             await self._check_no_input(t)
             self._progress.note(seen=1)
@@ -153,11 +164,26 @@ class TurnTakingProcessor(FrameProcessor):
 
     def _speculate(self, ev: TurnPaused) -> None:
         self._drop_speculation()
+        expecting = self._expecting()
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
-        task = asyncio.ensure_future(self._transcribe(ev.audio))
+        task = asyncio.ensure_future(self._transcribe(ev.audio, prompt_for(expecting)))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
         follow = asyncio.ensure_future(self._after_transcript(task, ev)) if self._analyse or self._prepare else None
-        self._spec = Speculation(ev.pause_id, task, follow)
+        self._spec = Speculation(ev.pause_id, task, follow, expecting)
+        if expecting is not None and expecting.digits:
+            # A number may still be coming: do not let the no-evidence fallback end the turn
+            # while Whisper reads the pause; its transcript sets the real limit.
+            self._detector.hold(ev.pause_id, self._config.end.pending_ms)
+
+    def _ask_the_voice(self) -> None:
+        """At `smart_turn_ms` of silence, Smart Turn hears the turn so far, silence included."""
+        spec = self._spec
+        if (self._smart_turn is None or spec is None or spec.voice is not None
+                or self._detector.silence_ms != self._config.smart_turn_ms):
+            return
+        self._progress.note(owed=1)
+        spec.voice = asyncio.ensure_future(self._smart_turn(self._detector.recent_audio(WINDOW_S)))
+        spec.voice.add_done_callback(lambda _t: self._progress.note(owed=-1))
 
     async def _after_transcript(self, asr: asyncio.Task, ev: TurnPaused):
         """Once the transcription is done (not beside it: on two cores that would slow Whisper,
@@ -176,20 +202,34 @@ class TurnTakingProcessor(FrameProcessor):
                 self._spec.task.cancel()  # the model run itself finishes in its worker; its result is ignored
             if self._spec.follow is not None:
                 self._spec.follow.cancel()
+            if self._spec.voice is not None:
+                self._spec.voice.cancel()
             self._spec = None
             self.speculations_dropped += 1
             self._dropped_this_turn += 1
 
     async def _end_if_finished(self) -> None:
-        """The pause's transcript is back and reads as a finished turn: end the turn now."""
+        """The pause's evidence is in: set the silence that ends the turn, and end it if reached.
+
+        A transcript that reads finished also waits for the voice's reading (Smart Turn, asked at
+        `smart_turn_ms`): a filler Whisper dropped ("I want to move, uh," read as "I want to
+        move.") sounds unfinished. Anything else is decided by the text and what the bot is
+        waiting for alone (voice.endpointing.EndOfTurnRule)."""
         spec = self._spec
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
         text = spec.task.result().text
-        floor = self._config.soft_complete_ms if soft_ending(text) else self._config.complete_ms
-        if self._detector.silence_ms < min(floor, self._config.silence_ms):
-            return  # maybe only the pause between two sentences: wait a little longer
-        if not transcript_complete(text):
+        voice = None
+        if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
+            if spec.voice is None or not spec.voice.done():
+                return  # asked at smart_turn_ms, back before the floor
+            if not spec.voice.cancelled() and spec.voice.exception() is None:
+                voice = spec.voice.result()
+        wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
+        if not spec.decided:
+            spec.decided = True
+            self._detector.hold(spec.pause_id, wait)
+        if self._detector.silence_ms < wait:
             return
         ev = self._detector.end_now(spec.pause_id)
         if ev is not None:
@@ -256,7 +296,7 @@ class ProsodyProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerTurnFrame) and "prosody_future" not in frame.metadata:
+        if isinstance(frame, CallerTurnFrame) and not frame.keypad and "prosody_future" not in frame.metadata:
             frame.metadata["prosody_future"] = self.analyse(frame.audio, frame.voiced)
         await self.push_frame(frame, direction)
 

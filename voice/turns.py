@@ -3,9 +3,10 @@
 A pure state machine (no I/O, no clock of its own): feed it frames with their media time and it
 says when speech has really started (enough voiced audio to not be a click or a cough), when
 the caller pauses (`pause_ms` of silence: the turn so far, for a speculative transcription),
-when they resume, and when the turn has ended: at `silence_ms` of silence, or earlier through
-`end_now` when whoever transcribed the pause judged the turn finished (voice.endpointing).
-The same events drive barge-in.
+when they resume, and when the turn has ended: at `silence_ms` of silence, earlier through
+`end_now` when whoever judged the pause found the turn finished, or later when they `hold` it
+open (a hesitation, a number still being read out: voice.endpointing). The same events drive
+barge-in.
 """
 
 from __future__ import annotations
@@ -17,23 +18,28 @@ import numpy as np
 import webrtcvad
 
 from voice.audio import FRAME_MS, PIPELINE_RATE
+from voice.endpointing import EndOfTurnRule
 
 
 @dataclass(frozen=True)
 class TurnConfig:
-    silence_ms: int = 800  # trailing silence that ends a turn whatever was said (slow speakers)
+    # Trailing silence that ends a turn when nothing better is known (no transcript of the pause
+    # yet, or transcription off); what is known moves it either way (`end`).
+    silence_ms: int = 800
     # Silence at which the turn so far is offered for transcription (0: never). Early enough that
     # one Whisper run (tiny.en, 170-260 ms on 2 cores) is back by `complete_ms`, so a finished turn
     # ends at that floor and not at the pause plus the run; at 200 ms a slower run pushed it past.
     # The cost is transcriptions dropped because the caller went on: 0.88 a turn on the recorded
     # clips of `ivr eval asr` (0.62 at 200 ms), each a worker's ~200 ms of CPU.
     pause_ms: int = 140
-    # A turn that reads as finished ends no earlier than this: the pause between two sentences of
-    # one utterance (Piper ~300 ms, people often more) must not end it.
-    complete_ms: int = 400
-    # ...and one that ends on "account", "card", "phone"... (voice.endpointing.SOFT_ENDINGS),
-    # after which callers often go on ("my account, it keeps saying..."), no earlier than this.
-    soft_complete_ms: int = 600
+    # The silence each kind of evidence at a pause needs before the turn ends (voice.endpointing).
+    end: EndOfTurnRule = field(default_factory=EndOfTurnRule)
+    # Silence at which Smart Turn v3.2 is asked how finished the voice sounds (0: never, the
+    # default). On telephone-band callers it does not tell a hesitation from a finished turn
+    # (`ivr eval turns`: at every threshold it flags about as many real ends as pauses inside
+    # turns), so it is off; 300 ms is where its reading is least bad (it needs silence in its
+    # window) and is still back before the 400 ms floor.
+    smart_turn_ms: int = 0
     min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
@@ -53,9 +59,8 @@ class TurnConfig:
             raise ValueError("min_speech_ms must not exceed onset_window_ms")
         if self.pause_ms < 0 or self.pause_ms % FRAME_MS:
             raise ValueError(f"pause_ms must be 0 or a positive multiple of {FRAME_MS} ms")
-        for name in ("complete_ms", "soft_complete_ms"):
-            if getattr(self, name) < 0 or getattr(self, name) % FRAME_MS:
-                raise ValueError(f"{name} must be 0 or a positive multiple of {FRAME_MS} ms")
+        if self.smart_turn_ms < 0 or self.smart_turn_ms % FRAME_MS:
+            raise ValueError(f"smart_turn_ms must be 0 or a positive multiple of {FRAME_MS} ms")
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ class TurnDetector:
         self._preroll_frames = 0
         self._pause_id = 0
         self._paused = False  # a TurnPaused is out and no voiced frame has come since
+        self._hold_ms: int | None = None  # this pause's silence limit, from the evidence at it
 
     @property
     def speaking(self) -> bool:
@@ -130,6 +136,17 @@ class TurnDetector:
     def silence_ms(self) -> int:
         """Trailing silence of the turn in progress."""
         return self._silence_ms if self._state == "speaking" else 0
+
+    def hold(self, pause_id: int, ms: int) -> None:
+        """End the turn at `ms` of silence in this pause instead of `silence_ms` (longer or shorter);
+        forgotten as soon as the caller speaks again."""
+        if self._state == "speaking" and self._paused and pause_id == self._pause_id:
+            self._hold_ms = ms
+
+    def recent_audio(self, seconds: float) -> np.ndarray:
+        """The turn's last `seconds` of audio up to now, trailing silence included (Smart Turn's input)."""
+        n = max(1, int(seconds * 1000 / FRAME_MS))
+        return np.concatenate([f for f, _ in self._turn[-n:]]) if self._turn else np.zeros(0, dtype=np.int16)
 
     def end_now(self, pause_id: int) -> "TurnEnded | None":
         """End the turn at its current pause (the transcript of it reads as finished).
@@ -183,13 +200,15 @@ class TurnDetector:
             if voiced:
                 self._silence_ms = 0
                 self._last_voiced_end = end_t
+                self._hold_ms = None
                 if self._paused:
                     self._paused = False
                     events.append(TurnResumed(self._turn_index, self._pause_id))
             else:
                 self._silence_ms += FRAME_MS
             too_long = (end_t - self._onset) * 1000 >= c.max_turn_ms
-            if self._silence_ms >= c.silence_ms or too_long:
+            limit = self._hold_ms if self._hold_ms is not None else c.silence_ms
+            if self._silence_ms >= limit or too_long:
                 events.append(self._close_turn())
             elif c.pause_ms and self._silence_ms == c.pause_ms:
                 self._pause_id += 1
@@ -219,5 +238,6 @@ class TurnDetector:
         self._turn = []
         self._silence_ms = 0
         self._paused = False
+        self._hold_ms = None
         self._pre.clear()
         return turn

@@ -219,8 +219,8 @@ def test_barge_in_raises_the_score(backend, understanding):
 
 def test_after_the_end_the_dialog_stays_ended(dialog):
     dialog.start()
-    (r,) = talk(dialog, "goodbye")
-    assert r.end_call
+    first, r = talk(dialog, "goodbye", "goodbye")  # the first, before anything was done, is checked
+    assert first.state == "anything_else" and r.end_call
     assert dialog.on_turn(CallerTurn(text="where is my order")) == r
 
 
@@ -290,3 +290,159 @@ def test_replies_serialise_to_json(dialog):
     dialog.start()
     for r in talk(dialog, "i paid forty two dollars on monday for order four five six seven eight", "yes"):
         json.loads(json.dumps(r.to_dict()))
+
+
+# ---------------------------------------------------------------- no destructive action on a guess
+
+
+def test_a_goodbye_before_anything_was_done_is_checked_and_no_ends_it(dialog):
+    dialog.start()
+    first, r = talk(dialog, "okay thanks bye", "no")
+    assert first.state == "anything_else" and not first.end_call and first.text == "Is there anything else I can help with?"
+    assert first.accepted_intent is None  # the goodbye was not taken
+    assert r.end_call and r.state == "ended"
+
+
+def test_after_a_resolved_request_a_goodbye_ends_the_call_at_once(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven eight", "yes", "oh great, thanks a lot. bye")
+    assert r[2].state == "anything_else"
+    assert r[3].end_call and "Goodbye" in r[3].text  # after help, the same words are meant
+
+
+@pytest.mark.parametrize("line", ["Oh great, thanks a lot.", "Thanks for nothing.", "Wonderful, just wonderful."])
+def test_sarcasm_is_not_a_goodbye(dialog, line):
+    dialog.start()
+    (r,) = talk(dialog, line)
+    assert not r.end_call and r.escalate is None
+    assert r.state == "offer_human" and r.text.startswith("Sorry about that.") and "person" in r.text
+    assert r.accepted_intent is None
+
+
+def test_a_complaint_shaped_goodbye_mid_flow_is_not_a_goodbye(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "one one one one one", "yes", "this is useless, goodbye")
+    assert "can't find order" in r[2].text
+    assert not r[3].end_call and r[3].state == "offer_human"
+
+
+def test_a_half_sentence_read_as_a_request_for_a_person_is_confirmed(dialog):
+    dialog.start()
+    r = talk(dialog, "I want to talk to", "yes")
+    assert r[0].intent == "speak_to_human" and r[0].confidence > 0.9  # the model is sure; the words are not there
+    assert r[0].escalate is None and r[0].state == "offer_human" and r[0].accepted_intent is None
+    assert r[0].text == "Shall I put you through to a person?"
+    assert r[1].escalate == "human_requested" and r[1].accepted_intent == "speak_to_human"
+
+
+def test_an_unsure_request_naming_a_person_is_confirmed_and_no_keeps_the_bot(backend, understanding):
+    nlu = _Scripted(understanding, {"the person i spoke to hung up": ("speak_to_human", 0.68)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "the person i spoke to hung up", "no")
+    assert r[0].state == "offer_human" and r[0].escalate is None
+    assert r[1].state == "ask_intent" and r[1].escalate is None
+
+
+def test_a_clear_request_for_a_person_is_put_through_at_once(dialog):
+    dialog.start()
+    (r,) = talk(dialog, "I want to speak to a real person please")
+    assert r.escalate == "human_requested" and r.accepted_intent == "speak_to_human"
+
+
+def test_an_unsure_sensitive_intent_is_confirmed_before_any_hand_over(backend, understanding):
+    nlu = _Scripted(understanding, {"the thing with my bill": ("billing_dispute", 0.7)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "the thing with my bill", "yes")
+    assert r[0].state == "confirm_intent" and r[0].escalate is None and r[0].accepted_intent is None
+    assert r[1].escalate == "human_only_intent" and r[1].accepted_intent == "billing_dispute"
+
+
+def test_a_policy_sensitive_intent_needs_the_higher_confidence_too(backend, understanding):
+    nlu = _Scripted(understanding, {"money back": ("refund", 0.7)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    assert d.on_turn(CallerTurn(text="money back")).state == "offer_human"  # 0.7 >= 0.6: the FAQ answer
+    d = TriageDialog(backend, understanding=nlu)
+    d.sensitive_intents = frozenset({"refund"})  # the policy hands refunds to a person
+    d.start()
+    assert d.on_turn(CallerTurn(text="money back")).state == "confirm_intent"
+
+
+# ---------------------------------------------------------------- what the bot waits for; the keypad
+
+
+def test_expecting_follows_the_dialog_state(dialog):
+    assert dialog.expecting() is None
+    dialog.start()
+    assert dialog.expecting() is None  # "how can I help?": anything will do
+    talk(dialog, "where is my order")
+    e = dialog.expecting()
+    assert (e.slot, e.digits, e.keypad, e.date, e.email) == ("order_number", (5,), True, False, False)
+    talk(dialog, "four five six seven eight")
+    assert dialog.expecting().slot == "yes_no"
+
+
+def test_expecting_an_account_a_pin_and_the_counts_come_from_the_settings(backend, understanding):
+    doc = yaml.safe_load(DEFAULT_FLOWS_PATH.read_text())
+    doc["settings"].update(account_digits=6, pin_digits=6)
+    flows = Flows.from_dict(doc)
+    d = TriageDialog(backend, flows=flows, understanding=understanding)
+    d.start()
+    talk(d, "i forgot my password")
+    e = d.expecting()
+    assert (e.slot, e.digits, e.email, e.keypad) == ("account_id", (6,), True, True)
+    assert "six-digit" in flows.say("password_reset.reask_account")
+    d = TriageDialog(backend, flows=flows, understanding=understanding, caller_id="+1 555 555 0103")
+    d.start()
+    talk(d, "what's my account balance")
+    e = d.expecting()
+    assert (e.slot, e.digits, e.date, e.keypad) == ("pin_or_date", (6,), True, True)
+    assert "six-digit PIN" in d._last_prompt and "key in" in d._last_prompt
+
+
+def test_bad_digit_counts_are_refused_at_load():
+    doc = yaml.safe_load(DEFAULT_FLOWS_PATH.read_text())
+    doc["settings"]["order_digits"] = 0
+    with pytest.raises(ValueError, match="order_digits"):
+        Flows.from_dict(doc)
+
+
+def test_prompts_for_numbers_say_they_may_be_keyed_in(dialog):
+    flows = dialog.flows
+    for key in ("order_status.ask_order", "order_status.reask_order", "order_status.not_found",
+                "password_reset.ask_account", "password_reset.reask_account", "account_balance.ask_account",
+                "account_balance.reask_account", "account_balance.ask_verify", "account_balance.verify_failed"):
+        assert "key" in flows.say(key), key
+
+
+def test_a_keyed_order_number_is_looked_up_without_a_read_back(dialog):
+    dialog.start()
+    talk(dialog, "where is my order")
+    r = dialog.on_turn(CallerTurn(text="45678", keypad=True))
+    assert "has shipped" in r.text and r.state == "anything_else"
+    assert r.caller_text == "[keypad] 45678" and r.entities["order_number"] == "45678"
+    assert dialog.steps[-1] == type(dialog.steps[-1])("order_lookup", "order 45678", "found: shipped")
+    transcript = dialog.summary().transcript
+    assert {"speaker": "caller", "text": "[keypad] 45678"} in transcript
+
+
+def test_a_keyed_pin_verifies_and_is_never_kept_in_clear(backend, understanding):
+    d = TriageDialog(backend, understanding=understanding, caller_id="+1 555 555 0103")
+    d.start()
+    talk(d, "what's my account balance")
+    r = d.on_turn(CallerTurn(text="2468", keypad=True))
+    assert "Carol" in r.text and d.verified
+    assert r.caller_text == "[keypad] [PIN]" and "2468" not in json.dumps(r.to_dict())
+    assert d.steps[0].detail == "PIN (keypad)"
+    assert "2468" not in json.dumps(d.summary().to_dict())
+
+
+def test_a_spoken_pin_is_masked_in_the_transcript_and_the_entities(backend, understanding):
+    d = TriageDialog(backend, understanding=understanding, caller_id="+1 555 555 0103")
+    d.start()
+    talk(d, "what's my account balance")
+    (r,) = talk(d, "my pin is two four six eight")
+    assert d.verified and r.caller_text == "my pin is [PIN]"
+    assert "2468" not in json.dumps(r.to_dict()) and "2468" not in json.dumps(d.summary().to_dict())

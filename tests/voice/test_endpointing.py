@@ -55,3 +55,84 @@ def test_soft_endings_are_finished_but_flagged():
     assert transcript_complete("I can't log in to my account.") and soft_ending("I can't log in to my account.")
     assert transcript_complete("I lost my card.") and soft_ending("I lost my card.")
     assert not soft_ending("I think I was charged twice this month.")
+
+
+# -- what the bot is waiting for, and the silence each kind of evidence needs ----------------------
+from calls.expectation import Expectation  # noqa: E402
+from voice.endpointing import (  # noqa: E402
+    EndOfTurnRule,
+    TurnEvidence,
+    answer_pending,
+    misheard_number,
+    spoken_digits,
+)
+
+ORDER = Expectation("order_number", digits=(5,), keypad=True)
+ACCOUNT = Expectation("account_id", digits=(8,), email=True, keypad=True)
+PIN = Expectation("pin_or_date", digits=(4,), date=True, keypad=True)
+RULE = EndOfTurnRule()
+
+
+@pytest.mark.parametrize("text, n", [
+    ("4 5", 2), ("45678.", 5), ("four five, six seven", 4), ("forty five sixty", 4),
+    ("double seven two two two", 5), ("oh two four", 3), ("twelve", 2), ("I don't have it.", 0),
+    ("One one one one.", 4), ("1 2 3 4 5 6 7 8", 8),
+])
+def test_spoken_digits_counts_as_keyed(text, n):
+    assert spoken_digits(text) == n
+
+
+@pytest.mark.parametrize("text, expecting, pending", [
+    ("Four five.", ORDER, True),  # two of five digits: the next group is coming
+    ("Four five six seven eight.", ORDER, False),
+    ("It's 4 5 6 7 8 9.", ORDER, False),  # more than expected: finished, the dialog checks it
+    ("I don't have it with me.", ORDER, False),  # another answer: the usual rules
+    ("Is it the one on the receipt?", ORDER, False),  # a question back
+    ("One two three four.", ACCOUNT, True),
+    ("Alice dot johnson at example", ACCOUNT, True),  # an e-mail address without its end
+    ("alice dot johnson at example dot com.", ACCOUNT, False),
+    ("The fourth of July.", PIN, True),  # a date of birth without its year
+    ("The fourth of July, 1985.", PIN, False),
+    ("The fourth of July, nineteen eighty five.", PIN, False),
+    ("Four three.", PIN, True),
+    ("Four three two one.", PIN, False),
+    ("Four five.", None, False),  # nothing was asked
+])
+def test_answer_pending(text, expecting, pending):
+    assert answer_pending(text, expecting) is pending
+
+
+def test_a_few_words_with_no_digit_after_a_number_was_asked_for_may_be_misheard_digits():
+    assert misheard_number("It's family family.", ORDER)
+    assert misheard_number("Yeah, it's", ORDER)
+    assert not misheard_number("It's family family.", None)
+    assert not misheard_number("Sorry, where do I find that?", ORDER)
+    assert not misheard_number("I'm afraid I don't have the number here.", ORDER)
+
+
+@pytest.mark.parametrize("evidence, wait", [
+    (TurnEvidence("I'd like to check my order."), RULE.complete_ms),
+    (TurnEvidence("I'd like to change the address on my account."), RULE.soft_complete_ms),
+    (TurnEvidence("I want to move, uh..."), RULE.unfinished_ms),
+    (TurnEvidence("My order number is"), RULE.unfinished_ms),
+    (TurnEvidence("4 3 2 1"), RULE.unsure_ms),  # no stop, nothing trailing
+    (TurnEvidence("Four five.", expecting=ORDER), RULE.pending_ms),
+    (TurnEvidence("Four five six seven eight.", expecting=ORDER), RULE.complete_ms),
+    (TurnEvidence("It's family family.", expecting=ORDER), RULE.unfinished_ms),
+    (TurnEvidence("I'd like to check my order.", smart_turn=0.9), RULE.complete_ms),
+    (TurnEvidence("I want to move.", smart_turn=0.01), RULE.unsure_ms),  # the voice disputes it
+])
+def test_end_of_turn_rule_waits_by_evidence(evidence, wait):
+    assert RULE.silence_ms(evidence) == wait
+
+
+def test_the_waits_are_ordered_by_how_likely_more_is_coming():
+    assert RULE.complete_ms < RULE.soft_complete_ms < RULE.unsure_ms < RULE.unfinished_ms < RULE.pending_ms
+
+
+@pytest.mark.parametrize("text, done", [
+    ("I don't have it.", True), ("I called about it.", True), ("Can you fix it?", True),
+    ("I tried and it", False), ("It stopped because you", False), ("It.", False),
+])
+def test_a_pronoun_trails_only_after_a_conjunction(text, done):
+    assert transcript_complete(text) is done

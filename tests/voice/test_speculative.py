@@ -9,6 +9,8 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
+from calls.expectation import Expectation
+from voice.asr_prompts import HESITANT, NUMBER
 from voice.audio import frames, read_wav, resample, telephone_band
 from voice.frames import CallerTurnFrame
 from voice.models import Transcript
@@ -52,10 +54,12 @@ class FakeAsr:
         self.texts = list(texts)
         self.calls = 0
         self.cancelled = 0
+        self.prompts = []
 
-    async def __call__(self, audio):
+    async def __call__(self, audio, prompt=None):
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
+        self.prompts.append(prompt)
         if text is None:
             try:
                 await asyncio.Event().wait()
@@ -69,14 +73,15 @@ def phone16k(caller):
     return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
 
 
-async def run_turns(samples, asr, analyse=None):
+async def run_turns(samples, asr, analyse=None, expecting=None):
     clock = MediaClock()
     sent = []
     for i, f in enumerate(frames(samples, 16000)):
         fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
         fr.metadata["t"] = i * 0.02
         sent.append(fr)
-    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr, analyse=analyse)
+    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr, analyse=analyse,
+                             expecting=(lambda: expecting))
     down, _ = await run_test(proc, frames_to_send=sent)
     return [f for f in down if isinstance(f, CallerTurnFrame)], proc
 
@@ -90,16 +95,19 @@ async def test_a_finished_transcript_ends_the_turn_at_the_pause(make_caller):
     turns, _ = await run_turns(phone16k(caller), FakeAsr(["I need help with my order."]))
     assert len(turns) == 1 and turns[0].speculative
     waited = turns[0].detected_at - turns[0].end
-    assert waited < CONFIG.complete_ms / 1000 + 0.1 < CONFIG.silence_ms / 1000  # not the 800 ms silence
+    assert waited < CONFIG.end.complete_ms / 1000 + 0.1 < CONFIG.silence_ms / 1000  # not the 800 ms silence
     assert await transcript_of(turns[0]) == "I need help with my order."
 
 
-async def test_an_unfinished_transcript_waits_for_the_long_silence(make_caller):
-    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+async def test_an_unfinished_transcript_waits_for_a_hesitation_to_resume(make_caller):
+    """A transcript that trails off ("...is", "and", "um") holds the turn past the no-evidence
+    silence, up to the hesitation wait: callers' filled pauses run to about a second."""
+    caller = make_caller([(0.5, "I need help with my order.")], tail=2.5)
     asr = FakeAsr(["My order number is"])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1
-    assert turns[0].detected_at - turns[0].end >= CONFIG.silence_ms / 1000 - 0.001
+    waited = turns[0].detected_at - turns[0].end
+    assert CONFIG.silence_ms / 1000 < CONFIG.end.unfinished_ms / 1000 - 0.001 <= waited < CONFIG.end.unfinished_ms / 1000 + 0.1
     # The pause's transcription still serves the turn: no second model run.
     assert turns[0].speculative and asr.calls == 1
     assert await transcript_of(turns[0]) == "My order number is"
@@ -144,7 +152,7 @@ async def test_a_pause_between_two_finished_sentences_does_not_end_the_turn(make
     goes on after a short pause: one turn, not a reply talking over the second sentence."""
     caller = make_caller([(0.5, "My parcel is late."), (0.1, "It was due on Monday.")], tail=1.5)
     gap = caller.segments[1].start - caller.segments[0].end
-    assert CONFIG.pause_ms / 1000 < gap < CONFIG.complete_ms / 1000, gap
+    assert CONFIG.pause_ms / 1000 < gap < CONFIG.end.complete_ms / 1000, gap
     asr = FakeAsr(["My parcel is late.", "My parcel is late. It was due on Monday."])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
@@ -155,7 +163,7 @@ async def test_a_turn_ending_on_account_waits_longer_but_not_for_the_long_silenc
     said alone, it still ends well before the 800 ms silence."""
     caller = make_caller([(0.5, "I can't log in to my account."), (0.25, "It keeps saying my password is wrong.")], tail=1.5)
     gap = caller.segments[1].start - caller.segments[0].end
-    assert CONFIG.complete_ms / 1000 < gap < CONFIG.soft_complete_ms / 1000, gap
+    assert CONFIG.end.complete_ms / 1000 < gap < CONFIG.end.soft_complete_ms / 1000, gap
     asr = FakeAsr(["I can't log in to my account.", "I can't log in to my account. It keeps saying my password is wrong."])
     turns, _ = await run_turns(phone16k(caller), asr)
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
@@ -163,7 +171,7 @@ async def test_a_turn_ending_on_account_waits_longer_but_not_for_the_long_silenc
     alone = make_caller([(0.5, "I'd like to change the address on my account.")], tail=1.5)
     turns, _ = await run_turns(phone16k(alone), FakeAsr(["I'd like to change the address on my account."]))
     waited = turns[0].detected_at - turns[0].end
-    assert len(turns) == 1 and CONFIG.soft_complete_ms / 1000 - 0.001 <= waited < CONFIG.silence_ms / 1000, waited
+    assert len(turns) == 1 and CONFIG.end.soft_complete_ms / 1000 - 0.001 <= waited < CONFIG.silence_ms / 1000, waited
 
 
 def test_detector_pause_resume_and_end_now(make_caller):
@@ -230,3 +238,52 @@ def test_understanding_prepare_fills_the_embedding_cache():
     ahead = embeddings._recent[normalise(said)].copy()
     a = Understanding().analyse(said)  # another call's NLU: the same text, from memory
     assert np.array_equal(a.embedding, ahead[0]) and abs(float(a.embedding @ a.embedding) - 1.0) < 1e-3
+
+
+ORDER = Expectation("order_number", digits=(5,), keypad=True)
+
+
+async def test_a_number_read_in_groups_is_one_turn_when_the_bot_asked_for_it(make_caller):
+    """The bot asked for a five-digit order number; the caller reads two digits, stops for a
+    second, reads three. Two digits are not the answer: the turn waits for the rest and the
+    whole number is one turn. Asked nothing, the same audio is answered at the first group
+    (it reads as a finished sentence)."""
+    caller = make_caller([(0.5, "Four five."), (1.0, "six seven eight.")], tail=3.0)
+    gap = caller.segments[1].start - caller.segments[0].end
+    assert CONFIG.end.unsure_ms / 1000 < gap < CONFIG.end.pending_ms / 1000, gap
+    said = ["Four five.", "Four five six seven eight."]
+    asr = FakeAsr(said)
+    turns, _ = await run_turns(phone16k(caller), asr, expecting=ORDER)
+    assert len(turns) == 1 and turns[0].end > caller.segments[1].start
+    assert await transcript_of(turns[0]) == "Four five six seven eight."
+    assert set(asr.prompts) == {NUMBER}  # decoded for digits
+    assert turns[0].detected_at - turns[0].end < CONFIG.end.complete_ms / 1000 + 0.1  # complete: no long wait
+
+    asked_nothing = FakeAsr(said)
+    turns, _ = await run_turns(phone16k(caller), asked_nothing)
+    assert len(turns) == 2 and set(asked_nothing.prompts) == {HESITANT}
+
+
+async def test_a_partial_number_still_ends_at_the_long_silence(make_caller):
+    """A caller who gives two digits and stops is answered after `pending_ms`, not never."""
+    caller = make_caller([(0.5, "Four five.")], tail=3.5)
+    turns, _ = await run_turns(phone16k(caller), FakeAsr(["Four five."]), expecting=ORDER)
+    waited = turns[0].detected_at - turns[0].end
+    assert len(turns) == 1 and CONFIG.end.pending_ms / 1000 - 0.001 <= waited < CONFIG.end.pending_ms / 1000 + 0.1
+
+
+def test_hold_lasts_one_pause(make_caller):
+    """A pause's silence limit is forgotten when the caller speaks again."""
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    det = TurnDetector(CONFIG)
+    ended_at = None
+    held = False
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        for ev in det.feed(f, i * 0.02):
+            if isinstance(ev, TurnPaused) and not held:
+                det.hold(ev.pause_id, 5000)  # the first pause only
+                held = True
+            if isinstance(ev, TurnEnded):
+                ended_at = i * 0.02
+    # The second pause had no hold: the turn ended at the default silence after the last word.
+    assert ended_at is not None and ended_at - caller.segments[1].end < CONFIG.silence_ms / 1000 + 0.3

@@ -1,0 +1,151 @@
+"""What a scripted caller says back to the bot: pure functions from the bot's words to a line.
+
+A caller answers what it was asked, as a person would: the order number when asked for one,
+yes when the bot reads back its own digits and no when they are wrong, its closing to
+"anything else", the need again when the bot did not get it. The bot's wording is matched by
+keywords, loosely, so that rewording a prompt ("say or key in your order number") does not
+break the instrument that measures it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from ivr.caller_script import HANDOFF_REASONS, CallerSpec
+
+
+class Ask(Enum):
+    ANYTHING_ELSE = "anything_else"
+    CONFIRM_VALUE = "confirm_value"  # digits read back: "That's order 4 5 6 7 8. Is that right?"
+    CONFIRM_INTENT = "confirm_intent"  # "Just to check. You'd like to check on an order?"
+    YES_OR_NO = "yes_or_no"
+    PIN = "pin"
+    ORDER = "order"
+    ACCOUNT = "account"
+    OFFER_HUMAN = "offer_human"
+    HOW_CAN_I_HELP = "how_can_i_help"
+    STILL_THERE = "still_there"
+    UNKNOWN = "unknown"
+
+
+# First match wins: the more specific question before the general one ("...order 4 5 6. Is that
+# right?" is a confirmation, "Your order has shipped... anything else?" asks for more).
+_RULES: tuple[tuple[Ask, re.Pattern], ...] = tuple((a, re.compile(p)) for a, p in (
+    (Ask.ANYTHING_ELSE, r"anything else|what else"),
+    (Ask.CONFIRM_VALUE, r"is that (right|correct)|did i get that right"),
+    (Ask.CONFIRM_INTENT, r"just to check|you'd like to|do you want to|did you want to|did you mean"),
+    (Ask.YES_OR_NO, r"yes or (a )?no"),
+    (Ask.PIN, r"\bpin\b|date of birth"),
+    (Ask.ORDER, r"order number|\border\b.*\bagain\b"),
+    (Ask.ACCOUNT, r"account number|e-?mail address|\baccount\b.*\bagain\b"),
+    (Ask.OFFER_HUMAN, r"(talk|speak) to (a|an) (person|agent|human)\?|would you like that\?"),
+    (Ask.HOW_CAN_I_HELP, r"how can i help|what can i help|didn't understand|didn't catch|you can say things like"),
+    (Ask.STILL_THERE, r"are you still there"),
+))
+
+
+def classify(bot_text: str) -> Ask:
+    """Which question the bot's reply asks."""
+    t = bot_text.lower()
+    for ask, pattern in _RULES:
+        if pattern.search(t):
+            return ask
+    return Ask.UNKNOWN
+
+
+_DIGIT = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
+
+
+def read_back_digits(bot_text: str) -> str:
+    """The digits the bot read back ("That's order 4 5 6 7 8." → "45678"), numerals or words."""
+    out = []
+    for tok in re.findall(r"[a-z]+|\d", bot_text.lower()):
+        if tok.isdigit():
+            out.append(tok)
+        elif tok in _DIGIT:
+            out.append(_DIGIT[tok])
+    return "".join(out)
+
+
+# Words in "Just to check. You'd like to <label>?" that mean this caller's intent.
+_INTENT_WORDS = {
+    "order_status": ("order",), "password_reset": ("password",), "account_balance": ("balance",),
+    "opening_hours": ("general question", "opening", "hours"), "speak_to_human": ("person", "agent", "human", "someone"),
+    "fraud_stolen_card": ("stolen", "lost", "fraud"), "complaint": ("complaint",),
+    "billing_dispute": ("charge", "bill"),
+}
+
+
+def intent_matches(bot_text: str, intent: str) -> bool:
+    t = bot_text.lower()
+    return any(w in t for w in _INTENT_WORDS.get(intent, ()))
+
+
+@dataclass(frozen=True)
+class CallerState:
+    said_preamble: bool = False
+    said_opening: bool = False
+    restates: int = 0
+    last: str | None = None  # the key of the last line said
+    last_confirm: str | None = None  # "yes" or "no": the answer a "yes or no?" repeats
+
+
+@dataclass(frozen=True)
+class Answer:
+    key: str  # a key of CallerSpec.lines(), or "wait" (say nothing) or "hang_up"
+    keypad: bool = False  # key the number in (DTMF) instead of saying it
+
+
+MAX_RESTATES = 2
+
+
+def first_line(spec: CallerSpec) -> tuple[Answer, CallerState]:
+    """After the greeting: the preamble (sarcasm, hello) if it has one, else the need."""
+    if spec.preamble:
+        return Answer("preamble"), CallerState(said_preamble=True, last="preamble")
+    return Answer("opening"), CallerState(said_opening=True, last="opening")
+
+
+def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer, CallerState]:
+    """The caller's reply to the bot's reply `bot_text`, and its state after it."""
+    ask = classify(bot_text)
+    key = _key(ask, bot_text, spec, state)
+    if key == "hang_up":
+        return Answer("hang_up"), state
+    new = replace(state, last=key if key != "wait" else state.last)
+    if key == "opening":
+        new = replace(new, said_opening=True)
+    elif key == "restate":
+        new = replace(new, restates=state.restates + 1)
+    if ask in (Ask.CONFIRM_VALUE, Ask.CONFIRM_INTENT):
+        new = replace(new, last_confirm=key)
+    keypad = spec.keypad and key in ("order", "account", "pin")
+    return Answer(key, keypad=keypad), new
+
+
+def _key(ask: Ask, bot_text: str, spec: CallerSpec, state: CallerState) -> str:
+    handoff = spec.intent in HANDOFF_REASONS
+    if ask is Ask.ANYTHING_ELSE:
+        return "closing" if state.said_opening else "opening"
+    if ask is Ask.CONFIRM_VALUE:
+        heard = read_back_digits(bot_text)
+        mine = {n.digits for n in (spec.order, spec.account, spec.pin) if n is not None}
+        return "yes" if heard and heard in mine else "no"
+    if ask is Ask.CONFIRM_INTENT:
+        return "yes" if intent_matches(bot_text, spec.intent) else "no"
+    if ask is Ask.YES_OR_NO:
+        return state.last_confirm or "yes"
+    if ask in (Ask.PIN, Ask.ORDER, Ask.ACCOUNT):
+        slot = ask.value
+        return slot if getattr(spec, slot) is not None else ("restate" if state.said_opening else "opening")
+    if ask is Ask.OFFER_HUMAN:
+        return "accept_human" if handoff else "decline_human"
+    if ask is Ask.HOW_CAN_I_HELP:
+        if not state.said_opening:
+            return "opening"
+        return "restate" if state.restates < MAX_RESTATES else "hang_up"
+    if ask is Ask.STILL_THERE:
+        return state.last or "opening"
+    return "wait"

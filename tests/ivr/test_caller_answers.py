@@ -1,0 +1,127 @@
+"""The scripted caller's answers: the bot's words → which line it says, as a person would."""
+
+import pytest
+
+from ivr.caller_answers import Ask, CallerState, answer, classify, first_line, read_back_digits
+from ivr.caller_script import parse_set
+
+
+def _caller(**kw):
+    base = {"id": "c", "intent": "account_balance", "voice": "v", "opening": "What's my balance?",
+            "account": "12345678", "pin": "4321"}
+    return parse_set({"voices": {"v": {"engine": "piper"}}, "tune": [{**base, **kw}]}).callers[0]
+
+
+def _keys(caller, *bot_texts):
+    """The keys of the lines a caller says: its first, then one per bot reply."""
+    a, s = first_line(caller)
+    keys = [a.key]
+    for text in bot_texts:
+        a, s = answer(text, caller, s)
+        keys.append(a.key)
+    return keys
+
+
+@pytest.mark.parametrize("text, ask", [
+    ("Hi, thanks for calling Acme. I'm an automated assistant. How can I help you today?", Ask.HOW_CAN_I_HELP),
+    ("Sure. What's your order number?", Ask.ORDER),
+    ("Please say or key in your order number, then press hash.", Ask.ORDER),
+    ("I can't find order 4 5 6. Could you say it again?", Ask.ORDER),
+    ("That's order 4 5 6 7 8. Is that right?", Ask.CONFIRM_VALUE),
+    ("I can help with that. What's your account number, or the email address on the account?", Ask.ACCOUNT),
+    ("Thanks. For security, please say your four-digit PIN or your date of birth.", Ask.PIN),
+    ("Your order has shipped. The lamp should arrive by Friday. Is there anything else I can help with?", Ask.ANYTHING_ELSE),
+    ("Just to check. You'd like to reset your password?", Ask.CONFIRM_INTENT),
+    ("Sorry, was that a yes or a no?", Ask.YES_OR_NO),
+    ("Sorry, I can't help with that. Would you like to talk to a person?", Ask.OFFER_HUMAN),
+    ("Sorry, I didn't understand. You can say things like: where is my order, reset my password.", Ask.HOW_CAN_I_HELP),
+    ("Are you still there? How can I help?", Ask.HOW_CAN_I_HELP),
+    ("Are you still there?", Ask.STILL_THERE),
+    ("Sure. I'm putting you through to a person now.", Ask.UNKNOWN),
+])
+def test_classify(text, ask):
+    assert classify(text) is ask
+
+
+def test_read_back_digits_numerals_and_words():
+    assert read_back_digits("That's order 4 5 6 7 8. Is that right?") == "45678"
+    assert read_back_digits("That's account one two three four five six seven eight. Is that right?") == "12345678"
+
+
+def test_a_conversation_for_balance():
+    c = _caller()
+    a, s = first_line(c)
+    assert a.key == "opening" and s.said_opening
+    a, s = answer("Sure. What's your account number?", c, s)
+    assert a.key == "account" and not a.keypad
+    a, s = answer("That's account 1 2 3 4 5 6 7 8. Is that right?", c, s)
+    assert a.key == "yes"
+    a, s = answer("Sorry, was that a yes or a no?", c, s)
+    assert a.key == "yes"  # the same answer again
+    a, s = answer("Thanks. For security, please say your four-digit PIN or your date of birth.", c, s)
+    assert a.key == "pin"
+    a, s = answer("Thanks, Alice. Your balance is 42 dollars. Is there anything else I can help with?", c, s)
+    assert a.key == "closing"
+
+
+def test_wrong_digits_read_back_get_a_no_and_the_no_is_repeated():
+    assert _keys(_caller(), "That's account 1 2 3 4 5 6 7 9. Is that right?", "Sorry, was that a yes or a no?") == [
+        "opening", "no", "no"]
+
+
+def test_preamble_first_then_the_need_when_the_bot_asks_again():
+    c = _caller(preamble="Oh brilliant, another robot.")
+    assert not first_line(c)[1].said_opening
+    # Even a premature "anything else?" gets the need, not the closing.
+    assert _keys(c, "Is there anything else I can help with?", "Sorry, I didn't understand. How can I help?") == [
+        "preamble", "opening", "restate"]
+
+
+def test_restates_are_bounded_then_the_caller_hangs_up():
+    c = _caller(restate="My balance, please.")
+    _, s = first_line(c)
+    keys = []
+    for _ in range(3):
+        a, s = answer("Sorry, I didn't catch that.", c, s)
+        keys.append(a.key)
+    assert keys == ["restate", "restate", "hang_up"]
+    assert c.lines()["restate"] == "My balance, please."
+
+
+def test_intent_confirmation_yes_only_for_its_own_intent():
+    c = _caller()
+    _, s = first_line(c)
+    assert answer("Just to check. You'd like to hear your account balance?", c, s)[0].key == "yes"
+    assert answer("Just to check. You'd like to check on an order?", c, s)[0].key == "no"
+
+
+def test_offer_of_a_person_depends_on_the_need():
+    routine, handoff = _caller(), _caller(intent="fraud_stolen_card", account=None, pin=None)
+    offer = "Sorry, I can't help with that. Would you like to talk to a person?"
+    assert answer(offer, routine, first_line(routine)[1])[0].key == "decline_human"
+    assert answer(offer, handoff, first_line(handoff)[1])[0].key == "accept_human"
+
+
+def test_keypad_callers_key_numbers_and_say_the_rest():
+    c = _caller(keypad=True)
+    _, s = first_line(c)
+    a, s = answer("Sure. What's your account number?", c, s)
+    assert a.key == "account" and a.keypad
+    a, _ = answer("That's account 1 2 3 4 5 6 7 8. Is that right?", c, s)
+    assert a.key == "yes" and not a.keypad
+
+
+def test_asked_for_a_number_it_does_not_have_it_restates_its_need():
+    c = _caller()  # a balance caller has no order number
+    _, s = first_line(c)
+    assert answer("Sure. What's your order number?", c, s)[0].key == "restate"
+
+
+def test_still_there_repeats_the_last_line_and_unknown_waits():
+    c = _caller()
+    _, s = first_line(c)
+    _, s = answer("Sure. What's your account number?", c, s)
+    assert answer("Are you still there?", c, s)[0].key == "account"
+    a, s2 = answer("One moment.", c, s)
+    assert a.key == "wait" and s2.last == "account"
+    assert CallerState().last is None
