@@ -238,6 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
     tf = tsub.add_parser("frustration", help="re-fit the frustration fusion weights from labelled turns")
     train_frustration.add_arguments(tf)
     tf.set_defaults(func=lambda a: train_frustration.run(a))
+    ta = tsub.add_parser("arousal", help="fit the voice model (first turn and with a baseline) from labelled voice turns")
+    from ivr import train_arousal
+
+    train_arousal.add_arguments(ta)
+    ta.set_defaults(func=lambda a: train_arousal.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer"],
