@@ -176,6 +176,7 @@ class TriageDialog:
         self.transcript: list[tuple[str, str]] = []
         self.trajectory = Trajectory(alpha=self.weights.ema_alpha)
         self.last_contributions: dict[str, float] = {}
+        self.turn_parts: list[dict[str, float]] = []  # one per trajectory point: that turn's parts
         self._embeddings: list[Any] = []
         self._last_prompt = ""
         self._last_reply: BotReply | None = None
@@ -211,9 +212,7 @@ class TriageDialog:
             self._embeddings.append(a.embedding)
         signals = DialogueSignals(self.no_match, self.no_input, turn.barge_in, self.no_progress)
         feats = turn_features(a.cues, turn.prosody, signals)
-        raw = self.weights.score(feats)
-        self.trajectory.add(raw)
-        self.last_contributions = self._parts(feats, turn.prosody, signals)
+        self._score(feats, turn.prosody, signals)
         return self._decide(a)
 
     def expecting(self) -> Expectation | None:
@@ -288,6 +287,7 @@ class TriageDialog:
             steps=self.steps,
             frustration=self.trajectory.smoothed,
             frustration_raw=self.trajectory.raw,
+            frustration_parts=self.turn_parts,
             escalation_reason=self.escalation,
             transcript=self.transcript,
         )
@@ -343,7 +343,13 @@ class TriageDialog:
 
     def _score_wordless(self, turn: CallerTurn, signals: DialogueSignals) -> None:
         """A turn with no words to read (a silence, a keyed entry): voice and dialogue only."""
-        self.trajectory.add(self.weights.score(turn_features(TextCues(), turn.prosody, signals)))
+        self._score(turn_features(TextCues(), turn.prosody, signals), turn.prosody, signals)
+
+    def _score(self, feats: dict[str, float], prosody: dict[str, float], signals: DialogueSignals) -> None:
+        """One point of the trajectory, with the parts that made it (this turn's, never the last's)."""
+        self.trajectory.add(self.weights.score(feats))
+        self.last_contributions = self._parts(feats, prosody, signals)
+        self.turn_parts.append(self.last_contributions)
 
     def _understood(self) -> None:
         self.no_match = 0
@@ -746,7 +752,6 @@ class TriageDialog:
     def _on_keypad(self, digits: str, turn: CallerTurn) -> BotReply:
         """Digits keyed in answer to the question: the value itself (exact: no read-back)."""
         self._score_wordless(turn, DialogueSignals(self.no_match, 0, turn.barge_in, self.no_progress))
-        self.last_contributions = {}
         if self.state == VERIFY:
             return self._check_identity(digits, None, None, keyed=True)
         slot = "order_number" if self.slot == "order_number" else "account_id"

@@ -180,6 +180,26 @@ class Trajectory:
         return self.smoothed[-1] - self.smoothed[max(0, len(self.smoothed) - 3)]
 
 
+# A turn's parts (``Dialog._parts``: the score's logit split by where it came from) and the names
+# the agent desktop and the call page show for them.
+PART_NAMES = {"prosody": "voice", "text": "words", "dialogue": "dialogue"}
+
+
+def drove(parts: Mapping[str, Any] | None) -> str | None:
+    """Which part drove a turn's score: the name ("voice", "words", "dialogue") of the largest
+    positive contribution to its logit, the bias left out. None when no part added anything (a
+    calm turn, or a turn stored without its parts); a tie goes to the part listed first in
+    ``PART_NAMES``."""
+    if not isinstance(parts, Mapping):
+        return None
+    best, top = None, 0.0
+    for key, name in PART_NAMES.items():
+        v = parts.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > top:
+            best, top = name, float(v)
+    return best
+
+
 @dataclass(frozen=True)
 class LabelledTurn:
     """One turn's features and whether a person judged the caller frustrated."""

@@ -631,3 +631,18 @@ def test_a_keyed_order_number_with_a_zero_is_looked_up_not_transferred(dialog):
     talk(dialog, "where is my order")
     r = dialog.on_turn(CallerTurn(text="10234", keypad=True))
     assert r.escalate is None and "out for delivery" in r.text
+
+
+def test_each_scored_turn_keeps_its_own_parts_for_the_trajectory(dialog):
+    dialog.start()
+    angry = {"pitch_median_hz_z": 2.5, "energy_db_z": 2.0, "pitch_range_st_z": 1.5, "arousal_logit": 3.0}
+    talk(dialog, "where is my order", CallerTurn(text="I don't have the number", prosody=angry),
+         CallerTurn(text="", no_input=True), CallerTurn(text="45678", keypad=True))
+    assert len(dialog.turn_parts) == len(dialog.trajectory.raw) == 4  # the silence and the keyed entry too
+    assert all(set(p) == {"text", "prosody", "dialogue", "bias"} for p in dialog.turn_parts)
+    assert dialog.turn_parts[1]["prosody"] > dialog.turn_parts[0]["prosody"]
+    assert dialog.turn_parts[2]["text"] == 0.0 and dialog.turn_parts[2]["dialogue"] > 0  # a silence: no words
+    assert dialog.last_contributions is dialog.turn_parts[-1]  # the keyed entry's own, not the turn before's
+    traj = dialog.summary().trajectory
+    assert [t["score"] for t in traj] == [round(x, 3) for x in dialog.trajectory.raw]
+    assert traj[1]["drove"] == "voice" and traj[1]["parts"] == dialog.turn_parts[1]
