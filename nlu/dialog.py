@@ -712,6 +712,8 @@ class TriageDialog:
         slot = self.slot or ""
         intent = a.intent.intent
         corrected = a.entities.order_number or a.entities.account_id or _longest(a, 3)
+        if intent in ("yes", "no") and a.intent.confidence < self.cfg.confirm_below and not corrected:
+            intent = OUT_OF_SCOPE  # "I guess so." reads as a no at 0.54: neither, so asked yes or no
         if intent == "no" or (corrected and corrected != self.slots.get(slot)):
             # A rejected read-back is a failed try at the slot: the caller gets max_slot_attempts
             # read-backs, then the offer of a person, never an endless "Is that right?".

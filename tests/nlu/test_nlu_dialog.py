@@ -700,3 +700,11 @@ def test_the_number_given_to_the_offer_after_failed_tries_is_taken(dialog):
     (r,) = talk(dialog, "four five six seven eight")
     assert r.state == "confirm_slot" and r.text == "That's order 4 5 6 7 8. Is that right?"
     assert "has shipped" in talk(dialog, "yes")[0].text
+
+
+def test_an_unsure_yes_or_no_to_a_read_back_is_asked_yes_or_no(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven eight", "I guess so.", "yes")
+    assert r[2].intent == "no" and r[2].confidence < 0.6  # the model's guess
+    assert r[2].state == "confirm_slot" and "yes or a no" in r[2].text and "order_number" not in dialog.attempts
+    assert "has shipped" in r[3].text
