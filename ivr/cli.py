@@ -184,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
     v.add_argument("--pause-ms", dest="pause_ms", type=int,
                    help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
+    v.add_argument("--number-wait-ms", dest="number_wait_ms", type=int,
+                   help="silence allowed inside a number the bot asked for, read in groups (default 2000)")
+    v.add_argument("--hesitation-ms", dest="hesitation_ms", type=int,
+                   help="silence allowed after words that trail off ('I want to move, uh...') (default 1500)")
     v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
                    help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
     v.add_argument("--advertise", help="address to put in Via/Contact/SDP (default: the --sip host, or 127.0.0.1 for 0.0.0.0)")
@@ -238,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     tf = tsub.add_parser("frustration", help="re-fit the frustration fusion weights from labelled turns")
     train_frustration.add_arguments(tf)
     tf.set_defaults(func=lambda a: train_frustration.run(a))
+    ta = tsub.add_parser("arousal", help="fit the voice model (first turn and with a baseline) from labelled voice turns")
+    from ivr import train_arousal
+
+    train_arousal.add_arguments(ta)
+    ta.set_defaults(func=lambda a: train_arousal.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer"],

@@ -166,6 +166,11 @@ def answer_pending(text: str, expecting: Expectation | None) -> bool:
     return False
 
 
+def number_given(text: str, expecting: Expectation | None) -> bool:
+    """The number the bot asked for is all there (at least as many digits as it has)."""
+    return expecting is not None and bool(expecting.digits) and spoken_digits(text) >= min(expecting.digits)
+
+
 def misheard_number(text: str, expecting: Expectation | None) -> bool:
     """A number was asked for and a few words came back with no digit in them: most often digits
     Whisper heard as words ("seven seven" as "family family", "five five five" as "time time
@@ -174,7 +179,7 @@ def misheard_number(text: str, expecting: Expectation | None) -> bool:
     if expecting is None or not expecting.digits or text.rstrip().endswith("?"):
         return False
     w = words(text)
-    return 0 < len(w) <= 4 and spoken_digits(text) == 0
+    return 0 < len(w) <= 6 and spoken_digits(text) == 0
 
 
 def _says_a_year(w: list[str]) -> bool:
@@ -211,6 +216,10 @@ class EndOfTurnRule:
     def silence_ms(self, ev: TurnEvidence) -> int:
         if answer_pending(ev.text, ev.expecting):
             return self.pending_ms
+        if number_given(ev.text, ev.expecting):
+            # All the digits asked for: finished, however Whisper punctuated it ("4, 5, 6, 7, 8...",
+            # "It's 7 7 2 2 2" with no stop).
+            return self.complete_ms
         if misheard_number(ev.text, ev.expecting):
             # ...and one that trails off has not got to the number yet ("Yeah, it's...").
             return self.pending_ms if _trails_off(ev.text) else self.unfinished_ms

@@ -25,6 +25,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
+from voice.arousal import CallerVoice
 from voice.audio import FRAME_MS
 from voice.frames import (
     BotReplyEndFrame,
@@ -341,7 +342,7 @@ class BotTurnProcessor(FrameProcessor):
         self._emit = on_event
         self._progress = progress
         self._reply_id = 0
-        self._baseline = prosody_mod.CallerBaseline()  # this caller's own norm, turn by turn
+        self._voice = CallerVoice()  # how agitated this caller sounds: from the first turn, then against their own norm
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -355,7 +356,7 @@ class BotTurnProcessor(FrameProcessor):
             fut = frame.metadata.pop("prosody_future", None)
             if fut is not None:
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
-                frame.prosody = self._baseline.normalise(p).to_dict()
+                frame.prosody = self._voice.judge(p).to_dict()
             reply = None
             t0 = time.perf_counter()
             if frame.no_input:

@@ -118,6 +118,8 @@ def test_a_few_words_with_no_digit_after_a_number_was_asked_for_may_be_misheard_
     (TurnEvidence("4 3 2 1"), RULE.unsure_ms),  # no stop, nothing trailing
     (TurnEvidence("Four five.", expecting=ORDER), RULE.pending_ms),
     (TurnEvidence("Four five six seven eight.", expecting=ORDER), RULE.complete_ms),
+    (TurnEvidence("4, 5, 6, 7, 8...", expecting=ORDER), RULE.complete_ms),  # all the digits: done
+    (TurnEvidence("It's 7 7 2 2 2", expecting=ORDER), RULE.complete_ms),
     (TurnEvidence("It's family family.", expecting=ORDER), RULE.unfinished_ms),
     (TurnEvidence("Yeah, it's...", expecting=ORDER), RULE.pending_ms),  # not at the number yet
     (TurnEvidence("I think."), RULE.unfinished_ms),  # a projector: more is announced
