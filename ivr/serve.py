@@ -41,6 +41,7 @@ DEFAULTS = {
     "pause_ms": None,
     "number_wait_ms": None,  # silence allowed inside a number the bot asked for (EndOfTurnRule.pending_ms)
     "hesitation_ms": None,  # ...after a transcript that trails off (EndOfTurnRule.unfinished_ms)
+    "smart_turn_ms": None,  # ask Smart Turn v3.2 at this silence (default 0: off; voice.smart_turn)
     "asr_fit": True,
     "max_calls": 200,  # calls at once on this worker; more get 503 (Kamailio fails over)
     "max_draining": 4,  # hung-up calls still finishing: more means overloaded, new calls get 503
@@ -57,7 +58,8 @@ def turn_config(settings: dict):
 
     from voice.turns import TurnConfig
 
-    base = TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings.get(k) is not None})
+    base = TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms", "smart_turn_ms")
+                         if settings.get(k) is not None})
     waits = {f: int(settings[k]) for k, f in (("number_wait_ms", "pending_ms"), ("hesitation_ms", "unfinished_ms"))
              if settings.get(k) is not None}
     if any(v <= 0 for v in waits.values()):
