@@ -184,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
     v.add_argument("--pause-ms", dest="pause_ms", type=int,
                    help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
+    v.add_argument("--number-wait-ms", dest="number_wait_ms", type=int,
+                   help="silence allowed inside a number the bot asked for, read in groups (default 2000)")
+    v.add_argument("--hesitation-ms", dest="hesitation_ms", type=int,
+                   help="silence allowed after words that trail off ('I want to move, uh...') (default 1500)")
+    v.add_argument("--smart-turn-ms", dest="smart_turn_ms", type=int,
+                   help="also ask Smart Turn v3.2 at this silence whether the voice sounds finished (default 0: off)")
     v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
                    help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
     v.add_argument("--advertise", help="address to put in Via/Contact/SDP (default: the --sip host, or 127.0.0.1 for 0.0.0.0)")

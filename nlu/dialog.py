@@ -17,11 +17,14 @@ apology and the offer of a person; a request for a person that names none, or
 is unsure, is confirmed; so is an unsure sensitive intent.
 
 Numbers are taken at the length the settings give: a shorter one is kept for the next turn
-to finish ("4 5. And the rest?"), a length one off with a repeated digit is tried one repeat
-more or fewer against the backend (order and account numbers only, and always read back; a PIN
-is never guessed at but asked to be keyed in), anything else is re-asked. Every question counts
-its failed tries and offers a person at ``max_slot_attempts`` instead of asking again; so does
-a read-back answered neither yes nor no twice.
+to finish ("Okay. I have 4 5 so far. What's the rest of the order number?"), a length one off
+with a repeated digit is tried one repeat more or fewer against the backend (order and account
+numbers only, and always read back; a PIN is never guessed at but asked to be keyed in),
+anything else is re-asked. Every question counts its failed tries and offers a person at
+``max_slot_attempts`` instead of asking again; so does a read-back answered neither yes nor no
+twice. An answer to the offer of a person that is neither a clear yes nor a clear no (a bare
+"Thank you.", a "no" heard unsure) is asked once more ("Would you like a person? Please say
+yes or no."), never taken as a goodbye; a number given instead is taken as the number.
 
 ``expecting()`` says what the bot has just asked for (an order number, an
 account, a PIN or date, a yes or no), for turn-taking and the keypad. A keyed
@@ -40,7 +43,7 @@ from calls.expectation import Expectation
 
 from .backend import Backend, Customer
 from .entities import parse_date
-from .evidence import displeased, names_a_person
+from .evidence import displeased, names_a_person, says_farewell
 from .flows import Flows, last_question
 from .frustration_text import TextCues
 from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
@@ -296,6 +299,8 @@ class TriageDialog:
 
     def _reply(self, text: str, *, state: str, end_call: bool = False, escalate: str | None = None,
                analysis: Analysis | None = None) -> BotReply:
+        if state != self.state:
+            self.unclear_confirms = 0  # counted per question: a new one starts afresh
         self.state = state
         if escalate:
             self.escalation = escalate
@@ -441,13 +446,18 @@ class TriageDialog:
         # A caller who says goodbye mid-question means it; a weak "bye" while reading out a value may not.
         sure_bye = self.state not in (COLLECT, VERIFY) or a.intent.confidence >= self.cfg.goodbye_confirm_below
         bye_shaped = intent == "goodbye" or (intent == OUT_OF_SCOPE and a.intent.top_intent == "goodbye")
+        if self.state == OFFER_HUMAN and not self.unclear_confirms and self._unclear_offer_answer(a, bye_shaped):
+            # Neither a clear yes nor a clear no to "Would you like that?": ask plainly, once.
+            self.unclear_confirms += 1
+            self._doubted = True
+            return self._no_match(a, self.flows.say("offer_human_unclear"), state=OFFER_HUMAN)
         if not answering and bye_shaped and sure_bye:
             reply = self._on_goodbye(a)
             if reply is not None:
                 return reply
         if not answering and intent == "repeat" and self._last_prompt:
             self.no_progress += 1
-            self.partial = self._carried  # "Sorry, what?" after "4 5. And the rest?": still 4 5
+            self.partial = self._carried  # "Sorry, what?" after "I have 4 5 so far...": still 4 5
             return self._reply(self._last_prompt, state=self.state, analysis=a)
         handler = {
             ASK_INTENT: self._on_ask_intent,
@@ -459,6 +469,27 @@ class TriageDialog:
             OFFER_HUMAN: self._on_offer_human,
         }[self.state]
         return handler(a)
+
+    def _unclear_offer_answer(self, a: Analysis, bye_shaped: bool) -> bool:
+        """After the offer of a person: the turn is neither a clear yes nor a clear no (nor a new
+        request, a farewell in words, a number for the question the offer stopped, or "what?").
+        A yes or no below ``confirm_below``, a request for a person as unsure as one that is
+        confirmed elsewhere, and thanks without words of leave ("Thank you.": often a "no, thank
+        you" with its "no" lost) are unclear (nlu/evidence.py)."""
+        intent, conf = a.intent.intent, a.intent.confidence
+        if intent in ("yes", "no"):
+            return conf < self.cfg.confirm_below
+        if intent == "speak_to_human":
+            return not (names_a_person(a.text) or conf >= self.cfg.transfer_confirm_below)
+        if intent == "repeat" or self._business_intent(a) or self._offer_gives_number(a):
+            return False
+        if bye_shaped:
+            return not (says_farewell(a.text) or displeased(a.cues, a.text, self._helped()))
+        return True
+
+    def _offer_gives_number(self, a: Analysis) -> bool:
+        """The offer stopped a question for a number, and the caller gives the number instead."""
+        return self._resume is not None and self.flow is not None and bool(digits_only(a.text) or a.entities.numbers)
 
     def _on_goodbye(self, a: Analysis) -> BotReply | None:
         """A goodbye ends the call only on evidence in proportion: not when it sounds displeased
@@ -536,6 +567,10 @@ class TriageDialog:
                 self._last_reply = reply
                 return reply
             return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
+        if self._offer_gives_number(a):  # "no" in effect: the number, once more
+            self.slot, self._resume = self._resume, None
+            self.state = COLLECT
+            return self._on_collect(a)
         self._resume = None
         return self._on_ask_intent(a)
 
@@ -593,8 +628,9 @@ class TriageDialog:
         for 77222: ASR loses count of repeats) is tried with one repeat more or fewer; when exactly
         one of those exists in the backend, that one is read back (the read-back is the caller's
         check; nothing is acted on unconfirmed). A shorter number is kept for the next turn to
-        continue ("4 5. And the rest?"); a short number begun afresh after one was kept replaces
-        it but counts as a failed try; a longer one is re-asked, as a failed try at the slot."""
+        continue ("Okay. I have 4 5 so far. What's the rest of the order number?"); a short
+        number begun afresh after one was kept replaces it but counts as a failed try; a longer
+        one is re-asked, as a failed try at the slot."""
         want = self._want(slot)
         self.partial = ""
         if len(digits) == want:
@@ -611,8 +647,9 @@ class TriageDialog:
                     return self._slot_failed(slot, self._reask_key(slot), a)
             self.partial, self._held = digits, True
             self.slot = "order_number" if slot == "order_number" else "account"
-            return self._reply(self.flows.say("number_partial", digits_spoken=say_digits(digits)), state=COLLECT,
-                               analysis=a)
+            # Name the number the rest belongs to: "And the rest?" alone was not understood.
+            key = "order_status.partial_order" if slot == "order_number" else f"{self._flow_kind()}.partial_account"
+            return self._reply(self.flows.say(key, digits_spoken=say_digits(digits)), state=COLLECT, analysis=a)
         return self._slot_failed(slot, self._reask_key(slot), a)
 
     def _slot_failed(self, slot: str, key: str, a: Analysis | None, not_understood: bool = False,
@@ -681,6 +718,8 @@ class TriageDialog:
         slot = self.slot or ""
         intent = a.intent.intent
         corrected = a.entities.order_number or a.entities.account_id or _longest(a, 3)
+        if intent in ("yes", "no") and a.intent.confidence < self.cfg.confirm_below and not corrected:
+            intent = OUT_OF_SCOPE  # "I guess so." reads as a no at 0.54: neither, so asked yes or no
         if intent == "no" or (corrected and corrected != self.slots.get(slot)):
             # A rejected read-back is a failed try at the slot: the caller gets max_slot_attempts
             # read-backs, then the offer of a person, never an endless "Is that right?".

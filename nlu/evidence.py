@@ -26,6 +26,11 @@ stratified quarter the intent tests use (seed 42, 120 examples):
   whatever its confidence: all 32 labelled ``speak_to_human`` examples name a person (agent,
   person, human, someone, representative, operator, manager...), so the model has no evidence for
   that reading without such a word, and it scores such fragments 0.96-0.98 all the same.
+- An answer to the offer of a person ("Would you like that?") is a yes/no question's answer:
+  a yes or no below ``confirm_below`` ("I guess so." scores 0.54 no), or thanks without words of
+  leave ("Thank you.", "Thanks anyway.": 0.96-0.97 goodbye, and the usual shape of a "no, thank
+  you" whose "no" was lost), is neither, so the question is asked again plainly once rather than
+  taken as a goodbye or a refusal.
 - A goodbye with clear signs of displeasure (sarcasm, an explicit complaint, profanity, strongly
   negative sentiment: the text cues of nlu/frustration_text.py) is not a goodbye: "Thanks for
   nothing." scores 1.00 goodbye. Before the bot has helped, sarcastic thanks ("Oh great, thanks a
@@ -54,6 +59,20 @@ _SARCASTIC_THANKS = re.compile(
     r"|\b(great|wonderful|brilliant|perfect|fantastic|lovely|marvellous|super) just \1\b"
     r"|\bthanks a (?:bunch|million)\b|\bthanks a lot\b(?! for (?:your|the|all) help)"
 )
+
+
+# Words that take leave, as against thanks alone: "No, that's all. Thank you, goodbye." ends a
+# conversation; "Thank you." or "Thanks anyway." answering "Would you like that?" may be a
+# "no, thank you" with the "no" lost (Whisper heard "Now, thank you.", goodbye at 0.92).
+_FAREWELL = re.compile(
+    r"\b(?:good ?bye|bye|that's (?:all|it|everything)|that is (?:all|it)|nothing else|all done"
+    r"|have a (?:good|nice|great) (?:day|one|evening|afternoon)|take care)\b"
+)
+
+
+def says_farewell(text: str) -> bool:
+    """The turn takes leave in words (bye, that's all), not only thanks."""
+    return bool(_FAREWELL.search(normalise(text)))
 
 
 def names_a_person(text: str) -> bool:

@@ -83,7 +83,7 @@ class Speculation:
     follow: asyncio.Task | None = None  # what follows the transcription (NLU head start, prosody)
     expecting: Expectation | None = None  # what the bot was waiting for when the pause came
     voice: asyncio.Task | None = None  # Smart Turn's P(complete), asked at `smart_turn_ms` of silence
-    decided: bool = False  # the pause's silence limit is set from its evidence
+    wait: int | None = None  # the silence (ms) its evidence says ends the turn, once decided
 
 
 class TurnTakingProcessor(FrameProcessor):
@@ -218,27 +218,24 @@ class TurnTakingProcessor(FrameProcessor):
             self._dropped_this_turn += 1
 
     async def _end_if_finished(self) -> None:
-        """The pause's evidence is in: set the silence that ends the turn, and end it if reached.
-
-        A transcript that reads finished also waits for the voice's reading (Smart Turn, asked at
-        `smart_turn_ms`): a filler Whisper dropped ("I want to move, uh," read as "I want to
-        move.") sounds unfinished. Anything else is decided by the text and what the bot is
-        waiting for alone (voice.endpointing.EndOfTurnRule)."""
+        """The pause's evidence is in: set the silence that ends the turn (once per pause), and
+        end it when reached (voice.endpointing.EndOfTurnRule: the text, and what the bot is
+        waiting for). With Smart Turn on, a transcript that reads finished also waits for the
+        voice's reading, asked at `smart_turn_ms`."""
         spec = self._spec
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
-        text = spec.task.result().text
-        voice = None
-        if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
-            if spec.voice is None or not spec.voice.done():
-                return  # asked at smart_turn_ms, back before the floor
-            if not spec.voice.cancelled() and spec.voice.exception() is None:
-                voice = spec.voice.result()
-        wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
-        if not spec.decided:
-            spec.decided = True
-            self._detector.hold(spec.pause_id, wait)
-        if self._detector.silence_ms < wait:
+        if spec.wait is None:
+            text = spec.task.result().text
+            voice = None
+            if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
+                if spec.voice is None or not spec.voice.done():
+                    return  # asked at smart_turn_ms, back before the floor
+                if not spec.voice.cancelled() and spec.voice.exception() is None:
+                    voice = spec.voice.result()
+            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
+            self._detector.hold(spec.pause_id, spec.wait)
+        if self._detector.silence_ms < spec.wait:
             return
         ev = self._detector.end_now(spec.pause_id)
         if ev is not None:

@@ -454,7 +454,7 @@ def test_a_spoken_pin_is_masked_in_the_transcript_and_the_entities(backend, unde
 def test_digits_said_across_turns_join_into_one_answer(dialog):
     dialog.start()
     r = talk(dialog, "where is my order", "four five")
-    assert r[1].state == "collect" and r[1].text == "4 5. And the rest?"
+    assert r[1].state == "collect" and r[1].text == "Okay. I have 4 5 so far. What's the rest of the order number?"
     # the rest (3) completes the answer now, and so does the whole number said again (5)
     assert dialog.expecting().digits == (3, 5) and dialog.expecting().keypad
     (r2,) = talk(dialog, "six seven eight")
@@ -465,7 +465,7 @@ def test_digits_said_across_turns_join_into_one_answer(dialog):
 def test_a_partial_number_is_continued_over_several_turns_or_said_again_whole(dialog):
     dialog.start()
     r = talk(dialog, "where is my order", "four", "and five six", "seven eight")
-    assert r[1].text == "4. And the rest?" and r[2].text == "4 5 6. And the rest?"
+    assert "I have 4 so far" in r[1].text and "I have 4 5 6 so far" in r[2].text
     assert "4 5 6 7 8" in r[3].text and r[3].state == "confirm_slot"
     dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
     dialog.start()
@@ -485,7 +485,7 @@ def test_a_turn_that_is_not_digits_discards_the_partial(dialog):
 def test_a_short_number_begun_afresh_replaces_the_partial_and_counts_as_a_try(dialog):
     dialog.start()
     r = talk(dialog, "where is my order", "one two three four", "one oh two", "three four")
-    assert r[2].text == "1 0 2. And the rest?" and dialog.attempts["order_number"] == 1
+    assert "I have 1 0 2 so far" in r[2].text and dialog.attempts["order_number"] == 1
     assert "That's order 1 0 2 3 4" in r[3].text
     dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
     dialog.start()
@@ -631,6 +631,83 @@ def test_a_keyed_order_number_with_a_zero_is_looked_up_not_transferred(dialog):
     talk(dialog, "where is my order")
     r = dialog.on_turn(CallerTurn(text="10234", keypad=True))
     assert r.escalate is None and "out for delivery" in r.text
+
+
+def test_a_partial_number_names_the_number_it_belongs_to(dialog):
+    dialog.start()
+    r = talk(dialog, "I need to reset my password", "one two three")
+    assert r[1].state == "collect"
+    assert r[1].text == "Okay. I have 1 2 3 so far. What's the rest of the account number?"
+    # the re-prompt on silence repeats the question, which names the number too
+    assert dialog.on_turn(CallerTurn(no_input=True)).text == "Are you still there? What's the rest of the account number?"
+
+
+# ------------------------------------------------- the offer of a person: yes, no, or asked again
+
+
+def _offered_after_read_backs(d):
+    """A person offered after two rejected read-backs (no turn not understood before it)."""
+    d.start()
+    r = talk(d, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no")
+    assert r[-1].state == "offer_human" and d.no_match == 0
+    return r[-1]
+
+
+@pytest.mark.parametrize("line", ["Now, thank you.", "Thank you.", "Thanks anyway.", "I guess so."])
+def test_an_answer_to_the_offer_neither_yes_nor_no_is_asked_again_plainly(dialog, line):
+    _offered_after_read_backs(dialog)
+    (r,) = talk(dialog, line)  # "No, thank you." heard without its "no", thanks alone, a "no" at 0.54
+    assert r.text == "Would you like a person? Please say yes or no."
+    assert r.state == "offer_human" and not r.end_call and r.escalate is None and r.accepted_intent is None
+    assert dialog.no_match == 1  # counted like any confirmation not understood
+    (r2,) = talk(dialog, "No, thank you.")
+    assert r2.state == "collect" and r2.text == "Okay, let's try once more. Please say or key in your order number."
+
+
+def test_an_unclear_answer_to_the_offer_counts_towards_the_hand_over_on_not_understood(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "I don't know", "I'm not sure", "Thank you.")
+    assert r[2].state == "offer_human" and dialog.no_match == 3
+    assert r[3].escalate == "no_match_limit"  # three turns in a row not understood: a person, not a hang-up
+
+
+def test_a_goodbye_after_the_offer_before_anything_was_done_is_checked_then_the_second_ends(dialog):
+    dialog.start()
+    r = talk(dialog, "can you book me a taxi to the airport", "No, that's all. Thank you, goodbye.", "Bye.")
+    assert r[0].state == "offer_human"
+    assert r[1].text == "Is there anything else I can help with?" and not r[1].end_call
+    assert r[2].end_call and "Goodbye" in r[2].text
+    # thanks alone, twice: asked yes or no, then the goodbye rule (checked, not ended)
+    d = TriageDialog(dialog.backend, understanding=dialog.nlu)
+    d.start()
+    r = talk(d, "can you book me a taxi to the airport", "Thank you.", "Thank you.", "Goodbye.")
+    assert r[1].text == "Would you like a person? Please say yes or no."
+    assert r[2].text == "Is there anything else I can help with?" and not r[2].end_call
+    assert r[3].end_call
+
+
+def test_an_unsure_yes_to_the_offer_is_asked_again_before_a_transfer(backend, understanding):
+    nlu = _Scripted(understanding, {"yeah maybe": ("yes", 0.5)})
+    d = TriageDialog(backend, understanding=nlu)
+    _offered_after_read_backs(d)
+    r = talk(d, "yeah maybe", "yes")
+    assert r[0].escalate is None and r[0].state == "offer_human"
+    assert r[1].escalate == "human_requested"
+
+
+def test_the_number_given_to_the_offer_after_failed_tries_is_taken(dialog):
+    _offered_after_read_backs(dialog)
+    (r,) = talk(dialog, "four five six seven eight")
+    assert r.state == "confirm_slot" and r.text == "That's order 4 5 6 7 8. Is that right?"
+    assert "has shipped" in talk(dialog, "yes")[0].text
+
+
+def test_an_unsure_yes_or_no_to_a_read_back_is_asked_yes_or_no(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "four five six seven eight", "I guess so.", "yes")
+    assert r[2].intent == "no" and r[2].confidence < 0.6  # the model's guess
+    assert r[2].state == "confirm_slot" and "yes or a no" in r[2].text and "order_number" not in dialog.attempts
+    assert "has shipped" in r[3].text
 
 
 def test_each_scored_turn_keeps_its_own_parts_for_the_trajectory(dialog):

@@ -287,3 +287,31 @@ def test_hold_lasts_one_pause(make_caller):
                 ended_at = i * 0.02
     # The second pause had no hold: the turn ended at the default silence after the last word.
     assert ended_at is not None and ended_at - caller.segments[1].end < CONFIG.silence_ms / 1000 + 0.3
+
+
+async def test_with_smart_turn_on_an_unfinished_sounding_voice_holds_a_finished_transcript(make_caller):
+    """Smart Turn is off by default (it barely separates on telephone audio, `ivr eval turns`);
+    switched on, its reading at `smart_turn_ms` can only lengthen the wait for a finished text."""
+    import dataclasses
+
+    caller = make_caller([(0.5, "I want to move.")], tail=2.0)
+    cfg = dataclasses.replace(CONFIG, smart_turn_ms=300)
+    heard = []
+
+    async def unfinished(audio):
+        heard.append(len(audio))
+        return 0.01
+
+    clock = MediaClock()
+    sent = []
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
+        fr.metadata["t"] = i * 0.02
+        sent.append(fr)
+    proc = ClockedTurnTaking(cfg, clock, FakePlayout(), Progress(), transcribe=FakeAsr(["I want to move."]),
+                             smart_turn=unfinished)
+    down, _ = await run_test(proc, frames_to_send=sent)
+    turns = [f for f in down if isinstance(f, CallerTurnFrame)]
+    waited = turns[0].detected_at - turns[0].end
+    assert len(turns) == 1 and len(heard) == 1
+    assert cfg.end.unsure_ms / 1000 - 0.001 <= waited < cfg.end.unsure_ms / 1000 + 0.1
