@@ -73,16 +73,20 @@ def phone16k(caller):
     return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
 
 
-async def run_turns(samples, asr, analyse=None, expecting=None):
-    clock = MediaClock()
+def input_frames(samples):
+    """20 ms pipeline frames stamped with their media time, as VoiceCall feeds them."""
     sent = []
     for i, f in enumerate(frames(samples, 16000)):
         fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
         fr.metadata["t"] = i * 0.02
         sent.append(fr)
-    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr, analyse=analyse,
-                             expecting=(lambda: expecting))
-    down, _ = await run_test(proc, frames_to_send=sent)
+    return sent
+
+
+async def run_turns(samples, asr, analyse=None, expecting=None, config=CONFIG, **kw):
+    proc = ClockedTurnTaking(config, MediaClock(), FakePlayout(), Progress(), transcribe=asr, analyse=analyse,
+                             expecting=(lambda: expecting), **kw)
+    down, _ = await run_test(proc, frames_to_send=input_frames(samples))
     return [f for f in down if isinstance(f, CallerTurnFrame)], proc
 
 
@@ -213,14 +217,9 @@ async def test_the_transcript_of_the_pause_gives_the_nlu_a_head_start(make_calle
     prepared = []
     asr = FakeAsr(["I need help with my order."])
     clock = MediaClock()
-    sent = []
-    for i, f in enumerate(frames(phone16k(caller), 16000)):
-        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
-        fr.metadata["t"] = i * 0.02
-        sent.append(fr)
     proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr,
                              prepare=lambda text: prepared.append((text, clock.now)))
-    down, _ = await run_test(proc, frames_to_send=sent)
+    down, _ = await run_test(proc, frames_to_send=input_frames(phone16k(caller)))
     turns = [f for f in down if isinstance(f, CallerTurnFrame)]
     assert len(turns) == 1 and prepared and prepared[0][0] == "I need help with my order."
     assert prepared[0][1] < turns[0].detected_at  # ahead of the end of turn
@@ -302,16 +301,7 @@ async def test_with_smart_turn_on_an_unfinished_sounding_voice_holds_a_finished_
         heard.append(len(audio))
         return 0.01
 
-    clock = MediaClock()
-    sent = []
-    for i, f in enumerate(frames(phone16k(caller), 16000)):
-        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
-        fr.metadata["t"] = i * 0.02
-        sent.append(fr)
-    proc = ClockedTurnTaking(cfg, clock, FakePlayout(), Progress(), transcribe=FakeAsr(["I want to move."]),
-                             smart_turn=unfinished)
-    down, _ = await run_test(proc, frames_to_send=sent)
-    turns = [f for f in down if isinstance(f, CallerTurnFrame)]
+    turns, _ = await run_turns(phone16k(caller), FakeAsr(["I want to move."]), config=cfg, smart_turn=unfinished)
     waited = turns[0].detected_at - turns[0].end
     assert len(turns) == 1 and len(heard) == 1
     assert cfg.end.unsure_ms / 1000 - 0.001 <= waited < cfg.end.unsure_ms / 1000 + 0.1
