@@ -5,7 +5,8 @@ with three differences a phone line needs:
 
 - It collects only while the bot expects a number (``responder.expecting()`` has ``keypad``);
   otherwise every key passes through unchanged, so 0 still reaches the policy's "press 0 for a
-  person" rule. While an entry is in progress every key belongs to it: **0 is a digit** there,
+  person" rule. While an entry is in progress every key belongs to it: **0 is a digit** there
+  (but 0 alone, then ``#`` or a pause, is still "a person, please"),
   ``#`` ends the entry, ``*`` starts it over. A ``#`` just after an entry that ended at its digit
   count ("45678#", as callers are used to typing) belongs to that entry too.
 - The entry ends at ``#``, when the expected digit count is reached, or after ``timeout_s`` with
@@ -28,14 +29,16 @@ from typing import Callable
 from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from calls.expectation import Expectation
 from pipecat.frames.frames import InterruptionFrame
+
+from calls.expectation import Expectation
 
 from voice.frames import CallerDtmfFrame, CallerKeyPressedFrame, CallerTurnFrame
 from voice.processors import Progress
 
 END_KEY = "#"
 RESTART_KEY = "*"
+PERSON_KEY = "0"  # alone, it asks for a person even while a number is being keyed
 DEFAULT_TIMEOUT_S = 3.0  # pipecat's default is 2 s; callers reading a number off a letter pause longer
 
 
@@ -154,6 +157,11 @@ class DtmfEntryProcessor(FrameProcessor):
 
     async def _emit(self, turn: KeypadTurn | None) -> None:
         if turn is None:
+            return
+        if turn.digits == PERSON_KEY and turn.why in ("end_key", "timeout"):
+            # 0 alone, then "#" or nothing: no number is a lone 0, so it is the caller pressing 0
+            # for a person, which every prompt still honours.
+            await self.push_frame(CallerDtmfFrame(digit=PERSON_KEY))
             return
         self._progress.note(owed=1)  # settled when the bot's turn has answered it
         frame = CallerTurnFrame(index=self._entries, start=turn.start, end=turn.end, text=turn.digits, keypad=True,

@@ -127,3 +127,14 @@ async def test_processor_passes_keys_through_when_no_number_is_expected():
     down, _ = await run_test(proc, frames_to_send=frames_with_keys({3: "0", 6: "5"}, 10))
     assert [f.digit for f in down if isinstance(f, CallerDtmfFrame)] == ["0", "5"]
     assert not any(isinstance(f, CallerTurnFrame) for f in down) and progress.owed == 0
+
+
+async def test_zero_alone_still_asks_for_a_person_while_a_number_is_expected():
+    """No order number is a lone 0: "0#", or 0 and a pause, is the caller pressing 0 for a person
+    (the policy's rule), not an entry; 0 inside a number stays a digit."""
+    progress = Progress()
+    proc = DtmfEntryProcessor(lambda: ORDER, progress, timeout_s=0.5)
+    down, _ = await run_test(proc, frames_to_send=frames_with_keys({3: "0", 6: "#", 20: "1", 22: "0", 24: "#"}, 40))
+    assert [f.digit for f in down if isinstance(f, CallerDtmfFrame)] == ["0"]
+    assert [f.text for f in down if isinstance(f, CallerTurnFrame)] == ["10"]
+    assert progress.owed == 1  # only the entry is owed an answer; the 0 goes to the policy
