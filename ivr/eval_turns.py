@@ -10,7 +10,8 @@ ends, so configurations are compared on exactly the same readings:
 - a **false cut-off**: a pause inside a turn (the speaker went on) that lasted longer than the
   rule's silence; reported per turn with pauses (was it cut anywhere) and per pause;
 - **dead air**: after a turn's real end, the silence until the end of turn is declared: the
-  rule's silence, or the pause plus the time the evidence took to compute when that is longer.
+  rule's silence, or the pause plus the time the evidence took to compute when that is longer
+  (so it moves with the machine's load); the rule's **wait** alone is reported beside it.
 
 A turn cut off early has no real end to measure. Silence-only rows also report the silence at
 which 5 % and 10 % of turns are cut (eot-bench's "delay at x % cut-offs").
@@ -177,6 +178,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
     cut_pauses = 0
     inner = 0
     dead: list[float] = []
+    decided: list[float] = []  # the rule's wait alone: what a machine fast enough would give
     cut_ids: list[str] = []
     for r in results:
         cut = False
@@ -195,6 +197,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
             ready = max(PAUSE_MS + f.asr_ms if det.asr else 0.0,
                         det.smart_turn_at + f.smart_turn_ms if det.smart_turn_at else 0.0)
             dead.append(max(det.rule(f, r.expecting), ready))
+            decided.append(det.rule(f, r.expecting))
     return {
         "turns": len(results),
         "turns_with_pauses": len(with_pauses),
@@ -202,6 +205,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
         "false_cutoff_turns_pct": _pct(cut_turns, len(with_pauses)),
         "false_cutoff_pauses_pct": _pct(cut_pauses, inner),
         "dead_air_ms": {"p50": _q(dead, 50), "p95": _q(dead, 95), "n": len(dead)},
+        "decided_wait_ms": {"p50": _q(decided, 50), "p95": _q(decided, 95)},
         "cut_turns": cut_ids,
     }
 
@@ -328,11 +332,12 @@ def print_table(rep: dict, file=sys.stdout) -> None:
     for split, body in rep["splits"].items():
         print(f"\n{split}: {body['rows'][0]['turns']} turns, {body['rows'][0]['turns_with_pauses']} with pauses inside "
               f"({body['rows'][0]['pauses_inside_turns']} pauses)", file=file)
-        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8}", file=file)
+        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}",
+              file=file)
         for row in body["rows"]:
-            d = row["dead_air_ms"]
+            d, w = row["dead_air_ms"], row["decided_wait_ms"]
             print(f"  {row['detector']:62} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
-                  f"{d['p50']!s:>8} {d['p95']!s:>8}", file=file)
+                  f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8}", file=file)
             if "delay_at_5pct_ms" in row:
                 print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':62} {row['delay_at_5pct_ms']!s:>9} "
                       f"{row['delay_at_10pct_ms']!s:>10}", file=file)
