@@ -20,7 +20,7 @@ from calls.expectation import Expectation
 TRAILING = frozenset(
     """
     and but or so because cause if then than that which who whose where when while although though
-    um umm uh uhh er erm hmm ah like well
+    um umm uh uhh er erm eh hmm ah like well
     a an the my your our their his her its this these those some any
     to of for with from at in on by about into onto as
     is are was were be been am i'm it's there's is's i we you they he she it
@@ -122,8 +122,9 @@ TLDS = frozenset("com org net io uk us edu gov co info biz".split())
 def spoken_digits(text: str) -> int:
     """How many digits a number read out loud holds: "4 5", "four five", "forty five",
     "double seven", "oh two" all count as they are keyed. Not a parser (nlu.spoken_numbers is):
-    only the count, for knowing whether the caller has finished reading an identifier."""
-    w = words(text)
+    only the count, for knowing whether the caller has finished reading an identifier. "O2" is
+    Whisper's "oh two"."""
+    w = ["oh" if x == "o" else x for x in words(re.sub(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", " ", text))]
     n = 0
     i = 0
     while i < len(w):
@@ -158,17 +159,30 @@ def answer_pending(text: str, expecting: Expectation | None) -> bool:
     if expecting.date and any(x in MONTHS for x in w):
         return not any(len(x) == 4 and x.isdigit() for x in w) and not _says_a_year(w)
     if expecting.digits:
-        n = spoken_digits(text)
-        if 0 < n < min(expecting.digits):
-            return True
+        n = answer_digits(text)
+        if 0 < n < expecting.max_digits and n not in expecting.digits:
+            return True  # short of every count that completes it ("the rest or the whole")
     if expecting.email and ("at" in w or "@" in text or "dot" in w):
         return w[-1] not in TLDS
     return False
 
 
 def number_given(text: str, expecting: Expectation | None) -> bool:
-    """The number the bot asked for is all there (at least as many digits as it has)."""
-    return expecting is not None and bool(expecting.digits) and spoken_digits(text) >= min(expecting.digits)
+    """The number the bot asked for is all there: one of the counts that complete it, or more."""
+    if expecting is None or not expecting.digits:
+        return False
+    n = answer_digits(text)
+    return n in expecting.digits or n >= expecting.max_digits
+
+
+def answer_digits(text: str) -> int:
+    """Digits in an answer, a sentence Whisper wrote twice counted once: its short window repeats
+    what it heard ("5678. 5678." for "five six seven eight," and a pause), which must not pass
+    for the eight digits of an account number while the caller is still reading it."""
+    parts = [p.strip() for p in re.split(r"(?<=[.?!])\s+", text.strip()) if p.strip()]
+    if len(parts) >= 2 and len({words(p) and " ".join(words(p)) for p in parts}) == 1:
+        return spoken_digits(parts[0])
+    return spoken_digits(text)
 
 
 def misheard_number(text: str, expecting: Expectation | None) -> bool:

@@ -97,6 +97,9 @@ def test_spoken_digits_counts_as_keyed(text, n):
     ("Four three.", PIN, True),
     ("Four three two one.", PIN, False),
     ("Four five.", None, False),  # nothing was asked
+    ("5678. 5678.", ACCOUNT, True),  # Whisper's repetition of one group is not eight digits
+    ("One O2.", Expectation("order_number", digits=(1, 5), keypad=True), True),  # the rest is 1, or all 5
+    ("Two.", Expectation("order_number", digits=(1, 5), keypad=True), False),
 ])
 def test_answer_pending(text, expecting, pending):
     assert answer_pending(text, expecting) is pending
@@ -123,6 +126,7 @@ def test_a_few_words_with_no_digit_after_a_number_was_asked_for_may_be_misheard_
     (TurnEvidence("It's family family.", expecting=ORDER), RULE.unfinished_ms),
     (TurnEvidence("Yeah, it's...", expecting=ORDER), RULE.pending_ms),  # not at the number yet
     (TurnEvidence("I think."), RULE.unfinished_ms),  # a projector: more is announced
+    (TurnEvidence("I'd like to file a formal complaint, eh?"), RULE.unfinished_ms),  # a filler, however punctuated
     (TurnEvidence("Can you tell me?"), RULE.unfinished_ms),
     (TurnEvidence("I'd like to check my order.", smart_turn=0.9), RULE.complete_ms),
     (TurnEvidence("I want to move.", smart_turn=0.01), RULE.unsure_ms),  # the voice disputes it
