@@ -124,7 +124,7 @@ def spoken_digits(text: str) -> int:
     "double seven", "oh two" all count as they are keyed. Not a parser (nlu.spoken_numbers is):
     only the count, for knowing whether the caller has finished reading an identifier. "O2" is
     Whisper's "oh two"."""
-    w = ["oh" if x == "o" else x for x in words(re.sub(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", " ", text))]
+    w = _number_words(text)
     n = 0
     i = 0
     while i < len(w):
@@ -160,11 +160,24 @@ def answer_pending(text: str, expecting: Expectation | None) -> bool:
         return not any(len(x) == 4 and x.isdigit() for x in w) and not _says_a_year(w)
     if expecting.digits:
         n = answer_digits(text)
-        if 0 < n < expecting.max_digits and n not in expecting.digits:
-            return True  # short of every count that completes it ("the rest or the whole")
+        if 0 < n < expecting.max_digits and n not in expecting.digits and (_ends_on_digits(text) or _trails_off(text)):
+            # Short of every count that completes it ("the rest or the whole"), and stopped in the
+            # middle of reading it: "ten of clubs." has a number in it but is not one being read.
+            return True
     if expecting.email and ("at" in w or "@" in text or "dot" in w):
         return w[-1] not in TLDS
     return False
+
+
+def _number_words(text: str) -> list[str]:
+    """Words with figures split from letters ("O2" -> "oh", "2"), as a number is read out."""
+    return ["oh" if x == "o" else x for x in words(re.sub(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])", " ", text))]
+
+
+def _ends_on_digits(text: str) -> bool:
+    w = _number_words(text)
+    last = w[-1] if w else ""
+    return last.isdigit() or last in _DIGIT_WORDS or last in _TEENS or last in _TENS
 
 
 def number_given(text: str, expecting: Expectation | None) -> bool:

@@ -97,6 +97,8 @@ def test_spoken_digits_counts_as_keyed(text, n):
     ("Four three.", PIN, True),
     ("Four three two one.", PIN, False),
     ("Four five.", None, False),  # nothing was asked
+    ("Ten of clubs.", ORDER, False),  # a number in it, but not one being read out
+    ("Four five and", ORDER, True),
     ("5678. 5678.", ACCOUNT, True),  # Whisper's repetition of one group is not eight digits
     ("One O2.", Expectation("order_number", digits=(1, 5), keypad=True), True),  # the rest is 1, or all 5
     ("Two.", Expectation("order_number", digits=(1, 5), keypad=True), False),
