@@ -2,7 +2,8 @@
 
 A caller answers what it was asked, as a person would: the order number when asked for one,
 yes when the bot reads back its own digits and no when they are wrong, its closing to
-"anything else", the need again when the bot did not get it. The bot's wording is matched by
+"anything else" once it was told what it called for (else its need again), the need again when
+the bot did not get it. The bot's wording is matched by
 keywords, loosely, so that rewording a prompt ("say or key in your order number") does not
 break the instrument that measures it.
 """
@@ -76,6 +77,13 @@ def classify(bot_text: str) -> Ask:
 _DIGIT = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
 
 
+def answered(bot_text: str) -> bool:
+    """The reply tells the caller something before its question ("Your order has shipped. ...
+    Is there anything else I can help with?"), beyond a word of acknowledgement ("Okay.")."""
+    sentences = [p for p in _SENTENCE.split(bot_text.strip()) if p]
+    return any(len(p.split()) >= 3 for p in sentences[:-1])
+
+
 def read_back_digits(bot_text: str) -> str:
     """The digits the bot read back ("That's order 4 5 6 7 8." → "45678"), numerals or words."""
     out = []
@@ -108,6 +116,7 @@ class CallerState:
     restates: int = 0
     last: str | None = None  # the key of the last line said
     last_confirm: str | None = None  # "yes" or "no": the answer a "yes or no?" repeats
+    told: bool = False  # the bot has told it what it called for (an answer before "anything else?")
 
 
 @dataclass(frozen=True)
@@ -138,6 +147,8 @@ def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer,
         new = replace(new, said_opening=True)
     elif key == "restate":
         new = replace(new, restates=state.restates + 1)
+    if ask is Ask.ANYTHING_ELSE and answered(bot_text):
+        new = replace(new, told=True)
     if ask in (Ask.CONFIRM_VALUE, Ask.CONFIRM_INTENT, Ask.OFFER_HUMAN):
         new = replace(new, last_confirm=key)
     keypad = spec.keypad and key in _NUMBERS
@@ -147,7 +158,14 @@ def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer,
 def _key(ask: Ask, bot_text: str, spec: CallerSpec, state: CallerState) -> str:
     handoff = spec.intent in HANDOFF_REASONS
     if ask is Ask.ANYTHING_ELSE:
-        return "closing" if state.said_opening else "opening"
+        if not state.said_opening:
+            return "opening"
+        # A person whose question was not answered does not say "No, that's all": asked "anything
+        # else?" with nothing told (a goodbye it did not mean, a misheard "no, thank you"), it says
+        # its need again, as often as it restates elsewhere, then gives up with its closing.
+        if state.told or answered(bot_text) or state.restates >= MAX_RESTATES:
+            return "closing"
+        return "restate"
     if ask is Ask.CONFIRM_VALUE:
         heard = read_back_digits(bot_text)
         mine = {n.digits for n in (spec.order, spec.account, spec.pin) if n is not None}

@@ -130,12 +130,23 @@ class TriageResponder:
 
     def _apply_policy(self, reply, fields: dict) -> Reply:
         decision = decide(self.policy, self._signals(reply=reply))
+        if decision is not None and decision.reason == "frustration" and self._leaving_helped(reply):
+            # The caller is leaving after the bot did what they called for ("No, that's all.
+            # Goodbye." to "anything else?"): a transfer would hold them against their word, and
+            # there is nothing left to hand on. The score stays in the turn event and the summary.
+            fields = {**fields, "frustration_not_acted_on": "caller left after being helped"}
+            decision = None
         if decision is not None:
             return self._transfer(decision, fields, reply)
         if reply.end_call:
             self.outcome = "abandoned" if self.dialog.no_input else "bot_resolved"
             return Reply(reply.text, end_call=True, outcome=self.outcome, turn_fields=fields)
         return Reply(reply.text, turn_fields=fields)
+
+    def _leaving_helped(self, reply) -> bool:
+        """The dialog ends the call on the caller's own goodbye (not silence) after it carried out
+        something the caller asked for (an order's status told, a reset sent, a balance, an answer)."""
+        return bool(reply.end_call and not reply.escalate and self.dialog.no_input == 0 and self.dialog.resolved > 0)
 
     def _transfer(self, decision: Decision, fields: dict, reply=None) -> Reply:
         self.decision = decision

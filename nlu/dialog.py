@@ -159,6 +159,7 @@ class TriageDialog:
         self.no_progress = 0
         self.barge_ins = 0
         self.offered_human = False
+        self.resolved = 0  # requests the bot has carried out to the end (status told, reset sent...)
         self.goodbyes = 0  # goodbyes not taken (asked "anything else?" instead): the next one ends the call
         # Digits of a number the caller began and has not finished ("four five", then a pause
         # longer than the turn's silence): the next turn, if it is digits only, continues it.
@@ -440,6 +441,10 @@ class TriageDialog:
                 self._accepted = "speak_to_human"
                 return self._escalate(a, "handoff_requested", "human_requested")
             self.offered_human = True  # "I want to talk to": a half sentence, or unsure: ask
+            if self.state == COLLECT and self.flow is not None:
+                # Asked while the caller was giving a number (often a misheard number): a "no",
+                # or the number itself, goes back to that question, not to "How can I help?".
+                self._resume = "order_number" if self.slot == "order_number" else "account"
             return self._reply(self.flows.say("confirm_human"), state=OFFER_HUMAN, analysis=a)
         if self.trajectory.current >= self.cfg.frustration_escalate:
             return self._escalate(a, "handoff_frustration", "frustration")
@@ -451,6 +456,11 @@ class TriageDialog:
             self.unclear_confirms += 1
             self._doubted = True
             return self._no_match(a, self.flows.say("offer_human_unclear"), state=OFFER_HUMAN)
+        if self.state == OFFER_HUMAN and self.unclear_confirms and self._thanks_only(a, bye_shaped):
+            # Thanks without words of leave again, after the plain question: take its likelier
+            # reading, "no, thank you" (the "no" lost twice), and go on with the bot; never a goodbye.
+            self._doubted = True
+            return self._offer_declined(a)
         if not answering and bye_shaped and sure_bye:
             reply = self._on_goodbye(a)
             if reply is not None:
@@ -484,8 +494,12 @@ class TriageDialog:
         if intent == "repeat" or self._business_intent(a) or self._offer_gives_number(a):
             return False
         if bye_shaped:
-            return not (says_farewell(a.text) or displeased(a.cues, a.text, self._helped()))
+            return self._thanks_only(a, bye_shaped)
         return True
+
+    def _thanks_only(self, a: Analysis, bye_shaped: bool) -> bool:
+        """Goodbye-shaped without words of leave or displeasure ("Thank you.", "So thank you.")."""
+        return bye_shaped and not (says_farewell(a.text) or displeased(a.cues, a.text, self._helped()))
 
     def _offer_gives_number(self, a: Analysis) -> bool:
         """The offer stopped a question for a number, and the caller gives the number instead."""
@@ -555,24 +569,28 @@ class TriageDialog:
             self._accepted = "speak_to_human"
             return self._escalate(a, "handoff_requested", "human_requested")
         if a.intent.intent == "no":
-            self._understood()
-            resume, self._resume = self._resume, None
-            if resume is not None and self.flow is not None:  # offered after failed tries: once more
-                key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
-                reply = self._ask(resume, key, a)
-                ask = reply.text.split(". ", 1)[-1]  # without its "Sure."
-                text = f"{self.flows.say('try_again')} {ask}"
-                self.transcript[-1], self._last_prompt = ("bot", text), text
-                reply = BotReply(**{**reply.to_dict(), "text": text})
-                self._last_reply = reply
-                return reply
-            return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
+            return self._offer_declined(a)
         if self._offer_gives_number(a):  # "no" in effect: the number, once more
             self.slot, self._resume = self._resume, None
             self.state = COLLECT
             return self._on_collect(a)
         self._resume = None
         return self._on_ask_intent(a)
+
+    def _offer_declined(self, a: Analysis) -> BotReply:
+        """No to the offer of a person: back to the question it stopped, once more, or "How can I help?"."""
+        self._understood()
+        resume, self._resume = self._resume, None
+        if resume is not None and self.flow is not None:  # offered after failed tries: once more
+            key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
+            reply = self._ask(resume, key, a)
+            ask = reply.text.split(". ", 1)[-1]  # without its "Sure."
+            text = f"{self.flows.say('try_again')} {ask}"
+            self.transcript[-1], self._last_prompt = ("bot", text), text
+            reply = BotReply(**{**reply.to_dict(), "text": text})
+            self._last_reply = reply
+            return reply
+        return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
 
     # ---------------------------------------------------------------- flows
 
@@ -863,6 +881,7 @@ class TriageDialog:
         return self._done(text, a)
 
     def _done(self, text: str, a: Analysis | None) -> BotReply:
+        self.resolved += 1
         self._understood()
         self.slot = None
         return self._reply(f"{text} {self.flows.say('anything_else')}", state=ANYTHING_ELSE, analysis=a)

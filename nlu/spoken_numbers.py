@@ -30,6 +30,11 @@ SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 REPEATERS = {"double": 2, "triple": 3, "treble": 3}
 # ASR homophones of digits; read as digits only between two digit tokens.
 HOMOPHONES = {"to": 2, "too": 2, "for": 4, "fore": 4, "won": 1, "ate": 8, "tree": 3}
+# Misheard digits read only strictly inside a run, never at its edge: Whisper writes an "oh" for
+# zero between digits as "no" ("one oh two" → "One, no, two."). At an edge "no" is the word
+# ("No, 4 5 6 7 8" corrects a read-back). A real self-correction ("four, no, five") then reads as
+# a zero, which the read-back of every spoken number catches; dropping the digits before it did not.
+INNER_HOMOPHONES = {"no": 0}
 # Noise that may interrupt a digit run without ending it.
 RUN_FILLERS = {"um", "uh", "er", "erm", "umm", "uhh", "and", "dash", "hyphen", "space"}
 
@@ -83,8 +88,8 @@ def run_digits(toks: list[str]) -> str | None:
                 i += 2
             else:
                 return None
-        elif t in UNITS or t in HOMOPHONES:
-            val = UNITS.get(t, HOMOPHONES.get(t))
+        elif t in UNITS or t in HOMOPHONES or t in INNER_HOMOPHONES:
+            val = UNITS.get(t, HOMOPHONES.get(t, INNER_HOMOPHONES.get(t)))
             if i + 1 < n and toks[i + 1] == "hundred":
                 # "five hundred" → 500, "five hundred twenty" → 520
                 rest = ""
@@ -123,7 +128,7 @@ def digit_runs(text: str, tokens: list[Token] | None = None) -> list[DigitRun]:
     """Every maximal run of spoken or written digits in ``text``, in order.
 
     Fillers ("um", "and", "dash") may sit inside a run; homophones ("to",
-    "for") count as digits only between digit tokens; a lone "o" or "oh"
+    "for", and "no" for "oh") count as digits only between digit tokens; a lone "o" or "oh"
     counts only next to other digits ("oh" is also an interjection).
     """
     toks = tokens if tokens is not None else tokenize(text)
@@ -153,7 +158,7 @@ def digit_runs(text: str, tokens: list[Token] | None = None) -> list[DigitRun]:
             w = words[j]
             if digitish_at(j):
                 j += 1
-            elif (w in HOMOPHONES or w in RUN_FILLERS) and digitish_at(j + 1):
+            elif (w in HOMOPHONES or w in INNER_HOMOPHONES or w in RUN_FILLERS) and digitish_at(j + 1):
                 j += 1
             elif w in RUN_FILLERS and j + 1 < n and words[j + 1] in RUN_FILLERS and digitish_at(j + 2):
                 j += 2

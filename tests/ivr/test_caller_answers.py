@@ -157,3 +157,15 @@ def test_the_offer_asked_again_gets_the_same_answer():
     assert _keys(routine, "Sorry, I didn't get that. I can put you through to a person. Would you like that?",
                  "Would you like a person? Please say yes or no.", "Sorry, was that a yes or a no?") == [
         "opening", "decline_human", "decline_human", "decline_human"]
+
+
+def test_anything_else_with_nothing_told_gets_the_need_again_then_the_closing():
+    # tune split: after a misheard "no, thank you" the bot asked "anything else?" with nothing
+    # done, and the caller said "No, that's all. Goodbye." as if its question had been answered
+    c = _caller(restate="My balance, please.")
+    assert _keys(c, "Is there anything else I can help with?", "Okay. Is there anything else I can help with?",
+                 "Is there anything else I can help with?") == ["opening", "restate", "restate", "closing"]
+    told = "Thanks, Alice. Your balance is 42 dollars. Is there anything else I can help with?"
+    assert _keys(c, "Is there anything else I can help with?", told) == ["opening", "restate", "closing"]
+    # once told, a later bare "anything else?" is answered with the closing
+    assert _keys(c, told, "Is there anything else I can help with?") == ["opening", "closing", "closing"]

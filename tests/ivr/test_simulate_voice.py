@@ -23,8 +23,10 @@ WORDS = dict(ss.PAIR_CALLS)["technical"]
 def caller(models, delivery, path):
     voice = ss.TEST_VOICES[0]
     parts = [np.zeros(int(CLEAR * 16000), dtype=np.int16)]
+    # 12 s between lines: the bot's reply to the first (the router advice and the offer of a
+    # person) runs ~9 s, and a caller talking over it is a barge-in, a dialogue signal of its own.
     for text in WORDS:
-        parts += [ss.render(voice, delivery, text, models), np.zeros(int(6.0 * 16000), dtype=np.int16)]
+        parts += [ss.render(voice, delivery, text, models), np.zeros(int(12.0 * 16000), dtype=np.int16)]
     write_wav(path, np.concatenate(parts + [np.zeros(3 * 16000, dtype=np.int16)]), 16000)
     return path
 

@@ -65,3 +65,19 @@ def test_the_responder_says_what_it_expects_until_its_part_is_over(bot):
     assert bot.expecting().slot == "yes_no"  # "anything else?"
     say(bot, "I want to speak to a real person please")
     assert bot.decision is not None and bot.expecting() is None
+
+
+def test_a_caller_leaving_after_being_helped_is_not_transferred_for_frustration(bot):
+    # tune split, t-order-sarcasm: "No, that's all. Thank you. Goodbye." after the order's status,
+    # in a voice the arousal model read as raised (one turn over the 0.85 ceiling): transferred
+    say(bot, "where is my order", "four five six seven eight", "yes")
+    reply = bot.on_turn(CallerTurnFrame(index=3, text="No, that's all. Thank you. Goodbye.", prosody={"arousal_logit": 4.0}))
+    assert bot.dialog.trajectory.raw[-1] >= Policy().frustration_ceiling  # the rule would have fired
+    assert reply.end_call and reply.outcome == "bot_resolved" and bot.decision is None
+    assert reply.turn_fields["frustration_not_acted_on"]
+
+
+def test_a_frustrated_goodbye_before_anything_was_done_is_still_handed_on(bot):
+    say(bot, "where is my order")
+    bot.on_turn(CallerTurnFrame(index=1, text="Goodbye.", prosody={"arousal_logit": 4.0}))
+    assert bot.decision is not None and bot.decision.reason == "frustration"

@@ -677,13 +677,15 @@ def test_a_goodbye_after_the_offer_before_anything_was_done_is_checked_then_the_
     assert r[0].state == "offer_human"
     assert r[1].text == "Is there anything else I can help with?" and not r[1].end_call
     assert r[2].end_call and "Goodbye" in r[2].text
-    # thanks alone, twice: asked yes or no, then the goodbye rule (checked, not ended)
+    # thanks alone, twice: asked yes or no, then taken as "no, thank you" (not a goodbye: nothing
+    # was done, so "How can I help?"); a goodbye after that is checked, the second ends the call
     d = TriageDialog(dialog.backend, understanding=dialog.nlu)
     d.start()
-    r = talk(d, "can you book me a taxi to the airport", "Thank you.", "Thank you.", "Goodbye.")
+    r = talk(d, "can you book me a taxi to the airport", "Thank you.", "Thank you.", "Goodbye.", "Goodbye.")
     assert r[1].text == "Would you like a person? Please say yes or no."
-    assert r[2].text == "Is there anything else I can help with?" and not r[2].end_call
-    assert r[3].end_call
+    assert r[2].text == "Okay, let's keep going. How can I help?" and r[2].state == "ask_intent" and not r[2].end_call
+    assert r[3].text == "Is there anything else I can help with?" and not r[3].end_call
+    assert r[4].end_call
 
 
 def test_an_unsure_yes_to_the_offer_is_asked_again_before_a_transfer(backend, understanding):
@@ -723,3 +725,45 @@ def test_each_scored_turn_keeps_its_own_parts_for_the_trajectory(dialog):
     traj = dialog.summary().trajectory
     assert [t["score"] for t in traj] == [round(x, 3) for x in dialog.trajectory.raw]
     assert traj[1]["drove"] == "voice" and traj[1]["parts"] == dialog.turn_parts[1]
+
+
+def test_an_inner_no_in_a_spoken_order_number_is_read_back_as_a_zero(dialog):
+    dialog.start()
+    r = talk(dialog, "where is my order", "One, no, two. Three, four.")
+    assert r[1].state == "confirm_slot" and r[1].text == "That's order 1 0 2 3 4. Is that right?"
+
+
+# ------------------------------- the offer of a person made while the caller was giving a number
+
+
+def _offered_while_collecting(backend, understanding):
+    """A misheard account number that reads as an unsure request for a person (tune split,
+    t-reset-hesitant: "Or, I understand when it, I know one." classified speak_to_human 0.62)."""
+    nlu = _Scripted(understanding, {"Or, I understand when it, I know one.": ("speak_to_human", 0.62)})
+    d = TriageDialog(backend, understanding=nlu)
+    d.start()
+    r = talk(d, "I need to reset my password", "Or, I understand when it, I know one.")
+    assert r[1].state == "offer_human" and r[1].text == "Shall I put you through to a person?"
+    return d
+
+
+def test_no_to_a_person_offered_mid_number_goes_back_to_the_number(backend, understanding):
+    d = _offered_while_collecting(backend, understanding)
+    (r,) = talk(d, "No, thank you.")
+    assert r.state == "collect" and "account number" in r.text and r.text.startswith("Okay, let's try once more.")
+
+
+def test_the_number_given_to_a_person_offered_mid_number_is_taken(backend, understanding):
+    d = _offered_while_collecting(backend, understanding)
+    (r,) = talk(d, "one two three four five six seven eight")
+    assert r.state == "confirm_slot" and "1 2 3 4 5 6 7 8" in r.text
+
+
+def test_thanks_alone_twice_to_the_offer_is_a_no_thank_you_never_a_goodbye(backend, understanding):
+    # tune split: "No, thank you." heard "So, thank you." twice; taken as a goodbye, the second
+    # got "anything else?" before anything was done, and the caller, not helped, said goodbye
+    d = _offered_while_collecting(backend, understanding)
+    r = talk(d, "So, thank you.", "So, thank you.")
+    assert r[0].text == "Would you like a person? Please say yes or no."
+    assert r[1].state == "collect" and r[1].text.startswith("Okay, let's try once more.") and "account number" in r[1].text
+    assert not any(x.end_call or x.escalate for x in r) and r[1].accepted_intent is None

@@ -176,3 +176,24 @@ def test_extract_entities_together():
     d = e.to_dict()
     assert d["amount"] == "40.00 USD" and d["date"] == "2026-11-23"
     assert "account_id" not in d
+
+
+# "oh" for zero written as "no" by Whisper (tune split, t-order-oh: "One, no, two. Three, four."
+# for 10234 lost its "1 0" and was held as "2 3 4 so far"): a digit strictly inside a run only.
+@pytest.mark.parametrize("text, runs", [
+    ("One, no, two. Three, four.", ["10234"]),
+    ("one no two three four", ["10234"]),
+    ("No, 4 5 6 7 8", ["45678"]),  # at the edge it is the word: a read-back corrected
+    ("4 5 6 7 8, no", ["45678"]),
+    ("there is no two", ["2"]),
+    ("no", []),
+])
+def test_no_between_digits_is_a_zero_and_only_there(text, runs):
+    assert [r.digits for r in digit_runs(text)] == runs
+
+
+def test_a_turn_that_is_only_a_number_keeps_its_inner_no_as_a_zero():
+    from nlu.spoken_numbers import digits_only
+
+    assert digits_only("One, no, two. Three, four.") == "10234"
+    assert digits_only("No, 4 5 6 7 8") is None  # "no" is not a number word at the edge
