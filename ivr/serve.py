@@ -46,6 +46,9 @@ DEFAULTS = {
     "sip_tls": None,  # HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key (PEM files)
     "tls_cert": None,
     "tls_key": None,
+    # The start-up cache (fitted classifiers, prompts' audio; `ivr warm` fills it): None means
+    # $IVR_CACHE_DIR, else var/cache; "off" rebuilds everything on every start.
+    "cache_dir": None,
 }
 
 
@@ -257,14 +260,16 @@ async def _serve(settings: dict) -> int:
     from routing.policy import DEFAULT_POLICY_PATH
 
     seed = settings["policy"] or DEFAULT_POLICY_PATH
-    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
     from voice.call import VoiceConfig
     from voice.models import ModelConfig
     from voice.turns import TurnConfig
 
-    engine = await loop.run_in_executor(
-        None, lambda: get_engine(ModelConfig(fit_encoder=bool(settings["asr_fit"])), db=settings["company_db"],
-                                 policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
+    # The store (migrations) and the engine (models, NLU, prompts) are independent: side by side.
+    store, engine = await asyncio.gather(
+        loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed)),
+        loop.run_in_executor(None, lambda: get_engine(
+            ModelConfig(fit_encoder=bool(settings["asr_fit"])), db=settings["company_db"],
+            policy_path=settings["policy"], with_nlu=settings["bot"] == "triage", cache_dir=settings["cache_dir"])),
     )
     worker_id = settings["worker_id"] or f"{socket.gethostname()}-{sip_port}"[:64]
     claims = None
