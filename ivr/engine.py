@@ -77,18 +77,24 @@ def get_engine(
         from ivr.startup_cache import DiskCache, resolve_dir
 
         t0 = time.perf_counter()
-        flows = backend = policy = None
-        prompts = dict(DEFAULT_PROMPTS)
+        policy = None
         if with_nlu:
             from routing.policy import DEFAULT_POLICY_PATH, load_policy
 
             policy = load_policy(policy_path or DEFAULT_POLICY_PATH)
-            flows, backend, texts = nlu_inputs(db)
-            prompts.update(texts)
+        dialog: dict = {}
+
+        def prompt_texts() -> dict[str, str]:  # run in the prompts step, beside the others
+            prompts = dict(DEFAULT_PROMPTS)
+            if with_nlu:
+                dialog["flows"], dialog["backend"], texts = nlu_inputs(db)
+                prompts.update(texts)
+            return prompts
+
         models = shared_models(config)
-        prepared = prepare(models, StartupPlan(prompts, nlu=with_nlu), DiskCache(resolve_dir(cache_dir)))
-        _engine = Engine(models, prepared.prompts, time.perf_counter() - t0, flows, backend, policy,
-                         startup=prepared.report)
+        prepared = prepare(models, StartupPlan(prompt_texts, nlu=with_nlu), DiskCache(resolve_dir(cache_dir)))
+        _engine = Engine(models, prepared.prompts, time.perf_counter() - t0, dialog.get("flows"),
+                         dialog.get("backend"), policy, startup=prepared.report)
         log.info("engine ready in %.1f s", _engine.startup_seconds)
     return _engine
 

@@ -56,7 +56,7 @@ class StartupPlan:
     """What to get ready: the prompts' texts, and whether the NLU, the models' warm-up and
     prosody are needed (`ivr warm` only builds the cache)."""
 
-    prompts: dict[str, str]
+    prompts: Callable[[], dict[str, str]]  # the texts to speak (gathered inside the prompts step)
     nlu: bool = True
     warm_models: bool = True
     nlu_files: NluFiles = field(default_factory=NluFiles.bundled)
@@ -81,7 +81,7 @@ def prepare(models, plan: StartupPlan, cache: DiskCache) -> Prepared:
     prompts_out: list = []
 
     def prompts_step() -> str:
-        built, detail = prepare_prompts(cache, models, plan.prompts)
+        built, detail = prepare_prompts(cache, models, plan.prompts())
         prompts_out.append(built)
         return detail
 
@@ -99,11 +99,12 @@ def prepare(models, plan: StartupPlan, cache: DiskCache) -> Prepared:
         prosody.warm_up()
         return "librosa imported, pitch tracker compiled or loaded"
 
-    steps: list[tuple[str, Callable[[], str]]] = [("prompts", prompts_step)]
+    steps: list[tuple[str, Callable[[], str]]] = [("prosody", prosody_step)] if plan.warm_models else []
+    steps.append(("prompts", prompts_step))  # the longest first: prosody warm, prompts cold
     if plan.nlu:
         steps.append(("language understanding", lambda: prepare_nlu(cache, plan.nlu_files)))
     if plan.warm_models:
-        steps += [("speech recognition", asr_step), ("speech synthesis", tts_step), ("prosody", prosody_step)]
+        steps += [("speech recognition", asr_step), ("speech synthesis", tts_step)]
     where = str(cache.root) if cache.root is not None else "off"
     log.info("startup: preparing %s (cache: %s)", ", ".join(name for name, _ in steps), where)
 

@@ -42,7 +42,7 @@ def run(args) -> int:
         with tempfile.TemporaryDirectory() as tmp:  # the demo data, without leaving a company.db behind
             texts.update(nlu_inputs(db or str(Path(tmp) / "company.db"))[2])
     cache = DiskCache(root)
-    prepared = prepare(shared_models(), StartupPlan(texts, nlu=args.bot == "triage", warm_models=False), cache)
+    prepared = prepare(shared_models(), StartupPlan(lambda: texts, nlu=args.bot == "triage", warm_models=False), cache)
     report = prepared.report.as_dict()
     if args.json:
         print(json.dumps(report))
