@@ -192,7 +192,10 @@ def dump_tasks() -> None:
 def build_app(state: dict):
     from fastapi import FastAPI
 
-    app = FastAPI(title="ivr", version="0.1.0")
+    from routing.api_docs import add_api_docs
+
+    app = FastAPI(title="ivr", version="0.1.0", docs_url=None, redoc_url=None)  # ours: local assets
+    add_api_docs(app)
 
     @app.get("/healthz")
     async def healthz() -> dict:  # async: runs in the loop, so it can count the loop's tasks

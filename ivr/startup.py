@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,19 +55,27 @@ class Prepared:
 @dataclass
 class StartupPlan:
     """What to get ready: the prompts' texts, and whether the NLU, the models' warm-up and
-    prosody are needed (`ivr warm` only builds the cache)."""
+    prosody are needed (`ivr warm` builds what the cache keeps and warms no model)."""
 
     prompts: Callable[[], dict[str, str]]  # the texts to speak (gathered inside the prompts step)
     nlu: bool = True
-    warm_models: bool = True
+    warm_models: bool = True  # run Whisper and Piper once (a serving process; not `ivr warm`)
+    prosody: bool = True  # import librosa and compile (or load) its numba code into the cache
     nlu_files: NluFiles = field(default_factory=NluFiles.bundled)
 
 
 def _numba_cache_beside(cache: DiskCache) -> None:
     """librosa's numba functions are cached on disk (cache=True) beside librosa itself, which a
     container's site-packages may not allow: point numba at the start-up cache instead."""
-    if cache.root is not None and "NUMBA_CACHE_DIR" not in os.environ:
-        os.environ["NUMBA_CACHE_DIR"] = str(cache.root / "numba")
+    if cache.root is None or "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
+        return  # numba reads the setting once, at its import
+    folder = cache.root / "numba"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    if os.access(folder, os.W_OK):  # numba refuses to cache at all in a folder it cannot write
+        os.environ["NUMBA_CACHE_DIR"] = str(folder)
 
 
 def prepare(models, plan: StartupPlan, cache: DiskCache) -> Prepared:
@@ -99,7 +108,7 @@ def prepare(models, plan: StartupPlan, cache: DiskCache) -> Prepared:
         prosody.warm_up()
         return "librosa imported, pitch tracker compiled or loaded"
 
-    steps: list[tuple[str, Callable[[], str]]] = [("prosody", prosody_step)] if plan.warm_models else []
+    steps: list[tuple[str, Callable[[], str]]] = [("prosody", prosody_step)] if plan.prosody else []
     steps.append(("prompts", prompts_step))  # the longest first: prosody warm, prompts cold
     if plan.nlu:
         steps.append(("language understanding", lambda: prepare_nlu(cache, plan.nlu_files)))

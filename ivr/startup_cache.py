@@ -17,6 +17,7 @@ import logging
 import os
 import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -101,7 +102,7 @@ class DiskCache:
         try:
             with np.load(path, allow_pickle=False) as npz:
                 return {name: npz[name] for name in npz.files}
-        except (OSError, ValueError, EOFError) as exc:
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
             log.warning("start-up cache: %s unreadable (%s): building it again", path, exc)
             return None
 
