@@ -7,7 +7,9 @@ their licence files ship beside them): only its static files are used, found wit
 importing it, since its Python side is a Django app. The Makefile and the Dockerfile install it
 with ``--no-deps`` (it declares Django). The pages also send a Content-Security-Policy that
 allows nothing off this host, so a future asset that wanted a CDN fails loudly in the browser
-rather than leaking requests.
+rather than leaking requests. ReDoc itself fetches one thing off-host whatever its options (the
+"API docs by Redocly" logo from its CDN): its bundle is served with that one URL replaced by an
+empty inline image (`offline_redoc`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ MISSING = ("The API documentation's assets are not installed: `pip install --no-
            "(make does it). The OpenAPI spec itself is at /openapi.json.")
 
 
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+EMPTY_IMAGE = "data:image/svg+xml,%3Csvg%20xmlns=%27http://www.w3.org/2000/svg%27/%3E"
+
+
+def offline_redoc(js: str) -> str:
+    """ReDoc's bundle without its one off-host fetch (the sidebar's logo)."""
+    return js.replace(REDOC_LOGO, EMPTY_IMAGE)
+
+
 def assets_dir() -> Path | None:
     """The sidecar package's static folder (swagger-ui-dist/, redoc/), or None if not installed."""
     spec = importlib.util.find_spec(ASSETS_PACKAGE)
@@ -35,14 +46,26 @@ def assets_dir() -> Path | None:
 
 def add_api_docs(app, assets: Path | None = None) -> None:
     """Serve /docs and /redoc for ``app`` (created with ``docs_url=None, redoc_url=None``)."""
+    from functools import lru_cache
+
     from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-    from fastapi.responses import PlainTextResponse
+    from fastapi.responses import PlainTextResponse, Response
     from fastapi.staticfiles import StaticFiles
 
     assets = assets if assets is not None else assets_dir()
     if assets is not None:
         app.mount(ASSETS_URL, StaticFiles(directory=str(assets)), name="api-docs-assets")
-    swagger, redoc = f"{ASSETS_URL}/swagger-ui-dist", f"{ASSETS_URL}/redoc/bundles"
+    swagger, redoc_js = f"{ASSETS_URL}/swagger-ui-dist", "/api-docs/redoc.standalone.js"
+
+    @lru_cache(maxsize=1)
+    def redoc_bundle() -> bytes:
+        return offline_redoc((assets / "redoc" / "bundles" / "redoc.standalone.js").read_text(encoding="utf-8")).encode()
+
+    @app.get(redoc_js, include_in_schema=False)
+    def redoc_script():
+        if assets is None:
+            return PlainTextResponse(MISSING, status_code=503)
+        return Response(redoc_bundle(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
 
     def page(response):
         response.headers["Content-Security-Policy"] = CSP
@@ -63,5 +86,5 @@ def add_api_docs(app, assets: Path | None = None) -> None:
         if assets is None:
             return PlainTextResponse(MISSING, status_code=503)
         return page(get_redoc_html(
-            openapi_url=app.openapi_url, title=f"{app.title} - ReDoc", redoc_js_url=f"{redoc}/redoc.standalone.js",
+            openapi_url=app.openapi_url, title=f"{app.title} - ReDoc", redoc_js_url=redoc_js,
             redoc_favicon_url=f"{swagger}/favicon-32x32.png", with_google_fonts=False))
