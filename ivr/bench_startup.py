@@ -24,24 +24,13 @@ from ivr.machine import describe, load
 
 async def _first_call(sip: int, line) -> tuple[float, float | None]:
     """Clock time of the greeting's first voiced packet, and the reply latency to `line` (ms)."""
-    from ivr.bench_latency import RtpLeg, converse
-    from telephony import SipEndpoint
+    from ivr.bench_latency import converse, rtp_leg
 
-    ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
-    await ep.start()
-    try:
-        call = await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10)
-        leg = RtpLeg(call)
-        try:
-            if not await leg._wait(lambda: bool(leg.voiced_rx), 30.0):
-                raise RuntimeError("no greeting")
-            greeting = leg.voiced_rx[0]
-            turns = await converse(leg, [line], "startup", 0)
-        finally:
-            await leg.close()
-    finally:
-        await ep.stop()
-    return greeting, turns[0].voice_to_voice_ms
+    async with rtp_leg(sip) as leg:
+        if not await leg._wait(lambda: bool(leg.voiced_rx), 30.0):
+            raise RuntimeError("no greeting")
+        turns = await converse(leg, [line], "startup", 0)
+    return leg.voiced_rx[0], turns[0].voice_to_voice_ms
 
 
 def one_start(kind: str, line, cache_dir: Path, cwd: str | None = None) -> dict:

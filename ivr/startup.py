@@ -65,16 +65,22 @@ class StartupPlan:
 
 
 def _numba_cache_beside(cache: DiskCache) -> None:
-    """librosa's numba functions are cached on disk (cache=True) beside librosa itself, which a
-    container's site-packages may not allow: point numba at the start-up cache instead."""
+    """librosa's numba functions cache their compiled code beside librosa (cache=True), which a
+    container's site-packages does not allow (numba then refuses to import them at all): there,
+    and only there, numba is pointed at the start-up cache instead."""
+    import importlib.util
+
     if cache.root is None or "NUMBA_CACHE_DIR" in os.environ or "numba" in sys.modules:
         return  # numba reads the setting once, at its import
+    spec = importlib.util.find_spec("librosa")
+    if spec is None or os.access(os.path.join(next(iter(spec.submodule_search_locations)), "__pycache__"), os.W_OK):
+        return  # numba's own cache works where it is (and outlives this cache)
     folder = cache.root / "numba"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return
-    if os.access(folder, os.W_OK):  # numba refuses to cache at all in a folder it cannot write
+    if os.access(folder, os.W_OK):
         os.environ["NUMBA_CACHE_DIR"] = str(folder)
 
 

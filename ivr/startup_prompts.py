@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from typing import Callable
 
@@ -61,16 +60,12 @@ def cached_render(cache: DiskCache, prompts, voice: dict[str, str], total: int,
 
 def prepare_prompts(cache: DiskCache, models, texts: dict[str, str]):
     """A built PromptCache over `texts` and a line for the start-up log. Texts missing from the
-    cache are synthesized one per core at a time: two short Piper runs side by side use 2 cores
-    better than one run with 2 threads."""
-    from voice.models import cores
+    cache are synthesized one at a time, as before the cache (Piper already uses every core), so
+    a cold start costs no more CPU than it did."""
     from voice.services import PromptCache
 
     prompts = PromptCache(models, texts)
     unique = prompts.texts()
-    render = cached_render(cache, prompts, voice_identity(models), len(unique))
-    with ThreadPoolExecutor(cores(), thread_name_prefix="startup-tts") as pool:
-        audio = dict(zip(unique, pool.map(render, unique)))
-    prompts.build(audio.__getitem__)
+    prompts.build(cached_render(cache, prompts, voice_identity(models), len(unique)))
     built = cache.built(KIND)
     return prompts, f"{len(unique)} texts: {len(unique) - len(built)} from the cache, {len(built)} synthesized"
