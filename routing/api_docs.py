@@ -61,30 +61,31 @@ def add_api_docs(app, assets: Path | None = None) -> None:
     def redoc_bundle() -> bytes:
         return offline_redoc((assets / "redoc" / "bundles" / "redoc.standalone.js").read_text(encoding="utf-8")).encode()
 
-    @app.get(redoc_js, include_in_schema=False)
-    def redoc_script():
+    def answer(render):
+        """The asset-backed response, or what to install when the assets are missing."""
         if assets is None:
             return PlainTextResponse(MISSING, status_code=503)
-        return Response(redoc_bundle(), media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+        return render()
 
     def page(response):
         response.headers["Content-Security-Policy"] = CSP
         return response
 
+    @app.get(redoc_js, include_in_schema=False)
+    def redoc_script():
+        return answer(lambda: Response(redoc_bundle(), media_type="text/javascript",
+                                       headers={"Cache-Control": "public, max-age=86400"}))
+
     @app.get("/docs", include_in_schema=False)
     def swagger_ui():
-        if assets is None:
-            return PlainTextResponse(MISSING, status_code=503)
-        return page(get_swagger_ui_html(
+        return answer(lambda: page(get_swagger_ui_html(
             openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI", oauth2_redirect_url=None,
             swagger_js_url=f"{swagger}/swagger-ui-bundle.js", swagger_css_url=f"{swagger}/swagger-ui.css",
             swagger_favicon_url=f"{swagger}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None}))  # no badge from the online validator
+            swagger_ui_parameters={"validatorUrl": None})))  # no badge from the online validator
 
     @app.get("/redoc", include_in_schema=False)
     def redoc_ui():
-        if assets is None:
-            return PlainTextResponse(MISSING, status_code=503)
-        return page(get_redoc_html(
+        return answer(lambda: page(get_redoc_html(
             openapi_url=app.openapi_url, title=f"{app.title} - ReDoc", redoc_js_url=redoc_js,
-            redoc_favicon_url=f"{swagger}/favicon-32x32.png", with_google_fonts=False))
+            redoc_favicon_url=f"{swagger}/favicon-32x32.png", with_google_fonts=False)))
