@@ -90,6 +90,9 @@ class DiskCache:
     root: Path | None
     events: list[CacheEvent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # One build at a time: a cold start's fitting and synthesis then take the CPU one after the
+    # other, as before the cache, instead of oversubscribing the cores (reads never wait on it).
+    _building: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def path(self, kind: str, key: str) -> Path | None:
         return None if self.root is None else self.root / kind / f"{key}.npz"
@@ -133,9 +136,10 @@ class DiskCache:
         if found is not None:
             self._note(CacheEvent(kind, name, key, hit=True))
             return found
-        t0 = time.perf_counter()
-        built = {k: np.asarray(v) for k, v in build().items()}
-        self.save(kind, key, built)
+        with self._building:
+            t0 = time.perf_counter()
+            built = {k: np.asarray(v) for k, v in build().items()}
+            self.save(kind, key, built)
         self._note(CacheEvent(kind, name, key, hit=False, seconds=time.perf_counter() - t0))
         return built
 
