@@ -7,6 +7,8 @@ figures before), alternating so that the machine's load weighs on all of them al
 is timed from the process's spawn to "ivr: ready" and to the first voiced RTP packet of the
 greeting of a call placed the moment it is ready (the project's own SIP user agent); then the
 caller says one line, and the bot's reply latency shows that the first call runs at full speed.
+The CPU the process used until ready is given too: on a shared machine it moves far less with
+the load than the wall time does.
 """
 
 from __future__ import annotations
@@ -33,20 +35,32 @@ async def _first_call(sip: int, line) -> tuple[float, float | None]:
     return leg.voiced_rx[0], turns[0].voice_to_voice_ms
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process so far, all its threads (Linux)."""
+    import os
+
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+
+
 def one_start(kind: str, line, cache_dir: Path, cwd: str | None = None) -> dict:
     from ivr.harness import running_service
 
     load_before = load()[0]
     with tempfile.TemporaryDirectory(prefix="ivr-bench-startup-") as var:
         with running_service(Path(var), env={"IVR_CACHE_DIR": str(cache_dir)}, cwd=cwd, start_timeout=300) as svc:
+            cpu = cpu_seconds(svc.proc.pid)  # at "ready": what the start cost, whatever the load
             greeting, reply_ms = asyncio.run(_first_call(svc.sip, line))
             engine = next((float(m.group(1)) for m in map(re.compile(r"engine ready in ([\d.]+) s").search, svc.log) if m),
                           None)
     out = {"kind": kind, "ready_s": round(svc.ready_at - svc.spawned_at, 2),
            "answered_s": round(greeting - svc.spawned_at, 2), "engine_s": engine,
-           "first_reply_ms": reply_ms, "load_1min": load_before}
+           "first_reply_ms": reply_ms, "cpu_s": cpu, "load_1min": load_before}
     print(f"bench startup: {kind}: ready {out['ready_s']} s, greeting heard {out['answered_s']} s after the spawn "
-          f"(engine {engine} s), first reply {reply_ms} ms; load {load_before}", flush=True)
+          f"(engine {engine} s, {cpu} s of CPU), first reply {reply_ms} ms; load {load_before}", flush=True)
     return out
 
 
@@ -55,7 +69,7 @@ def _summary(runs: list[dict]) -> dict:
     for kind in dict.fromkeys(r["kind"] for r in runs):
         mine = [r for r in runs if r["kind"] == kind]
         out[kind] = {key: {"median": round(statistics.median(v), 2), "min": min(v), "max": max(v)}
-                     for key in ("ready_s", "answered_s", "first_reply_ms")
+                     for key in ("ready_s", "answered_s", "cpu_s", "first_reply_ms")
                      if (v := [r[key] for r in mine if r[key] is not None])}
         out[kind]["runs"] = len(mine)
     return out
