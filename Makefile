@@ -61,6 +61,8 @@ eval: deps venv
 	scripts/fetch_eval_data.sh
 	.venv/bin/ivr eval frustration --json bench-results/eval_frustration.json
 	.venv/bin/ivr eval asr --json bench-results/eval_asr.json
+	.venv/bin/ivr eval turns --json bench-results/eval_turns.json
+	.venv/bin/ivr eval callers --split all --json bench-results/eval_callers.json
 
 clean:
 	rm -rf .venv bench-results

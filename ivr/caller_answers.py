@@ -24,12 +24,17 @@ class Ask(Enum):
     PIN = "pin"
     ORDER = "order"
     ACCOUNT = "account"
+    NUMBER_REST = "number_rest"  # "4 5. And the rest?": the number it was giving
     OFFER_HUMAN = "offer_human"
     HOW_CAN_I_HELP = "how_can_i_help"
     STILL_THERE = "still_there"
     UNKNOWN = "unknown"
 
 
+# The question is the reply's last one (its last sentence that asks, else its last sentence), as
+# a person answers what they were asked last: "Sorry, I didn't get the order number. I can put
+# you through to a person. Would you like that?" is an offer, not a request for the number. When
+# that says nothing these rules know ("Could you say it again?"), the whole reply is read.
 # First match wins: the more specific question before the general one ("...order 4 5 6. Is that
 # right?" is a confirmation, "Your order has shipped... anything else?" asks for more).
 _RULES: tuple[tuple[Ask, re.Pattern], ...] = tuple((a, re.compile(p)) for a, p in (
@@ -40,19 +45,32 @@ _RULES: tuple[tuple[Ask, re.Pattern], ...] = tuple((a, re.compile(p)) for a, p i
     (Ask.PIN, r"\bpin\b|date of birth"),
     (Ask.ORDER, r"order number|\border\b.*\bagain\b"),
     (Ask.ACCOUNT, r"account number|e-?mail address|\baccount\b.*\bagain\b"),
-    (Ask.OFFER_HUMAN, r"(talk|speak) to (a|an) (person|agent|human)\?|would you like that\?"),
+    (Ask.NUMBER_REST, r"\bthe rest\b"),
+    (Ask.OFFER_HUMAN, r"(talk|speak) to (a|an) (person|agent|human)\?|would you like that\?"
+                      r"|would you like (a|an) (person|agent|human)|shall i put you through"),
     (Ask.HOW_CAN_I_HELP, r"how can i help|what can i help|didn't understand|didn't catch|you can say things like"),
     (Ask.STILL_THERE, r"are you still there"),
 ))
 
 
-def classify(bot_text: str) -> Ask:
-    """Which question the bot's reply asks."""
-    t = bot_text.lower()
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+
+
+def _match(text: str) -> Ask:
     for ask, pattern in _RULES:
-        if pattern.search(t):
+        if pattern.search(text):
             return ask
     return Ask.UNKNOWN
+
+
+def classify(bot_text: str) -> Ask:
+    """Which question the bot's reply asks."""
+    t = bot_text.lower().strip()
+    sentences = [p for p in _SENTENCE.split(t) if p]
+    asks = [p for p in sentences if p.endswith("?")]
+    last = (asks or sentences or [""])[-1]
+    found = _match(last)
+    return found if found is not Ask.UNKNOWN else _match(t)
 
 
 _DIGIT = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine".split())}
@@ -99,6 +117,7 @@ class Answer:
 
 
 MAX_RESTATES = 2
+_NUMBERS = ("order", "account", "pin")
 
 
 def first_line(spec: CallerSpec) -> tuple[Answer, CallerState]:
@@ -119,9 +138,9 @@ def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer,
         new = replace(new, said_opening=True)
     elif key == "restate":
         new = replace(new, restates=state.restates + 1)
-    if ask in (Ask.CONFIRM_VALUE, Ask.CONFIRM_INTENT):
+    if ask in (Ask.CONFIRM_VALUE, Ask.CONFIRM_INTENT, Ask.OFFER_HUMAN):
         new = replace(new, last_confirm=key)
-    keypad = spec.keypad and key in ("order", "account", "pin")
+    keypad = spec.keypad and key in _NUMBERS
     return Answer(key, keypad=keypad), new
 
 
@@ -140,6 +159,11 @@ def _key(ask: Ask, bot_text: str, spec: CallerSpec, state: CallerState) -> str:
     if ask in (Ask.PIN, Ask.ORDER, Ask.ACCOUNT):
         slot = ask.value
         return slot if getattr(spec, slot) is not None else ("restate" if state.said_opening else "opening")
+    if ask is Ask.NUMBER_REST:  # the number it was giving, whole again, as people do
+        if state.last in _NUMBERS:
+            return state.last
+        have = [n for n in ("order", "account") if getattr(spec, n) is not None]
+        return have[0] if have else ("restate" if state.said_opening else "opening")
     if ask is Ask.OFFER_HUMAN:
         return "accept_human" if handoff else "decline_human"
     if ask is Ask.HOW_CAN_I_HELP:

@@ -23,8 +23,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from voice.simulate import simulate
     from voice.turns import TurnConfig
 
+    from ivr.call_cli import _parse_dtmf
+
     try:
         turns = TurnConfig(silence_ms=args.silence_ms, pause_ms=args.pause_ms)
+        keys = _parse_dtmf(args.dtmf or [])
     except ValueError as exc:
         print(f"ivr simulate: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +78,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                 fast=args.fast,
                 config=VoiceConfig(turns=turns),
                 on_event=on_event,
+                keys=keys,
             )
         )
     finally:
@@ -155,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", default=":memory:", help="company database (SQLite file; default: fresh demo data in memory)")
     s.add_argument("--policy", help="escalation policy YAML (default: routing/data/policy.yaml)")
     s.add_argument("--caller-id", help="the caller's number, as SIP From would give it (finds the customer)")
+    s.add_argument("--dtmf", action="append", help="press a key at a time of the recording: DIGIT@SECONDS (repeatable)")
     s.add_argument("--store", help="the service's store URL: decide by the policy in force there and keep the call "
                                    "there (it shows in the panel)")
     s.add_argument("--cache-dir", help=CACHE_HELP)
@@ -188,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"silence that ends a caller turn whatever was said (default {TurnConfig.silence_ms})")
     v.add_argument("--pause-ms", dest="pause_ms", type=int,
                    help=f"pause at which the turn is transcribed and ended if it reads as finished; 0: off (default {TurnConfig.pause_ms})")
+    v.add_argument("--number-wait-ms", dest="number_wait_ms", type=int,
+                   help="silence allowed inside a number the bot asked for, read in groups (default 2000)")
+    v.add_argument("--hesitation-ms", dest="hesitation_ms", type=int,
+                   help="silence allowed after words that trail off ('I want to move, uh...') (default 1500)")
+    v.add_argument("--smart-turn-ms", dest="smart_turn_ms", type=int,
+                   help="also ask Smart Turn v3.2 at this silence whether the voice sounds finished (default 0: off)")
     v.add_argument("--asr-full-window", dest="asr_fit", action="store_const", const=False, default=None,
                    help="Whisper over its standard 30 s window (slower; default: the encoder fitted to the utterance)")
     v.add_argument("--advertise", help="address to put in Via/Contact/SDP (default: the --sip host, or 127.0.0.1 for 0.0.0.0)")
@@ -250,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     tf = tsub.add_parser("frustration", help="re-fit the frustration fusion weights from labelled turns")
     train_frustration.add_arguments(tf)
     tf.set_defaults(func=lambda a: train_frustration.run(a))
+    ta = tsub.add_parser("arousal", help="fit the voice model (first turn and with a baseline) from labelled voice turns")
+    from ivr import train_arousal
+
+    train_arousal.add_arguments(ta)
+    ta.set_defaults(func=lambda a: train_arousal.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer", "startup"],

@@ -43,6 +43,7 @@ class AsrConfig:
     fit_encoder: bool
     fit_min_s: float = 10.0
     fit_retry_s: float = 15.0  # 0: no second reading
+    prompt: str | None = None  # Whisper's initial prompt (the service's: voice.asr_prompts.HESITANT)
 
 
 # Short answers and requests a support line hears; digits said as words, repeated ones too.
@@ -60,8 +61,11 @@ PHRASE_SNR_DB = 20.0
 
 
 def configs(base_path: Path | None) -> list[AsrConfig]:
+    from voice.asr_prompts import HESITANT
+
     out = [
-        AsrConfig("tiny.en fitted beam5 (service)", None, 5, True),
+        AsrConfig("tiny.en fitted beam5 hesitation prompt (service)", None, 5, True, prompt=HESITANT),
+        AsrConfig("tiny.en fitted beam5, no prompt (before issue 16)", None, 5, True),
         AsrConfig("tiny.en fitted 8 s, no second reading (before)", None, 5, True, 8.0, 0.0),
         AsrConfig("tiny.en standard beam5", None, 5, False),
         AsrConfig("tiny.en fitted beam1", None, 1, True),
@@ -128,7 +132,8 @@ def evaluate(cfg: AsrConfig, clips: list[dict]) -> dict:
 
     models = SpeechModels(ModelConfig(whisper_path=cfg.whisper_path, beam_size=cfg.beam_size,
                                       fit_encoder=cfg.fit_encoder, fit_min_s=cfg.fit_min_s,
-                                      fit_retry_s=cfg.fit_retry_s, asr_workers=1, tts_workers=1))
+                                      fit_retry_s=cfg.fit_retry_s, initial_prompt=cfg.prompt,
+                                      asr_workers=1, tts_workers=1))
     models.transcribe_sync(clips[0]["pcm16k"])  # load and warm
     rows, by_source = [], {}
     for c in clips:

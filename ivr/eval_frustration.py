@@ -12,6 +12,8 @@ Two evaluations, each with what it can and cannot say:
    five z-scores is fitted on training speakers only and scored on held-out speakers: the
    set's own split (speaker-independent: checked) and leave-one-speaker-out over all five.
    Beside it, the shipped fusion weights' prosody part, with no refit.
+   Then the voice model (``voice.arousal``, ``ivr.eval_voice``): per speaker and across corpora,
+   without and with a baseline, and the synthesized same-words pairs through the shipped fusion.
 2. **Text and fusion on the project's labelled English caller turns**
    (``nlu/data/caller_turns_labelled.yaml``): the text-only part of the shipped score, the
    fused score with neutral prosody (z = 0; the dialogue signals in the file do count), and
@@ -142,6 +144,8 @@ def _voice_dict(c: Clip) -> dict[str, float]:
     d = {k: float(getattr(c.prosody, k)) for k in ("pitch_median_hz", "pitch_range_st", "energy_db",
                                                     "speaking_rate_sps", "pause_ratio")}
     d.update({f"{k}_z": float(v) for k, v in c.z.items()})
+    if c.prosody.arousal is not None:
+        d["arousal_logit"] = float(c.prosody.arousal)
     return d
 
 
@@ -187,8 +191,12 @@ def evaluate_polish(cache: Path, baseline: str = "speaker", weights_path: Path |
     t0 = time.perf_counter()
     clips = load_polish(cache)
     prosody.warm_up()
+    from voice.arousal import load as load_voice_model
+
+    voice_model = load_voice_model()
     for c in clips:
         c.prosody = phone_prosody(c.path)
+        c.prosody.arousal = voice_model.log_odds(c.prosody)  # first-turn model (in-sample: it trained on this set)
     t_extract = time.perf_counter() - t0
     normalise_per_speaker(clips, baseline, seed)
     scored = [c for c in clips if c.emotion in (POSITIVE, NEGATIVE)]
@@ -354,7 +362,7 @@ def format_table(res: dict[str, Any]) -> str:
             m = pol["loso"]["logreg_raw_features"]
             lines.append(f"  {'logreg on absolute values (no baseline), LOSO':62s} {_f(m['auc'])} {_f(m['f1'])} {m['n']:4d}")
         m = pol["fused_prosody_shipped"]
-        lines.append(f"  {'shipped fusion weights, prosody part (no refit), all':62s} {_f(m['auc'])} {_f(m['f1'])} {m['n']:4d}")
+        lines.append(f"  {'shipped fusion, voice part (first-turn model, in-sample), all':62s} {_f(m['auc'])} {_f(m['f1'])} {m['n']:4d}")
         lines.append(f"      its score: mean {m['mean_score_anger']:.3f} on anger, {m['mean_score_neutral']:.3f} on neutral, "
                      f"max {m['max_score']:.3f} (text and dialogue absent)")
         if own.get("fused_prosody_shipped"):
@@ -363,6 +371,10 @@ def format_table(res: dict[str, Any]) -> str:
         single = ", ".join(f"{k.removesuffix('_z')}:{v:.2f}" for k, v in pol["single_feature_auc"].items() if v is not None)
         lines.append(f"      single z-score AUC: {single}")
         lines.append("")
+    if res.get("voice"):
+        from ivr.eval_voice import format_voice
+
+        lines += format_voice(res["voice"]) + [""]
     tr = res.get("turns")
     if tr:
         lines.append(f"Text and fusion, {tr['turns']} labelled English caller turns ({tr['frustrated']} frustrated)")
@@ -393,6 +405,11 @@ def run(args: argparse.Namespace) -> int:
     except MissingData as exc:
         print(f"{prog}: {exc}; run scripts/fetch_eval_data.sh first (or set IVR_EVAL_CACHE)", file=sys.stderr)
         return 2
+    voice = None
+    if getattr(args, "voice", True):
+        from ivr.eval_voice import evaluate_voice
+
+        voice = evaluate_voice(cache)
     try:
         turns = evaluate_turns(turns_path, weights_path=weights)
     except TurnsError as exc:
@@ -400,6 +417,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     res = {
         "polish": polish,
+        **({"voice": voice} if voice is not None else {}),
         "turns": turns,
         "meta": {"python": platform.python_version(), "machine": platform.machine(),
                  "seconds": round(time.perf_counter() - t0, 2), "threshold_f1": 0.5},
@@ -417,6 +435,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="evaluation data from scripts/fetch_eval_data.sh (default: $IVR_EVAL_CACHE or cache/eval)")
     p.add_argument("--turns", default=str(DEFAULT_TURNS_PATH), help="labelled English caller turns (.yaml/.jsonl)")
     p.add_argument("--weights", default=None, help="fusion weights to evaluate (default: the shipped file)")
+    p.add_argument("--no-voice", dest="voice", action="store_false",
+                   help="skip the voice model's cross-corpus figures and the synthesized same-words pairs")
     p.add_argument("--baseline", choices=("speaker", "running"), default="speaker",
                    help="per-speaker prosody baseline: all the speaker's other clips, or only earlier ones")
     return p

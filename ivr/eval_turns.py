@@ -10,7 +10,8 @@ ends, so configurations are compared on exactly the same readings:
 - a **false cut-off**: a pause inside a turn (the speaker went on) that lasted longer than the
   rule's silence; reported per turn with pauses (was it cut anywhere) and per pause;
 - **dead air**: after a turn's real end, the silence until the end of turn is declared: the
-  rule's silence, or the pause plus the time the evidence took to compute when that is longer.
+  rule's silence, or the pause plus the time the evidence took to compute when that is longer
+  (so it moves with the machine's load); the rule's **wait** alone is reported beside it.
 
 A turn cut off early has no real end to measure. Silence-only rows also report the silence at
 which 5 % and 10 % of turns are cut (eot-bench's "delay at x % cut-offs").
@@ -85,14 +86,15 @@ def find_pauses(audio: np.ndarray, pause_ms: int = PAUSE_MS) -> list[tuple[TurnP
     det = TurnDetector(TurnConfig(pause_ms=pause_ms, silence_ms=60_000, no_input_ms=0))
     out: list[tuple[TurnPaused, float | None]] = []
     open_pause: TurnPaused | None = None
+    end_of_audio = len(audio) / PIPELINE_RATE
     for i, f in enumerate(frames(audio, PIPELINE_RATE)):
         t = i * FRAME_MS / 1000
         for ev in det.feed(f, t):
             if isinstance(ev, TurnPaused):
                 open_pause = ev
-            elif isinstance(ev, TurnResumed) and open_pause is not None:
+            elif isinstance(ev, TurnResumed) and open_pause is not None and t < end_of_audio - 0.1:
                 out.append((open_pause, round((t - open_pause.end) * 1000, 1)))
-                open_pause = None
+                open_pause = None  # (a "resumption" in the last 100 ms is the filters' edge, not speech)
     if open_pause is not None:
         out.append((open_pause, None))
     return out
@@ -116,10 +118,13 @@ def silence_only(ms: int) -> Rule:
 
 
 def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectation: bool, prompt: str = "service") -> Rule:
-    """`prompt`: which transcript the rule reads ("plain", "hesitant", or "service": the one the
-    service would have asked for, knowing what the bot was waiting for)."""
+    """`prompt`: which transcript the rule reads ("plain", "hesitant", "numbers": the number prompt
+    when a number is expected, or "service": the one the service would have asked for)."""
     def decide(p: Pause, e: Expectation | None) -> float:
-        text = p.texts[service_prompt(e) if prompt == "service" else prompt]
+        if prompt == "numbers":
+            text = p.texts["number" if e is not None and e.digits else "hesitant"]
+        else:
+            text = p.texts[service_prompt(e) if prompt == "service" else prompt]
         st = p.smart_turn.get(smart_turn_at) if smart_turn_at else None
         return rule.silence_ms(TurnEvidence(text, st, e if expectation else None))
 
@@ -155,14 +160,14 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
         Detector("silence 600 ms (VAD only)", silence_only(600)),
         Detector("silence 800 ms (VAD only)", silence_only(800)),
         Detector("Smart Turn v3.2 alone (at 240 ms, 3 s fallback)", smart_turn_only(), smart_turn_at=240),
-        Detector("transcript, before issue 16", transcript_rule(LEGACY, smart_turn_at=None, expectation=False, prompt="plain"), True),
+        Detector("transcript, issue 7 waits (400/600/800 ms)", transcript_rule(LEGACY, smart_turn_at=None, expectation=False, prompt="plain"), True),
         Detector("transcript + longer waits", transcript_rule(shipped, smart_turn_at=None, expectation=False, prompt="plain"), True),
         Detector("transcript + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=False, prompt="plain"), True, st),
         Detector("transcript + expectation", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="plain"), True),
-        Detector("transcript + expectation + hesitation prompt", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="hesitant"), True),
-        Detector("transcript + expectation + both prompts + Smart Turn",
+        Detector("transcript + expectation + hesitation & number prompts", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="numbers"), True),
+        Detector("transcript + expectation + hesitation prompt + Smart Turn",
                  transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
-        Detector("transcript + expectation + both prompts (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
+        Detector("transcript + expectation + hesitation prompt (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
     ]
 
 
@@ -173,6 +178,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
     cut_pauses = 0
     inner = 0
     dead: list[float] = []
+    decided: list[float] = []  # the rule's wait alone: what a machine fast enough would give
     cut_ids: list[str] = []
     for r in results:
         cut = False
@@ -191,6 +197,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
             ready = max(PAUSE_MS + f.asr_ms if det.asr else 0.0,
                         det.smart_turn_at + f.smart_turn_ms if det.smart_turn_at else 0.0)
             dead.append(max(det.rule(f, r.expecting), ready))
+            decided.append(det.rule(f, r.expecting))
     return {
         "turns": len(results),
         "turns_with_pauses": len(with_pauses),
@@ -198,6 +205,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
         "false_cutoff_turns_pct": _pct(cut_turns, len(with_pauses)),
         "false_cutoff_pauses_pct": _pct(cut_pauses, inner),
         "dead_air_ms": {"p50": _q(dead, 50), "p95": _q(dead, 95), "n": len(dead)},
+        "decided_wait_ms": {"p50": _q(decided, 50), "p95": _q(decided, 95)},
         "cut_turns": cut_ids,
     }
 
@@ -324,11 +332,12 @@ def print_table(rep: dict, file=sys.stdout) -> None:
     for split, body in rep["splits"].items():
         print(f"\n{split}: {body['rows'][0]['turns']} turns, {body['rows'][0]['turns_with_pauses']} with pauses inside "
               f"({body['rows'][0]['pauses_inside_turns']} pauses)", file=file)
-        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8}", file=file)
+        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}",
+              file=file)
         for row in body["rows"]:
-            d = row["dead_air_ms"]
+            d, w = row["dead_air_ms"], row["decided_wait_ms"]
             print(f"  {row['detector']:62} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
-                  f"{d['p50']!s:>8} {d['p95']!s:>8}", file=file)
+                  f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8}", file=file)
             if "delay_at_5pct_ms" in row:
                 print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':62} {row['delay_at_5pct_ms']!s:>9} "
                       f"{row['delay_at_10pct_ms']!s:>10}", file=file)

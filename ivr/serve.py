@@ -39,6 +39,9 @@ DEFAULTS = {
     # the defaults are the fast ones; `ivr bench latency --compare-legacy` serves the old ones.
     "silence_ms": None,
     "pause_ms": None,
+    "number_wait_ms": None,  # silence allowed inside a number the bot asked for (EndOfTurnRule.pending_ms)
+    "hesitation_ms": None,  # ...after a transcript that trails off (EndOfTurnRule.unfinished_ms)
+    "smart_turn_ms": None,  # ask Smart Turn v3.2 at this silence (default 0: off; voice.smart_turn)
     "asr_fit": True,
     "max_calls": 200,  # calls at once on this worker; more get 503 (Kamailio fails over)
     "max_draining": 4,  # hung-up calls still finishing: more means overloaded, new calls get 503
@@ -51,6 +54,20 @@ DEFAULTS = {
     "cache_dir": None,
 }
 
+
+def turn_config(settings: dict):
+    """End-of-turn settings from the service's (flags over config file over defaults)."""
+    import dataclasses
+
+    from voice.turns import TurnConfig
+
+    base = TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms", "smart_turn_ms")
+                         if settings.get(k) is not None})
+    waits = {f: int(settings[k]) for k, f in (("number_wait_ms", "pending_ms"), ("hesitation_ms", "unfinished_ms"))
+             if settings.get(k) is not None}
+    if any(v <= 0 for v in waits.values()):
+        raise ValueError("number_wait_ms and hesitation_ms must be positive")
+    return dataclasses.replace(base, end=dataclasses.replace(base.end, **waits)) if waits else base
 
 def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     """'127.0.0.1:5070', '[::1]:5070', 'host' → (host, port)."""
@@ -93,10 +110,7 @@ def resolve_settings(args) -> dict:
         value = getattr(args, key, None)
         if value is not None and value != []:
             settings[key] = value
-    if settings["silence_ms"] is not None or settings["pause_ms"] is not None:
-        from voice.turns import TurnConfig
-
-        TurnConfig(**{k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None})
+    turn_config(settings)  # refuses bad values before anything starts
     parse_hostport(settings["sip"], 5070)
     parse_hostport(settings["http"], 8080)
     if settings["sip_tls"]:
@@ -271,7 +285,6 @@ async def _serve(settings: dict) -> int:
 
     seed = settings["policy"] or DEFAULT_POLICY_PATH
     from voice.call import VoiceConfig
-    from voice.turns import TurnConfig
 
     store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
     import routing.api, routing.auth, routing.desktop, routing.panel  # noqa: E401,F401  (add_web's, imported meanwhile)
@@ -281,8 +294,7 @@ async def _serve(settings: dict) -> int:
     claims = None
     if store.url.startswith("postgres"):  # workers share agents: claim each in the database before ringing
         claims = SimpleNamespace(claim=store.claim_agent, release=store.release_agent)
-    turn_args = {k: int(settings[k]) for k in ("silence_ms", "pause_ms") if settings[k] is not None}
-    voice = VoiceConfig(turns=TurnConfig(**turn_args))
+    voice = VoiceConfig(turns=turn_config(settings))
     directory = AgentDirectory(load_agents(settings["agents"]), claims=claims)
     shared = None
     if claims is not None:  # away/available and REGISTER bindings, the same on every worker

@@ -4,6 +4,12 @@ This is where nlu (what the caller wants, how they feel, what to say) meets rout
 person takes over). The dialog's own frustration hand-over is switched off so that the policy
 file is the one place that decides on frustration; the dialog's limits on not-understood turns
 follow the policy's.
+
+The policy acts on the intent the dialog accepted (``BotReply.accepted_intent``), never on the
+classifier's raw guess: an unsure "speak to human" or "fraud" is confirmed by the dialog first, and
+only a "yes" makes it a transfer. The turn event keeps the classifier's ``intent`` and
+``confidence`` and adds ``accepted_intent``; ``signals.intent`` is what the policy saw, which the
+what-if replay reads.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import dataclasses
 import time
 from typing import Any
 
+from calls.expectation import Expectation
 from nlu.dialog import CallerTurn, TriageDialog
 from nlu.flows import Flows
 from routing.policy import Decision, Policy, Signals, decide
@@ -59,6 +66,7 @@ class TriageResponder:
         settings = dataclasses.replace(flows.settings, frustration_escalate=2.0, max_no_match=policy.max_no_match)
         self.flows = dataclasses.replace(flows, settings=settings)
         self.dialog = TriageDialog(backend, self.flows, caller_id=caller_id)
+        self.dialog.sensitive_intents = frozenset(policy.sensitive_intents)
         self.policy = policy
         self._clock = clock or _Stopwatch()
         self.decision: Decision | None = None
@@ -71,6 +79,14 @@ class TriageResponder:
     def set_policy(self, policy: Policy) -> None:
         """A new policy version reaches a call in progress from its next turn on."""
         self.policy = policy
+        self.dialog.sensitive_intents = frozenset(policy.sensitive_intents)
+
+    def expecting(self) -> Expectation | None:
+        """What the bot has just asked the caller for (turn-taking and the keypad read it);
+        None once the bot's part of the call is over."""
+        if self.decision is not None or self.outcome is not None:
+            return None
+        return self.dialog.expecting()
 
     def greeting(self) -> Reply:
         return Reply(self.dialog.start().text)
@@ -78,9 +94,10 @@ class TriageResponder:
     def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
         if self.decision is not None or self.outcome is not None:
             return None  # the bot's part of the call is over
-        ct = CallerTurn(text=turn.text or "", prosody=turn.prosody or {}, barge_in=turn.barge_in, no_input=turn.no_input)
+        ct = CallerTurn(text=turn.text or "", prosody=turn.prosody or {}, barge_in=turn.barge_in, no_input=turn.no_input,
+                        keypad=turn.keypad)
         reply = self.dialog.on_turn(ct)
-        fields = self._turn_fields(reply) if not turn.no_input else {"signals": self._signal_fields(reply)}
+        fields = self._turn_fields(reply, turn) if not turn.no_input else {"signals": self._signal_fields(reply)}
         return self._apply_policy(reply, fields)
 
     def prepare(self, text: str) -> None:
@@ -100,7 +117,7 @@ class TriageResponder:
         d = self.dialog
         tier = d.customer.tier if d.customer is not None else None
         return Signals(
-            intent=reply.intent if reply is not None else None,
+            intent=reply.accepted_intent if reply is not None else None,
             frustration=list(d.trajectory.smoothed),
             frustration_raw=list(d.trajectory.raw),
             no_match=d.no_match,
@@ -136,7 +153,7 @@ class TriageResponder:
             events=[decision.to_event(), {"event": "summary", **summary}],
         )
 
-    def _turn_fields(self, reply) -> dict[str, Any]:
+    def _turn_fields(self, reply, turn: CallerTurnFrame) -> dict[str, Any]:
         d = self.dialog
         parts = d.last_contributions
         frustration: dict[str, Any] = {
@@ -145,18 +162,25 @@ class TriageResponder:
         }
         if parts:
             frustration["parts"] = parts
-        return {
+        fields = {
             "intent": reply.intent,
             "confidence": reply.confidence,
+            "accepted_intent": reply.accepted_intent,
             "entities": reply.entities,
             "frustration": frustration,
             "signals": self._signal_fields(reply),
         }
+        if reply.caller_text is not None:  # a keyed entry, a masked PIN: never the raw text
+            fields["text"] = reply.caller_text
+        if turn.keypad:
+            fields["keypad"] = True
+        return fields
 
     def _signal_fields(self, reply) -> dict[str, Any]:
-        """What the policy saw besides intent and frustration, so a what-if can replay the call."""
+        """What the policy saw besides frustration (the accepted intent among it), so a what-if can
+        replay the call."""
         s = self._signals(reply=reply)
-        return {"no_match": s.no_match, "no_input": s.no_input, "bot_seconds": round(s.bot_seconds, 2),
+        return {"intent": s.intent, "no_match": s.no_match, "no_input": s.no_input, "bot_seconds": round(s.bot_seconds, 2),
                 "tier": s.tier, "dialog_escalation": s.dialog_escalation}
 
 

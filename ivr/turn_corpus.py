@@ -6,10 +6,11 @@ that really ended (dead air). Its data is on a model hub this machine cannot rea
 the same method on turns made here:
 
 - synthesized callers: scripts written for it, each segment said by one of several voices (the
-  Piper voice at three rates and with its formants moved, espeak-ng's English variants), with
-  silences of a second or so where people hesitate (after a filler, mid-clause, between groups
-  of digits, mid e-mail address), some with line noise; what the bot had just asked is part of
-  the script, as it would be part of the call;
+  Piper voice at two rates and with its formants moved, espeak-ng's English variants; rendered
+  by the unseen-caller set's renderer, `ivr.caller_audio`), with silences of half a second to
+  1.4 s where people hesitate (after a filler, mid-clause, between groups of digits, mid e-mail
+  address), a third on a noisy line (pink noise, 20 dB SNR); what the bot had just asked is part
+  of the script, as it would be part of the call;
 - recorded speech (LibriVox, CMU ARCTIC, spoken card names, a two-speaker phone call, from
   `scripts/fetch_eval_data.sh asr`), each said as it is and once with a gap between its words
   stretched to a hesitation.
@@ -27,16 +28,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from calls.expectation import Expectation
-from voice.audio import PIPELINE_RATE, Audio, read_wav, resample, telephone_band
+from ivr.caller_audio import DEFAULT_CACHE, NoiseSource, Renderer, telephone_filter, trim_and_level
+from ivr.caller_script import Noise, Piece, Voice
+from telephony import g711
+from voice.audio import PIPELINE_RATE, TELEPHONE_RATE, Audio, read_wav, resample
 
 PAUSE = "|"  # in a script: the speaker stops here and goes on (a hesitation, a digit group)
 EXPECT = {
@@ -123,30 +124,23 @@ HELDOUT_SCRIPTS: list[tuple[str | None, str]] = [
 ]
 
 
-@dataclass(frozen=True)
-class VoiceSpec:
-    name: str
-    engine: str  # "piper" | "espeak"
-    piper_scale: float = 1.0  # Piper length_scale (1.15 is slower)
-    espeak_voice: str = "en-us"
-    espeak_speed: int = 150
-    sox: tuple[str, ...] = ()  # sox effects that move the formants: another speaker
-    snr_db: float | None = None  # line noise
-
-
 TUNE_VOICES = (
-    VoiceSpec("piper", "piper"),
-    VoiceSpec("piper-slow", "piper", piper_scale=1.2),
-    VoiceSpec("piper-low", "piper", sox=("speed", "1.13", "pitch", "-212")),
-    VoiceSpec("espeak-us", "espeak", espeak_voice="en-us", espeak_speed=150),
-    VoiceSpec("espeak-gb-noisy", "espeak", espeak_voice="en-gb", espeak_speed=160, snr_db=20),
+    Voice("piper", "piper", 1.0),
+    Voice("piper-slow", "piper", 1.2),
+    Voice("piper-low", "piper", 1.0, sox=("speed", "1.13", "pitch", "-212")),
+    Voice("espeak-us", "espeak", 150, "en-us"),
+    Voice("espeak-gb", "espeak", 160, "en-gb"),
 )
 HELDOUT_ONLY_VOICES = (
-    VoiceSpec("piper-high-fast", "piper", piper_scale=0.9, sox=("speed", "0.89", "pitch", "+202")),
-    VoiceSpec("espeak-scotland", "espeak", espeak_voice="en-gb-scotland", espeak_speed=145),
-    VoiceSpec("espeak-caribbean-noisy", "espeak", espeak_voice="en-029", espeak_speed=155, snr_db=18),
-    VoiceSpec("espeak-us-f2", "espeak", espeak_voice="en-us+f2", espeak_speed=165),
+    Voice("piper-high-fast", "piper", 0.9, sox=("speed", "0.89", "pitch", "+202"), heldout_only=True),
+    Voice("espeak-scotland", "espeak", 145, "en-gb-scotland", heldout_only=True),
+    Voice("espeak-caribbean", "espeak", 155, "en-029", heldout_only=True),
+    Voice("espeak-us-f2", "espeak", 165, "en-us+f2", heldout_only=True),
 )
+# Line noise for some renderings (by turn id), at an SNR against the speech level.
+NOISE = Noise("pink", 20.0)
+
+
 # Recorded speech: speakers in tune / held out (by source, so no speaker is in both).
 REAL_TUNE = ("pocketsphinx/cards/", "arctic/")
 REAL_HELDOUT = ("pocketsphinx/librivox/", "pyannote/")
@@ -159,7 +153,7 @@ class CorpusTurn:
     voice: str
     source: str  # synth | real
     text: str  # what was said, pauses marked with |
-    audio: np.ndarray = field(repr=False)  # int16, 16 kHz, telephone band, with 3 s of silence after
+    audio: np.ndarray = field(repr=False)  # int16, 16 kHz, telephone band, with 3 s of line after
     speech_end: float  # seconds: end of the last word
     pauses: list[tuple[float, float]]  # inserted silences inside the turn (start, end), seconds
     expecting: Expectation | None = None
@@ -178,103 +172,47 @@ def pause_lengths(key: str, n: int, lo: float = 0.5, hi: float = 1.4) -> list[fl
     return [round(float(x), 2) for x in rng.uniform(lo, hi, n)]
 
 
-def trim(x: np.ndarray, rate: int, floor_db: float = -45.0) -> np.ndarray:
-    """Cut the synthesizer's own leading and trailing silence (10 ms windows under floor_db)."""
-    hop = max(1, rate // 100)
-    n = len(x) // hop
-    if n == 0:
-        return x
-    rms = np.sqrt(np.mean(x[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1)) / 32768
-    loud = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-9)) > floor_db)
-    if len(loud) == 0:
-        return x[:0]
-    return x[loud[0] * hop : (loud[-1] + 1) * hop]
+def noisy(tid: str) -> bool:
+    """A third of the synthesized turns are on a noisy line (by id, so a turn always is or is not)."""
+    return int(hashlib.sha1(tid.encode()).hexdigest()[:8], 16) % 3 == 0
 
 
-class Synth:
-    """Says a segment in a voice at 16 kHz; Piper is loaded once."""
-
-    def __init__(self, models=None):
-        self._models = models
-        self._tmp = Path(tempfile.mkdtemp(prefix="turns-"))
-
-    def close(self) -> None:
-        shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def say(self, text: str, v: VoiceSpec) -> np.ndarray:
-        if v.engine == "piper":
-            from piper import SynthesisConfig
-
-            chunks = self._models.voice.synthesize(text, SynthesisConfig(length_scale=v.piper_scale))
-            pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, dtype=np.int16) for c in chunks])
-            rate = self._models.tts_rate
-        else:
-            wav = self._tmp / "espeak.wav"
-            subprocess.run(["espeak-ng", "-v", v.espeak_voice, "-s", str(v.espeak_speed), "-w", str(wav), text],
-                           check=True, capture_output=True)
-            a = read_wav(wav)
-            pcm, rate = a.samples, a.rate
-        if v.sox:
-            src, dst = self._tmp / "in.wav", self._tmp / "out.wav"
-            from voice.audio import write_wav
-
-            write_wav(src, pcm, rate)
-            subprocess.run(["sox", str(src), str(dst), *v.sox], check=True, capture_output=True)
-            a = read_wav(dst)
-            pcm, rate = a.samples, a.rate
-        return trim(resample(pcm, rate, PIPELINE_RATE), PIPELINE_RATE)
-
-
-def line(audio16k: np.ndarray, snr_db: float | None, seed: int) -> np.ndarray:
-    """The phone line: optional noise, 300-3400 Hz, G.711 µ-law, back to 16 kHz."""
-    x = audio16k.astype(np.float64)
-    if snr_db is not None:
-        speech = x[np.abs(x) > 0]
-        power = np.mean(speech**2) if len(speech) else 1.0
-        rng = np.random.default_rng(seed)
-        white = rng.normal(0.0, 1.0, len(x))
-        pink = np.cumsum(white) * 0.02  # red-ish rumble under the hiss, like a handset's line
-        pink -= np.convolve(pink, np.ones(400) / 400, mode="same")
-        noise = white + pink
-        noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(np.mean(noise**2), 1e-12))
-        x = x + noise
-    x = _band(x, PIPELINE_RATE)
+def line(pcm8k: np.ndarray, noise: NoiseSource | None) -> np.ndarray:
+    """The phone line: noise, 300-3400 Hz, G.711 µ-law, then 16 kHz as turn-taking gets it."""
+    x = pcm8k.astype(np.float64)
+    if noise is not None:
+        x = x + noise.take(len(x))
+    x = telephone_filter(x)
     pcm = np.clip(x, -32768, 32767).astype(np.int16)
-    return resample(telephone_band(Audio(pcm, PIPELINE_RATE)), 8000, PIPELINE_RATE)
-
-
-def _band(x: np.ndarray, rate: int) -> np.ndarray:
-    spec = np.fft.rfft(x)
-    f = np.fft.rfftfreq(len(x), 1 / rate)
-    spec[(f < 300) | (f > 3400)] = 0
-    return np.fft.irfft(spec, len(x))
+    return resample(g711.ulaw_decode(g711.ulaw_encode(pcm)), TELEPHONE_RATE, PIPELINE_RATE)
 
 
 LEAD_S = 0.3
 TAIL_S = 3.0
 
 
-def synth_turn(synth: Synth, tid: str, split: str, voice: VoiceSpec, asked: str | None, text: str) -> CorpusTurn:
+def synth_turn(renderer: Renderer, tid: str, split: str, voice: Voice, asked: str | None, text: str) -> CorpusTurn:
     segs = script_segments(text)
     # A segment the speaker goes on from is said as such (a comma), not with a sentence's fall.
     spoken = [s if i == len(segs) - 1 or s[-1] in ",." else s + "," for i, s in enumerate(segs)]
     gaps = pause_lengths(tid, len(segs) - 1)
-    parts = [np.zeros(int(LEAD_S * PIPELINE_RATE), dtype=np.int16)]
+    rate = TELEPHONE_RATE
+    parts = [np.zeros(int(LEAD_S * rate), dtype=np.int16)]
     pauses = []
     t = LEAD_S
     for i, s in enumerate(spoken):
-        pcm = synth.say(s, voice)
+        pcm = renderer.clip(voice, Piece("speech", s))
         parts.append(pcm)
-        t += len(pcm) / PIPELINE_RATE
+        t += len(pcm) / rate
         if i < len(gaps):
             pauses.append((round(t, 3), round(t + gaps[i], 3)))
-            parts.append(np.zeros(int(gaps[i] * PIPELINE_RATE), dtype=np.int16))
+            parts.append(np.zeros(int(gaps[i] * rate), dtype=np.int16))
             t += gaps[i]
-    parts.append(np.zeros(int(TAIL_S * PIPELINE_RATE), dtype=np.int16))
+    parts.append(np.zeros(int(TAIL_S * rate), dtype=np.int16))
     seed = int(hashlib.sha1(tid.encode()).hexdigest()[:8], 16)
-    audio = line(np.concatenate(parts), voice.snr_db, seed)
-    return CorpusTurn(tid, split, voice.name, "synth", text, audio, round(t, 3), pauses,
-                      EXPECT.get(asked) if asked else None, voice.snr_db is not None)
+    noise = NoiseSource(NOISE, seed) if noisy(tid) else None
+    return CorpusTurn(tid, split, voice.id, "synth", text, line(np.concatenate(parts), noise), round(t, 3), pauses,
+                      EXPECT.get(asked) if asked else None, noise is not None)
 
 
 def real_turns(cache: Path) -> list[CorpusTurn]:
@@ -293,8 +231,8 @@ def real_turns(cache: Path) -> list[CorpusTurn]:
         if "start" in c:
             i0, i1 = int(max(0.0, c["start"] - 0.05) * a.rate), int((c["end"] + 0.05) * a.rate)
             a = Audio(a.samples[i0:i1], a.rate)
-        speech = trim(resample(a.samples, a.rate, PIPELINE_RATE), PIPELINE_RATE, floor_db=-40)
-        if len(speech) < PIPELINE_RATE // 4:
+        speech = trim_and_level(resample(a.samples, a.rate, TELEPHONE_RATE), TELEPHONE_RATE)
+        if len(speech) < TELEPHONE_RATE // 4:
             continue
         for stretched in (False, True):
             pcm, pauses = speech, []
@@ -304,25 +242,25 @@ def real_turns(cache: Path) -> list[CorpusTurn]:
                     continue
                 g0, g1 = gap
                 length = pause_lengths(cid, 1)[0]
-                pcm = np.concatenate([speech[:g0], np.zeros(int(length * PIPELINE_RATE), dtype=np.int16), speech[g1:]])
-                pauses = [(round(LEAD_S + g0 / PIPELINE_RATE, 3), round(LEAD_S + g0 / PIPELINE_RATE + length, 3))]
-            full = np.concatenate([np.zeros(int(LEAD_S * PIPELINE_RATE), dtype=np.int16), pcm,
-                                   np.zeros(int(TAIL_S * PIPELINE_RATE), dtype=np.int16)])
+                pcm = np.concatenate([speech[:g0], np.zeros(int(length * TELEPHONE_RATE), dtype=np.int16), speech[g1:]])
+                pauses = [(round(LEAD_S + g0 / TELEPHONE_RATE, 3), round(LEAD_S + g0 / TELEPHONE_RATE + length, 3))]
+            full = np.concatenate([np.zeros(int(LEAD_S * TELEPHONE_RATE), dtype=np.int16), pcm,
+                                   np.zeros(int(TAIL_S * TELEPHONE_RATE), dtype=np.int16)])
             tid = f"real/{cid}" + ("/gap" if stretched else "")
             out.append(CorpusTurn(tid, split, cid.split("/")[0], "real", c.get("text", ""),
-                                  line(full, None, 0), round(LEAD_S + len(pcm) / PIPELINE_RATE, 3), pauses))
+                                  line(full, None), round(LEAD_S + len(pcm) / TELEPHONE_RATE, 3), pauses))
     return out
 
 
 def _longest_gap(pcm: np.ndarray, min_ms: int = 60) -> tuple[int, int] | None:
-    """The longest quiet stretch between two words (20 ms windows 25 dB under the speech's
+    """The longest quiet stretch between two words (20 ms windows 15 dB under the speech's
     median), not in the first or last 15 %: where a speaker could have stopped to think."""
-    hop = PIPELINE_RATE // 50
+    hop = TELEPHONE_RATE // 50
     n = len(pcm) // hop
     if n < 10:
         return None
     db = 20 * np.log10(np.maximum(np.sqrt(np.mean(pcm[: n * hop].astype(np.float64).reshape(n, hop) ** 2, axis=1)), 1e-3))
-    quiet = db < np.median(db) - 25
+    quiet = db < np.median(db) - 15
     best, run_start = None, None
     for i in range(int(n * 0.15), int(n * 0.85) + 1):
         if i < n and quiet[i]:
@@ -339,27 +277,25 @@ def _slug(text: str) -> str:
 
 
 def build(models, cache: Path | None = None, splits: tuple[str, ...] = ("tune", "heldout"),
-          progress=None) -> list[CorpusTurn]:
-    """The whole corpus (or the named splits). `models` supplies the Piper voice."""
-    synth = Synth(models)
-    plan: list[tuple[str, str, VoiceSpec, str | None, str]] = []
+          progress=None, audio_cache: Path = DEFAULT_CACHE) -> list[CorpusTurn]:
+    """The whole corpus (or the named splits). `models` supplies the Piper voice; `cache` holds
+    the recorded speech (None: synthesized turns only); clips are rendered once into `audio_cache`."""
+    renderer = Renderer(models, audio_cache)
+    plan: list[tuple[str, str, Voice, str | None, str]] = []
     if "tune" in splits:
         for i, (asked, text) in enumerate(TUNE_SCRIPTS):
             for v in TUNE_VOICES:
-                plan.append((f"tune/{i:02d}-{_slug(text)}/{v.name}", "tune", v, asked, text))
+                plan.append((f"tune/{i:02d}-{_slug(text)}/{v.id}", "tune", v, asked, text))
     if "heldout" in splits:
         for i, (asked, text) in enumerate(HELDOUT_SCRIPTS):
             # Every held-out script in two tune voices and in each voice heard nowhere else.
             for v in (TUNE_VOICES[0], TUNE_VOICES[3], *HELDOUT_ONLY_VOICES):
-                plan.append((f"heldout/{i:02d}-{_slug(text)}/{v.name}", "heldout", v, asked, text))
+                plan.append((f"heldout/{i:02d}-{_slug(text)}/{v.id}", "heldout", v, asked, text))
     turns = []
-    try:
-        for k, (tid, split, v, asked, text) in enumerate(plan):
-            turns.append(synth_turn(synth, tid, split, v, asked, text))
-            if progress and (k + 1) % 25 == 0:
-                progress(f"synthesized {k + 1}/{len(plan)} turns")
-    finally:
-        synth.close()
+    for k, (tid, split, v, asked, text) in enumerate(plan):
+        turns.append(synth_turn(renderer, tid, split, v, asked, text))
+        if progress and (k + 1) % 50 == 0:
+            progress(f"rendered {k + 1}/{len(plan)} turns")
     if cache is not None:
         turns += [t for t in real_turns(cache) if t.split in splits]
     return turns

@@ -19,8 +19,10 @@ REQUIRED_PROMPTS = (
     "greeting", "no_match", "no_input", "no_input_end", "out_of_scope", "confirm_intent",
     "confirm_intent_no", "anything_else", "what_else", "goodbye", "offer_human", "offer_human_no",
     "handoff_requested", "handoff_frustration", "handoff_no_match", "handoff_unresolved",
-    "handoff_no_input", "yes_or_no",
+    "handoff_no_input", "yes_or_no", "confirm_human", "apology",
 )
+_COUNT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+                "twelve", "thirteen", "fourteen", "fifteen", "sixteen")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class Settings:
     frustration_escalate: float = 0.7
     frustration_offer: float = 0.45
     max_slot_attempts: int = 2
+    # How many digits each number the bot asks for has: the keypad entry ends there, turn-taking
+    # waits for them, and prompts say "your {account_length}-digit account number".
+    order_digits: int = 5
+    account_digits: int = 8
+    pin_digits: int = 4
+    # Evidence for destructive actions (see nlu/evidence.py for why these values).
+    goodbye_confirm_below: float = 0.8  # a goodbye less sure than this gets "anything else?", not a hang-up
+    transfer_confirm_below: float = 0.8  # a request for a person or a sensitive intent less sure: confirmed
     currency_words: Mapping[str, str] = field(default_factory=lambda: {"USD": "dollars"})
 
 
@@ -70,6 +80,14 @@ class Flows:
         settings = Settings(**s)
         if settings.no_input_action not in ("end", "escalate"):
             raise ValueError(f"{where}: settings.no_input_action must be 'end' or 'escalate'")
+        for name in ("order_digits", "account_digits", "pin_digits"):
+            n = getattr(settings, name)
+            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n < len(_COUNT_WORDS):
+                raise ValueError(f"{where}: settings.{name} must be a whole number from 1 to {len(_COUNT_WORDS) - 1}")
+        for name in ("confirm_below", "goodbye_confirm_below", "transfer_confirm_below"):
+            v = getattr(settings, name)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0.0 <= v <= 1.0:
+                raise ValueError(f"{where}: settings.{name} must be a number from 0 to 1")
         prompts = {k: str(v) for k, v in (doc.get("prompts") or {}).items()}
         missing = [p for p in REQUIRED_PROMPTS if p not in prompts]
         if missing:
@@ -98,7 +116,14 @@ class Flows:
             template = str(node)
         else:
             template = self.prompts[key]
-        return fill(template, company=self.settings.company, **values)
+        return fill(template, **{**self._fixed_values(), **values})
+
+    def _fixed_values(self) -> dict[str, str]:
+        """Placeholders every text may use, filled from the settings (so the text stays fixed
+        and cacheable): the company and the digit counts as words ("eight-digit")."""
+        s = self.settings
+        return {"company": s.company, "order_length": _COUNT_WORDS[s.order_digits],
+                "account_length": _COUNT_WORDS[s.account_digits], "pin_length": _COUNT_WORDS[s.pin_digits]}
 
 
 def fill(template: str, **values: Any) -> str:

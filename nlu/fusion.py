@@ -4,8 +4,13 @@ A logistic model: the literature (Lee & Narayanan 2005; Schmitt et al. 2009)
 finds lexical, acoustic and dialogue cues complementary, and a linear model
 over a dozen named features is small enough for an admin to read. Weights
 live in ``data/frustration_weights.json``, not in code, and ``fit_weights``
-re-fits them from labelled turns. Prosody enters as z-scores against the
-caller's own earlier turns: anger is high arousal relative to *this* caller.
+re-fits them from labelled turns. The voice enters mainly as ``voice_arousal``:
+the log-odds of an agitated delivery from ``voice.arousal`` (which works from
+the first turn, with no baseline, and reads the caller's own earlier turns once
+there are some), added to the words' logit as evidence. A calm-sounding voice
+is weak evidence of calm (cold anger is common), so its negative side is cut
+at -1 logit: it cannot cancel what the words say. The z-scores against the
+caller's earlier turns stay available as features for a re-fit.
 The per-turn score is smoothed into a trajectory with an exponential moving
 average so a single loud turn does not trip escalation on its own.
 """
@@ -30,6 +35,7 @@ PROSODY_FEATURES = (
     "energy_z",
     "rate_z",
     "pause_ratio_z",
+    "voice_arousal",
 )
 # Each fusion feature and the key it is read from in the turn's prosody dict: exactly the
 # keys ``voice.prosody.Prosody.to_dict()`` writes after ``CallerBaseline.normalise`` (the
@@ -41,9 +47,14 @@ _PROSODY_KEYS = {
     "energy_z": ("energy_db_z", "energy_z"),
     "rate_z": ("speaking_rate_sps_z", "rate_z"),
     "pause_ratio_z": ("pause_ratio_z",),
+    "voice_arousal": ("arousal_logit", "voice_arousal"),
 }
-# The voice pipeline's z-score keys, in the order of PROSODY_FEATURES.
-VOICE_PROSODY_KEYS = tuple(keys[0] for keys in _PROSODY_KEYS.values())
+# voice.arousal's log-odds enter clipped to this range and divided by its top, so the feature is
+# in [-0.25, 1] like the others and its weight reads as "logits added at full agitation".
+VOICE_LOGIT_RANGE = (-1.0, 4.0)
+# The voice pipeline's z-score keys, in the order of PROSODY_FEATURES, and its log-odds key.
+VOICE_PROSODY_KEYS = tuple(keys[0] for name, keys in _PROSODY_KEYS.items() if name != "voice_arousal")
+VOICE_AROUSAL_KEY = _PROSODY_KEYS["voice_arousal"][0]
 DIALOGUE_FEATURES = ("dialog_no_match", "dialog_no_input", "dialog_barge_in", "dialog_no_progress")
 FEATURES = TEXT_FEATURES + PROSODY_FEATURES + DIALOGUE_FEATURES
 
@@ -59,17 +70,22 @@ class DialogueSignals:
 
 
 def prosody_features(prosody: Mapping[str, Any] | None) -> dict[str, float]:
-    """Clipped, scaled z-scores in [-1, 1] (z of ±3 saturates). Missing keys → 0."""
+    """Clipped, scaled z-scores in [-1, 1] (z of ±3 saturates) and the voice's log-odds (see
+    VOICE_LOGIT_RANGE). Missing keys → 0."""
     out: dict[str, float] = {}
     prosody = prosody or {}
     for name, keys in _PROSODY_KEYS.items():
         z = 0.0
         for k in keys:
             v = prosody.get(k)
-            if isinstance(v, (int, float)) and math.isfinite(v):
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 z = float(v)
                 break
-        out[name] = max(-3.0, min(3.0, z)) / 3.0
+        if name == "voice_arousal":
+            lo, hi = VOICE_LOGIT_RANGE
+            out[name] = max(lo, min(hi, z)) / hi
+        else:
+            out[name] = max(-3.0, min(3.0, z)) / 3.0
     return out
 
 
@@ -162,6 +178,26 @@ class Trajectory:
         if len(self.smoothed) < 2:
             return 0.0
         return self.smoothed[-1] - self.smoothed[max(0, len(self.smoothed) - 3)]
+
+
+# A turn's parts (``Dialog._parts``: the score's logit split by where it came from) and the names
+# the agent desktop and the call page show for them.
+PART_NAMES = {"prosody": "voice", "text": "words", "dialogue": "dialogue"}
+
+
+def drove(parts: Mapping[str, Any] | None) -> str | None:
+    """Which part drove a turn's score: the name ("voice", "words", "dialogue") of the largest
+    positive contribution to its logit, the bias left out. None when no part added anything (a
+    calm turn, or a turn stored without its parts); a tie goes to the part listed first in
+    ``PART_NAMES``."""
+    if not isinstance(parts, Mapping):
+        return None
+    best, top = None, 0.0
+    for key, name in PART_NAMES.items():
+        v = parts.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > top:
+            best, top = name, float(v)
+    return best
 
 
 @dataclass(frozen=True)

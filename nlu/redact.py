@@ -1,4 +1,4 @@
-"""Redaction of payment card numbers from transcripts.
+"""Redaction of payment card numbers (everywhere) and PINs (in answers to a PIN question).
 
 Conservative on purpose: any run of 13 or more digits — written, grouped
 with spaces or dashes, or spoken as words ("four one one one ...") — is
@@ -13,6 +13,7 @@ import re
 from .spoken_numbers import digit_runs
 
 CARD_MASK = "[card number]"
+PIN_MASK = "[PIN]"
 MIN_PAN_DIGITS = 13
 _WRITTEN = re.compile(r"\d(?:[ \-.]?\d){12,}")
 
@@ -24,6 +25,20 @@ def redact(text: str, mask: str = CARD_MASK) -> str:
     for start, end in reversed(spans):
         text = text[:start] + mask + text[end:]
     return text
+
+
+def redact_pin(text: str, mask: str = PIN_MASK) -> str:
+    """``text`` with every digit run, written or spoken, replaced by ``mask``.
+
+    For a turn that answers "your PIN or date of birth": the PIN is a secret, and it can come in
+    any shape ("one one one one", "eleven eleven", "1111"), so every number in that turn goes.
+    """
+    for r in reversed(digit_runs(text)):
+        text = text[: r.start] + mask + text[r.end :]
+    return _WRITTEN_ANY.sub(mask, text)
+
+
+_WRITTEN_ANY = re.compile(r"\d+")
 
 
 def luhn_valid(digits: str) -> bool:

@@ -230,3 +230,60 @@ def ordinal_value(words: list[str]) -> tuple[int, int] | None:
     if w in ("twenty", "thirty") and len(words) > 1 and words[1] in ORDINALS and ORDINALS[words[1]] < 10:
         return TENS[w] + ORDINALS[words[1]], 2
     return None
+
+
+# Words a caller puts around digits that still leave the turn nothing but a number ("and the
+# rest is six seven eight", "yes, four five"): such a turn may continue a number begun before.
+NUMBER_CONNECTIVES = RUN_FILLERS | {
+    "ok", "okay", "so", "then", "yes", "yeah", "yep", "sorry", "the", "rest", "is", "it", "it's", "its",
+    "that's", "that", "last", "next", "digits", "are", "right", "well", "hmm", "um", "number",
+}
+
+
+def digits_only(text: str) -> str | None:
+    """The digits of a turn that says nothing but a number (in one run or several), else None.
+
+    A homophone next to a run is read as a digit here ("for five six seven eight" → 45678): the
+    caller was asked for a number, so "for" at its edge is far likelier a four than a preposition.
+    """
+    toks = tokenize(text)
+    runs = digit_runs(text, toks)
+    if not runs:
+        return None
+    starts = {r.first_token: r for r in runs}
+    inside = {i for r in runs for i in range(r.first_token, r.last_token)}
+    out: list[str] = []
+    i = 0
+    while i < len(toks):
+        if i in starts:
+            out.append(starts[i].digits)
+            i = starts[i].last_token
+            continue
+        w = toks[i].text
+        if w in HOMOPHONES and (i + 1 in inside or i - 1 in inside):
+            out.append(str(HOMOPHONES[w]))
+        elif w not in NUMBER_CONNECTIVES:
+            return None
+        i += 1
+    return "".join(out)
+
+
+def repeat_variants(digits: str, want: int) -> list[str]:
+    """Readings of ``digits`` with one repeat more or fewer in a run of a repeated digit, of
+    length ``want``: ASR loses count of repeats ("seven seven seven seven" → 77777, "one one one
+    one" → 11111). Only a length one off ``want`` has such readings; in order, no duplicates."""
+    delta = want - len(digits)
+    if delta not in (1, -1):
+        return []
+    out: list[str] = []
+    i = 0
+    while i < len(digits):
+        j = i
+        while j < len(digits) and digits[j] == digits[i]:
+            j += 1
+        if j - i >= 2:
+            cand = digits[:i] + digits[i] * (j - i + delta) + digits[j:]
+            if cand not in out:
+                out.append(cand)
+        i = j
+    return out

@@ -8,8 +8,9 @@ the paragraph before they leave the NLU.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
+from .fusion import drove
 from .redact import redact
 
 
@@ -37,6 +38,10 @@ class HandoffSummary:
     transcript: list[dict[str, str]]  # {"speaker": "caller"|"bot", "text": ...}, redacted
     turns: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # One per scored caller turn (silences and keyed entries included, as in `frustration`):
+    # {"score": raw, "smoothed": ..., "parts": {"text", "prosody", "dialogue", "bias"} or None,
+    #  "drove": "voice" | "words" | "dialogue" | None}: what the desktop's per-turn strip shows.
+    trajectory: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -73,6 +78,18 @@ def _level(score: float) -> str:
     return "high" if score >= 0.7 else "rising" if score >= 0.45 else "low"
 
 
+def turn_trajectory(raw: Sequence[float], smoothed: Sequence[float],
+                    parts: Sequence[Mapping[str, float] | None] = ()) -> list[dict[str, Any]]:
+    """The per-turn trajectory: each turn's raw and smoothed score, its parts (None where they
+    are not known) and which part drove it (``nlu.fusion.drove``)."""
+    out = []
+    for i, (score, smooth) in enumerate(zip(raw, smoothed)):
+        p = parts[i] if i < len(parts) else None
+        p = {k: round(float(v), 3) for k, v in p.items()} if p else None
+        out.append({"score": round(float(score), 3), "smoothed": round(float(smooth), 3), "parts": p, "drove": drove(p)})
+    return out
+
+
 def build_summary(
     *,
     intent: str | None,
@@ -85,6 +102,7 @@ def build_summary(
     frustration_raw: list[float],
     escalation_reason: str | None,
     transcript: list[tuple[str, str]],
+    frustration_parts: Sequence[Mapping[str, float] | None] = (),
 ) -> HandoffSummary:
     """Assemble the summary; the paragraph leads with who, what, and why now."""
     who = customer["name"] if customer else "Unidentified caller"
@@ -117,4 +135,5 @@ def build_summary(
         escalation_reason=escalation_reason,
         transcript=[{"speaker": s, "text": redact(t)} for s, t in transcript],
         turns=sum(1 for s, _ in transcript if s == "caller"),
+        trajectory=turn_trajectory(frustration_raw, frustration, frustration_parts),
     )

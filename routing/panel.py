@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from nlu.fusion import PART_NAMES
 from routing.api import merged_policy, rollback_to, save_policy_document
 from routing.auth import LOGIN_CSRF_COOKIE, SESSION_COOKIE, SESSION_TTL, Auth, PageRedirect, Principal, safe_next
 from routing.policy import PolicyError
@@ -110,6 +111,45 @@ def spark(values: Iterable[float | None]) -> Markup:
                   f'aria-label="frustration per turn">{line}</svg>')
 
 
+def _part_words(fr: Mapping[str, Any]) -> str:
+    """"turn 2: 0.64 (smoothed 0.51); voice +1.20, words +0.30, dialogue 0.00" for a tooltip."""
+    score, smoothed = fr.get("score"), fr.get("smoothed")
+    out = f"{score:.2f}" if isinstance(score, (int, float)) else "no score"
+    if isinstance(smoothed, (int, float)):
+        out += f" (smoothed {smoothed:.2f})"
+    parts = fr.get("parts")
+    if isinstance(parts, Mapping):
+        out += "; " + ", ".join(f"{name} {float(parts[key]):+.2f}" for key, name in PART_NAMES.items()
+                                if isinstance(parts.get(key), (int, float)))
+    return out
+
+
+def turn_bar(fr: Mapping[str, Any] | None, index: int | None = None) -> Markup:
+    """One caller turn's frustration: a small bar as tall as the turn's score, coloured by the part
+    that drove it (class ``drove-voice``, ``drove-words``, ``drove-dialogue``; ``drove-none`` when no
+    part added anything or the turn was stored without its parts), its score and that part's name.
+    SVG attributes only: the CSP allows no inline style."""
+    fr = fr if isinstance(fr, Mapping) else {}
+    score = fr.get("score")
+    value = max(0.0, min(1.0, float(score))) if isinstance(score, (int, float)) else 0.0
+    name = fr.get("drove") if fr.get("drove") in PART_NAMES.values() else None
+    h = round(value * 24, 1)
+    shown = f"{value:.2f}" if isinstance(score, (int, float)) else "—"
+    title = (f"turn {index + 1}: " if index is not None else "") + _part_words(fr)
+    return Markup(f'<span class="turnbar drove-{name or "none"}" title="{escape(title)}">'
+                  f'<svg viewBox="0 0 8 24" width="8" height="24" aria-hidden="true">'
+                  f'<rect x="0" y="{24 - h:.1f}" width="8" height="{h:.1f}"/></svg>'
+                  f'<b>{shown}</b> <small>{escape(name or "—")}</small></span>')
+
+
+def turn_strip(trajectory: Iterable[Mapping[str, Any]]) -> Markup:
+    """The per-turn strip: one `turn_bar` per caller turn, in order."""
+    items = [f"<li>{turn_bar(fr, i)}</li>" for i, fr in enumerate(trajectory)]
+    if not items:
+        return Markup('<span class="muted">no turns yet</span>')
+    return Markup(f'<ol class="strip" aria-label="frustration per turn and what drove it">{"".join(items)}</ol>')
+
+
 def bars(items: Iterable[tuple[str, float]]) -> Markup:
     """A horizontal bar chart as inline SVG; labels escaped."""
     items = [(str(k), float(v)) for k, v in items]
@@ -148,6 +188,8 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
     templates = Jinja2Templates(directory=str(WEB / "templates"))
     templates.env.filters["spark"] = spark
     templates.env.filters["bars"] = bars
+    templates.env.filters["turn_bar"] = turn_bar
+    templates.env.filters["turn_strip"] = turn_strip
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     pages = APIRouter(include_in_schema=False)  # HTML for people; the OpenAPI spec is the JSON API's
 
@@ -247,12 +289,14 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
             raise HTTPException(403, "Agents see only the calls they took.")
         call["dispositions"] = store.accounts.dispositions(call_id)
         lines = [{"at": t["start"], "speaker": "caller", "text": t["text"], "intent": t["intent"],
-                  "frustration": t["frustration"]["smoothed"]} for t in call["turns"]]
+                  "frustration": t["frustration"]["smoothed"], "turn": t["frustration"], "n": i}
+                 for i, t in enumerate(call["turns"])]
         lines += [{"at": b.get("start"), "speaker": "bot", "text": b["text"], "interrupted": b.get("interrupted"),
-                   "intent": None, "frustration": None} for b in call["bot_replies"]]
+                   "intent": None, "frustration": None, "turn": None} for b in call["bot_replies"]]
         lines.sort(key=lambda x: (x["at"] is None, x["at"] or 0.0))
         return render(request, "call.html", who, nav="live", call=call, transcript=lines,
-                      frustration=[t["frustration"]["smoothed"] for t in call["turns"]])
+                      frustration=[t["frustration"]["smoothed"] for t in call["turns"]],
+                      trajectory=[t["frustration"] for t in call["turns"]])
 
     @pages.get("/dashboard", response_class=HTMLResponse)
     def dashboard(request: Request, days: int = 7, who: Principal = Depends(auth.page("metrics.read"))) -> HTMLResponse:
@@ -341,4 +385,4 @@ def add_panel_routes(app: FastAPI, store: Store, auth: Auth) -> None:
     app.include_router(pages)
 
 
-__all__ = ["add_panel_routes", "form_to_policy_doc", "policy_values", "FIELDS", "bars", "spark"]
+__all__ = ["add_panel_routes", "form_to_policy_doc", "policy_values", "FIELDS", "bars", "spark", "turn_bar", "turn_strip"]

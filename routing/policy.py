@@ -103,6 +103,8 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
 class Signals:
     """What the call looks like after a caller turn (or a key press)."""
 
+    # The intent the dialog accepted (a flow it started, a person it agreed to get), not the
+    # classifier's guess: an unsure one is confirmed first (nlu/evidence.py), so it is None until then.
     intent: str | None = None
     frustration: list[float] = field(default_factory=list)  # smoothed, one per caller turn
     frustration_raw: list[float] = field(default_factory=list)

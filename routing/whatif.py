@@ -72,7 +72,10 @@ def replay(events: Iterable[Mapping[str, Any]], policy: Policy) -> tuple[str | N
             if raw is not None:
                 s.frustration_raw.append(raw)
                 s.frustration.append(smooth if smooth is not None else raw)
-            s.intent = ev.get("intent") if isinstance(ev.get("intent"), str) else None
+            # What the policy saw: the intent the dialog accepted (signals.intent); calls stored
+            # before that was recorded were decided on the classifier's intent.
+            intent = sig["intent"] if "intent" in sig else ev.get("intent")
+            s.intent = intent if isinstance(intent, str) else None
         else:
             s.intent = None
             s.no_input = s.no_input + 1 if "no_input" not in sig else s.no_input

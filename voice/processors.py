@@ -25,8 +25,16 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voice import prosody as prosody_mod
+from voice.arousal import CallerVoice
 from voice.audio import FRAME_MS
-from voice.frames import BotReplyEndFrame, BotReplyStartFrame, CallerDtmfFrame, CallerSpeechStartedFrame, CallerTurnFrame
+from voice.frames import (
+    BotReplyEndFrame,
+    BotReplyStartFrame,
+    CallerDtmfFrame,
+    CallerKeyPressedFrame,
+    CallerSpeechStartedFrame,
+    CallerTurnFrame,
+)
 from voice.playout import MediaClock, Playout
 from calls.expectation import Expectation
 from voice.asr_prompts import prompt_for
@@ -75,7 +83,7 @@ class Speculation:
     follow: asyncio.Task | None = None  # what follows the transcription (NLU head start, prosody)
     expecting: Expectation | None = None  # what the bot was waiting for when the pause came
     voice: asyncio.Task | None = None  # Smart Turn's P(complete), asked at `smart_turn_ms` of silence
-    decided: bool = False  # the pause's silence limit is set from its evidence
+    wait: int | None = None  # the silence (ms) its evidence says ends the turn, once decided
 
 
 class TurnTakingProcessor(FrameProcessor):
@@ -136,6 +144,8 @@ class TurnTakingProcessor(FrameProcessor):
         if isinstance(frame, EndFrame):
             for ev in self._detector.flush():
                 await self._emit(ev)
+        if isinstance(frame, (CallerDtmfFrame, CallerKeyPressedFrame)):
+            self._quiet_since = None  # keying a number is not silence: "Are you still there?" waits
         await self.push_frame(frame, direction)
 
     async def _check_no_input(self, t: float) -> None:
@@ -208,27 +218,24 @@ class TurnTakingProcessor(FrameProcessor):
             self._dropped_this_turn += 1
 
     async def _end_if_finished(self) -> None:
-        """The pause's evidence is in: set the silence that ends the turn, and end it if reached.
-
-        A transcript that reads finished also waits for the voice's reading (Smart Turn, asked at
-        `smart_turn_ms`): a filler Whisper dropped ("I want to move, uh," read as "I want to
-        move.") sounds unfinished. Anything else is decided by the text and what the bot is
-        waiting for alone (voice.endpointing.EndOfTurnRule)."""
+        """The pause's evidence is in: set the silence that ends the turn (once per pause), and
+        end it when reached (voice.endpointing.EndOfTurnRule: the text, and what the bot is
+        waiting for). With Smart Turn on, a transcript that reads finished also waits for the
+        voice's reading, asked at `smart_turn_ms`."""
         spec = self._spec
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
-        text = spec.task.result().text
-        voice = None
-        if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
-            if spec.voice is None or not spec.voice.done():
-                return  # asked at smart_turn_ms, back before the floor
-            if not spec.voice.cancelled() and spec.voice.exception() is None:
-                voice = spec.voice.result()
-        wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
-        if not spec.decided:
-            spec.decided = True
-            self._detector.hold(spec.pause_id, wait)
-        if self._detector.silence_ms < wait:
+        if spec.wait is None:
+            text = spec.task.result().text
+            voice = None
+            if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
+                if spec.voice is None or not spec.voice.done():
+                    return  # asked at smart_turn_ms, back before the floor
+                if not spec.voice.cancelled() and spec.voice.exception() is None:
+                    voice = spec.voice.result()
+            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
+            self._detector.hold(spec.pause_id, spec.wait)
+        if self._detector.silence_ms < spec.wait:
             return
         ev = self._detector.end_now(spec.pause_id)
         if ev is not None:
@@ -295,7 +302,7 @@ class ProsodyProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerTurnFrame) and "prosody_future" not in frame.metadata:
+        if isinstance(frame, CallerTurnFrame) and not frame.keypad and "prosody_future" not in frame.metadata:
             frame.metadata["prosody_future"] = self.analyse(frame.audio, frame.voiced)
         await self.push_frame(frame, direction)
 
@@ -332,7 +339,7 @@ class BotTurnProcessor(FrameProcessor):
         self._emit = on_event
         self._progress = progress
         self._reply_id = 0
-        self._baseline = prosody_mod.CallerBaseline()  # this caller's own norm, turn by turn
+        self._voice = CallerVoice()  # how agitated this caller sounds: from the first turn, then against their own norm
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -346,7 +353,7 @@ class BotTurnProcessor(FrameProcessor):
             fut = frame.metadata.pop("prosody_future", None)
             if fut is not None:
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
-                frame.prosody = self._baseline.normalise(p).to_dict()
+                frame.prosody = self._voice.judge(p).to_dict()
             reply = None
             t0 = time.perf_counter()
             if frame.no_input:
@@ -378,7 +385,10 @@ class BotTurnProcessor(FrameProcessor):
             self._emit({"event": "dtmf", "digit": frame.digit})
             reply = self._responder.on_dtmf(frame.digit)
             if reply is not None:
-                await self.push_frame(InterruptionFrame())  # a key press cuts the bot short
+                # A key press the bot answers cuts it short: the TTS stops, then the output.
+                self._progress.note(owed=1)
+                await self.push_frame(InterruptionFrame())
+                await self.push_frame(CallerKeyPressedFrame(cut_in=True))
                 await self._answer(reply)
             return
         await self.push_frame(frame, direction)
@@ -487,6 +497,11 @@ class CallOutputProcessor(FrameProcessor):
         if isinstance(frame, _TurnDoneFrame):
             self._progress.note(owed=-1)
             return
+        if isinstance(frame, CallerKeyPressedFrame):
+            if frame.cut_in:
+                self._cut_short()
+                self._progress.note(owed=-1)
+            return
         if isinstance(frame, BotReplyStartFrame):
             self._report_finished()
             self._current = _ReplyLog(frame.reply_id, frame.text)
@@ -536,6 +551,11 @@ class CallOutputProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
 
     def _barge_in(self, frame: CallerSpeechStartedFrame) -> None:
+        self._cut_short()
+        self.barge_in_latencies.append(self._clock.now - frame.onset)
+
+    def _cut_short(self) -> None:
+        """The caller took the floor (spoke or keyed over the bot): stop the reply where it is."""
         now = self._clock.now
         self._playout.stop()
         for r in self._replies:
@@ -545,7 +565,6 @@ class CallOutputProcessor(FrameProcessor):
                 r.interrupted = True
                 if r.start is not None:
                     r.end = max(r.start, now)
-        self.barge_in_latencies.append(now - frame.onset)
         self._report_finished(force=True)
 
     def _report_finished(self, force: bool = False) -> None:

@@ -16,6 +16,11 @@ import numpy as np
 from voice.audio import FRAME_MS, int16_to_float
 
 FEATURES = ("pitch_median_hz", "pitch_range_st", "energy_db", "speaking_rate_sps", "pause_ratio")
+EXTRA_FEATURES = ("pitch_floor_hz", "pitch_top_hz", "pitch_sd_st", "pitch_delta_st", "energy_range_db", "energy_peak_db",
+                  "noise_floor_db", "alpha_ratio_db", "hammarberg_db")
+# Voiced spectrum in five telephone bands (share of the energy, dB): vocal effort and F1 height.
+BAND_EDGES_HZ = (50, 300, 800, 1500, 2500, 3400)
+BAND_KEYS = tuple(f"band_{a}_{b}_db" for a, b in zip(BAND_EDGES_HZ, BAND_EDGES_HZ[1:]))
 PITCH_MIN_HZ = 60.0
 PITCH_MAX_HZ = 400.0
 HOP = 160  # 10 ms at 16 kHz
@@ -30,12 +35,29 @@ class Prosody:
     pause_ratio: float  # share of the turn (first to last voiced frame) that is silence
     voiced_seconds: float  # pitched audio
     speech_seconds: float = 0.0  # speech by the VAD, pauses excluded
+    # Level-free and self-contained measures, for a turn with no baseline (voice.arousal uses them).
+    pitch_floor_hz: float = 0.0  # 5th percentile of voiced pitch: the speaker's range class
+    pitch_top_hz: float = 0.0  # 90th percentile of voiced pitch: how high the voice goes
+    pitch_sd_st: float = 0.0  # spread of voiced pitch around its median, semitones
+    pitch_delta_st: float = 0.0  # mean frame-to-frame pitch movement, semitones per 10 ms
+    energy_range_db: float = 0.0  # 10th→90th percentile of voiced frame energy: dynamics
+    energy_peak_db: float = 0.0  # 95th percentile minus median voiced frame energy: stressed peaks
+    noise_floor_db: float = -90.0  # quietest frames of the turn: the line's own noise
+    alpha_ratio_db: float = 0.0  # voiced energy 1-3.4 kHz over 50 Hz-1 kHz: vocal effort (eGeMAPS)
+    hammarberg_db: float = 0.0  # spectral peak 0-2 kHz minus peak 2-3.4 kHz (eGeMAPS)
+    bands_db: tuple[float, ...] = (0.0,) * 5  # BAND_KEYS, in order
     z: dict[str, float] = field(default_factory=dict)
+    arousal: float | None = None  # voice.arousal's log-odds of an agitated delivery, once judged
 
     def to_dict(self) -> dict:
         d = {k: round(float(getattr(self, k)), 3) for k in FEATURES}
         d["voiced_seconds"] = round(self.voiced_seconds, 3)
+        d["speech_seconds"] = round(self.speech_seconds, 3)
+        d.update({k: round(float(getattr(self, k)), 3) for k in EXTRA_FEATURES})
+        d.update({k: round(float(v), 3) for k, v in zip(BAND_KEYS, self.bands_db)})
         d.update({f"{k}_z": round(float(v), 3) for k, v in self.z.items()})
+        if self.arousal is not None:
+            d["arousal_logit"] = round(float(self.arousal), 3)
         return d
 
 
@@ -58,16 +80,29 @@ def extract(audio: np.ndarray, rate: int, voiced_frames: np.ndarray | None = Non
     in_range = (f0 > PITCH_MIN_HZ * 1.05) & (f0 < PITCH_MAX_HZ * 0.95)
     voiced = loud & in_range
     pitched = f0[voiced]
+    pitch_floor, pitch_top, pitch_sd, pitch_delta = 0.0, 0.0, 0.0, 0.0
     if len(pitched) >= 3:
         # A median filter removes octave jumps that yin makes at voicing edges.
         med = float(np.median(pitched))
         pitched = pitched[(pitched > med / 1.8) & (pitched < med * 1.8)]
-        p10, p50, p90 = np.percentile(pitched, [10, 50, 90])
+        p5, p10, p50, p90 = np.percentile(pitched, [5, 10, 50, 90])
         pitch_median = float(p50)
         pitch_range = float(12 * math.log2(max(p90, 1e-3) / max(p10, 1e-3)))
+        pitch_floor, pitch_top = float(p5), float(p90)
+        pitch_sd = float(np.std(12 * np.log2(pitched / p50)))
+        both = voiced[1:] & voiced[:-1]
+        step = np.abs(np.diff(12 * np.log2(np.maximum(f0, 1.0))))[both]
+        step = step[step < 3.0]  # larger jumps are octave errors, not intonation
+        pitch_delta = float(step.mean()) if len(step) else 0.0
     else:
         pitch_median, pitch_range = 0.0, 0.0
     energy = float(np.mean(rms_db[loud])) if loud.any() else -90.0
+    energy_range = energy_peak = 0.0
+    if voiced.sum() >= 3:
+        p10e, p50e, p90e, p95e = np.percentile(rms_db[voiced], [10, 50, 90, 95])
+        energy_range, energy_peak = float(p90e - p10e), float(p95e - p50e)
+    noise_floor = float(np.percentile(rms_db, 5))
+    alpha, hammarberg, bands = _spectral_balance(y, rate, hop, voiced)
 
     # Speech extent and pauses from the VAD's frames when given, else from loudness.
     if voiced_frames is not None and len(voiced_frames) and voiced_frames.any():
@@ -82,7 +117,43 @@ def extract(audio: np.ndarray, rate: int, voiced_frames: np.ndarray | None = Non
         pause_ratio = 1.0 - float(span.mean()) if len(span) else 0.0
 
     rate_sps = _syllable_rate(rms_db, loud, hop, rate, speech_s)
-    return Prosody(pitch_median, pitch_range, energy, rate_sps, pause_ratio, float(voiced.sum()) * hop / rate, speech_s)
+    return Prosody(pitch_median, pitch_range, energy, rate_sps, pause_ratio, float(voiced.sum()) * hop / rate, speech_s,
+                   pitch_floor, pitch_top, pitch_sd, pitch_delta, energy_range, energy_peak, noise_floor, alpha,
+                   hammarberg, bands)
+
+
+_BAND_HZ = (50.0, 1000.0, 2000.0, 3400.0)  # what the telephone band keeps; eGeMAPS uses 1 and 2 kHz splits
+
+
+def _spectral_balance(y: np.ndarray, rate: int, hop: int, voiced: np.ndarray) -> tuple[float, float, tuple]:
+    """Alpha ratio, Hammarberg index and band shares of the voiced frames' mean spectrum, in dB.
+
+    More vocal effort tilts energy towards the higher harmonics; both measures are ratios within
+    one turn, so the caller's handset gain and the line's level cancel out.
+    """
+    n_fft = 512 * rate // 16000
+    idx = np.flatnonzero(voiced)
+    none = (0.0, 0.0, (0.0,) * (len(BAND_EDGES_HZ) - 1))
+    if len(idx) < 3:
+        return none
+    starts = idx * hop - n_fft // 2  # librosa frames are centred
+    starts = starts[(starts >= 0) & (starts + n_fft <= len(y))]
+    if len(starts) < 3:
+        return none
+    starts = starts[:: max(1, len(starts) // 120)]  # a mean spectrum needs no more frames than this
+    frames_ = y[starts[:, None] + np.arange(n_fft)] * np.hanning(n_fft)
+    power = np.mean(np.abs(np.fft.rfft(frames_, axis=1)) ** 2, axis=0) + 1e-12
+    freqs = np.fft.rfftfreq(n_fft, 1 / rate)
+    lo, mid, hi, top = _BAND_HZ
+    low_band = (freqs >= lo) & (freqs < mid)
+    high_band = (freqs >= mid) & (freqs < top)
+    alpha = 10 * math.log10(power[high_band].sum() / power[low_band].sum())
+    peak_low = power[(freqs >= lo) & (freqs < hi)].max()
+    peak_high = power[(freqs >= hi) & (freqs < top)].max()
+    edges = BAND_EDGES_HZ
+    band = np.array([power[(freqs >= a) & (freqs < b)].sum() for a, b in zip(edges, edges[1:])])
+    shares = tuple(float(v) for v in 10 * np.log10(band / band.sum()))
+    return float(alpha), float(10 * math.log10(peak_low / peak_high)), shares
 
 
 def with_transcript(p: Prosody, text: str) -> Prosody:

@@ -63,7 +63,7 @@ class SharedWhisperSTTService(STTService):
             yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
-        if isinstance(frame, CallerTurnFrame) and frame.no_input:
+        if isinstance(frame, CallerTurnFrame) and (frame.no_input or frame.keypad):  # nothing to transcribe
             await FrameProcessor.process_frame(self, frame, direction)
             await self.push_frame(frame, direction)
             return

@@ -47,7 +47,9 @@ async def simulate(
     fast: bool = True,
     config: VoiceConfig | None = None,
     on_event: Callable[[dict], None] | None = None,
+    keys: list[tuple[float, str]] = (),
 ) -> SimulationResult:
+    """``keys``: (media seconds, key) the caller presses, as `ivr call --dtmf` would."""
     result = SimulationResult()
     config = config or VoiceConfig()
 
@@ -67,9 +69,13 @@ async def simulate(
     silence = np.zeros(TELEPHONE_RATE * FRAME_MS // 1000, dtype=np.int16)
     t0 = time.monotonic()
     n = 0
+    pending = sorted(keys)
 
     async def feed(frame: np.ndarray) -> None:
         nonlocal n
+        # A key goes in ahead of the frame at its time, so the frame's settling covers it too.
+        while pending and pending[0][0] <= clock.now:
+            await call.feed_dtmf(pending.pop(0)[1])
         await call.feed_telephone_frame(frame)
         n += 1
         if fast:
@@ -90,7 +96,8 @@ async def simulate(
         # The recording is over; the caller waits (in silence) for the bot's answer.
         waited = 0.0
         while waited < MAX_WAIT_AFTER_RECORDING_S:
-            busy = not call.progress.settled or playout.playing_until() > clock.now or call.turn_taking_busy
+            busy = (not call.progress.settled or playout.playing_until() > clock.now or call.turn_taking_busy
+                    or bool(pending))
             if not busy:
                 break
             await feed(silence)

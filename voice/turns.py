@@ -19,6 +19,7 @@ import webrtcvad
 
 from voice.audio import FRAME_MS, PIPELINE_RATE
 from voice.endpointing import EndOfTurnRule
+from voice.silero import SileroStream
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class TurnConfig:
     # window) and is still back before the 400 ms floor.
     smart_turn_ms: int = 0
     min_speech_ms: int = 60  # voiced audio needed before a turn (or a barge-in) starts: a click is shorter
+    # ...and Silero's P(speech) must reach this within the onset window (0: webrtcvad alone), so
+    # steady line noise, which webrtcvad marks as voiced at first, starts no turn (voice.silero).
+    onset_confirm: float = 0.5
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
     tail_ms: int = 200  # audio kept after the last voiced frame
@@ -109,6 +113,8 @@ class TurnDetector:
         self.config = c = config or TurnConfig()
         self.rate = rate
         self._vad = webrtcvad.Vad(c.vad_mode)
+        self._silero = SileroStream() if c.onset_confirm > 0 else None
+        self._cand_peak = 0.0  # Silero's highest P(speech) over the candidate onset
         self._frame_len = rate * FRAME_MS // 1000
         self._pre: deque[tuple[np.ndarray, bool]] = deque(maxlen=max(1, c.preroll_ms // FRAME_MS))
         self._cand: list[tuple[np.ndarray, bool]] = []
@@ -167,6 +173,7 @@ class TurnDetector:
             raise ValueError(f"expected {self._frame_len} samples, got {len(frame)}")
         c = self.config
         voiced = self.is_speech(frame)
+        neural = self._silero.push(frame) if self._silero is not None else 1.0
         events: list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded] = []
         end_t = t + FRAME_MS / 1000
         if self._state == "idle":
@@ -174,13 +181,15 @@ class TurnDetector:
                 self._state = "candidate"
                 self._onset = t
                 self._cand = [(frame, True)]
+                self._cand_peak = neural
                 self._preroll_frames = len(self._pre)
             else:
                 self._pre.append((frame, False))
         elif self._state == "candidate":
             self._cand.append((frame, voiced))
+            self._cand_peak = max(self._cand_peak, neural)
             voiced_ms = sum(v for _, v in self._cand) * FRAME_MS
-            if voiced_ms >= c.min_speech_ms:
+            if voiced_ms >= c.min_speech_ms and self._cand_peak >= c.onset_confirm:
                 self._state = "speaking"
                 self._turn = list(self._pre) + self._cand
                 self._pre.clear()

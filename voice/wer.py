@@ -5,13 +5,16 @@ from __future__ import annotations
 import re
 
 _DIGITS = "zero one two three four five six seven eight nine".split()
+# Filled pauses are not words of the reference (NIST scoring makes them optional); the service
+# prompts Whisper to write them down (voice.asr_prompts), which must not count as errors.
+FILLERS = frozenset("um umm uh uhh er erm ah hmm mm".split())
 
 
 def normalise(text: str) -> list[str]:
     """Lower-case words; digits spelled one by one, as callers say account and order numbers."""
     text = text.lower().replace("-", " ")
     text = re.sub(r"\d", lambda m: f" {_DIGITS[int(m.group())]} ", text)
-    return re.sub(r"[^a-z' ]+", " ", text).split()
+    return [w for w in re.sub(r"[^a-z' ]+", " ", text).split() if w not in FILLERS]
 
 
 def word_errors(ref: str, hyp: str) -> tuple[int, int]:

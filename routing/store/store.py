@@ -51,6 +51,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from nlu.fusion import drove
 from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError, load_policy
 
 from . import schema as t
@@ -929,7 +930,7 @@ class Store:
                 {"index": r.turn_index, "start": r.start_s, "end": r.end_s, "text": r.text, "intent": r.intent,
                  "confidence": r.confidence, "entities": r.entities,
                  "frustration": {"score": r.frustration_score, "smoothed": r.frustration_smoothed,
-                                 "parts": r.frustration_parts},
+                                 "parts": r.frustration_parts, "drove": drove(r.frustration_parts)},
                  "prosody": r.prosody, "barge_in": r.barge_in}
                 for r in conn.execute(select(t.turns).where(t.turns.c.call_id == call_id)
                                       .order_by(t.turns.c.turn_index, t.turns.c.id))

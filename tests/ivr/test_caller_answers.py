@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.caller_answers import Ask, CallerState, answer, classify, first_line, read_back_digits
+from ivr.caller_answers import Answer, Ask, CallerState, answer, classify, first_line, read_back_digits
 from ivr.caller_script import parse_set
 
 
@@ -38,6 +38,17 @@ def _keys(caller, *bot_texts):
     ("Are you still there? How can I help?", Ask.HOW_CAN_I_HELP),
     ("Are you still there?", Ask.STILL_THERE),
     ("Sure. I'm putting you through to a person now.", Ask.UNKNOWN),
+    # the question asked last is the one answered
+    ("Sorry, I didn't get the order number. I can put you through to a person. Would you like that?", Ask.OFFER_HUMAN),
+    ("Would you like a person? Please say yes or no.", Ask.OFFER_HUMAN),
+    ("Shall I put you through to a person?", Ask.OFFER_HUMAN),
+    ("That's order 4 5 6. Is that right? You can say agent at any time to talk to a person.", Ask.CONFIRM_VALUE),
+    ("Okay, let's try once more. Please say or key in your order number.", Ask.ORDER),
+    # a partial number held: a request for the (rest of the) number
+    ("Okay. I have 4 5 so far. What's the rest of the order number?", Ask.ORDER),
+    ("Okay. I have 1 2 3 so far. What's the rest of the account number?", Ask.ACCOUNT),
+    ("Are you still there? What's the rest of the order number?", Ask.ORDER),
+    ("4 5. And the rest?", Ask.NUMBER_REST),
 ])
 def test_classify(text, ask):
     assert classify(text) is ask
@@ -125,3 +136,24 @@ def test_still_there_repeats_the_last_line_and_unknown_waits():
     a, s2 = answer("One moment.", c, s)
     assert a.key == "wait" and s2.last == "account"
     assert CallerState().last is None
+
+
+def test_a_partial_number_held_is_answered_with_the_number():
+    order = _caller(intent="order_status", opening="Where's my order?", account=None, pin=None, order="45678")
+    held = "Okay. I have 4 5 so far. What's the rest of the order number?"
+    assert _keys(order, "Sure. Please say or key in your order number.", held) == ["opening", "order", "order"]
+    # "And the rest?" without the number's name: the number it was giving
+    assert _keys(_caller(), "Sure. What's your account number?", "1 2 3. And the rest?") == [
+        "opening", "account", "account"]
+    assert _keys(order, "4 5. And the rest?") == ["opening", "order"]
+    keyed = _caller(intent="order_status", opening="Where's my order?", account=None, pin=None, order="45678",
+                    keypad=True)
+    _, s = first_line(keyed)
+    assert answer(held, keyed, s)[0] == Answer("order", keypad=True)
+
+
+def test_the_offer_asked_again_gets_the_same_answer():
+    routine = _caller()
+    assert _keys(routine, "Sorry, I didn't get that. I can put you through to a person. Would you like that?",
+                 "Would you like a person? Please say yes or no.", "Sorry, was that a yes or a no?") == [
+        "opening", "decline_human", "decline_human", "decline_human"]

@@ -21,6 +21,7 @@ from nlu.fusion import (
     DEFAULT_WEIGHTS_PATH,
     FEATURES,
     PROSODY_FEATURES,
+    VOICE_AROUSAL_KEY,
     VOICE_PROSODY_KEYS,
     DialogueSignals,
     FrustrationWeights,
@@ -94,33 +95,53 @@ def test_prosody_features_read_the_voice_keys():
     assert p["pitch_median_z"] == 1.0  # clipped at z = 3
     assert p["energy_z"] == -0.5
     assert p["rate_z"] == 0.0  # NaN ignored
-    assert set(p) == {"pitch_median_z", "pitch_range_z", "energy_z", "rate_z", "pause_ratio_z"}
+    assert set(p) == {"pitch_median_z", "pitch_range_z", "energy_z", "rate_z", "pause_ratio_z", "voice_arousal"}
+    assert p["voice_arousal"] == 0.0  # no log-odds in the dict: no voice evidence
+
+
+def test_voice_log_odds_are_clipped_so_a_calm_voice_cannot_cancel_the_words():
+    from nlu.fusion import VOICE_LOGIT_RANGE
+
+    lo, hi = VOICE_LOGIT_RANGE
+    assert prosody_features({"arousal_logit": 9.0})["voice_arousal"] == 1.0
+    assert prosody_features({"arousal_logit": -9.0})["voice_arousal"] == lo / hi
+    assert prosody_features({"arousal_logit": 2.0})["voice_arousal"] == 2.0 / hi
+    w = FrustrationWeights.load()
+    angry_words = turn_features(TextCues(semantic=0.9, explicit=1.0), {}, DialogueSignals())
+    calm_voice = turn_features(TextCues(semantic=0.9, explicit=1.0), {"arousal_logit": -6.0}, DialogueSignals())
+    logit = lambda f: w.bias + sum(w.contributions(f).values())  # noqa: E731
+    assert math.isclose(logit(angry_words) - logit(calm_voice), -w.weights["voice_arousal"] * lo / hi)
+    assert w.score(calm_voice) > 0.6  # angry words in a calm voice still read as frustrated
 
 
 def test_fusion_reads_the_keys_the_voice_pipeline_writes():
-    """The dict the call pipeline attaches to a turn (Prosody.to_dict after CallerBaseline)."""
+    """The dict the call pipeline attaches to a turn (Prosody.to_dict after CallerVoice.judge)."""
     from voice import prosody as vp
+    from voice.arousal import CallerVoice
 
-    baseline = vp.CallerBaseline()
-    calm = dict(pitch_median_hz=110.0, pitch_range_st=2.0, energy_db=-30.0, speaking_rate_sps=4.0, pause_ratio=0.2)
+    voice = CallerVoice()
+    calm = dict(pitch_median_hz=110.0, pitch_range_st=2.0, energy_db=-30.0, speaking_rate_sps=4.0, pause_ratio=0.2,
+                pitch_floor_hz=90.0, pitch_top_hz=120.0)
     for i in range(3):
-        baseline.normalise(vp.Prosody(**{**calm, "pitch_median_hz": 110.0 + i}, voiced_seconds=1.0, speech_seconds=1.2))
+        voice.judge(vp.Prosody(**{**calm, "pitch_median_hz": 110.0 + i}, voiced_seconds=1.0, speech_seconds=1.2))
     loud = vp.Prosody(pitch_median_hz=160.0, pitch_range_st=6.0, energy_db=-18.0, speaking_rate_sps=5.5,
-                      pause_ratio=0.1, voiced_seconds=1.0, speech_seconds=1.2)
-    d = baseline.normalise(loud).to_dict()
-    # every z-score key the voice side writes is one fusion reads, and vice versa
+                      pause_ratio=0.1, voiced_seconds=1.0, speech_seconds=1.2, pitch_floor_hz=120.0, pitch_top_hz=200.0)
+    d = voice.judge(loud).to_dict()
+    # every z-score key the voice side writes is one fusion reads, and vice versa; the log-odds too
     assert {f"{k}_z" for k in vp.FEATURES} == set(VOICE_PROSODY_KEYS)
-    assert set(VOICE_PROSODY_KEYS) <= set(d)
+    assert set(VOICE_PROSODY_KEYS) <= set(d) and VOICE_AROUSAL_KEY in d
     p = prosody_features(d)
     assert p["pitch_median_z"] == 1.0 and p["pitch_range_z"] > 0.8 and p["energy_z"] == 1.0
     assert p["rate_z"] > 0.5 and p["pause_ratio_z"] < 0
+    assert p["voice_arousal"] > 0.1  # louder, higher, faster than this caller was (averaged with the turn before)
     w = FrustrationWeights.load()
     flat = w.score(turn_features(TextCues(), {}, DialogueSignals()))
-    assert w.score(turn_features(TextCues(), d, DialogueSignals())) > flat + 0.5
-    # each feature on its own moves the score in the direction of its shipped weight
-    for key, name in zip(VOICE_PROSODY_KEYS, PROSODY_FEATURES):
+    assert w.score(turn_features(TextCues(), d, DialogueSignals())) > flat + 0.05
+    # each feature on its own moves the score in the direction of its shipped weight (none: not at all)
+    for key, name in [*zip(VOICE_PROSODY_KEYS, PROSODY_FEATURES), (VOICE_AROUSAL_KEY, "voice_arousal")]:
         moved = w.score(turn_features(TextCues(), {key: 2.0}, DialogueSignals()))
-        assert (moved > flat) == (w.weights[name] > 0), key
+        weight = w.weights.get(name, 0.0)
+        assert (moved > flat) == (weight > 0) and (moved == flat) == (weight == 0), key
 
 
 def test_dialogue_features_saturate():
@@ -154,8 +175,10 @@ def test_fused_score_orders_calm_annoyed_angry():
 def test_prosody_alone_moves_the_score():
     w = FrustrationWeights.load()
     base = w.score(turn_features(TextCues(), {}, DialogueSignals()))
-    loud = w.score(turn_features(TextCues(), {"pitch_median_hz_z": 3, "energy_db_z": 3}, DialogueSignals()))
+    loud = w.score(turn_features(TextCues(), {"arousal_logit": 3.0}, DialogueSignals()))
     assert loud > base + 0.2
+    agitated = w.score(turn_features(TextCues(), {"arousal_logit": 4.0}, DialogueSignals()))
+    assert agitated >= 0.6  # an agitated voice alone reaches the policy's threshold
 
 
 def test_contributions_explain_the_logit():

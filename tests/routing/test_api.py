@@ -109,13 +109,28 @@ def test_get_call(api, store):
     call = api.get(f"/api/calls/{first}", headers=AUTH).json()
     [turn] = call["turns"]
     assert turn["text"] == "I want to cancel" and turn["intent"] == "cancel_service"
-    assert turn["frustration"] == {"score": 0.5, "smoothed": 0.4, "parts": {"text": 0.5}}
+    assert turn["frustration"] == {"score": 0.5, "smoothed": 0.4, "parts": {"text": 0.5}, "drove": "words"}
     assert call["decision"]["reason"] == "sensitive_intent" and call["decision"]["policy_version"] == 1
     [attempt] = call["transfer_attempts"]
     assert attempt["result"] == "answered" and attempt["time_to_transfer"] == 6.0
     assert call["summary"] == {"paragraph": "Wants to cancel.", "intent": "cancel_service"}
     events = api.get(f"/api/calls/{first}/events", headers=AUTH).json()["events"]
     assert [e["event"] for e in events] == ["turn", "decision", "summary"]
+
+
+def test_get_call_shows_each_turns_parts_and_what_drove_it(api, store):
+    cid = store.call_started(None, "+15550000003", datetime(2026, 5, 4, 11, 0, tzinfo=timezone.utc))
+    voice = {"text": 0.2, "prosody": 1.8, "dialogue": 0.0, "bias": -3.0}
+    dialogue = {"text": -0.4, "prosody": 0.3, "dialogue": 1.1, "bias": -3.0}
+    for i, fr in enumerate([{"score": 0.4, "smoothed": 0.4, "parts": voice},
+                            {"score": 0.6, "smoothed": 0.5, "parts": dialogue},
+                            {"score": 0.1, "smoothed": 0.3}]):  # the last as an older writer sent it: no parts
+        store.record_event(cid, {"event": "turn", "index": i, "text": f"turn {i}", "frustration": fr})
+    store.flush_sync()
+    turns = api.get(f"/api/calls/{cid}", headers=AUTH).json()["turns"]
+    assert [t["frustration"]["parts"] for t in turns] == [voice, dialogue, None]
+    assert [t["frustration"]["drove"] for t in turns] == ["voice", "dialogue", None]
+    assert [t["frustration"]["score"] for t in turns] == [0.4, 0.6, 0.1]
 
 
 def test_unknown_call_is_404(api):

@@ -191,6 +191,21 @@ def test_defensive_redaction_of_every_text_field():
     assert redact_deep({"call_id": PAN, "text": PAN}) == {"call_id": PAN, "text": "[card number]"}
 
 
+def test_the_pop_carries_the_per_turn_trajectory_untouched():
+    parts = [{"text": 0.2, "prosody": 0.1, "dialogue": 0.0, "bias": -3.0},
+             {"text": 0.3, "prosody": 1.9, "dialogue": 0.2, "bias": -3.0},
+             {"text": 0.1, "prosody": 0.4, "dialogue": 1.5, "bias": -3.0}]
+    s = build_summary(intent="order_status", intents=["order_status"], entities={}, customer=None, verified=False,
+                      steps=[], frustration=[0.2, 0.5, 0.72], frustration_raw=[0.2, 0.55, 0.8],
+                      escalation_reason="frustration", transcript=[], frustration_parts=parts)
+    pop = ScreenPopHub().pop("alice", {"type": "screen_pop", "call_id": "c", "reason": "frustration",
+                                       "ringing_since": 1.0, **s.to_dict()})
+    traj = pop["summary"]["trajectory"]
+    assert [(t["score"], t["smoothed"], t["drove"]) for t in traj] == [
+        (0.2, 0.2, "words"), (0.55, 0.5, "voice"), (0.8, 0.72, "dialogue")]
+    assert [t["parts"] for t in traj] == parts
+
+
 def test_flat_payload_is_split_into_summary_and_call_fields():
     pop = ScreenPopHub().pop("a", {"call_id": "c", "reason": "dtmf", "ring_time": 5.0, "paragraph": "p", "intent": "i"})
     assert pop["summary"] == {"paragraph": "p", "intent": "i"} and pop["ring_time_iso"] == "1970-01-01T00:00:05.000Z"

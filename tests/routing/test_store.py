@@ -162,7 +162,8 @@ async def test_round_trip(store):
     t1 = call["turns"][1]
     assert t1["index"] == 1 and t1["start"] == 4.0 and t1["end"] == 5.5 and t1["intent"] == "speak_to_human"
     assert t1["confidence"] == pytest.approx(0.82) and t1["entities"] == {"order_number": "A12345"}
-    assert t1["frustration"] == {"score": 0.7, "smoothed": pytest.approx(0.63), "parts": {"text": 0.7, "prosody": 0.1}}
+    assert t1["frustration"] == {"score": 0.7, "smoothed": pytest.approx(0.63), "parts": {"text": 0.7, "prosody": 0.1},
+                                 "drove": "words"}
     assert t1["prosody"] == {"pitch_z": 0.4, "energy_z": -0.1} and t1["barge_in"] is True
     assert call["turns"][0]["barge_in"] is False
     assert call["bot_replies"] == [{"start": 0.0, "text": "Hello, how can I help?", "interrupted": False,
@@ -191,6 +192,31 @@ async def test_round_trip(store):
                               "attempts_by_result": {"no_answer": 1, "answered": 1}}
     assert m["survey"]["count"] == 1 and m["survey"]["mean"] == 4.0
     assert store.get_call("nope") is None
+
+
+async def test_each_turns_parts_round_trip_and_a_turn_stored_without_them_reads_back(store):
+    """The per-turn parts the call page and the API show: kept with the turn (the ``frustration_parts``
+    column, there since migration 1), with the part that drove the turn worked out on reading. A
+    turn stored before the parts were sent, or by a writer that sends none, reads back with parts
+    and driver None."""
+    cid = store.call_started(None, "+15550001111", datetime(2026, 3, 1, tzinfo=timezone.utc))
+    parts = {"text": 0.31, "prosody": 2.05, "dialogue": 0.4, "bias": -3.1}
+    store.record_event(cid, {"event": "turn", "index": 0, "text": "I already told you",
+                             "frustration": {"score": 0.71, "smoothed": 0.6, "parts": parts}})
+    store.record_event(cid, {"event": "turn", "index": 1, "text": "no parts sent",
+                             "frustration": {"score": 0.2, "smoothed": 0.4}})
+    store.record_event(cid, {"event": "turn", "index": 2, "text": "a bare score", "frustration": 0.3})
+    await store.flush()
+    with store.engine.begin() as conn:  # a row as an older writer left it: no parts at all
+        conn.execute(schema.turns.insert().values(call_id=cid, turn_index=3, text="old row", frustration_score=0.5,
+                                                  frustration_smoothed=0.45))
+    turns = store.get_call(cid)["turns"]
+    assert [t["frustration"] for t in turns] == [
+        {"score": 0.71, "smoothed": 0.6, "parts": parts, "drove": "voice"},
+        {"score": 0.2, "smoothed": 0.4, "parts": None, "drove": None},
+        {"score": 0.3, "smoothed": None, "parts": None, "drove": None},
+        {"score": 0.5, "smoothed": 0.45, "parts": None, "drove": None},
+    ]
 
 
 async def test_metrics_over_several_calls(store):

@@ -118,7 +118,12 @@ def test_a_few_words_with_no_digit_after_a_number_was_asked_for_may_be_misheard_
     (TurnEvidence("4 3 2 1"), RULE.unsure_ms),  # no stop, nothing trailing
     (TurnEvidence("Four five.", expecting=ORDER), RULE.pending_ms),
     (TurnEvidence("Four five six seven eight.", expecting=ORDER), RULE.complete_ms),
+    (TurnEvidence("4, 5, 6, 7, 8...", expecting=ORDER), RULE.complete_ms),  # all the digits: done
+    (TurnEvidence("It's 7 7 2 2 2", expecting=ORDER), RULE.complete_ms),
     (TurnEvidence("It's family family.", expecting=ORDER), RULE.unfinished_ms),
+    (TurnEvidence("Yeah, it's...", expecting=ORDER), RULE.pending_ms),  # not at the number yet
+    (TurnEvidence("I think."), RULE.unfinished_ms),  # a projector: more is announced
+    (TurnEvidence("Can you tell me?"), RULE.unfinished_ms),
     (TurnEvidence("I'd like to check my order.", smart_turn=0.9), RULE.complete_ms),
     (TurnEvidence("I want to move.", smart_turn=0.01), RULE.unsure_ms),  # the voice disputes it
 ])
@@ -136,3 +141,13 @@ def test_the_waits_are_ordered_by_how_likely_more_is_coming():
 ])
 def test_a_pronoun_trails_only_after_a_conjunction(text, done):
     assert transcript_complete(text) is done
+
+
+@pytest.mark.parametrize("text", ["I think.", "Can you tell me?", "The thing is.", "Hang on.", "Well, I mean."])
+def test_phrases_that_announce_more_are_not_finished(text):
+    assert not transcript_complete(text)
+
+
+@pytest.mark.parametrize("text", ["I think it was last Tuesday.", "Can you tell me my balance?", "I think so."])
+def test_the_same_words_with_their_continuation_are(text):
+    assert transcript_complete(text)

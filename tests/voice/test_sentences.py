@@ -30,7 +30,12 @@ def test_a_long_first_sentence_is_cut_at_its_first_clause():
 def test_fixed_sentences_of_templated_replies_are_cached():
     texts = set(fixed_prompts(Flows.load()).values())
     assert "Your order has shipped." in texts  # from "Your order has shipped. The {item} should arrive by {eta}."
-    assert "Sure. What's your order number?" in texts  # a flow's fixed reply, whole
+    assert "Sure. Please say or key in your order number." in texts  # a flow's fixed reply, whole
+    # digit counts come from the settings, so a prompt that names one is still fixed and cached
+    assert "Thanks. For security, please say or key in your four-digit PIN, or say your date of birth." in texts
+    # the held partial number: its lead and its question are fixed, only the digits are synthesized
+    assert {"Okay.", "What's the rest of the order number?", "What's the rest of the account number?"} <= texts
+    assert "Would you like a person? Please say yes or no." in texts
     assert not any("{" in t for t in texts)
 
 

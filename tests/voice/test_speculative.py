@@ -9,6 +9,8 @@ from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
+from calls.expectation import Expectation
+from voice.asr_prompts import HESITANT
 from voice.audio import frames, read_wav, resample, telephone_band
 from voice.frames import CallerTurnFrame
 from voice.models import Transcript
@@ -52,10 +54,12 @@ class FakeAsr:
         self.texts = list(texts)
         self.calls = 0
         self.cancelled = 0
+        self.prompts = []
 
     async def __call__(self, audio, prompt=None):
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
+        self.prompts.append(prompt)
         if text is None:
             try:
                 await asyncio.Event().wait()
@@ -69,15 +73,20 @@ def phone16k(caller):
     return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
 
 
-async def run_turns(samples, asr, analyse=None):
-    clock = MediaClock()
+def input_frames(samples):
+    """20 ms pipeline frames stamped with their media time, as VoiceCall feeds them."""
     sent = []
     for i, f in enumerate(frames(samples, 16000)):
         fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
         fr.metadata["t"] = i * 0.02
         sent.append(fr)
-    proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr, analyse=analyse)
-    down, _ = await run_test(proc, frames_to_send=sent)
+    return sent
+
+
+async def run_turns(samples, asr, analyse=None, expecting=None, config=CONFIG, **kw):
+    proc = ClockedTurnTaking(config, MediaClock(), FakePlayout(), Progress(), transcribe=asr, analyse=analyse,
+                             expecting=(lambda: expecting), **kw)
+    down, _ = await run_test(proc, frames_to_send=input_frames(samples))
     return [f for f in down if isinstance(f, CallerTurnFrame)], proc
 
 
@@ -208,14 +217,9 @@ async def test_the_transcript_of_the_pause_gives_the_nlu_a_head_start(make_calle
     prepared = []
     asr = FakeAsr(["I need help with my order."])
     clock = MediaClock()
-    sent = []
-    for i, f in enumerate(frames(phone16k(caller), 16000)):
-        fr = InputAudioRawFrame(audio=f.tobytes(), sample_rate=16000, num_channels=1)
-        fr.metadata["t"] = i * 0.02
-        sent.append(fr)
     proc = ClockedTurnTaking(CONFIG, clock, FakePlayout(), Progress(), transcribe=asr,
                              prepare=lambda text: prepared.append((text, clock.now)))
-    down, _ = await run_test(proc, frames_to_send=sent)
+    down, _ = await run_test(proc, frames_to_send=input_frames(phone16k(caller)))
     turns = [f for f in down if isinstance(f, CallerTurnFrame)]
     assert len(turns) == 1 and prepared and prepared[0][0] == "I need help with my order."
     assert prepared[0][1] < turns[0].detected_at  # ahead of the end of turn
@@ -233,3 +237,71 @@ def test_understanding_prepare_fills_the_embedding_cache():
     ahead = embeddings._recent[normalise(said)].copy()
     a = Understanding().analyse(said)  # another call's NLU: the same text, from memory
     assert np.array_equal(a.embedding, ahead[0]) and abs(float(a.embedding @ a.embedding) - 1.0) < 1e-3
+
+
+ORDER = Expectation("order_number", digits=(5,), keypad=True)
+
+
+async def test_a_number_read_in_groups_is_one_turn_when_the_bot_asked_for_it(make_caller):
+    """The bot asked for a five-digit order number; the caller reads two digits, stops for a
+    second, reads three. Two digits are not the answer: the turn waits for the rest and the
+    whole number is one turn. Asked nothing, the same audio is answered at the first group
+    (it reads as a finished sentence)."""
+    caller = make_caller([(0.5, "Four five."), (1.0, "six seven eight.")], tail=3.0)
+    gap = caller.segments[1].start - caller.segments[0].end
+    assert CONFIG.end.unsure_ms / 1000 < gap < CONFIG.end.pending_ms / 1000, gap
+    said = ["Four five.", "Four five six seven eight."]
+    asr = FakeAsr(said)
+    turns, _ = await run_turns(phone16k(caller), asr, expecting=ORDER)
+    assert len(turns) == 1 and turns[0].end > caller.segments[1].start
+    assert await transcript_of(turns[0]) == "Four five six seven eight."
+    assert set(asr.prompts) == {HESITANT}  # hesitations written down (voice.asr_prompts)
+    assert turns[0].detected_at - turns[0].end < CONFIG.end.complete_ms / 1000 + 0.1  # complete: no long wait
+
+    asked_nothing = FakeAsr(said)
+    turns, _ = await run_turns(phone16k(caller), asked_nothing)
+    assert len(turns) == 2
+
+
+async def test_a_partial_number_still_ends_at_the_long_silence(make_caller):
+    """A caller who gives two digits and stops is answered after `pending_ms`, not never."""
+    caller = make_caller([(0.5, "Four five.")], tail=3.5)
+    turns, _ = await run_turns(phone16k(caller), FakeAsr(["Four five."]), expecting=ORDER)
+    waited = turns[0].detected_at - turns[0].end
+    assert len(turns) == 1 and CONFIG.end.pending_ms / 1000 - 0.001 <= waited < CONFIG.end.pending_ms / 1000 + 0.1
+
+
+def test_hold_lasts_one_pause(make_caller):
+    """A pause's silence limit is forgotten when the caller speaks again."""
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    det = TurnDetector(CONFIG)
+    ended_at = None
+    held = False
+    for i, f in enumerate(frames(phone16k(caller), 16000)):
+        for ev in det.feed(f, i * 0.02):
+            if isinstance(ev, TurnPaused) and not held:
+                det.hold(ev.pause_id, 5000)  # the first pause only
+                held = True
+            if isinstance(ev, TurnEnded):
+                ended_at = i * 0.02
+    # The second pause had no hold: the turn ended at the default silence after the last word.
+    assert ended_at is not None and ended_at - caller.segments[1].end < CONFIG.silence_ms / 1000 + 0.3
+
+
+async def test_with_smart_turn_on_an_unfinished_sounding_voice_holds_a_finished_transcript(make_caller):
+    """Smart Turn is off by default (it barely separates on telephone audio, `ivr eval turns`);
+    switched on, its reading at `smart_turn_ms` can only lengthen the wait for a finished text."""
+    import dataclasses
+
+    caller = make_caller([(0.5, "I want to move.")], tail=2.0)
+    cfg = dataclasses.replace(CONFIG, smart_turn_ms=300)
+    heard = []
+
+    async def unfinished(audio):
+        heard.append(len(audio))
+        return 0.01
+
+    turns, _ = await run_turns(phone16k(caller), FakeAsr(["I want to move."]), config=cfg, smart_turn=unfinished)
+    waited = turns[0].detected_at - turns[0].end
+    assert len(turns) == 1 and len(heard) == 1
+    assert cfg.end.unsure_ms / 1000 - 0.001 <= waited < cfg.end.unsure_ms / 1000 + 0.1

@@ -1,7 +1,8 @@
 """The panel and the agent desktop in a real browser (Debian's Chromium driven by Playwright)
 against a real `ivr serve`: an admin signs in and changes a threshold, and the next simulated call
-is decided by the new value; an agent's page pops while their SIP phone rings and files a
-disposition after the call; the pages are saved as screenshots for the README."""
+is decided by the new value; an agent's page pops while their SIP phone rings, with the per-turn
+frustration strip, and files a disposition after the call; the pages are saved as screenshots for
+the README."""
 
 from __future__ import annotations
 
@@ -101,6 +102,10 @@ async def test_admin_changes_a_threshold_and_the_next_call_is_decided_by_it(brow
     await page.wait_for_selector("#decision")
     decision = await page.text_content("#decision")
     assert "frustration" in decision and "0.01" in decision and "v2" in decision
+    # The per-turn strip: each caller turn's score and the part (voice, words, dialogue) that drove it,
+    # at the top and again in the transcript table.
+    await expect_strip(page, "#strip li .turnbar", 1)
+    await expect_strip(page, "#transcript tr.caller .turnbar", 1)
     await shot(page, "call")
 
     # What-if: the proposed values replayed over stored calls before saving.
@@ -134,7 +139,20 @@ async def test_admin_changes_a_threshold_and_the_next_call_is_decided_by_it(brow
     assert r.status == 403
 
 
-async def test_agent_page_pops_while_the_phone_rings_then_takes_a_disposition(browser, service):
+async def expect_strip(page, selector: str, turns: int) -> None:
+    """At least `turns` per-turn bars, each coloured by and labelled with the part that drove it."""
+    bars = await page.query_selector_all(selector)
+    assert len(bars) >= turns, selector
+    for bar in bars:
+        cls = await bar.get_attribute("class")
+        label = await (await bar.query_selector("small")).text_content()
+        assert any(f"drove-{name}" in cls for name in ("voice", "words", "dialogue", "none")), cls
+        assert label in ("voice", "words", "dialogue", "—") and (label == "—") == ("drove-none" in cls)
+        assert await bar.query_selector("svg rect") is not None
+        assert (await bar.get_attribute("title")).startswith("turn ")
+
+
+async def test_agent_page_pops_while_the_phone_rings_then_takes_a_disposition(browser, service, models):
     page = await sign_in(browser, service, "alice", "/desktop/alice")
     await page.wait_for_selector("#link:text-is('live')")  # the desktop's socket is up (no eval: the CSP forbids it)
     loop = asyncio.get_running_loop()
@@ -157,18 +175,31 @@ async def test_agent_page_pops_while_the_phone_rings_then_takes_a_disposition(br
             await asyncio.sleep(0.2)
         raise AssertionError("the transfer never reached the bridge")
 
+    async def turned(timeout: float = 40.0) -> None:
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            calls = service.api("/api/calls?limit=1")["calls"]
+            if calls and any(t["frustration"]["score"] is not None
+                             for t in service.api(f"/api/calls/{calls[0]['id']}")["turns"]):
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError("the caller's turn never reached the store")
+
     agent = SipEndpoint("127.0.0.1", service.agent_port, agent_phone, answer_delay=2.0)
     caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
     await agent.start()
     await caller_ep.start()
     try:
         call = await caller_ep.invite(f"sip:support@127.0.0.1:{service.sip}", ring_timeout=10)
+        await asyncio.sleep(7.0)  # the greeting
+        call.play(models.synthesize_all("What are your opening hours?", 8000).tobytes())  # no number asked for: 0 is not a keyed digit
+        await turned()  # one caller turn scored: the pop has a trajectory to show
         popped = asyncio.ensure_future(page.wait_for_selector("#card", state="visible", timeout=30000))
-        await asyncio.sleep(1.0)
         call.send_dtmf("0")  # the caller presses 0 for a person
         await popped
         popped_at = loop.time()
         assert await page.text_content("#reason") == "dtmf"
+        await expect_strip(page, "#strip li", 1)
         await shot(page, "desktop-pop")
         call_id = await bridged()
         assert answered_at and popped_at < answered_at[0]  # the pop came while the phone rang

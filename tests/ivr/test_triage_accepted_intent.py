@@ -1,0 +1,67 @@
+"""The real bot (dialog + policy) transfers on what the dialog accepted, never on the classifier's
+raw guess, and the what-if replay of its stored turns decides the same way."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ivr.triage import TriageResponder  # noqa: E402
+from nlu.backend import open_demo_backend  # noqa: E402
+from routing.policy import Policy  # noqa: E402
+from routing.whatif import replay  # noqa: E402
+from voice.frames import CallerTurnFrame  # noqa: E402
+
+
+@pytest.fixture()
+def bot():
+    be = open_demo_backend(":memory:")
+    r = TriageResponder(be, Policy(), clock=lambda: 1.0)
+    r.greeting()
+    yield r
+    be.close()
+
+
+def say(bot, *lines, keypad=False):
+    """The replies, and the turn events as BotTurnProcessor writes them (text, then the fields)."""
+    replies, events = [], []
+    for i, line in enumerate(lines):
+        reply = bot.on_turn(CallerTurnFrame(index=i, text=line, keypad=keypad))
+        replies.append(reply)
+        events.append({"event": "turn", "index": i, "text": line, **reply.turn_fields})
+        for ev in reply.events:
+            events.append(ev)
+    return replies, events
+
+
+def test_a_half_sentence_is_not_transferred_and_the_replay_agrees(bot):
+    replies, events = say(bot, "I want to talk to")
+    assert not replies[0].end_call and bot.decision is None
+    turn = events[0]
+    assert turn["intent"] == "speak_to_human" and turn["confidence"] > 0.9  # the JSON contract: the classifier's
+    assert turn["accepted_intent"] is None and turn["signals"]["intent"] is None  # what the policy saw
+    assert replay(events, Policy()) == (None, None)
+    replies, more = say(bot, "yes please")
+    assert replies[0].outcome == "transferred" and bot.decision.reason == "explicit_request"
+    assert replay(events + more, Policy()) == ("explicit_request", 1)
+
+
+def test_stored_turns_without_the_accepted_intent_replay_as_they_were_decided():
+    old = [{"event": "turn", "intent": "speak_to_human", "frustration": {"score": 0.1, "smoothed": 0.1},
+            "signals": {"no_match": 0}}]
+    assert replay(old, Policy()) == ("explicit_request", 0)
+
+
+def test_the_responder_says_what_it_expects_until_its_part_is_over(bot):
+    assert bot.expecting() is None
+    say(bot, "where is my order")
+    assert bot.expecting().slot == "order_number" and bot.expecting().keypad
+    replies, events = say(bot, "45678", keypad=True)
+    assert "shipped" in replies[0].text
+    assert events[0]["text"] == "[keypad] 45678" and events[0]["keypad"] is True
+    assert bot.expecting().slot == "yes_no"  # "anything else?"
+    say(bot, "I want to speak to a real person please")
+    assert bot.decision is not None and bot.expecting() is None
