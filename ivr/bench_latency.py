@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -395,22 +396,27 @@ def stage_summary(events: list[dict]) -> dict:
     return out
 
 
-async def ours_call(sip: int, api, lines: list[Line], index: int, system: str = "ours") -> tuple[list[TurnResult], list[dict]]:
+@contextlib.asynccontextmanager
+async def rtp_leg(sip: int):
+    """A call to the service on loopback port `sip` from our own user agent; hung up on leaving."""
     from telephony import SipEndpoint
 
     ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
     await ep.start()
     try:
-        call = await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10)
-        leg = RtpLeg(call)
+        leg = RtpLeg(await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10))
         try:
-            results = await converse(leg, lines, system, index)
+            yield leg
         finally:
             await leg.close()
-        sip_id = call.call_id
     finally:
         await ep.stop()
-    return results, await _stages(api, sip_id)
+
+
+async def ours_call(sip: int, api, lines: list[Line], index: int, system: str = "ours") -> tuple[list[TurnResult], list[dict]]:
+    async with rtp_leg(sip) as leg:
+        results = await converse(leg, lines, system, index)
+    return results, await _stages(api, leg.call.call_id)
 
 
 async def _stages(get, sip_call_id: str) -> list[dict]:
@@ -467,7 +473,6 @@ LEGACY_NAME = "ivr serve before issue 7: 500 ms end-of-turn silence, no speculat
 
 
 def run(args) -> int:
-    import contextlib
     import socket
 
     from ivr.engine import quiet_libraries

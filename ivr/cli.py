@@ -34,7 +34,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from routing.policy import PolicyError
 
     try:
-        engine = get_engine(db=args.db, policy_path=args.policy, with_nlu=args.bot == "triage")
+        engine = get_engine(db=args.db, policy_path=args.policy, with_nlu=args.bot == "triage", cache_dir=args.cache_dir)
     except PolicyError as exc:
         print(f"ivr simulate: policy: {exc}", file=sys.stderr)
         return 2
@@ -126,9 +126,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from ivr.bench_capacity import run
 
         return run(args)
+    if args.what == "startup":
+        from ivr.bench_startup import run
+
+        return run(args)
     from ivr.bench import run_bench
 
     return run_bench(args)
+
+
+CACHE_HELP = ("start-up cache folder: fitted classifiers and prompts' audio, rebuilt per entry when what made it "
+              "changes (default $IVR_CACHE_DIR, else var/cache; 'off': none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,11 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--dtmf", action="append", help="press a key at a time of the recording: DIGIT@SECONDS (repeatable)")
     s.add_argument("--store", help="the service's store URL: decide by the policy in force there and keep the call "
                                    "there (it shows in the panel)")
+    s.add_argument("--cache-dir", help=CACHE_HELP)
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
     v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, "
-                                    "survey, refer, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise, sip_tls, tls_cert, tls_key, max_calls, max_draining")
+                                    "survey, refer, cache_dir, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise, sip_tls, tls_cert, tls_key, max_calls, max_draining")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://... (or IVR_DB_URL)")
@@ -196,7 +205,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sip-tls", dest="sip_tls", help="also serve SIP over TLS on HOST:PORT (needs --tls-cert, --tls-key)")
     v.add_argument("--tls-cert", dest="tls_cert", help="PEM certificate (chain) for --sip-tls")
     v.add_argument("--tls-key", dest="tls_key", help="PEM private key for --sip-tls")
+    v.add_argument("--cache-dir", dest="cache_dir", help=CACHE_HELP)
     v.set_defaults(func=_cmd_serve)
+
+    w = sub.add_parser("warm", help="build the start-up cache (fitted classifiers, prompts' audio) ahead of a start")
+    from ivr import warm_cli
+
+    warm_cli.add_arguments(w)
+    w.add_argument("--cache-dir", help=CACHE_HELP)
+    w.set_defaults(func=lambda a: warm_cli.run(a))
 
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
     d.add_argument("agent", help="agent id")
@@ -251,10 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     ta.set_defaults(func=lambda a: train_arousal.run(a))
 
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer"],
+    b.add_argument("what", choices=["latency", "capacity", "pipeline", "transfer", "startup"],
                    help="latency: voice-to-voice at the RTP wire vs pipecat stock over its websocket transport; "
                         "capacity: concurrent calls within p95 1.2 s, jitter 5 ms, no failure; "
-                        "pipeline: in-process; transfer: trip → agent INVITE → screen pop")
+                        "pipeline: in-process; transfer: trip → agent INVITE → screen pop; "
+                        "startup: process start to a call answered, cold and warm")
     b.add_argument("--turns", type=int, default=None, help="pipeline: caller turns (default 20); latency: turns per call (default 3)")
     b.add_argument("--bot", choices=["triage", "echo"], default="triage", help="latency: the service's bot (default triage)")
     b.add_argument("--compare-legacy", action="store_true",
@@ -269,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--renderings", type=int, default=None,
                    help="capacity: Piper renderings of the scripted lines, each a different sample (default 60)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
+    b.add_argument("--runs", type=int, default=3, help="startup: rounds of (cold, warm[, --compare]) starts (default 3)")
+    b.add_argument("--compare", metavar="CHECKOUT",
+                   help="startup: also start another checkout's `ivr serve` each round (e.g. main, for the figures before)")
     b.set_defaults(func=_cmd_bench)
     return p
 

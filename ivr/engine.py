@@ -27,6 +27,7 @@ class Engine:
     flows: object = None
     backend: object = None
     policy: object = None
+    startup: object = None  # ivr.startup.StartupReport
 
     def responder(self, kind: str = "triage", caller_id: str | None = None):
         """A new bot for one call."""
@@ -62,37 +63,52 @@ def get_engine(
     db: str = ":memory:",
     policy_path: str | Path | None = None,
     with_nlu: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> Engine:
     """Load the models once, warm every JIT (Whisper, Piper, librosa, MiniLM), cache fixed prompts.
 
+    The fitted classifiers and the prompts' audio come from the start-up cache (`cache_dir`, else
+    $IVR_CACHE_DIR, else var/cache; ``off`` for none) when their inputs have not changed.
     Raises ValueError (PolicyError) for an unusable policy file before anything heavy loads.
     """
     global _engine
     if _engine is None:
-        from voice import prosody
-        from voice.services import PromptCache
+        from ivr.startup import StartupPlan, prepare
+        from ivr.startup_cache import DiskCache, resolve_dir
 
         t0 = time.perf_counter()
-        flows = backend = policy = None
-        prompts = dict(DEFAULT_PROMPTS)
+        policy = None
         if with_nlu:
-            import nlu
-            from ivr.triage import fixed_prompts
-            from nlu.flows import Flows
             from routing.policy import DEFAULT_POLICY_PATH, load_policy
 
             policy = load_policy(policy_path or DEFAULT_POLICY_PATH)
-            flows = Flows.load()
-            if db != ":memory:":
-                Path(db).parent.mkdir(parents=True, exist_ok=True)
-            backend = nlu.open_demo_backend(db)
-            nlu.warm_up()
-            prompts.update({f"flow:{k}": v for k, v in fixed_prompts(flows).items()})
-            prompts.update(kb_prompts(backend))
+        dialog: dict = {}
+
+        def prompt_texts() -> dict[str, str]:  # run in the prompts step, beside the others
+            prompts = dict(DEFAULT_PROMPTS)
+            if with_nlu:
+                dialog["flows"], dialog["backend"], texts = nlu_inputs(db)
+                prompts.update(texts)
+            return prompts
+
         models = shared_models(config)
-        models.warm_up()
-        prosody.warm_up()
-        cache = PromptCache(models, prompts).build()
-        _engine = Engine(models, cache, time.perf_counter() - t0, flows, backend, policy)
+        prepared = prepare(models, StartupPlan(prompt_texts, nlu=with_nlu), DiskCache(resolve_dir(cache_dir)))
+        _engine = Engine(models, prepared.prompts, time.perf_counter() - t0, dialog.get("flows"),
+                         dialog.get("backend"), policy, startup=prepared.report)
         log.info("engine ready in %.1f s", _engine.startup_seconds)
     return _engine
+
+
+def nlu_inputs(db: str = ":memory:"):
+    """The dialog's flows, the company backend at `db`, and the fixed texts both of them say."""
+    import nlu
+    from ivr.triage import fixed_prompts
+    from nlu.flows import Flows
+
+    flows = Flows.load()
+    if db != ":memory:":
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    backend = nlu.open_demo_backend(db)
+    texts = {f"flow:{k}": v for k, v in fixed_prompts(flows).items()}
+    texts.update(kb_prompts(backend))
+    return flows, backend, texts

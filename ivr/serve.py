@@ -49,6 +49,9 @@ DEFAULTS = {
     "sip_tls": None,  # HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key (PEM files)
     "tls_cert": None,
     "tls_key": None,
+    # The start-up cache (fitted classifiers, prompts' audio; `ivr warm` fills it): None means
+    # $IVR_CACHE_DIR, else var/cache; "off" rebuilds everything on every start.
+    "cache_dir": None,
 }
 
 
@@ -203,7 +206,10 @@ def dump_tasks() -> None:
 def build_app(state: dict):
     from fastapi import FastAPI
 
-    app = FastAPI(title="ivr", version="0.1.0")
+    from routing.api_docs import add_api_docs
+
+    app = FastAPI(title="ivr", version="0.1.0", docs_url=None, redoc_url=None)  # ours: local assets
+    add_api_docs(app)
 
     @app.get("/healthz")
     async def healthz() -> dict:  # async: runs in the loop, so it can count the loop's tasks
@@ -251,10 +257,18 @@ def add_web(app, store, cc, directory, secret: str) -> None:
 
 
 async def _serve(settings: dict) -> int:
+    from ivr.engine import get_engine
+    from voice.models import ModelConfig
+
+    loop = asyncio.get_running_loop()
+    # The engine (models, NLU, prompts) is the longest step: it starts first, and the rest of
+    # the service is imported and opened beside it (the store's migrations included).
+    engine_job = loop.run_in_executor(None, lambda: get_engine(
+        ModelConfig(fit_encoder=bool(settings["asr_fit"])), db=settings["company_db"],
+        policy_path=settings["policy"], with_nlu=settings["bot"] == "triage", cache_dir=settings["cache_dir"]))
     import uvicorn
 
     from ivr.contact_center import ContactCenter
-    from ivr.engine import get_engine
     from routing.agents import AgentDirectory, load_agents
     from routing.store import Store
     from routing.transfer import TransferConfig
@@ -264,21 +278,18 @@ async def _serve(settings: dict) -> int:
 
     sip_host, sip_port = parse_hostport(settings["sip"], 5070)
     http_host, http_port = parse_hostport(settings["http"], 8080)
-    loop = asyncio.get_running_loop()
     url = settings["db"]
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     from routing.policy import DEFAULT_POLICY_PATH
 
     seed = settings["policy"] or DEFAULT_POLICY_PATH
-    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
     from voice.call import VoiceConfig
-    from voice.models import ModelConfig
 
-    engine = await loop.run_in_executor(
-        None, lambda: get_engine(ModelConfig(fit_encoder=bool(settings["asr_fit"])), db=settings["company_db"],
-                                 policy_path=settings["policy"], with_nlu=settings["bot"] == "triage")
-    )
+    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
+    import routing.api, routing.auth, routing.desktop, routing.panel  # noqa: E401,F401  (add_web's, imported meanwhile)
+
+    engine = await engine_job
     worker_id = settings["worker_id"] or f"{socket.gethostname()}-{sip_port}"[:64]
     claims = None
     if store.url.startswith("postgres"):  # workers share agents: claim each in the database before ringing

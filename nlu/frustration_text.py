@@ -190,6 +190,14 @@ def load_exemplars(path: Path | str = EXEMPLARS_PATH) -> tuple[list[str], list[b
     return texts, labels
 
 
+@dataclass(frozen=True)
+class FittedSemantic:
+    """The exemplar model's fitted weights (the start-up cache keeps them)."""
+
+    coef: np.ndarray  # (embedding dim,), float32
+    intercept: float
+
+
 class SemanticFrustration:
     """P(frustrated) of a turn embedding, from a logistic regression over the exemplars.
 
@@ -240,6 +248,19 @@ class SemanticFrustration:
                 self._coef, self._intercept = self._fit(x, y, self.c)
         return self
 
+    def fitted(self) -> FittedSemantic:
+        self.fit()
+        return FittedSemantic(self._coef, self._intercept)
+
+    @classmethod
+    def from_fitted(cls, fitted: FittedSemantic, path: Path | str = EXEMPLARS_PATH, c: float = SEMANTIC_C,
+                    embed_fn: Callable[[Sequence[str]], np.ndarray] | None = None) -> "SemanticFrustration":
+        """A model restored from an earlier fit on the exemplars at ``path``."""
+        model = cls(path, c, embed_fn)
+        model._coef = np.asarray(fitted.coef, dtype=np.float32)
+        model._intercept = float(fitted.intercept)
+        return model
+
     def score(self, embedding: np.ndarray | None) -> float:
         """P(frustrated) in [0, 1]; 0 without an embedding of the model's size."""
         if embedding is None:
@@ -285,6 +306,13 @@ def get_semantic_model() -> SemanticFrustration:
             if _semantic is None:
                 _semantic = SemanticFrustration().fit()
     return _semantic
+
+
+def install_semantic_model(model: SemanticFrustration) -> None:
+    """Make ``model`` the process-wide one (the service restores it from its start-up cache)."""
+    global _semantic
+    with _semantic_lock:
+        _semantic = model
 
 
 def semantic_frustration(embedding: np.ndarray | None) -> float:

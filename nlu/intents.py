@@ -90,6 +90,16 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     return best_t
 
 
+@dataclass(frozen=True)
+class FittedIntents:
+    """What a fit produces: enough to classify without refitting (the start-up cache keeps it)."""
+
+    classes: tuple[str, ...]
+    weights: np.ndarray  # (classes, embedding dim), float32
+    bias: np.ndarray  # (classes,), float32
+    temperature: float
+
+
 class IntentClassifier:
     """Logistic regression on embeddings with temperature-calibrated confidence."""
 
@@ -142,6 +152,21 @@ class IntentClassifier:
         self._w, self._b = lr.coef_.astype(np.float32), lr.intercept_.astype(np.float32)
         return self
 
+    def fitted(self) -> FittedIntents:
+        if self._w is None:
+            raise RuntimeError("classifier is not fitted")
+        return FittedIntents(tuple(self.classes_), self._w, self._b, float(self.temperature))
+
+    @classmethod
+    def from_fitted(cls, fitted: FittedIntents, embed_fn: EmbedFn | None = None, **kwargs) -> "IntentClassifier":
+        """A classifier restored from an earlier fit (``kwargs``: the constructor's settings)."""
+        clf = cls(embed_fn, **kwargs)
+        clf.classes_ = list(fitted.classes)
+        clf._w = np.asarray(fitted.weights, dtype=np.float32)
+        clf._b = np.asarray(fitted.bias, dtype=np.float32)
+        clf.temperature = float(fitted.temperature)
+        return clf
+
     def predict_proba_x(self, x: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities for embeddings ``x``."""
         if self._w is None:
@@ -187,3 +212,10 @@ def get_classifier() -> IntentClassifier:
             if _shared is None:
                 _shared = IntentClassifier().fit(load_intent_set())
     return _shared
+
+
+def install_classifier(classifier: IntentClassifier) -> None:
+    """Make ``classifier`` the process-wide one (the service restores it from its start-up cache)."""
+    global _shared
+    with _lock:
+        _shared = classifier

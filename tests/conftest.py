@@ -6,6 +6,7 @@ placed at known offsets, so tests can check turn boundaries against where speech
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -16,6 +17,11 @@ import pytest
 
 from voice.audio import read_wav, resample, write_wav
 from voice.models import shared_models
+
+# Every `ivr serve` and `ivr simulate` the suite starts shares one start-up cache (var/cache of
+# this checkout, or $IVR_CACHE_DIR): the first start builds what is missing (`make test` runs
+# `ivr warm` first), and every later one reads it instead of fitting and synthesizing again.
+os.environ.setdefault("IVR_CACHE_DIR", str(Path(__file__).resolve().parents[1] / "var" / "cache"))
 
 
 @pytest.fixture(scope="session")

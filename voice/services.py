@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import numpy as np
 from pipecat.frames.frames import ErrorFrame, Frame, TranscriptionFrame, TTSAudioRawFrame
@@ -188,13 +188,22 @@ class PromptCache:
         self._native: dict[str, np.ndarray] = {}
         self._by_rate: dict[tuple[str, int], np.ndarray] = {}
 
-    def build(self) -> "PromptCache":
-        """Each prompt whole and each of its sentences (a reply may open with one of them)."""
-        for text in self.prompts.values():
-            for t in [text, *split_sentences(text)]:
-                if t not in self._native:
-                    parts = [c.samples for c in self._models.synthesize_sync(t)]
-                    self._native[t] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+    def texts(self) -> list[str]:
+        """Each prompt whole and each of its sentences (a reply may open with one of them), once."""
+        return list(dict.fromkeys(t for text in self.prompts.values() for t in [text, *split_sentences(text)]))
+
+    def synthesize(self, text: str) -> np.ndarray:
+        """One text at the voice's native rate."""
+        parts = [c.samples for c in self._models.synthesize_sync(text)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+    def build(self, render: Callable[[str], np.ndarray] | None = None) -> "PromptCache":
+        """Render every text, by Piper unless `render` (text → native-rate int16, e.g. from the
+        start-up cache on disk) is given."""
+        render = render or self.synthesize
+        for t in self.texts():
+            if t not in self._native:
+                self._native[t] = render(t)
         return self
 
     def text(self, name: str) -> str:

@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -219,3 +220,36 @@ async def test_agent_page_pops_while_the_phone_rings_then_takes_a_disposition(br
     await page.wait_for_selector("#saved:has-text('Saved')")
     stored = service.api(f"/api/calls/{call_id}")["dispositions"]
     assert [(d["agent"], d["reason_tag"], d["caller_frustrated"]) for d in stored] == [("alice", "asked_for_person", False)]
+
+
+@pytest.mark.parametrize("path, shows", [
+    ("/docs", ".swagger-ui .opblock-summary-path[data-path='/api/calls']"),  # Swagger UI, an operation listed
+    ("/redoc", "[data-section-id^='operation/']"),  # ReDoc, operations laid out
+])
+async def test_api_docs_render_with_the_network_closed(browser, service, path, shows):
+    """The API page works on a closed network: every request the page makes is to this host
+    (any other is refused here, and counted), the spec loads, and the page renders it."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 860})
+    requested: list[str] = []
+    off_host: list[str] = []
+
+    async def only_this_host(route):
+        url = route.request.url
+        requested.append(url)
+        if urlsplit(url.removeprefix("blob:")).hostname == "127.0.0.1":  # blob: ReDoc's worker, made here
+            await route.continue_()
+        else:
+            off_host.append(url)
+            await route.abort()
+
+    await context.route("**/*", only_this_host)
+    page = await context.new_page()
+    problems: list[str] = []
+    page.on("requestfailed", lambda r: problems.append(f"failed: {r.url}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    response = await page.goto(f"http://127.0.0.1:{service.http}{path}")
+    assert response.status == 200
+    await page.wait_for_selector(shows, timeout=30000)
+    assert off_host == [] and problems == []
+    assert any(urlsplit(u).path == "/openapi.json" for u in requested)
+    assert "/api/calls" in await page.content()
