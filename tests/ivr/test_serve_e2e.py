@@ -79,8 +79,11 @@ def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server, tmp_path, make_cal
     proc, rec = ivr_call(server, tmp_path, "talk", "--play", str(script.path), "--at", "7")
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
+    calls = api(server, "/api/calls")["calls"]
+    said = [(e["event"], e.get("text"), e.get("interrupted")) for e in api(server, f"/api/calls/{calls[0]['id']}/events")["events"]
+            if e.get("event") in ("turn", "bot")]
     # The bot hung up after its goodbye: the BYE came from the server.
-    assert json.loads(out)["ended"] == "remote_bye"
+    assert json.loads(out)["ended"] == "remote_bye", said
     audio = read_wav(rec).samples
     # 20 ms frames kept coming (silence included) for the whole call: RTP was continuous.
     seconds = len(audio) / 8000
@@ -88,10 +91,7 @@ def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server, tmp_path, make_cal
     heard = " ".join(normalise(transcribe8k(models, audio[: int(6.5 * 8000)])))
     assert "automated assistant" in heard
     rest = " ".join(normalise(transcribe8k(models, audio[int(7.0 * 8000) :])))
-    calls = api(server, "/api/calls")["calls"]
     stored = api(server, f"/api/calls/{calls[0]['id']}")
-    said = [(e["event"], e.get("text"), e.get("interrupted")) for e in api(server, f"/api/calls/{calls[0]['id']}/events")["events"]
-            if e.get("event") in ("turn", "bot")]
     # The triage bot understood an order enquiry and asked for the number, checked the first
     # goodbye, then said goodbye.
     assert "order number" in rest and "anything else" in rest and "goodbye" in rest, (rest, said)
