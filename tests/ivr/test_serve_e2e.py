@@ -76,14 +76,14 @@ def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server, tmp_path, make_cal
     # a guess); the second ends the call.
     script = make_caller([(0.0, "I would like to check my order please."), (7.0, "Thanks, that is all. Goodbye."),
                           (6.0, "No, nothing else. Goodbye.")], tail=0.5)
-    proc, rec = ivr_call(server, tmp_path, "talk", "--play", str(script.path), "--at", "7")
+    proc, rec = ivr_call(server, tmp_path, "talk", "--play", str(script.path), "--at", "7", "--max-seconds", "60")
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
     calls = api(server, "/api/calls")["calls"]
     said = [(e["event"], e.get("text"), e.get("interrupted")) for e in api(server, f"/api/calls/{calls[0]['id']}/events")["events"]
             if e.get("event") in ("turn", "bot")]
     # The bot hung up after its goodbye: the BYE came from the server.
-    assert json.loads(out)["ended"] == "remote_bye", said
+    assert json.loads(out)["ended"] == "remote_bye", json.dumps(said)
     audio = read_wav(rec).samples
     # 20 ms frames kept coming (silence included) for the whole call: RTP was continuous.
     seconds = len(audio) / 8000
