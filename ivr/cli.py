@@ -46,7 +46,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.store:
         # The service's own store: the policy in force there decides, and the call is kept there
         # (it shows in the panel like a phone call).
-        from routing.store import Store
+        from store import Store
 
         try:
             store = Store(args.store)
@@ -83,7 +83,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         )
     finally:
         if store is not None:
-            from routing.store import OUTCOMES
+            from store import OUTCOMES
 
             outcome = result.outcome if result is not None else None
             store.call_ended(call_id, outcome if outcome in OUTCOMES else None, abruptly=outcome is None)
@@ -115,22 +115,22 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.turns is None:
         args.turns = 3 if args.what == "latency" else 20
     if args.what == "transfer":
-        from ivr.bench_transfer import run
+        from ivr.tools.bench_transfer import run
 
         return run(args)
     if args.what == "latency":
-        from ivr.bench_latency import run
+        from ivr.tools.bench_latency import run
 
         return run(args)
     if args.what == "capacity":
-        from ivr.bench_capacity import run
+        from ivr.tools.bench_capacity import run
 
         return run(args)
     if args.what == "startup":
-        from ivr.bench_startup import run
+        from ivr.tools.bench_startup import run
 
         return run(args)
-    from ivr.bench import run_bench
+    from ivr.tools.bench import run_bench
 
     return run_bench(args)
 
@@ -235,23 +235,23 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluations on real speech and labelled turns")
     esub = e.add_subparsers(dest="what", required=True)
     ef = esub.add_parser("frustration", help="AUC/F1 of prosody (Polish emotional speech), text and fused scores")
-    from ivr import eval_frustration, train_frustration
+    from ivr.tools import eval_frustration, train_frustration
 
     eval_frustration.add_arguments(ef)
     ef.set_defaults(func=lambda a: eval_frustration.run(a))
     ea = esub.add_parser("asr", help="WER after the G.711 round trip on real speech, and Whisper's speed")
-    from ivr import eval_asr
+    from ivr.tools import eval_asr
 
     eval_asr.add_arguments(ea)
     ea.set_defaults(func=lambda a: eval_asr.run(a))
     et = esub.add_parser("turns", help="end-of-turn detection: false cut-offs at pauses inside turns, dead air after real ends")
-    from ivr import eval_turns
+    from ivr.tools import eval_turns
 
     eval_turns.add_arguments(et)
     et.set_defaults(func=lambda a: eval_turns.run(a))
     ec = esub.add_parser("callers", help="scripted callers the bot was not tuned on, through the real pipeline: "
                                          "routing, first intent, cut-ins, WER, dead air")
-    from ivr import eval_callers
+    from ivr.tools import eval_callers
 
     eval_callers.add_arguments(ec)
     ec.set_defaults(func=lambda a: eval_callers.run(a))
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_frustration.add_arguments(tf)
     tf.set_defaults(func=lambda a: train_frustration.run(a))
     ta = tsub.add_parser("arousal", help="fit the voice model (first turn and with a baseline) from labelled voice turns")
-    from ivr import train_arousal
+    from ivr.tools import train_arousal
 
     train_arousal.add_arguments(ta)
     ta.set_defaults(func=lambda a: train_arousal.run(a))

@@ -16,10 +16,10 @@ import numpy as np
 
 from nlu.redact import redact
 from routing.agents import AgentDirectory
-from routing.prometheus import CallMetrics
+from web.prometheus import CallMetrics
 from routing.queue import CallQueue, QueuePool
 from routing.screenpop import ScreenPopHub
-from routing.store import Store
+from store import Store
 from routing.transfer import State, TransferConfig, WarmTransfer
 
 log = logging.getLogger("ivr")
@@ -222,7 +222,7 @@ class ContactCenter:
 
     def disposition(self, agent_id: str, msg: dict) -> str | None:
         """An agent's verdict on a call they took, from the desktop; an error line, or None when saved."""
-        from routing.store.accounts import AccountError
+        from store.accounts import AccountError
 
         call_id = str(msg.get("call_id") or "")
         call = self.store.get_call(call_id) if call_id else None

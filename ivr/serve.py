@@ -153,7 +153,7 @@ def server_secret(settings: dict) -> str:
 
 def desktop_url(args) -> int:
     """`ivr desktop-url AGENT`: the link an agent opens (it carries their token)."""
-    from routing.desktop import agent_token
+    from web.desktop import agent_token
 
     try:
         host, port = parse_hostport(args.http, 8080)
@@ -206,7 +206,7 @@ def dump_tasks() -> None:
 def build_app(state: dict):
     from fastapi import FastAPI
 
-    from routing.api_docs import add_api_docs
+    from web.api_docs import add_api_docs
 
     app = FastAPI(title="ivr", version="0.1.0", docs_url=None, redoc_url=None)  # ours: local assets
     add_api_docs(app)
@@ -234,7 +234,7 @@ def build_app(state: dict):
     def metrics():
         from fastapi import Response
 
-        from routing.prometheus import CONTENT_TYPE
+        from web.prometheus import CONTENT_TYPE
 
         cc = state.get("cc")
         return Response(cc.metrics.render() if cc else b"", media_type=CONTENT_TYPE)
@@ -243,11 +243,11 @@ def build_app(state: dict):
 
 
 def add_web(app, store, cc, directory, secret: str) -> None:
-    """The panel, the API and the agent desktop, all behind one sign-in (``routing.auth``)."""
-    from routing.api import add_api_routes
-    from routing.auth import Auth
-    from routing.desktop import agent_token, desktop_routes
-    from routing.panel import add_panel_routes
+    """The panel, the API and the agent desktop, all behind one sign-in (``web.auth``)."""
+    from web.api import add_api_routes
+    from web.auth import Auth
+    from web.desktop import agent_token, desktop_routes
+    from web.panel import add_panel_routes
 
     auth = Auth(store.accounts, admin_token=os.environ.get("IVR_ADMIN_TOKEN"))
     add_api_routes(app, store, auth)
@@ -270,7 +270,7 @@ async def _serve(settings: dict) -> int:
 
     from ivr.contact_center import ContactCenter
     from routing.agents import AgentDirectory, load_agents
-    from routing.store import Store
+    from store import Store
     from routing.transfer import TransferConfig
     from telephony import SipEndpoint
     from telephony.endpoint import DigestRegistrar
@@ -287,7 +287,7 @@ async def _serve(settings: dict) -> int:
     from voice.call import VoiceConfig
 
     store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
-    import routing.api, routing.auth, routing.desktop, routing.panel  # noqa: E401,F401  (add_web's, imported meanwhile)
+    import web.api, web.auth, web.desktop, web.panel  # noqa: E401,F401  (add_web's, imported meanwhile)
 
     engine = await engine_job
     worker_id = settings["worker_id"] or f"{socket.gethostname()}-{sip_port}"[:64]

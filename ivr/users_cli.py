@@ -10,7 +10,7 @@ import argparse
 import getpass
 import sys
 
-from routing.store.accounts import ROLES
+from store.accounts import ROLES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,9 +37,9 @@ def _password(args) -> str:
 
 
 def run(args) -> int:
-    from routing.auth import hash_password
-    from routing.store import Store
-    from routing.store.accounts import AccountError
+    from web.auth import hash_password
+    from store import Store
+    from store.accounts import AccountError
 
     prog = f"ivr users {args.action}"
     try:

@@ -5,7 +5,7 @@
     hub.transcript("alice", call_id, "caller", "it still does not work")
 
 Delivery is immediate: every connected desktop of the agent has its own asyncio queue that the
-WebSocket handler (`routing.desktop.desktop_routes`) drains as soon as something is put in it.
+WebSocket handler (`web.desktop.desktop_routes`) drains as soon as something is put in it.
 An agent with no desktop connected gets pops and transcript lines kept (the last `backlog`,
 none older than `pending_ttl` seconds) and delivered, in order, when a desktop connects;
 anything a dropped connection had not sent yet goes back to that store. Presence updates are
@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 from nlu.redact import CARD_MASK, MIN_PAN_DIGITS, redact
 
-__all__ = ["ScreenPopHub", "Connection", "make_pop", "redact_deep", "desktop_routes"]
+__all__ = ["ScreenPopHub", "Connection", "make_pop", "redact_deep"]
 
 # Keys whose values are identifiers or labels the hub itself sets: not run through redaction.
 _PLAIN_KEYS = frozenset({"type", "call_id", "agent_id", "ring_time", "ring_time_iso", "speaker", "state", "at"})
@@ -212,10 +212,3 @@ class ScreenPopHub:
         cutoff = self.clock() - self.pending_ttl
         while store and store[0][0] < cutoff:
             store.popleft()
-
-
-def desktop_routes(hub: ScreenPopHub, directory, *, token_for_agent):
-    """The FastAPI router with the agent WebSocket and desktop page (see `routing.desktop`)."""
-    from .desktop import desktop_routes as routes
-
-    return routes(hub, directory, token_for_agent=token_for_agent)

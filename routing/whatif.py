@@ -95,7 +95,7 @@ def replay(events: Iterable[Mapping[str, Any]], policy: Policy) -> tuple[str | N
 def what_if(calls: Iterable[Mapping[str, Any]], policy: Policy) -> WhatIf:
     """Compare what happened to the recorded calls with what ``policy`` would have done.
 
-    ``calls`` as ``routing.store.views.replay_inputs`` gives them. Before: the call was
+    ``calls`` as ``store.views.replay_inputs`` gives them. Before: the call was
     transferred when it has an escalation reason. Containment before: the calls the bot resolved;
     after: those, less the ones the proposed policy transfers, plus the ones it no longer
     transfers (kept by the bot, which is the most a replay can say).

@@ -1,10 +1,10 @@
-"""Helpers for the end-to-end tests: test tones; ports and `ivr serve` as a process come from ivr.harness."""
+"""Helpers for the end-to-end tests: test tones; ports and `ivr serve` as a process come from ivr.tools.harness."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ivr.harness import IVR_CMD, Service, free_port, running_service
+from ivr.tools.harness import IVR_CMD, Service, free_port, running_service
 
 __all__ = ["IVR_CMD", "Service", "free_port", "running_service", "tone", "tone_seconds"]
 

@@ -44,3 +44,14 @@ def test_kamailio_config_passes_its_own_check(tmp_path):
                           "-A", "LISTEN=udp:127.0.0.1:5060"], capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "config file ok" in (out.stdout + out.stderr).lower()
+
+
+def test_the_image_copies_every_package_the_project_installs():
+    """A package left out of the image (as `calls/` once was) only fails when the container starts."""
+    text = (DOCKER.parent / "pyproject.toml").read_text()
+    include = re.search(r"^include = \[(.*)\]$", text, re.M).group(1)
+    packages = {p.strip().strip('"').rstrip("*") for p in include.split(",")}
+    copied = set(re.findall(r"^COPY (\w+) \1$", (DOCKER / "Dockerfile").read_text(), re.M))
+    assert packages and packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    on_disk = {p.parent.name for p in DOCKER.parent.glob("*/__init__.py")} - {"tests", "cluster", "scripts"}
+    assert on_disk <= packages, f"packages not installed: {sorted(on_disk - packages)}"

@@ -9,7 +9,7 @@ tilt (alpha ratio, Hammarberg index, band shares: vocal effort, which no handset
 From the second turn a second model adds how far this turn moved from the caller's earlier ones.
 
 Both are logistic regressions fitted by ``ivr train arousal`` on acted Polish anger/neutral and on
-synthesized English calm/agitated speech (see ``ivr/synth_speech.py`` for which voices trained).
+synthesized English calm/agitated speech (see ``ivr/tools/synth_speech.py`` for which voices trained).
 Their output is a log-likelihood ratio, which the frustration fusion adds to the words' logit.
 """
 

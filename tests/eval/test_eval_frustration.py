@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr import eval_frustration as ev
+from ivr.tools import eval_frustration as ev
 
 ROOT = Path(__file__).resolve().parents[2]
 

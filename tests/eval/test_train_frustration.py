@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr import train_frustration as tr
+from ivr.tools import train_frustration as tr
 from nlu.frustration_text import text_cues
 from nlu.fusion import DEFAULT_WEIGHTS_PATH, PROSODY_FEATURES, DialogueSignals, FrustrationWeights, turn_features
 
@@ -117,7 +117,7 @@ def test_shipped_labelled_turns_are_valid_and_varied():
 
 def test_agents_dispositions_become_training_data(tmp_path, capsys):
     """The desktop's disposition form feeds `ivr train frustration --from-store`."""
-    from routing.store import Store
+    from store import Store
 
     url = f"sqlite:///{tmp_path}/dispo.db"
     store = Store(url)

@@ -1,6 +1,6 @@
 """`ivr bench capacity`: the limits verdict and the RFC 3550 jitter estimate (pure parts)."""
 
-from ivr.bench_capacity import JitterMeter, LevelResult, verdict
+from ivr.tools.bench_capacity import JitterMeter, LevelResult, verdict
 
 
 def level(p95=800.0, jitter=1.0, failed=0, missed=0):

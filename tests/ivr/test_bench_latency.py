@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from ivr.bench_latency import (
+from ivr.tools.bench_latency import (
     Line,
     TurnResult,
     any_between,
@@ -78,7 +78,7 @@ def test_scripts_put_recorded_voices_between_synthesized_lines():
 
 def test_a_line_said_again_is_a_fresh_rendering(monkeypatch):
     """The same line at the same speaking rate, twice: two samples of Piper, not one reused."""
-    from ivr import bench_latency
+    from ivr.tools import bench_latency
     from voice.models import ModelConfig, SpeechModels
 
     monkeypatch.setattr(bench_latency, "SUPPORT_LINES", ["What time do you open on Saturday?"])

@@ -2,8 +2,8 @@
 
 import pytest
 
-from ivr.caller_answers import Answer, Ask, CallerState, answer, classify, first_line, read_back_digits
-from ivr.caller_script import parse_set
+from ivr.tools.caller_answers import Answer, Ask, CallerState, answer, classify, first_line, read_back_digits
+from ivr.tools.caller_script import parse_set
 
 
 def _caller(**kw):

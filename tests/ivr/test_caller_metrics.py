@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.caller_metrics import (
+from ivr.tools.caller_metrics import (
     Turn,
     aggregate,
     assign,
@@ -14,7 +14,7 @@ from ivr.caller_metrics import (
     wer_words,
     word_errors,
 )
-from ivr.caller_script import parse_set
+from ivr.tools.caller_script import parse_set
 from voice.scripted_caller import FedLine
 
 

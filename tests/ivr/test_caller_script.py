@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.caller_script import (
+from ivr.tools.caller_script import (
     DEFAULT_SET,
     Piece,
     ScriptError,

@@ -1,6 +1,6 @@
 """`ivr eval asr --phrases`: the short-phrase set and what each configuration did with it."""
 
-from ivr import eval_asr
+from ivr.tools import eval_asr
 
 
 def test_phrases_are_synthesized_and_scored_with_their_windows(monkeypatch):

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ivr.caller_metrics import CUT_TOLERANCE_S
+from ivr.tools.caller_metrics import CUT_TOLERANCE_S
 from ivr.cli import main
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from calls.expectation import Expectation
-from ivr import eval_turns, turn_corpus
-from ivr.eval_turns import Detector, Pause, TurnResult, delay_at_cutoff, digits_heard, find_pauses, score, silence_only
+from ivr.tools import eval_turns, turn_corpus
+from ivr.tools.eval_turns import Detector, Pause, TurnResult, delay_at_cutoff, digits_heard, find_pauses, score, silence_only
 from voice.endpointing import EndOfTurnRule
 
 ORDER = Expectation("order_number", digits=(5,), keypad=True)

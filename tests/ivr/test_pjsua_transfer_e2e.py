@@ -138,7 +138,7 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
     assert "transfer" in whisper or "frustrat" in whisper or "order" in whisper, whisper
     assert tone_seconds(a, 440) >= 2.0  # then the caller, through the bridge (4 s of it before the hang-up)
     assert tone_seconds(c, 1000) >= 1.0  # and the caller heard the agent
-    from routing.store import Store
+    from store import Store
 
     store = Store(f"sqlite:///{tmp_path}/ivr.db")
     try:

@@ -1,6 +1,6 @@
 """End to end: the same neutral words said calmly and agitated, through `ivr simulate` and the real bot.
 
-The voice is held out of the voice model's training (ivr/synth_speech.py TEST_VOICES), the words are
+The voice is held out of the voice model's training (ivr/tools/synth_speech.py TEST_VOICES), the words are
 a held-out pair call, and Whisper, not the script, supplies the text: only the delivery differs.
 """
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ivr import synth_speech as ss
+from ivr.tools import synth_speech as ss
 from voice.audio import write_wav
 
 IVR = [sys.executable, "-m", "ivr.cli"]

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from nlu.summary import Step, build_summary
 from routing.agents import AgentDirectory, Presence
-from routing.desktop import agent_token, desktop_routes, hmac_tokens
+from web.desktop import agent_token, desktop_routes, hmac_tokens
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub, make_pop, redact_deep
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from routing.policy import Policy
-from routing.prometheus import CallMetrics
+from web.prometheus import CallMetrics
 from routing.whatif import replay, what_if
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from cluster import Cluster
 from cluster.postgres import find_pg_bindir
-from ivr.harness import free_port
+from ivr.tools.harness import free_port
 
 AGENT_PORT = free_port()
 

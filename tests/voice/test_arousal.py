@@ -75,7 +75,7 @@ def test_model_file_is_checked(tmp_path):
 
 
 def test_agitated_delivery_of_neutral_words_sounds_agitated_on_the_first_turn(models):
-    from ivr import synth_speech as ss
+    from ivr.tools import synth_speech as ss
 
     voice = ss.TEST_VOICES[0]  # held out of training
     calm, agitated = ss.pair_deliveries(voice)

@@ -1,0 +1,206 @@
+"""The voice model across speakers and corpora, and the same-words pairs, for `ivr eval frustration`.
+
+Every figure trains on one set of speakers or corpora and is scored on another:
+
+- Polish anger vs neutral, leave one speaker out, **no per-speaker baseline**: the first-turn
+  model trained on the other four speakers (as the old figure was), and the shipped recipe
+  (the other four plus the synthetic training voices); then the with-baseline model, each clip
+  after a random run of the same speaker's other clips (labels unused).
+- Cross-corpus: synthetic training voices → Polish; Polish → synthetic test voices; the shipped
+  recipe → synthetic test voices (per voice) and → the EmoDB clips (high vs low arousal).
+- Pairs: each held-out test voice says each held-out three-turn call calmly and agitated; each
+  turn is scored by the shipped voice model and fusion weights as a call would (the caller's
+  earlier turns as baseline, the words' cues, no dialogue signals), and the policy's frustration
+  rules are applied to the trajectory.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from ivr.tools import synth_speech as ss
+from ivr.tools import train_arousal as ta
+from ivr.tools import voice_corpora as vc
+from ivr.tools.train_frustration import auc
+from ivr.tools.voice_corpora import VoiceSample
+from voice.arousal import population_features, relative_features
+
+PAIR_MARGIN = 0.15  # the agitated call's mean score must be this much above the calm one's
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def _auc(samples: Sequence[VoiceSample], scores: Sequence[float]) -> dict[str, Any]:
+    return {"auc": _r(auc([s.agitated for s in samples], scores)), "n": len(samples),
+            "n_agitated": sum(s.agitated for s in samples)}
+
+
+def _first_logits(model, samples):
+    return [model.logit(population_features(s.prosody)) for s in samples]
+
+
+def loso(target: Sequence[VoiceSample], extra: Sequence[VoiceSample] = (), with_baseline: bool = False) -> dict:
+    """Leave one speaker of ``target`` out at a time; ``extra`` always trains."""
+    scores: list[float] = []
+    order: list[VoiceSample] = []
+    per: dict[str, float | None] = {}
+    for spk in sorted({s.speaker for s in target}):
+        train = [s for s in target if s.speaker != spk] + list(extra)
+        test = [s for s in target if s.speaker == spk]
+        if with_baseline:
+            model = ta.fit_relative(train)
+            pairs = ta.with_history(test)
+            test = [s for s, _ in pairs]
+            got = [model.logit(relative_features(s.prosody, h)) for s, h in pairs]
+        else:
+            got = _first_logits(ta.fit_first(train), test)
+        per[spk] = _r(auc([s.agitated for s in test], got))
+        scores += got
+        order += test
+    return {**_auc(order, scores), "per_speaker_auc": per}
+
+
+def cross(train: Sequence[VoiceSample], test: Sequence[VoiceSample], by_voice: bool = False) -> dict:
+    model = ta.fit_first(train)
+    got = _first_logits(model, test)
+    out = _auc(test, got)
+    if by_voice:
+        out["per_voice_auc"] = {v: _r(auc([s.agitated for s in test if s.speaker == v],
+                                          [g for g, s in zip(got, test) if s.speaker == v]))
+                                for v in sorted({s.speaker for s in test})}
+    return out
+
+
+def policy_trips(raw: Sequence[float], smoothed: Sequence[float], policy: dict) -> bool:
+    """The policy's frustration rules on one call's trajectory (routing/data/policy.yaml semantics)."""
+    f = policy.get("frustration", {})
+    threshold, turns, ceiling = float(f.get("threshold", 0.6)), int(f.get("turns", 2)), float(f.get("ceiling", 0.85))
+    run = 0
+    for r, s in zip(raw, smoothed):
+        run = run + 1 if s >= threshold else 0
+        if run >= turns or r >= ceiling:
+            return True
+    return False
+
+
+def score_calls(samples: Sequence[VoiceSample], weights=None, model=None) -> dict[str, dict]:
+    """Each pair call's per-turn raw and smoothed frustration, scored as a live call scores it."""
+    from nlu.embeddings import embed
+    from nlu.frustration_text import text_cues
+    from nlu.fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
+    from voice import arousal
+
+    weights = weights or FrustrationWeights.load()
+    model = model or arousal.load()
+    calls: dict[str, list[VoiceSample]] = defaultdict(list)
+    for s in samples:
+        calls[s.call].append(s)
+    out = {}
+    for name, turns in calls.items():
+        voice = arousal.CallerVoice(model=model)
+        traj = Trajectory(weights.ema_alpha)
+        earlier = []
+        logits = []
+        for s in turns:
+            import copy
+
+            p = voice.judge(copy.copy(s.prosody))
+            logits.append(p.arousal)
+            emb = embed([s.text])[0]
+            traj.add(weights.score(turn_features(text_cues(s.text, emb, earlier), p.to_dict(), DialogueSignals())))
+            earlier.append(emb)
+        out[name] = {"raw": [round(x, 4) for x in traj.raw], "smoothed": [round(x, 4) for x in traj.smoothed],
+                     "voice_logits": [round(x, 3) for x in logits]}
+    return out
+
+
+def pairs(samples: Sequence[VoiceSample], policy: dict, weights=None, model=None) -> dict:
+    calls = score_calls(samples, weights, model)
+    rows = []
+    for name, c in sorted(calls.items()):
+        if not name.endswith("/calm"):
+            continue
+        a = calls.get(name.removesuffix("/calm") + "/agitated")
+        if a is None:
+            continue
+        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        rows.append({"pair": name.removesuffix("/calm"), "calm_mean": _r(mean(c["raw"])), "agitated_mean": _r(mean(a["raw"])),
+                     "difference": _r(mean(a["raw"]) - mean(c["raw"])),
+                     "first_turn_difference": _r(a["raw"][0] - c["raw"][0]),
+                     "calm_trips_policy": policy_trips(c["raw"], c["smoothed"], policy),
+                     "agitated_trips_policy": policy_trips(a["raw"], a["smoothed"], policy),
+                     "calm_max_smoothed": _r(max(c["smoothed"])), "calm": c, "agitated": a})
+    diffs = [r["difference"] for r in rows]
+    return {"pairs": rows, "n": len(rows), "margin": PAIR_MARGIN,
+            "min_difference": min(diffs) if diffs else None,
+            "mean_difference": _r(sum(diffs) / len(diffs)) if diffs else None,
+            "pairs_at_margin": sum(d >= PAIR_MARGIN for d in diffs),
+            "calm_calls_tripping_policy": sum(r["calm_trips_policy"] for r in rows),
+            "agitated_calls_tripping_policy": sum(r["agitated_trips_policy"] for r in rows)}
+
+
+def evaluate_voice(cache: Path, models=None, test_voices=ss.TEST_VOICES, calls=ss.PAIR_CALLS,
+                   policy: dict | None = None) -> dict[str, Any]:
+    """Every condition above; needs ``<cache>/polish`` (and uses ``<cache>/emodb`` if fetched)."""
+    import yaml
+
+    if models is None:
+        from voice.models import shared_models
+
+        models = shared_models()
+    if policy is None:
+        policy = yaml.safe_load((Path(__file__).resolve().parents[2] / "routing" / "data" / "policy.yaml").read_text())
+    polish = vc.polish(cache)
+    train_synth = vc.synth_train(cache, models)
+    test_synth = vc.synth_pairs(cache, models, test_voices, calls)
+    emodb = vc.emodb(cache)
+    recipe = polish + train_synth
+    out: dict[str, Any] = {
+        "training": ta.describe(recipe),
+        "test": ta.describe(test_synth),
+        "polish_loso_first_turn": loso(polish),
+        "polish_loso_first_turn_shipped_recipe": loso(polish, train_synth),
+        "polish_loso_with_baseline": loso(polish, train_synth, with_baseline=True),
+        "cross_synth_to_polish": cross(train_synth, polish),
+        "cross_polish_to_synth_test": cross(polish, test_synth),
+        "shipped_recipe_to_synth_test": cross(recipe, test_synth, by_voice=True),
+    }
+    if len({s.agitated for s in emodb}) == 2:
+        out["shipped_recipe_to_emodb"] = cross(recipe, emodb)
+    out["pairs"] = pairs(test_synth, policy)
+    return out
+
+
+def format_voice(v: dict[str, Any]) -> list[str]:
+    f = lambda m: "   -  " if m.get("auc") is None else f"{m['auc']:6.3f}"  # noqa: E731
+    lines = [f"Voice model across speakers and corpora (trains: {v['training']})",
+             f"  {'condition':70s} {'AUC':>6s}    n"]
+    rows = [
+        ("polish_loso_first_turn", "Polish anger/neutral, no baseline, LOSO: trained on the other 4 speakers"),
+        ("polish_loso_first_turn_shipped_recipe", "  same, trained on the other 4 + synthetic training voices"),
+        ("polish_loso_with_baseline", "Polish, with the speaker's earlier clips as baseline, LOSO"),
+        ("cross_synth_to_polish", "cross-corpus: synthetic training voices -> Polish"),
+        ("cross_polish_to_synth_test", "cross-corpus: Polish -> held-out synthetic voices"),
+        ("shipped_recipe_to_synth_test", "Polish + synthetic training -> held-out synthetic voices"),
+        ("shipped_recipe_to_emodb", "Polish + synthetic training -> EmoDB (high vs low arousal)"),
+    ]
+    for key, label in rows:
+        if key in v:
+            lines.append(f"  {label:70s} {f(v[key])} {v[key]['n']:4d}")
+    per = v["shipped_recipe_to_synth_test"].get("per_voice_auc", {})
+    lines.append("      per held-out voice: " + ", ".join(f"{k}:{x:.2f}" for k, x in per.items() if x is not None))
+    p = v["pairs"]
+    if p["n"]:
+        lines.append(f"  same-words pairs ({p['n']}, held-out voices and sentences): agitated minus calm mean score "
+                     f"min {p['min_difference']:+.3f}, mean {p['mean_difference']:+.3f}; "
+                     f"{p['pairs_at_margin']}/{p['n']} at >= {p['margin']}")
+        lines.append(f"      calm calls the policy would transfer: {p['calm_calls_tripping_policy']}/{p['n']}; "
+                     f"agitated calls it would: {p['agitated_calls_tripping_policy']}/{p['n']}")
+        for r in p["pairs"]:
+            lines.append(f"      {r['pair']:42s} calm {r['calm_mean']:.3f}  agitated {r['agitated_mean']:.3f}  "
+                         f"diff {r['difference']:+.3f} (first turn {r['first_turn_difference']:+.3f})")
+    return lines

@@ -1,0 +1,272 @@
+"""The store's tables as they are now (SQLAlchemy Core), for the queries.
+
+The database is created and upgraded only by the numbered migrations in ``store/migrations``;
+this module must describe the schema the latest migration leaves behind (a test compares the
+two). A schema change is a new migration plus the matching edit here, never an edit of an old
+migration.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData()
+
+# JSON on SQLite, JSONB on PostgreSQL.
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the backend keeps (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware (UTC) datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+ID = String(32)  # uuid4 hex, made by the process that starts the call (no round trip)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sip_call_id", String(255), index=True),
+    Column("caller", String(64)),
+    Column("started_at", UTCDateTime, nullable=False, index=True),
+    Column("ended_at", UTCDateTime),
+    Column("outcome", String(32), index=True),  # bot_resolved, transferred, caller_hung_up, abandoned, interrupted
+    Column("intent", String(64)),
+    Column("escalation_reason", String(64), index=True),
+    Column("agent", String(255)),
+    Column("summary", JSONDoc),
+    Column("ended_abruptly", Boolean, nullable=False, default=False),
+    Column("worker", String(64), index=True),  # the `ivr serve` worker that took the call (migration 3)
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("turn_index", Integer, nullable=False),
+    Column("start_s", Float),  # seconds from the start of the call
+    Column("end_s", Float),
+    Column("text", Text),
+    Column("intent", String(64)),
+    Column("confidence", Float),
+    Column("entities", JSONDoc),
+    Column("frustration_score", Float),
+    Column("frustration_smoothed", Float),
+    Column("frustration_parts", JSONDoc),
+    Column("prosody", JSONDoc),
+    Column("barge_in", Boolean, nullable=False, default=False),
+    Index("ix_turns_call", "call_id", "turn_index"),
+)
+
+bot_replies = Table(
+    "bot_replies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),  # the reply's place in the call's event log
+    Column("start_s", Float),
+    Column("text", Text),
+    Column("interrupted", Boolean, nullable=False, default=False),
+    Column("extra", JSONDoc),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),  # when the store was handed the event
+    Column("data", JSONDoc, nullable=False),
+    UniqueConstraint("call_id", "seq", name="uq_events_call_seq"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("decided_at", UTCDateTime, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("reason", String(64), nullable=False),
+    Column("rule", Text),
+    Column("rule_values", JSONDoc),  # the values the rule saw
+    Column("policy_version", Integer),
+)
+
+transfer_attempts = Table(
+    "transfer_attempts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("agent", String(255)),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("ended_at", UTCDateTime),
+    Column("result", String(16)),  # answered, busy, declined, no_answer, cancelled, failed
+    Column("time_to_transfer", Float),  # seconds from the decision (or the attempt) to the answer
+)
+
+survey_answers = Table(
+    "survey_answers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("score", Integer, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=False),
+)
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="SET NULL"), index=True),
+    Column("number", String(64), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("document", JSONDoc, nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("comment", Text),
+)
+
+policy_audit = Table(
+    "policy_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("who", String(255), nullable=False),
+    Column("action", String(16), nullable=False),  # seed, save, rollback
+    Column("from_version", Integer),
+    Column("to_version", Integer, nullable=False),
+    Column("diff", JSONDoc, nullable=False),  # {"frustration.threshold": {"from": 0.6, "to": 0.7}, ...}
+    Column("comment", Text),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("sip_uri", String(255), nullable=False),
+    Column("skills", JSONDoc),
+    Column("state", String(32), nullable=False),  # e.g. offline, available, ringing, busy, wrap_up
+    Column("state_since", UTCDateTime, nullable=False),
+    Column("updated_by", String(64)),  # the worker that wrote the state (migration 3)
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # admin, supervisor, agent
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value
+    Column("user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+dispositions = Table(
+    "dispositions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("agent", String(64), nullable=False),
+    Column("escalation_right", Boolean, nullable=False),
+    Column("caller_frustrated", Boolean),
+    Column("reason_tag", String(32), nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_dispositions_call", "call_id"),
+)
+
+# Migration 3: workers sharing one database.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False, index=True),
+    Column("sip", String(255)),
+)
+
+agent_bindings = Table(
+    "agent_bindings",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # the live REGISTER binding of the agent's phone
+    Column("contact", String(255), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("worker", String(64)),
+)
+
+agent_claims = Table(
+    "agent_claims",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # one claim per agent, whoever holds it
+    Column("call_ref", String(64), nullable=False),
+    Column("worker", String(64), nullable=False, index=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
