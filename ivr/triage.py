@@ -120,6 +120,7 @@ class TriageResponder:
             intent=reply.accepted_intent if reply is not None else None,
             frustration=list(d.trajectory.smoothed),
             frustration_raw=list(d.trajectory.raw),
+            frustration_parts=list(d.turn_parts),
             no_match=d.no_match,
             no_input=d.no_input,
             dtmf=dtmf,

@@ -7,6 +7,7 @@ that is human-only, a caller who failed verification); the policy records it und
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,6 +27,9 @@ class Policy:
     frustration_threshold: float = 0.6
     frustration_turns: int = 2
     frustration_ceiling: float = 0.85
+    # One turn at the ceiling transfers at once only when the score does not rest on one part
+    # alone (see ``corroborated``); a single part's spike waits for the two-turn rule.
+    frustration_corroborate: bool = True
     explicit_request: bool = True
     dtmf_zero: bool = True
     sensitive_intents: tuple[str, ...] = ("fraud_stolen_card", "complaint", "billing_dispute", "cancel_service")
@@ -48,7 +52,7 @@ class Policy:
             need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, name, "must be a whole number of at least 1")
         v = self.max_bot_seconds
         need(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "max_bot_seconds", "must be a positive number of seconds")
-        for name in ("explicit_request", "dtmf_zero"):
+        for name in ("explicit_request", "dtmf_zero", "frustration_corroborate"):
             need(isinstance(getattr(self, name), bool), name, "must be true or false")
         for name in ("sensitive_intents", "always_human_tiers"):
             v = getattr(self, name)
@@ -61,12 +65,12 @@ class Policy:
         doc = dict(doc)
         fr = doc.pop("frustration", {}) or {}
         if not isinstance(fr, Mapping):
-            raise PolicyError("frustration: must be a mapping with threshold, turns, ceiling")
+            raise PolicyError("frustration: must be a mapping with threshold, turns, ceiling, corroborate")
         flat: dict[str, Any] = {}
-        for key, field_name in (("threshold", "frustration_threshold"), ("turns", "frustration_turns"), ("ceiling", "frustration_ceiling")):
+        for key, field_name in _FRUSTRATION_KEYS.items():
             if key in fr:
                 flat[field_name] = fr[key]
-        unknown_fr = set(fr) - {"threshold", "turns", "ceiling"}
+        unknown_fr = set(fr) - set(_FRUSTRATION_KEYS)
         if unknown_fr:
             raise PolicyError(f"frustration.{sorted(unknown_fr)[0]}: unknown field")
         known = {f for f in cls.__dataclass_fields__}
@@ -80,7 +84,7 @@ class Policy:
         d = asdict(self)
         return {
             "version": d["version"],
-            "frustration": {"threshold": d["frustration_threshold"], "turns": d["frustration_turns"], "ceiling": d["frustration_ceiling"]},
+            "frustration": {key: d[field_name] for key, field_name in _FRUSTRATION_KEYS.items()},
             "explicit_request": d["explicit_request"],
             "dtmf_zero": d["dtmf_zero"],
             "sensitive_intents": list(d["sensitive_intents"]),
@@ -89,6 +93,10 @@ class Policy:
             "max_bot_seconds": d["max_bot_seconds"],
             "always_human_tiers": list(d["always_human_tiers"]),
         }
+
+
+_FRUSTRATION_KEYS = {"threshold": "frustration_threshold", "turns": "frustration_turns",
+                     "ceiling": "frustration_ceiling", "corroborate": "frustration_corroborate"}
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
@@ -108,6 +116,9 @@ class Signals:
     intent: str | None = None
     frustration: list[float] = field(default_factory=list)  # smoothed, one per caller turn
     frustration_raw: list[float] = field(default_factory=list)
+    # Per caller turn, what each part added to the raw score's logit ({"text", "prosody",
+    # "dialogue", "bias"}: nlu's fusion); empty where unknown (keypad turns, calls stored before).
+    frustration_parts: list[Mapping[str, float]] = field(default_factory=list)
     no_match: int = 0
     no_input: int = 0
     dtmf: str | None = None
@@ -140,6 +151,33 @@ _DIALOG_REASONS = {
 }
 
 
+def without_strongest_part(parts: Mapping[str, float] | None) -> float | None:
+    """The turn's score had its strongest part (words, voice or dialogue) told us nothing, or
+    None when the parts are unknown.
+
+    Each part is evidence from a different channel with its own way of being wrong: Whisper
+    mishears a calm sentence into a complaint, a synthetic or unusual voice reads as agitated, a
+    barge-in is a caller who knows the menu. Transferring on one turn is costly, so the ceiling
+    asks that the score hold up without any single channel: two channels must agree.
+    """
+    if not isinstance(parts, Mapping):
+        return None
+    vals = {k: parts.get(k) for k in ("text", "prosody", "dialogue")}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in vals.values()):
+        return None
+    bias = parts.get("bias")
+    bias = float(bias) if isinstance(bias, (int, float)) and not isinstance(bias, bool) and math.isfinite(bias) else 0.0
+    logit = bias + sum(vals.values()) - max(0.0, *vals.values())
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+
+
+def _ceiling_corroborated(policy: Policy, s: Signals) -> tuple[bool, float | None]:
+    if not policy.frustration_corroborate or len(s.frustration_parts) != len(s.frustration_raw):
+        return True, None
+    rest = without_strongest_part(s.frustration_parts[-1])
+    return rest is None or rest >= policy.frustration_threshold, rest
+
+
 def decide(policy: Policy, s: Signals) -> Decision | None:
     """The first rule that trips, in order of how plainly the caller asked for a person."""
 
@@ -155,8 +193,14 @@ def decide(policy: Policy, s: Signals) -> Decision | None:
     if s.tier and s.tier in policy.always_human_tiers:
         return transfer("tier", f"always_human_tiers contains {s.tier}", tier=s.tier)
     if s.frustration_raw and s.frustration_raw[-1] >= policy.frustration_ceiling:
-        return transfer("frustration", f"frustration ceiling: one turn >= {policy.frustration_ceiling}",
-                        score=round(s.frustration_raw[-1], 3))
+        agreed, rest = _ceiling_corroborated(policy, s)
+        if agreed and rest is None:
+            return transfer("frustration", f"frustration ceiling: one turn >= {policy.frustration_ceiling}",
+                            score=round(s.frustration_raw[-1], 3))
+        if agreed:
+            return transfer("frustration", f"frustration ceiling: one turn >= {policy.frustration_ceiling}, "
+                            f"still >= {policy.frustration_threshold} without its strongest part",
+                            score=round(s.frustration_raw[-1], 3), without_strongest=round(rest, 3))
     recent = s.frustration[-policy.frustration_turns :]
     if len(recent) == policy.frustration_turns and all(v >= policy.frustration_threshold for v in recent):
         return transfer("frustration", f"frustration >= {policy.frustration_threshold} for {policy.frustration_turns} turns",

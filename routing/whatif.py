@@ -72,6 +72,8 @@ def replay(events: Iterable[Mapping[str, Any]], policy: Policy) -> tuple[str | N
             if raw is not None:
                 s.frustration_raw.append(raw)
                 s.frustration.append(smooth if smooth is not None else raw)
+                parts = fr.get("parts")
+                s.frustration_parts.append(parts if isinstance(parts, Mapping) else {})
             # What the policy saw: the intent the dialog accepted (signals.intent); calls stored
             # before that was recorded were decided on the classifier's intent.
             intent = sig["intent"] if "intent" in sig else ev.get("intent")

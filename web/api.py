@@ -46,12 +46,15 @@ from routing.whatif import what_if
 
 log = logging.getLogger("web.api")
 
-_REQUIRED_FIELDS = frozenset(flatten(Policy().to_dict())) - {"version"}
+# Fields added to the document after its first release: a whole document from an older client
+# that lacks one keeps the current value rather than being refused.
+_ADDED_LATER = frozenset({"frustration.corroborate"})
+_REQUIRED_FIELDS = frozenset(flatten(Policy().to_dict())) - {"version"} - _ADDED_LATER
 
 
 # Policy's own field names → where they sit in the document.
 _DOC_PATHS = {"frustration_threshold": "frustration.threshold", "frustration_turns": "frustration.turns",
-              "frustration_ceiling": "frustration.ceiling"}
+              "frustration_ceiling": "frustration.ceiling", "frustration_corroborate": "frustration.corroborate"}
 
 
 def _policy_error(exc: PolicyError) -> JSONResponse:
@@ -198,6 +201,8 @@ def save_policy_document(store: Store, doc: Any, who: Principal, comment: str | 
         missing = sorted(_REQUIRED_FIELDS - set(flatten(doc))) if whole else []
         if missing:
             raise PolicyError(f"{missing[0]}: required (PUT takes the whole policy document)")
+        if whole and _ADDED_LATER - set(flatten(doc)):
+            policy = merged_policy(store.current_policy()[1], doc)
         version = store.save_policy(policy, who.name, comment, expected_version=expected)
     except PolicyError as exc:
         return _policy_error(exc)

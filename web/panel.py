@@ -53,6 +53,9 @@ FIELDS = (
           "Caller turns in a row at or above the threshold before a transfer (1 or more)."),
     Field("frustration.ceiling", "Frustration ceiling", "number01",
           "One turn's raw score at or above this transfers at once (0–1; 1 switches it off in practice)."),
+    Field("frustration.corroborate", "…only if two parts agree", "bool",
+          "The ceiling acts on one turn only when the score holds without its strongest part (words, voice, "
+          "dialogue); a spike in one alone (a misheard sentence, an unusual voice) waits for the two-turn rule."),
     Field("explicit_request", "Caller asks for a person", "bool", "Transfer when the caller asks for an agent."),
     Field("dtmf_zero", "Caller presses 0", "bool", "Transfer when the caller presses 0 on the keypad."),
     Field("sensitive_intents", "Human-only topics", "list",

@@ -3,6 +3,7 @@ raw guess, and the what-if replay of its stored turns decides the same way."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import pytest
@@ -71,6 +72,8 @@ def test_a_caller_leaving_after_being_helped_is_not_transferred_for_frustration(
     # tune split, t-order-sarcasm: "No, that's all. Thank you. Goodbye." after the order's status,
     # in a voice the arousal model read as raised (one turn over the 0.85 ceiling): transferred
     say(bot, "where is my order", "four five six seven eight", "yes")
+    # The ceiling acting on the voice alone (a policy that does not ask two parts to agree).
+    bot.policy = dataclasses.replace(bot.policy, frustration_corroborate=False)
     reply = bot.on_turn(CallerTurnFrame(index=3, text="No, that's all. Thank you. Goodbye.", prosody={"arousal_logit": 4.0}))
     assert bot.dialog.trajectory.raw[-1] >= Policy().frustration_ceiling  # the rule would have fired
     assert reply.end_call and reply.outcome == "bot_resolved" and bot.decision is None
@@ -79,5 +82,15 @@ def test_a_caller_leaving_after_being_helped_is_not_transferred_for_frustration(
 
 def test_a_frustrated_goodbye_before_anything_was_done_is_still_handed_on(bot):
     say(bot, "where is my order")
-    bot.on_turn(CallerTurnFrame(index=1, text="Goodbye.", prosody={"arousal_logit": 4.0}))
+    bot.on_turn(CallerTurnFrame(index=1, text="This is useless. Goodbye.", prosody={"arousal_logit": 4.0}))
     assert bot.decision is not None and bot.decision.reason == "frustration"
+    assert "without its strongest part" in bot.decision.rule  # words and voice agreed
+
+
+def test_an_agitated_voice_alone_on_one_goodbye_gets_anything_else_not_a_transfer(bot):
+    say(bot, "where is my order")
+    # One turn, one channel (the voice at full agitation, plain words): the ceiling's score, but
+    # nothing else says so; and not a goodbye to hang up on either, since nothing was done.
+    reply = bot.on_turn(CallerTurnFrame(index=1, text="Goodbye.", prosody={"arousal_logit": 4.0}))
+    assert bot.dialog.trajectory.raw[-1] >= Policy().frustration_ceiling
+    assert bot.decision is None and not reply.end_call and "anything else" in reply.text

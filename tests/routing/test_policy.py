@@ -80,3 +80,48 @@ def test_the_plainest_request_wins_and_the_values_are_kept():
     assert d.reason == "dtmf"
     d = decide(P, Signals(frustration=[0.65, 0.7], frustration_raw=[0.6, 0.7]))
     assert d.values == {"scores": [0.65, 0.7]}
+
+
+def _parts(text=0.0, prosody=0.0, dialogue=0.0, bias=-3.04):
+    return {"text": text, "prosody": prosody, "dialogue": dialogue, "bias": bias}
+
+
+def _score(parts):
+    import math
+
+    return 1 / (1 + math.exp(-sum(parts.values())))
+
+
+@pytest.mark.parametrize("one_part", [
+    _parts(text=5.0),  # a misheard calm sentence that reads as a complaint
+    _parts(prosody=5.2),  # an unusual voice read as agitated, calm words
+    _parts(text=4.3, dialogue=0.8),  # words plus a barge-in: the words alone still carry it
+])
+def test_one_turn_at_the_ceiling_from_one_part_alone_waits_for_a_second_turn(one_part):
+    raw = _score(one_part)
+    assert raw >= P.frustration_ceiling
+    s = Signals(frustration=[raw], frustration_raw=[raw], frustration_parts=[one_part])
+    assert decide(P, s) is None
+    # The same again on the next turn: the two-turn rule hands the caller over.
+    s = Signals(frustration=[raw, raw], frustration_raw=[raw, raw], frustration_parts=[one_part, one_part])
+    d = decide(P, s)
+    assert d is not None and d.reason == "frustration" and "2 turns" in d.rule
+
+
+def test_one_turn_at_the_ceiling_that_two_parts_agree_on_transfers_at_once():
+    both = _parts(text=3.8, prosody=3.9)  # angry words said in an agitated voice
+    raw = _score(both)
+    d = decide(P, Signals(frustration=[raw], frustration_raw=[raw], frustration_parts=[both]))
+    assert d is not None and d.reason == "frustration" and "without its strongest part" in d.rule
+    assert d.values["without_strongest"] >= P.frustration_threshold
+
+
+def test_the_ceiling_acts_alone_when_switched_so_or_when_the_parts_are_unknown():
+    one = _parts(text=5.0)
+    raw = _score(one)
+    alone = Policy.from_dict({**P.to_dict(), "frustration": {**P.to_dict()["frustration"], "corroborate": False}})
+    assert decide(alone, Signals(frustration=[raw], frustration_raw=[raw], frustration_parts=[one])).reason == "frustration"
+    # A call stored before parts were recorded (what-if replays it) keeps the old rule.
+    assert decide(P, Signals(frustration=[raw], frustration_raw=[raw], frustration_parts=[{}])).reason == "frustration"
+    with pytest.raises(PolicyError, match="frustration_corroborate"):
+        Policy.from_dict({"frustration": {"corroborate": "sometimes"}})

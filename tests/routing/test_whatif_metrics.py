@@ -18,6 +18,16 @@ def test_replay_finds_the_first_turn_a_policy_trips_on():
     assert replay(events, Policy(frustration_threshold=0.9)) == (None, None)
 
 
+def test_replay_reads_the_stored_parts_so_a_one_channel_spike_is_replayed_as_the_policy_saw_it():
+    # Stored by an earlier policy that transferred on the ceiling: the words alone drove it.
+    spike = {**turn(0.88), "frustration": {"score": 0.88, "smoothed": 0.88,
+                                           "parts": {"text": 5.0, "prosody": 0.0, "dialogue": 0.0, "bias": -3.04}}}
+    assert replay([spike], Policy()) == (None, None)
+    assert replay([spike], Policy(frustration_corroborate=False)) == ("frustration", 0)
+    assert replay([spike, spike], Policy()) == ("frustration", 1)
+    assert replay([turn(0.88)], Policy()) == ("frustration", 0)  # stored without parts: the ceiling alone
+
+
 def test_replay_covers_keys_requests_counters_and_the_dialogs_own_hand_over():
     assert replay([turn(0.1), {"event": "dtmf", "digit": "0"}], Policy()) == ("dtmf", 0)
     assert replay([turn(0.1), {"event": "dtmf", "digit": "0"}], Policy(dtmf_zero=False)) == (None, None)

@@ -188,6 +188,19 @@ def test_put_needs_the_whole_document(api, store):
     assert store.current_policy()[0] == 1
 
 
+def test_a_whole_document_from_before_a_field_was_added_keeps_its_current_value(api, store):
+    doc = api.get("/api/policy", headers=AUTH).json()
+    doc["frustration"]["corroborate"] = False
+    assert api.put("/api/policy", json=doc, headers=AUTH).status_code == 200
+    old_client = api.get("/api/policy", headers=AUTH).json()
+    del old_client["frustration"]["corroborate"]
+    r = api.put("/api/policy", json={**old_client, "max_no_match": 4}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["frustration"]["corroborate"] is False and r.json()["max_no_match"] == 4
+    del old_client["max_no_input"]  # a field that was always there is still required
+    assert api.put("/api/policy", json=old_client, headers=AUTH).json()["field"] == "max_no_input"
+
+
 def test_put_from_a_stale_version_is_409(api, store):
     doc = api.get("/api/policy", headers=AUTH).json()
     assert api.put("/api/policy", json={**doc, "max_no_match": 4}, headers=AUTH).status_code == 200
