@@ -9,128 +9,67 @@ accepted (the policy acts on that one, not on the classifier's guess), and an
 ``escalate`` reason when the bot hands the call to a person; the routing
 policy decides what to do with it.
 
-No destructive action on a guess (nlu/evidence.py says why each threshold):
-a goodbye before the bot has done anything gets "Is there anything else I can
-help with?" (a second goodbye, or "no", ends the call); a goodbye-shaped turn
-with clear displeasure ("Thanks for nothing.") is not a goodbye, and gets an
-apology and the offer of a person; a request for a person that names none, or
-is unsure, is confirmed; so is an unsure sensitive intent.
-
-Numbers are taken at the length the settings give: a shorter one is kept for the next turn
-to finish ("Okay. I have 4 5 so far. What's the rest of the order number?"), a length one off
-with a repeated digit is tried one repeat more or fewer against the backend (order and account
-numbers only, and always read back; a PIN is never guessed at but asked to be keyed in),
-anything else is re-asked. Every question counts its failed tries and offers a person at
-``max_slot_attempts`` instead of asking again; so does a read-back answered neither yes nor no
-twice. An answer to the offer of a person that is neither a clear yes nor a clear no (a bare
-"Thank you.", a "no" heard unsure) is asked once more ("Would you like a person? Please say
-yes or no."), never taken as a goodbye; a number given instead is taken as the number.
+This module keeps the state, the public face, the scoring of each turn and the
+routing of a turn to its state's handler; the handlers live by concern, mixed
+in: taking numbers (nlu/slot_filling.py), checking who the caller is
+(nlu/verification.py), carrying out the request (nlu/fulfilment.py), and the
+goodbye and the offer of a person (nlu/offer_and_goodbye.py). No destructive
+action on a guess: a request for a person that names none, or is unsure, is
+confirmed; so is an unsure sensitive intent.
 
 ``expecting()`` says what the bot has just asked for (an order number, an
-account, a PIN or date, a yes or no), for turn-taking and the keypad. A keyed
-entry (``CallerTurn.keypad``) is the slot value itself: exact, so it is looked
-up without being read back. Answers to the PIN question are masked
-(``[PIN]``) in the transcript, the entities and the reply's ``caller_text``.
+account, a PIN or date, a yes or no), for turn-taking and the keypad.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
 from typing import Any
 
 from calls.expectation import Expectation
 
 from .backend import Backend, Customer
-from .entities import parse_date
-from .evidence import displeased, names_a_person, says_farewell
+from .evidence import names_a_person
 from .flows import Flows, last_question
 from .frustration_text import TextCues
+from .fulfilment import Fulfilment
 from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
 from .intents import OUT_OF_SCOPE
-from .redact import PIN_MASK, redact_pin
-from .spoken_numbers import digit_runs, digits_only, repeat_variants
+from .offer_and_goodbye import OfferAndGoodbye
+from .redact import PIN_MASK
+from .slot_filling import SlotFilling
+from .speaking import say_amount, say_date, say_digits, say_email
+from .spoken_numbers import digits_only
 from .summary import HandoffSummary, Step, build_summary
+from .turns import (
+    ANYTHING_ELSE,
+    ASK_INTENT,
+    COLLECT,
+    CONFIRM_INTENT,
+    CONFIRM_SLOT,
+    ENDED,
+    ESCALATED,
+    FAILED_STEPS,
+    KEYPAD_PREFIX,
+    META_INTENTS,
+    OFFER_HUMAN,
+    VERIFY,
+    BotReply,
+    CallerTurn,
+    as_recorded,
+    keyed_digits,
+)
 from .understanding import Analysis, Understanding
+from .verification import Verification
 
-# Dialog states.
-ASK_INTENT = "ask_intent"
-CONFIRM_INTENT = "confirm_intent"
-COLLECT = "collect"  # waiting for a slot value (self.slot names which)
-CONFIRM_SLOT = "confirm_slot"
-VERIFY = "verify"
-ANYTHING_ELSE = "anything_else"
-OFFER_HUMAN = "offer_human"
-ENDED = "ended"
-ESCALATED = "escalated"
-
-META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "speak_to_human", OUT_OF_SCOPE})
-# Step results that are not something done for the caller.
-_FAILED_STEPS = frozenset({"not_found", "failed", "no_answer"})
-KEYPAD_PREFIX = "[keypad]"
+# Names callers have imported from here since before the split (ivr/triage.py, nlu/__init__.py).
+__all__ = [
+    "ANYTHING_ELSE", "ASK_INTENT", "COLLECT", "CONFIRM_INTENT", "CONFIRM_SLOT", "ENDED", "ESCALATED",
+    "KEYPAD_PREFIX", "META_INTENTS", "OFFER_HUMAN", "VERIFY", "BotReply", "CallerTurn", "TriageDialog",
+    "say_amount", "say_date", "say_digits", "say_email",
+]
 
 
-@dataclass(frozen=True)
-class CallerTurn:
-    """One caller turn as the voice pipeline delivers it."""
-
-    text: str = ""
-    prosody: dict[str, float] = field(default_factory=dict)
-    barge_in: bool = False  # the caller spoke over the bot's previous reply
-    no_input: bool = False  # the caller said nothing before the timeout
-    keypad: bool = False  # `text` is digits the caller keyed in (DTMF), not speech
-
-
-@dataclass(frozen=True)
-class BotReply:
-    """What the bot says next and what the call should do."""
-
-    text: str
-    end_call: bool = False
-    intent: str | None = None
-    entities: dict[str, Any] = field(default_factory=dict)
-    frustration: float = 0.0  # smoothed score after this turn
-    escalate: str | None = None  # reason the bot hands over: human_requested, frustration, ...
-    state: str = ASK_INTENT
-    confidence: float = 0.0
-    frustration_raw: float = 0.0
-    # The intent the dialog acted on this turn: the classifier's when it was taken, the one a
-    # "yes" confirmed, None while it is only being checked ("Just to check...?") or was doubted.
-    accepted_intent: str | None = None
-    # The caller's turn as the transcript keeps it, when that differs from what was said or
-    # keyed: "[keypad] 45678", a PIN masked. Logs and the store must show this, not the raw text.
-    caller_text: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def say_digits(digits: str) -> str:
-    """Digits for TTS to read one by one: "45678" → "4 5 6 7 8"."""
-    return " ".join(digits)
-
-
-def say_email(email: str) -> str:
-    return email.replace(".", " dot ").replace("@", " at ").replace("_", " underscore ").replace("-", " dash ")
-
-
-def say_date(d: date, today: date) -> str:
-    if d == today:
-        return "today"
-    if d == today + timedelta(days=1):
-        return "tomorrow"
-    return f"{d:%A} {d.day} {d:%B}"
-
-
-def say_amount(cents: int, currency_word: str) -> str:
-    major, minor = divmod(abs(cents), 100)
-    text = f"{major} {currency_word}"
-    if minor:
-        text += f" and {minor} cents"
-    return ("minus " if cents < 0 else "") + text
-
-
-class TriageDialog:
+class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
     """One call's triage conversation (not thread-safe; one instance per call)."""
 
     def __init__(
@@ -206,11 +145,11 @@ class TriageDialog:
         self.no_input = 0
         self._carried, self.partial = self.partial, ""  # kept only if this turn continues it
         secret = self.state == VERIFY  # the answer to "your PIN or date of birth"
-        shown = _as_recorded(turn, secret)
+        shown = as_recorded(turn, secret)
         self._caller_text = shown if shown != turn.text else None
         self.transcript.append(("caller", shown))
         if turn.keypad and self.state in (COLLECT, VERIFY):
-            return self._on_keypad("".join(ch for ch in turn.text if ch.isdigit()), turn)
+            return self._on_keypad(keyed_digits(turn), turn)
         a = self.nlu.analyse(turn.text, self._embeddings)
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
@@ -408,7 +347,7 @@ class TriageDialog:
 
     def _helped(self) -> bool:
         """The bot has done something for the caller: a resolved step, or a value they gave."""
-        return any(s.result not in _FAILED_STEPS for s in self.steps) or any(v for v in self.slots.values())
+        return any(s.result not in FAILED_STEPS for s in self.steps) or any(v for v in self.slots.values())
 
     def _unsure(self, intent: str, confidence: float) -> bool:
         """Too unsure to act on ``intent`` without asking: a hand-over needs more evidence."""
@@ -480,458 +419,6 @@ class TriageDialog:
         }[self.state]
         return handler(a)
 
-    def _unclear_offer_answer(self, a: Analysis, bye_shaped: bool) -> bool:
-        """After the offer of a person: the turn is neither a clear yes nor a clear no (nor a new
-        request, a farewell in words, a number for the question the offer stopped, or "what?").
-        A yes or no below ``confirm_below``, a request for a person as unsure as one that is
-        confirmed elsewhere, and thanks without words of leave ("Thank you.": often a "no, thank
-        you" with its "no" lost) are unclear (nlu/evidence.py)."""
-        intent, conf = a.intent.intent, a.intent.confidence
-        if intent in ("yes", "no"):
-            return conf < self.cfg.confirm_below
-        if intent == "speak_to_human":
-            return not (names_a_person(a.text) or conf >= self.cfg.transfer_confirm_below)
-        if intent == "repeat" or self._business_intent(a) or self._offer_gives_number(a):
-            return False
-        if bye_shaped:
-            return self._thanks_only(a, bye_shaped)
-        return True
-
-    def _thanks_only(self, a: Analysis, bye_shaped: bool) -> bool:
-        """Goodbye-shaped without words of leave or displeasure ("Thank you.", "So thank you.")."""
-        return bye_shaped and not (says_farewell(a.text) or displeased(a.cues, a.text, self._helped()))
-
-    def _offer_gives_number(self, a: Analysis) -> bool:
-        """The offer stopped a question for a number, and the caller gives the number instead."""
-        return self._resume is not None and self.flow is not None and bool(digits_only(a.text) or a.entities.numbers)
-
-    def _on_goodbye(self, a: Analysis) -> BotReply | None:
-        """A goodbye ends the call only on evidence in proportion: not when it sounds displeased
-        (sarcasm, a complaint), and not before the bot has done anything or when unsure, unless
-        it is the second. None: not a goodbye after all (the turn is routed as usual)."""
-        if displeased(a.cues, a.text, self._helped()):
-            self._doubted = True
-            self.offered_human = True
-            text = f"{self.flows.say('apology')} {self.flows.say('offer_human')}"
-            return self._reply(text, state=OFFER_HUMAN, analysis=a)
-        if a.intent.intent != "goodbye":
-            return None
-        if self.goodbyes or (self._helped() and a.intent.confidence >= self.cfg.goodbye_confirm_below):
-            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
-        self.goodbyes += 1
-        self._doubted = True
-        return self._reply(self.flows.say("anything_else"), state=ANYTHING_ELSE, analysis=a)
-
     def _business_intent(self, a: Analysis) -> str | None:
         i = a.intent.intent
         return i if i in self.flows.intents else None
-
-    def _on_ask_intent(self, a: Analysis) -> BotReply:
-        intent = self._business_intent(a)
-        if intent is None:
-            # Clearly off-topic ("book me a taxi"): say so and offer a person.
-            # Merely unclear ("hello?"): re-prompt with examples instead.
-            if a.intent.top_intent == OUT_OF_SCOPE and a.intent.confidence >= self.cfg.confirm_below:
-                self.no_match += 1
-                self.no_progress += 1
-                if self.no_match >= self.cfg.max_no_match:
-                    return self._escalate(a, "handoff_no_match", "no_match_limit")
-                self.offered_human = True
-                return self._reply(self.flows.say("out_of_scope"), state=OFFER_HUMAN, analysis=a)
-            return self._no_match(a)
-        if self._unsure(intent, a.intent.confidence):
-            self.pending_intent = intent
-            self.no_progress += 1
-            label = self.flows.intents[intent].label
-            return self._reply(self.flows.say("confirm_intent", intent_label=label), state=CONFIRM_INTENT, analysis=a)
-        return self._start_flow(intent, a)
-
-    def _on_confirm_intent(self, a: Analysis) -> BotReply:
-        if a.intent.intent == "yes" and self.pending_intent:
-            intent, self.pending_intent = self.pending_intent, None
-            return self._start_flow(intent, a)
-        if a.intent.intent == "no":
-            self.pending_intent = None
-            self.no_progress += 1
-            return self._reply(self.flows.say("confirm_intent_no"), state=ASK_INTENT, analysis=a)
-        return self._on_ask_intent(a)
-
-    def _on_anything_else(self, a: Analysis) -> BotReply:
-        if a.intent.intent == "no":
-            return self._reply(self.flows.say("goodbye"), state=ENDED, end_call=True, analysis=a)
-        if a.intent.intent == "yes":
-            self._understood()
-            return self._reply(self.flows.say("what_else"), state=ASK_INTENT, analysis=a)
-        return self._on_ask_intent(a)
-
-    def _on_offer_human(self, a: Analysis) -> BotReply:
-        if a.intent.intent in ("yes", "speak_to_human"):
-            self._accepted = "speak_to_human"
-            return self._escalate(a, "handoff_requested", "human_requested")
-        if a.intent.intent == "no":
-            return self._offer_declined(a)
-        if self._offer_gives_number(a):  # "no" in effect: the number, once more
-            self.slot, self._resume = self._resume, None
-            self.state = COLLECT
-            return self._on_collect(a)
-        self._resume = None
-        return self._on_ask_intent(a)
-
-    def _offer_declined(self, a: Analysis) -> BotReply:
-        """No to the offer of a person: back to the question it stopped, once more, or "How can I help?"."""
-        self._understood()
-        resume, self._resume = self._resume, None
-        if resume is not None and self.flow is not None:  # offered after failed tries: once more
-            key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
-            reply = self._ask(resume, key, a)
-            ask = reply.text.split(". ", 1)[-1]  # without its "Sure."
-            text = f"{self.flows.say('try_again')} {ask}"
-            self.transcript[-1], self._last_prompt = ("bot", text), text
-            reply = BotReply(**{**reply.to_dict(), "text": text})
-            self._last_reply = reply
-            return reply
-        return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)
-
-    # ---------------------------------------------------------------- flows
-
-    def _start_flow(self, intent: str, a: Analysis) -> BotReply:
-        route = self.flows.intents[intent]
-        self._understood()
-        self._accepted = intent
-        self.flow = intent
-        self.attempts = {}
-        if route.flow == "handoff":
-            self.steps.append(Step("handoff", intent, "human_only"))
-            return self._escalate(a, "", "human_only_intent", text=route.say)
-        if route.flow == "faq":
-            return self._answer_faq(intent, a)
-        if route.flow == "order_status":
-            order = a.entities.order_number or _longest(a, 4)
-            if order:
-                return self._take_number("order_number", order, a)
-            return self._ask("order_number", "order_status.ask_order", a)
-        # password_reset and account_balance both start by identifying the account
-        if route.flow == "account_balance" and self.customer is not None:
-            self.slots["account_id"] = self.customer.account_id
-            return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
-        account = a.entities.account_id or _longest(a, 6)
-        if account:
-            return self._take_number("account_id", account, a)
-        if route.flow == "password_reset" and a.entities.email:
-            return self._confirm_value("email", a.entities.email, a)
-        return self._ask("account", f"{route.flow}.ask_account", a)
-
-    def _flow_kind(self) -> str:
-        return self.flows.intents[self.flow].flow if self.flow else ""
-
-    def _ask(self, slot: str, key: str, a: Analysis | None) -> BotReply:
-        self.slot = slot
-        self.partial, self._held = "", False
-        return self._reply(self.flows.say(key), state=COLLECT, analysis=a)
-
-    def _want(self, slot: str) -> int:
-        return self.cfg.order_digits if slot == "order_number" else self.cfg.account_digits
-
-    def _exists(self, slot: str, digits: str) -> bool:
-        found = self.backend.order(digits) if slot == "order_number" else self.backend.customer(digits)
-        return found is not None
-
-    def _reask_key(self, slot: str) -> str:
-        return "order_status.reask_order" if slot == "order_number" else f"{self._flow_kind()}.reask_account"
-
-    def _take_number(self, slot: str, digits: str, a: Analysis | None, joined: bool = False) -> BotReply:
-        """A number heard for ``slot`` ("order_number" or "account_id"), of any length.
-
-        The expected length is read back. A length one off with a repeated digit in it ("7 7 2 2"
-        for 77222: ASR loses count of repeats) is tried with one repeat more or fewer; when exactly
-        one of those exists in the backend, that one is read back (the read-back is the caller's
-        check; nothing is acted on unconfirmed). A shorter number is kept for the next turn to
-        continue ("Okay. I have 4 5 so far. What's the rest of the order number?"); a short
-        number begun afresh after one was kept replaces it but counts as a failed try; a longer
-        one is re-asked, as a failed try at the slot."""
-        want = self._want(slot)
-        self.partial = ""
-        if len(digits) == want:
-            return self._confirm_value(slot, digits, a)
-        found = [c for c in repeat_variants(digits, want) if self._exists(slot, c)]
-        if len(found) == 1:
-            return self._confirm_value(slot, found[0], a)
-        if len(digits) < want:
-            if self._held and not joined:  # a number begun afresh: kept, but a try that did not work
-                k = _attempt_key(slot)
-                self.attempts[k] = self.attempts.get(k, 0) + 1
-                self.no_progress += 1
-                if self.attempts[k] >= self.cfg.max_slot_attempts:
-                    return self._slot_failed(slot, self._reask_key(slot), a)
-            self.partial, self._held = digits, True
-            self.slot = "order_number" if slot == "order_number" else "account"
-            # Name the number the rest belongs to: "And the rest?" alone was not understood.
-            key = "order_status.partial_order" if slot == "order_number" else f"{self._flow_kind()}.partial_account"
-            return self._reply(self.flows.say(key, digits_spoken=say_digits(digits)), state=COLLECT, analysis=a)
-        return self._slot_failed(slot, self._reask_key(slot), a)
-
-    def _slot_failed(self, slot: str, key: str, a: Analysis | None, not_understood: bool = False,
-                     **values: Any) -> BotReply:
-        """A try at a slot that did not work: nothing usable heard, a number of the wrong length,
-        a read-back the caller rejected, a lookup that found nothing. Re-ask with ``key``; at
-        ``max_slot_attempts`` failed tries (or at ``max_no_match`` turns not understood) stop
-        asking: offer a person (or hand over), and a "no" to the offer asks once more."""
-        k = _attempt_key(slot)
-        self.attempts[k] = self.attempts.get(k, 0) + 1
-        self.no_progress += 1
-        self.partial, self._held = "", False
-        self.slots.pop(slot, None)
-        collecting = "order_number" if slot == "order_number" else "account"
-        if not_understood:
-            self.no_match += 1
-            if self.no_match >= self.cfg.max_no_match:
-                return self._escalate(a, "handoff_no_match", "no_match_limit")
-        if self.attempts[k] >= self.cfg.max_slot_attempts:
-            return self._offer_human(self.flows.say(key, **values).split(".")[0] + ".", a, resume=collecting)
-        self.slot = collecting
-        return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
-
-    def _offer_human(self, lead: str, a: Analysis | None, resume: str | None = None) -> BotReply:
-        """Stop re-asking: offer a person. ``resume``: the slot a "no" to the offer asks for again."""
-        self.offered_human = True
-        self._resume = resume
-        return self._reply(f"{lead} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
-
-    def _confirm_value(self, slot: str, value: str, a: Analysis | None) -> BotReply:
-        self.slot = slot
-        self.slots[slot] = value
-        self.partial, self._held = "", False
-        self.unclear_confirms = 0
-        kind = self._flow_kind()
-        if slot == "order_number":
-            text = self.flows.say("order_status.confirm_order", order_digits=say_digits(value))
-        elif slot == "email":
-            text = self.flows.say(f"{kind}.confirm_email", email_spoken=say_email(value))
-        else:
-            text = self.flows.say(f"{kind}.confirm_account", account_digits=say_digits(value))
-        return self._reply(text, state=CONFIRM_SLOT, analysis=a)
-
-    def _on_collect(self, a: Analysis) -> BotReply:
-        kind = self._flow_kind()
-        slot = "order_number" if self.slot == "order_number" else "account_id"
-        heard = digits_only(a.text)  # the turn is nothing but a number
-        carried = self._carried
-        if carried and heard and len(heard) != self._want(slot) and len(carried) + len(heard) <= self._want(slot):
-            return self._take_number(slot, carried + heard, a, joined=True)  # the rest of it
-        if slot == "order_number":
-            value = heard or a.entities.order_number or _longest(a, 3)
-        else:
-            value = heard or a.entities.account_id or _longest(a, 4)
-            if value is None and kind == "password_reset" and a.entities.email:
-                return self._confirm_value("email", a.entities.email, a)
-        if value:
-            return self._take_number(slot, value, a)
-        # No value: maybe the caller changed the subject.
-        other = self._switch_to(a)
-        if other:
-            return self._start_flow(other, a)
-        return self._slot_failed(slot, self._reask_key(slot), a, not_understood=True)
-
-    def _on_confirm_slot(self, a: Analysis) -> BotReply:
-        slot = self.slot or ""
-        intent = a.intent.intent
-        corrected = a.entities.order_number or a.entities.account_id or _longest(a, 3)
-        if intent in ("yes", "no") and a.intent.confidence < self.cfg.confirm_below and not corrected:
-            intent = OUT_OF_SCOPE  # "I guess so." reads as a no at 0.54: neither, so asked yes or no
-        if intent == "no" or (corrected and corrected != self.slots.get(slot)):
-            # A rejected read-back is a failed try at the slot: the caller gets max_slot_attempts
-            # read-backs, then the offer of a person, never an endless "Is that right?".
-            self.unclear_confirms = 0
-            number_slot = "order_number" if slot == "order_number" else "account_id"
-            k = _attempt_key(slot)
-            if corrected and corrected != self.slots.get(slot) and self.attempts.get(k, 0) + 1 < self.cfg.max_slot_attempts:
-                self.attempts[k] = self.attempts.get(k, 0) + 1
-                self.no_progress += 1
-                self.slots.pop(slot, None)
-                return self._take_number(number_slot, corrected, a)
-            return self._slot_failed(slot, self._reask_key(number_slot), a)
-        if intent == "yes":
-            self._understood()
-            return self._resolve(a)
-        other = self._switch_to(a)
-        if other:
-            return self._start_flow(other, a)
-        # Neither yes nor no ("Yes, not right"): ask once more, then stop asking.
-        self.unclear_confirms += 1
-        if self.unclear_confirms >= self.cfg.max_slot_attempts:
-            self.unclear_confirms = 0
-            self.no_match += 1
-            self.no_progress += 1
-            if self.no_match >= self.cfg.max_no_match:
-                return self._escalate(a, "handoff_no_match", "no_match_limit")
-            self.slots.pop(slot, None)
-            return self._offer_human(self.flows.say("confirm_unclear"), a,
-                                     resume="order_number" if slot == "order_number" else "account")
-        return self._no_match(a, self.flows.say("yes_or_no"), state=CONFIRM_SLOT)
-
-    def _resolve(self, a: Analysis | None) -> BotReply:
-        kind = self._flow_kind()
-        today = self.nlu.today()
-        if kind == "order_status":
-            num = self.slots["order_number"]
-            order = self.backend.order(num)
-            if order is None:
-                self.steps.append(Step("order_lookup", f"order {num}", "not_found"))
-                return self._slot_failed("order_number", "order_status.not_found", a, order_digits=say_digits(num))
-            self.steps.append(Step("order_lookup", f"order {num}", f"found: {order.status}"))
-            if self.customer is None:
-                self.customer = self.backend.customer(order.account_id)
-            eta = say_date(date.fromisoformat(order.eta), today) if order.eta else "soon"
-            text = self.flows.say(f"order_status.statuses.{order.status}", item=order.item, eta=eta,
-                                  order_digits=say_digits(num))
-            return self._done(text, a)
-        # identify the account (password_reset / account_balance)
-        if "email" in self.slots and self.slot == "email":
-            cust = self.backend.customer_by_email(self.slots["email"])
-        else:
-            cust = self.backend.customer(self.slots.get("account_id", ""))
-        if cust is None:
-            slot = self.slot if self.slot in ("email", "account_id") else "account_id"
-            self.steps.append(Step("account_lookup", str(self.slots.get(slot)), "not_found"))
-            return self._slot_failed(slot, f"{kind}.not_found", a)
-        self.customer = cust
-        self.slots["account_id"] = cust.account_id
-        self.steps.append(Step("account_lookup", cust.account_id, "found"))
-        if kind == "password_reset":
-            masked = self.backend.send_password_reset(cust.account_id)
-            self.steps.append(Step("password_reset", cust.account_id, "sent" if masked else "failed"))
-            if not masked:
-                return self._escalate(a, "handoff_unresolved", "unresolved")
-            return self._done(self.flows.say("password_reset.sent", masked_email=masked), a)
-        self.slot = "verify"
-        return self._reply(self.flows.say("account_balance.ask_verify"), state=VERIFY, analysis=a)
-
-    def _on_keypad(self, digits: str, turn: CallerTurn) -> BotReply:
-        """Digits keyed in answer to the question: the value itself (exact: no read-back)."""
-        self._score_wordless(turn, DialogueSignals(self.no_match, 0, turn.barge_in, self.no_progress))
-        if self.state == VERIFY:
-            return self._check_identity(digits, None, None, keyed=True)
-        slot = "order_number" if self.slot == "order_number" else "account_id"
-        carried, want = self._carried, self._want(slot)
-        if carried and len(digits) != want and len(carried) + len(digits) == want:
-            return self._confirm_value(slot, carried + digits, None)  # the rest keyed: part was spoken, read back
-        self.slot = slot
-        self.slots[slot] = digits
-        self._understood()
-        return self._resolve(None)
-
-    def _on_verify(self, a: Analysis) -> BotReply:
-        assert self.customer is not None or "account_id" in self.slots
-        runs = digit_runs(a.text)
-        pins = [r.digits for r in runs if len(r.digits) == self.cfg.pin_digits]
-        dob = parse_date(a.text, self.nlu.today(), prefer_past=True)
-        if not pins and dob is None:
-            said = digits_only(a.text)
-            if said and len(said) == self.cfg.pin_digits:
-                pins = [said]  # said in groups ("four three ... two one")
-            elif said or runs:
-                return self._pin_rekey(a)
-            else:
-                other = self._switch_to(a)
-                if other:
-                    return self._start_flow(other, a)
-        return self._check_identity(pins[0] if pins else None, dob, a)
-
-    def _pin_rekey(self, a: Analysis) -> BotReply:
-        """A PIN heard with the wrong number of digits ("1 1 1 1 1"). Never tried, nor any reading
-        of it with a repeat more or fewer: each verify is a guess at the caller's secret. Not a
-        failed verification either: the caller is asked to key it in (keys are exact), and after
-        max_slot_attempts such answers is offered a person."""
-        self.attempts["pin_heard"] = self.attempts.get("pin_heard", 0) + 1
-        self.no_progress += 1
-        if self.attempts["pin_heard"] >= self.cfg.max_slot_attempts:
-            return self._offer_human(self.flows.say("account_balance.pin_rekey").split(".")[0] + ".", a)
-        return self._reply(self.flows.say("account_balance.pin_rekey"), state=VERIFY, analysis=a)
-
-    def _check_identity(self, pin: str | None, dob: date | None, a: Analysis | None, keyed: bool = False) -> BotReply:
-        """Verify the account with a PIN or a date of birth; the step records which, never the value."""
-        account = self.slots.get("account_id") or (self.customer.account_id if self.customer else "")
-        ok = self.backend.verify(account, pin=pin, dob=dob)
-        what = "date of birth" if dob else ("PIN (keypad)" if keyed else "PIN") if pin else "nothing heard"
-        self.steps.append(Step("verify", what, "passed" if ok else "failed"))
-        if not ok:
-            self.attempts["verify"] = self.attempts.get("verify", 0) + 1
-            self.no_progress += 1
-            if self.attempts["verify"] >= self.cfg.max_slot_attempts:
-                text = f"{self.flows.say('account_balance.verify_locked')} {self.flows.say('handoff_unresolved')}"
-                return self._escalate(a, "", "verification_failed", text=text)
-            return self._reply(self.flows.say("account_balance.verify_failed"), state=VERIFY, analysis=a)
-        self.verified = True
-        self._understood()
-        cust = self.customer or self.backend.customer(account)
-        self.customer = cust
-        assert cust is not None
-        first = cust.name.split()[0]
-        word = self.cfg.currency_words.get(cust.currency, cust.currency)
-        if cust.balance_cents == 0:
-            text = self.flows.say("account_balance.balance_zero", first_name=first)
-        elif cust.due_date:
-            text = self.flows.say("account_balance.balance_due", first_name=first,
-                                  amount_spoken=say_amount(cust.balance_cents, word),
-                                  due=say_date(date.fromisoformat(cust.due_date), self.nlu.today()))
-        else:
-            text = self.flows.say("account_balance.balance", first_name=first,
-                                  amount_spoken=say_amount(cust.balance_cents, word))
-        self.steps.append(Step("balance", cust.account_id, "told"))
-        return self._done(text, a)
-
-    def _done(self, text: str, a: Analysis | None) -> BotReply:
-        self.resolved += 1
-        self._understood()
-        self.slot = None
-        return self._reply(f"{text} {self.flows.say('anything_else')}", state=ANYTHING_ELSE, analysis=a)
-
-    def _answer_faq(self, intent: str, a: Analysis) -> BotReply:
-        route = self.flows.intents[intent]
-        entry = None
-        if intent == "opening_hours" or not route.kb:
-            entry = self._best_kb_entry(a)
-        if entry is None and route.kb:
-            entry = self.backend.kb_entry(route.kb)
-        if entry is None:
-            self.steps.append(Step("faq", intent, "no_answer"))
-            self.offered_human = True
-            return self._reply(f"{self.flows.say('faq.not_found')} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
-        self.steps.append(Step("faq", entry.key, "answered"))
-        text = self.flows.say("faq.answer", answer=entry.answer)
-        if route.then == "offer_human":
-            self.offered_human = True
-            return self._reply(f"{text} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
-        return self._done(text, a)
-
-    def _best_kb_entry(self, a: Analysis):
-        entries = self.backend.kb_entries()
-        if not entries or a.embedding is None:
-            return None
-        if self._kb_vectors is None or self._kb_vectors[0] != [e.key for e in entries]:
-            self._kb_vectors = ([e.key for e in entries], self.nlu.embed([e.question for e in entries]))
-        sims = self._kb_vectors[1] @ a.embedding
-        best = int(sims.argmax())
-        return entries[best] if float(sims[best]) >= 0.3 else None
-
-
-def _as_recorded(turn: CallerTurn, secret: bool) -> str:
-    """The caller's turn as the transcript keeps it: a keyed entry marked as one, and every
-    number of an answer to the PIN question masked."""
-    if turn.keypad:
-        digits = "".join(ch for ch in turn.text if ch.isdigit())
-        return f"{KEYPAD_PREFIX} {PIN_MASK if secret else digits}"
-    return redact_pin(turn.text) if secret else turn.text
-
-
-def _attempt_key(slot: str) -> str:
-    """Tries at a slot are counted per question: the order number, the account (its number or
-    e-mail address), the PIN."""
-    if slot == "order_number":
-        return "order_number"
-    return "verify" if slot == "verify" else "account"
-
-
-def _longest(a: Analysis, min_digits: int) -> str | None:
-    runs = [n for n in a.entities.numbers if len(n) >= min_digits]
-    return max(runs, key=len) if runs else None
