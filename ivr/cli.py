@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     eval_turns.add_arguments(et)
     et.set_defaults(func=lambda a: eval_turns.run(a))
+    ed = esub.add_parser("digits", help="number answers read again with only digits allowed: digits right, "
+                                        "other answers wrongly replaced, by margin")
+    from ivr.tools import eval_digits
+
+    eval_digits.add_arguments(ed)
+    ed.set_defaults(func=lambda a: eval_digits.run(a))
     ec = esub.add_parser("callers", help="scripted callers the bot was not tuned on, through the real pipeline: "
                                          "routing, first intent, cut-ins, WER, dead air")
     from ivr.tools import eval_callers

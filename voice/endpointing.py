@@ -193,7 +193,7 @@ def answer_digits(text: str) -> int:
     what it heard ("5678. 5678." for "five six seven eight," and a pause), which must not pass
     for the eight digits of an account number while the caller is still reading it."""
     parts = [p.strip() for p in re.split(r"(?<=[.?!])\s+", text.strip()) if p.strip()]
-    if len(parts) >= 2 and len({words(p) and " ".join(words(p)) for p in parts}) == 1:
+    if len(parts) >= 2 and len({" ".join(words(p)) for p in parts}) == 1:
         return spoken_digits(parts[0])
     return spoken_digits(text)
 

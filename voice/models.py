@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calls.expectation import Expectation
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
+from voice.digit_reading import believe_digits, digits_only, worth_reading_for_digits
 from voice.smart_turn import SmartTurn
 from voice.whisper_window import Reading, choose
 
@@ -87,6 +89,7 @@ class SpeechModels:
         self._whisper = None
         self._voice = None
         self._tok = None
+        self._digits_suppressed: list[int] | None = None
         self._lock = threading.Lock()
         self._voice_lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
@@ -153,10 +156,24 @@ class SpeechModels:
             pass
 
     # -- ASR -------------------------------------------------------------------------------
-    def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None) -> Transcript:
-        """`prompt` replaces the configured initial prompt for this utterance (a number is
-        expected: voice.asr_prompts)."""
+    def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None,
+                        expecting: Expectation | None = None) -> Transcript:
+        """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
+        `expecting`: what the bot asked for; a number answer that does not read as one is read
+        again for digits only (voice.digit_reading)."""
         t0 = time.perf_counter()
+        heard = self._transcribe_once(pcm16k, prompt, t0)
+        if (expecting is None or len(pcm16k) / PIPELINE_RATE > self.config.fit_max_s
+                or not worth_reading_for_digits(heard.text, expecting)):
+            return heard
+        free, digits = self.read_for_digits(pcm16k, prompt if prompt is not None else self.config.initial_prompt)
+        believed = believe_digits(free.avg_logprob, digits.text, digits.avg_logprob, expecting)
+        if believed is None:
+            heard.seconds = time.perf_counter() - t0
+            return heard
+        return Transcript(believed, time.perf_counter() - t0, heard.no_speech_prob, heard.window + ", read for digits")
+
+    def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float) -> Transcript:
         c = self.config
         prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
@@ -189,11 +206,13 @@ class SpeechModels:
     def _read_fitted(self, audio: np.ndarray, window_s: float, initial_prompt: str | None = None) -> Reading:
         """One encoder pass over the utterance and silence up to `window_s` (or `fit_pad_s` past
         the utterance, if longer), one decode. `voice.whisper_window` judges the reading."""
-        from faster_whisper.transcribe import get_compression_ratio, get_ctranslate2_storage, get_suppressed_tokens
+        return self._decode(self._encode_fitted(audio, window_s), len(audio) / PIPELINE_RATE, initial_prompt)
+
+    def _encode_fitted(self, audio: np.ndarray, window_s: float):
+        from faster_whisper.transcribe import get_ctranslate2_storage
 
         model = self.whisper
         c = self.config
-        tok = self._tokenizer()
         # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
         # does in training (not zeros in the log-mel domain, which read as faint noise).
         step = max(1, int(round(c.fit_step_s * 100)))
@@ -205,20 +224,44 @@ class SpeechModels:
         x = np.zeros((1, feats.shape[0], frames), dtype=np.float32)
         n = min(frames, feats.shape[1])
         x[0, :, :n] = feats[:, :n]
-        enc = model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
+        return model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
+
+    def _decode(self, enc, seconds: float, initial_prompt: str | None, suppress: list[int] | None = None) -> Reading:
+        from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
+
+        tok = self._tokenizer()
         prompt = list(tok.sot_sequence) + [tok.no_timestamps]
         if initial_prompt:
             prompt = [tok.sot_prev] + tok.encode(" " + initial_prompt.strip())[-223:] + prompt
-        budget = min(220, int(12 * len(audio) / PIPELINE_RATE) + 16)  # callers say ~3 words (~5 tokens) a second
-        r = model.model.generate(
-            enc, [prompt], beam_size=c.beam_size, max_length=len(prompt) + budget, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=get_suppressed_tokens(tok, [-1]),
+        budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
+        r = self.whisper.model.generate(
+            enc, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + budget, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True,
+            suppress_tokens=suppress if suppress is not None else get_suppressed_tokens(tok, [-1]),
         )[0]
         tokens = r.sequences_ids[0]
         text = tok.decode(tokens).strip()
         return Reading(text=text, no_speech_prob=r.no_speech_prob,
                        avg_logprob=r.scores[0] * len(tokens) / (len(tokens) + 1), tokens=len(tokens),
                        budget=budget, compression_ratio=get_compression_ratio(text) if text else 0.0)
+
+    def read_for_digits(self, pcm16k: np.ndarray, prompt: str | None = None) -> tuple[Reading, Reading]:
+        """The utterance read freely and read with only digits allowed, from one encoder pass
+        (`voice.digit_reading` says which to believe)."""
+        audio = int16_to_float(pcm16k)
+        enc = self._encode_fitted(audio, self.config.fit_min_s)
+        seconds = len(audio) / PIPELINE_RATE
+        return self._decode(enc, seconds, prompt), self._decode(enc, seconds, prompt, self._digit_suppress())
+
+    def _digit_suppress(self) -> list[int]:
+        """Every text token a digits-only reading may not write (computed once: ~50k tokens)."""
+        if self._digits_suppressed is None:
+            from faster_whisper.transcribe import get_suppressed_tokens
+
+            tok = self._tokenizer()
+            banned = {i for i in range(tok.eot) if not digits_only(tok.decode([i]))}
+            self._digits_suppressed = sorted(banned | {t for t in get_suppressed_tokens(tok, [-1]) if t >= 0})
+        return self._digits_suppressed
 
     def _tokenizer(self):
         if self._tok is None:
@@ -228,9 +271,10 @@ class SpeechModels:
             self._tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
         return self._tok
 
-    async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None) -> Transcript:
+    async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None,
+                         expecting: Expectation | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k, prompt)
+        return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k, prompt, expecting)
 
     # -- TTS -------------------------------------------------------------------------------
     def synthesize_sync(self, text: str) -> Iterator[SpeechChunk]:

@@ -175,7 +175,9 @@ class TurnTakingProcessor(FrameProcessor):
         self._drop_speculation()
         expecting = self._expecting()
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
-        task = asyncio.ensure_future(self._transcribe(ev.audio, prompt_for(expecting)))
+        # What the bot waits for goes with the audio: a number answer that does not read as one
+        # is read again for digits only (voice.digit_reading).
+        task = asyncio.ensure_future(self._transcribe(ev.audio, prompt_for(expecting), expecting))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
         follow = asyncio.ensure_future(self._after_transcript(task, ev)) if self._analyse or self._prepare else None
         self._spec = Speculation(ev.pause_id, task, follow, expecting)

@@ -157,3 +157,12 @@ def test_phrases_that_announce_more_are_not_finished(text):
 @pytest.mark.parametrize("text", ["I think it was last Tuesday.", "Can you tell me my balance?", "I think so."])
 def test_the_same_words_with_their_continuation_are(text):
     assert transcript_complete(text)
+
+
+def test_digits_in_an_answer_with_a_sentence_of_punctuation_only():
+    """A digits-only reading can end on a lone stop ("6 0 7 8 9. ."): counted, not a crash."""
+    from voice.endpointing import answer_digits
+
+    assert answer_digits("6 0 7 8 9. .") == 5
+    assert answer_digits(". .") == 0
+    assert answer_digits("5678. 5678.") == 4  # a sentence written twice still counts once

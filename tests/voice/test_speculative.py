@@ -55,8 +55,10 @@ class FakeAsr:
         self.calls = 0
         self.cancelled = 0
         self.prompts = []
+        self.expected = []
 
-    async def __call__(self, audio, prompt=None):
+    async def __call__(self, audio, prompt=None, expecting=None):
+        self.expected.append(expecting)
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         self.prompts.append(prompt)
@@ -256,6 +258,7 @@ async def test_a_number_read_in_groups_is_one_turn_when_the_bot_asked_for_it(mak
     assert len(turns) == 1 and turns[0].end > caller.segments[1].start
     assert await transcript_of(turns[0]) == "Four five six seven eight."
     assert set(asr.prompts) == {HESITANT}  # hesitations written down (voice.asr_prompts)
+    assert set(asr.expected) == {ORDER}  # the transcriber knows a number is due (voice.digit_reading)
     assert turns[0].detected_at - turns[0].end < CONFIG.end.complete_ms / 1000 + 0.1  # complete: no long wait
 
     asked_nothing = FakeAsr(said)
