@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
 
     v = sub.add_parser("serve", help="answer calls over SIP, transfer to agents, serve the HTTP API")
-    v.add_argument("--config", help="YAML with any of: sip, http, db, company_db, policy, bot, agents, allow, ring_timeout, "
-                                    "survey, refer, cache_dir, worker_id, heartbeat_s, worker_stale_s, invite_rate, invite_burst, rate_exempt, advertise, sip_tls, tls_cert, tls_key, max_calls, max_draining")
+    v.add_argument("--config", help="YAML with any of the settings (ivr/settings.py: sip, http, db, agents, ...); "
+                                    "each is also IVR_<KEY> in the environment; flags > environment > file")
     v.add_argument("--sip", help="SIP listen address HOST:PORT (default 127.0.0.1:5070)")
     v.add_argument("--http", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     v.add_argument("--db", help="store URL: sqlite:///var/ivr.db (default) or postgresql://... (or IVR_DB_URL)")
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--tls-cert", dest="tls_cert", help="PEM certificate (chain) for --sip-tls")
     v.add_argument("--tls-key", dest="tls_key", help="PEM private key for --sip-tls")
     v.add_argument("--cache-dir", dest="cache_dir", help=CACHE_HELP)
+    v.add_argument("--log-format", dest="log_format", choices=["text", "json"],
+                   help="text: readable lines (default); json: JSON lines with ts, level, logger, message, call_id")
     v.set_defaults(func=_cmd_serve)
 
     w = sub.add_parser("warm", help="build the start-up cache (fitted classifiers, prompts' audio) ahead of a start")
