@@ -54,7 +54,7 @@ class CallSession:
             await self._talk()
 
     async def _talk(self) -> None:
-        from ivr.live_call import run_call
+        from voice.live_call import run_call
 
         cc, call, call_id = self.cc, self.call, self.call_id
         cc.active.add(call_id)
@@ -106,7 +106,7 @@ class CallSession:
     async def on_transfer(self, leg) -> str:
         """The policy decided on a person: warm transfer, or back to the bot when nobody can take it."""
         from ivr.callback import CallbackResponder
-        from ivr.live_call import run_call
+        from voice.live_call import run_call
 
         cc, responder, call_id = self.cc, self.responder, self.call_id
         decision = getattr(responder, "decision", None)

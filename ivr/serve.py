@@ -20,15 +20,9 @@ from types import SimpleNamespace
 
 from ivr.settings import Settings, load_settings, parse_hostport, turn_config
 
-__all__ = ["Service", "build_app", "build_service", "parse_hostport", "resolve_settings", "run", "serve",
-           "turn_config"]
+__all__ = ["Service", "build_app", "build_service", "run", "serve", "server_secret"]
 
 log = logging.getLogger("ivr")
-
-
-def resolve_settings(args) -> Settings:
-    """The flags in `args` over the IVR_* environment over the config file over the defaults."""
-    return load_settings(args)
 
 
 def server_secret(settings: Settings) -> str:
@@ -47,20 +41,6 @@ def server_secret(settings: Settings) -> str:
     return path.read_text().strip()
 
 
-def desktop_url(args) -> int:
-    """`ivr desktop-url AGENT`: the link an agent opens (it carries their token)."""
-    from web.desktop import agent_token
-
-    try:
-        host, port = parse_hostport(args.http, 8080)
-        secret = server_secret(Settings())
-    except ValueError as exc:
-        print(f"ivr desktop-url: {exc}", file=sys.stderr)
-        return 2
-    print(f"http://{host}:{port}/desktop/{args.agent}?token={agent_token(secret, args.agent)}")
-    return 0
-
-
 def process_stats() -> dict:
     """Open file descriptors, resident memory and asyncio tasks of this process (leak checks)."""
     try:
@@ -74,30 +54,6 @@ def process_stats() -> dict:
     except RuntimeError:
         tasks = -1
     return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
-
-
-def _await_chain(task: asyncio.Task) -> str:
-    """Where a task waits: its coroutine and every coroutine it awaits, outermost first."""
-    parts, coro = [], task.get_coro()
-    for _ in range(30):
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
-        if frame is None:
-            break
-        parts.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-        if coro is None:
-            break
-    return " -> ".join(parts) or repr(task.get_coro())
-
-
-def dump_tasks() -> None:
-    """Log every asyncio task grouped by where it waits (finds calls that never end)."""
-    groups: dict[str, int] = {}
-    for task in asyncio.all_tasks():
-        where = _await_chain(task)
-        groups[where] = groups.get(where, 0) + 1
-    for where, n in sorted(groups.items(), key=lambda kv: -kv[1]):
-        log.warning("tasks: %d x %s", n, where)
 
 
 def build_app(state: dict):
@@ -267,6 +223,7 @@ async def run(service: Service) -> int:
     import uvicorn
 
     from ivr.memory import trim_every
+    from ivr.tools.task_dump import dump_tasks
 
     loop = asyncio.get_running_loop()
     store, state, directory = service.store, service.state, service.directory
@@ -299,10 +256,6 @@ async def run(service: Service) -> int:
     return 0
 
 
-async def _serve(settings: Settings) -> int:
-    return await run(await build_service(settings))
-
-
 def serve(args) -> int:
     """`ivr serve`: settings checked before anything starts (exit 2 naming the bad key), then served."""
     from ivr.engine import quiet_libraries
@@ -310,7 +263,7 @@ def serve(args) -> int:
 
     quiet_libraries()
     try:
-        settings = resolve_settings(args)
+        settings = load_settings(args)
         from routing.agents import load_agents
 
         load_agents(settings.agents)
@@ -322,3 +275,7 @@ def serve(args) -> int:
 
     limit_arenas()  # before any model thread allocates
     return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    return await run(await build_service(settings))
