@@ -109,7 +109,7 @@ def add_web(app, store, cc, directory, secret: str, admin_token: str | None = No
                                       auth=auth, on_disposition=cc.disposition))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Service:
     """One worker, built and bound: what `run` serves and then closes."""
 

@@ -181,15 +181,12 @@ def load_settings(args=None, **overrides: Any) -> Settings:
 
 
 def _explain(error: dict) -> str:
-    msg = error["msg"].removeprefix("Value error, ")
-    where = ".".join(str(x) for x in error["loc"])
-    if not where:
+    """'key: what is wrong (got value)'; a secret's value (or the store URL's) never reaches the message."""
+    msg, loc = error["msg"].removeprefix("Value error, "), error["loc"]
+    if not loc:
         return msg
-    quiet = error["loc"][0] in _PRIVATE  # a secret's value never reaches an error message
-    return f"{where}: {msg}" if quiet else f"{where}: {msg} (got {error['input']!r})"
-
-
-_PRIVATE = ("secret", "admin_token", "db")
+    got = "" if loc[0] in ("secret", "admin_token", "db") else f" (got {error['input']!r})"
+    return f"{'.'.join(map(str, loc))}: {msg}{got}"
 
 
 def turn_config(settings: Settings | dict):
