@@ -105,7 +105,7 @@ class CallSession:
 
     async def on_transfer(self, leg) -> str:
         """The policy decided on a person: warm transfer, or back to the bot when nobody can take it."""
-        from ivr.callback import CallbackResponder
+        from voice.callback import CallbackResponder
         from voice.live_call import run_call
 
         cc, responder, call_id = self.cc, self.responder, self.call_id
