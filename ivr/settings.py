@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     policy: str | None = _opt("escalation policy YAML to seed the store with (None: routing/data/policy.yaml)")
     bot: Literal["triage", "echo"] = _opt("triage: the NLU dialog and policy; echo: reads back what it heard",
                                           "triage")
-    agents: list[str] = _opt("agents: SIP_URI or ID=SIP_URI;skills=a,b;password=...", default_factory=list)
+    agents: list[str | dict[str, Any]] = _opt("agents: SIP_URI or ID=SIP_URI;skills=a,b;password=..., or (in the "
+                                              "file) mappings of id, name, sip_uri, skills, password",
+                                              default_factory=list, repr=False)  # passwords
     allow: list[str] | None = _opt("only these source addresses/networks may call (None: anyone)")
     ring_timeout: float = _opt("seconds an agent's phone rings", 20.0)
     survey: bool = _opt("after the agent hangs up, ask the caller to rate the call 1-5 by DTMF", False)
@@ -131,9 +133,15 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """What must never reach a log line: the secrets, and the password in the store's URL."""
+        from routing.agents import load_agents
+
         values = [s.get_secret_value() for s in (self.secret, self.admin_token) if s is not None]
-        password = urlsplit(self.db).password if "@" in self.db else None
-        return [v for v in (*values, password) if v]
+        values.append(urlsplit(self.db).password if "@" in self.db else None)
+        try:  # the agents' REGISTER passwords too
+            values += [a.password for a in load_agents(self.agents)]
+        except ValueError:
+            pass  # `ivr serve` refuses such agents before it logs anything
+        return [v for v in values if v]
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
@@ -185,7 +193,7 @@ def _explain(error: dict) -> str:
     msg, loc = error["msg"].removeprefix("Value error, "), error["loc"]
     if not loc:
         return msg
-    got = "" if loc[0] in ("secret", "admin_token", "db") else f" (got {error['input']!r})"
+    got = "" if loc[0] in ("secret", "admin_token", "db", "agents") else f" (got {error['input']!r})"
     return f"{'.'.join(map(str, loc))}: {msg}{got}"
 
 

@@ -105,3 +105,15 @@ def test_secrets_never_show_in_repr_dump_or_errors(monkeypatch):
 def test_settings_are_frozen():
     with pytest.raises(Exception):
         load_settings().sip = "x"
+
+
+def test_agents_may_be_specs_or_mappings_and_their_passwords_stay_private(tmp_path):
+    cfg = tmp_path / "ivr.yaml"
+    cfg.write_text("agents:\n  - id: bob\n    sip_uri: sip:bob@127.0.0.1\n    password: b0bpass\n")
+    s = load_settings(SimpleNamespace(config=str(cfg), agents=["alice=sip:alice@127.0.0.1;password=al1cepass"]))
+    assert s.agents == ["alice=sip:alice@127.0.0.1;password=al1cepass"]  # the flag over the file
+    assert load_settings(SimpleNamespace(config=str(cfg))).agents[0]["id"] == "bob"
+    assert "al1cepass" not in repr(s) and "al1cepass" in s.secret_values()
+    with pytest.raises(ValueError) as exc:
+        load_settings(agents=[42, "x;password=s3cr3t"])
+    assert "agents" in str(exc.value) and "s3cr3t" not in str(exc.value)
