@@ -1,75 +1,40 @@
-"""The service's routing side, composed: store, policy hot-reload, agents, queue, desktop, transfers.
+"""The contact centre as one process runs it: store, live policy, agents, queue, screen pops.
 
-`ivr serve` builds one ContactCenter; each SIP call goes through `handle_call`: the bot (triage
-dialog + policy), and on a transfer decision the warm transfer to an agent, or back to the bot
-with an apology and a callback offer. Every event of the call is written to the store as it
-happens, so a call that ends abruptly loses nothing already said.
+`ivr serve` builds one ContactCenter; each SIP call is a CallSession (ivr.call_session) that
+reads what is shared from here: the policy live now (a new version reaches every call in
+progress from its next turn), the agents and their queue, the desktop hub, the metrics.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
+from collections.abc import Mapping
+
 import numpy as np
 
-from nlu.redact import redact
+from ivr.call_session import CallSession
 from routing.agents import AgentDirectory
-from web.prometheus import CallMetrics
-from routing.queue import CallQueue, QueuePool
+from routing.dispositions import parse_disposition
+from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub
+from routing.staffing import load_skills
+from routing.transfer import TransferConfig
 from store import Store
-from routing.transfer import State, TransferConfig, WarmTransfer
+from web.prometheus import CallMetrics
 
 log = logging.getLogger("ivr")
 
-# Which agents can take which calls; intents with no skill go to anyone.
-INTENT_SKILLS = {
-    "billing_dispute": "billing",
-    "refund": "billing",
-    "account_balance": "billing",
-    "cancel_service": "billing",
-    "fraud_stolen_card": "fraud",
-    "order_status": "orders",
-    "technical_problem": "tech",
-}
-WRAP_UP_S = 5.0
-SURVEY_PROMPT = "Before you go: how did we do? Press a key from 1 to 5, where 5 is excellent."
-SURVEY_THANKS = "Thank you. Goodbye."
-SURVEY_WAIT_S = 8.0
-_STORE_RESULTS = {"unavailable": "busy", "agent_hung_up": "failed"}
-
-
-class StaffedPool(QueuePool):
-    """The queue as the transfer sees it, with two rules for the caller's sake: a skill nobody has
-    falls back to anyone, and when nobody at all is signed in the caller does not wait for no one.
-    While waiting, the caller hears their position and the expected wait."""
-
-    def __init__(self, queue: CallQueue, call_ref: str, *, wrap_up: float, on_wait=None):
-        super().__init__(queue, call_ref, wrap_up=wrap_up)
-        self.on_wait = on_wait
-
-    async def acquire(self, skill, exclude=(), timeout=None):
-        directory = self.queue.directory
-        if skill and not directory.staffed(skill):
-            skill = None
-        if not directory.staffed(skill):
-            return None
-        task = asyncio.ensure_future(super().acquire(skill, exclude, timeout))
-        await asyncio.sleep(0)  # let the call join the queue before asking its position
-        if not task.done() and self.on_wait is not None:
-            message = self.queue.announcement(self.call_ref, with_callback=False)
-            if message:
-                await self.on_wait(message)
-        return await task
-
 
 class ContactCenter:
+    """See the module docstring; `attach` the SIP endpoint before the first call."""
+
     def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
                  transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False,
-                 voice=None):
+                 voice=None, skills: Mapping[str, str] | None = None):
         self.engine = engine
+        self.skills = dict(load_skills() if skills is None else skills)  # intent -> agent skill
         self.voice_config = voice  # voice.call.VoiceConfig for the bot's calls (None: defaults)
         self.store = store
         self.directory = directory
@@ -81,7 +46,7 @@ class ContactCenter:
         self.bot = bot
         self.survey_enabled = survey
         self.active: set[str] = set()
-        self._calls: dict[str, object] = {}  # call id → its SIP call, while handle_call runs
+        self._calls: dict[str, object] = {}  # call id → its SIP call, while its CallSession runs
         self.total = 0
         self.metrics = CallMetrics()
         self._responders: set = set()
@@ -104,115 +69,9 @@ class ContactCenter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.engine.models.tts_pool, self.engine.models.synthesize_all, text, 8000)
 
-    async def run_survey(self, leg, call_id: str, on_event) -> None:
-        """The caller rates the call 1-5 by DTMF after the agent hangs up; stored and counted."""
-        while not leg.dtmf.empty():
-            leg.dtmf.get_nowait()
-        prompt = await self.speak(SURVEY_PROMPT)
-        leg.play(prompt.astype(np.int16).tobytes())
-        on_event({"event": "survey_started"})
-        deadline = asyncio.get_running_loop().time() + len(prompt) / 8000 + SURVEY_WAIT_S
-        score = None
-        while score is None:
-            left = deadline - asyncio.get_running_loop().time()
-            if left <= 0:
-                break
-            try:
-                digit = await asyncio.wait_for(leg.dtmf.get(), left)
-            except asyncio.TimeoutError:
-                break
-            if digit in "12345":
-                score = int(digit)
-        on_event({"event": "survey", "score": score})
-        if score is not None:
-            self.store.survey(call_id, score)
-            leg.clear_playback()
-            thanks = await self.speak(SURVEY_THANKS)
-            leg.play(thanks.astype(np.int16).tobytes())
-            await asyncio.sleep(len(thanks) / 8000 + 0.2)  # let the caller hear it before the BYE
-
     async def handle_call(self, call) -> None:
-        from ivr.callback import CallbackResponder
-        from ivr.live_call import run_call
-        from voice.transcriber import transcribe_leg
-
-        caller = _caller_number(call.remote_uri)
-        call_id = self.store.call_started(call.call_id, caller)
-        self.active.add(call_id)
-        self._calls[call_id] = call
-        self.total += 1
-        self.metrics.call_started(call_id)
-        responder = self.engine.responder(self.bot, caller_id=caller)
-        if hasattr(responder, "set_policy"):
-            responder.set_policy(self.policy)
-        self._responders.add(responder)
-        attempts: dict[str, str] = {}
-
-        def on_event(ev: dict) -> None:
-            if ev.get("event") == "end":
-                return  # the call's end is recorded once, below, with its final outcome
-            if ev.get("event") == "decision":
-                ev = {**ev, "policy_version": self.policy_version}
-            self.store.record_event(call_id, ev)  # the store redacts card numbers itself
-            self.metrics.event(call_id, ev)
-            log.info("call %s %s", call_id, redact(json.dumps(ev)))  # and so do the logs
-
-        async def on_transfer(leg) -> str:
-            decision = getattr(responder, "decision", None)
-            summary = responder.dialog.summary().to_dict() if hasattr(responder, "dialog") else {}
-            reason = decision.reason if decision else "explicit_request"
-            if summary:
-                summary["escalation_reason"] = reason
-
-            def transfer_event(ev: dict) -> None:
-                on_event(ev)
-                if ev.get("event") == "transfer" and ev.get("state") == "ringing":
-                    attempts[ev["agent"]] = self.store.transfer_attempt_started(call_id, ev["agent"])
-                if ev.get("event") == "transfer_attempt" and ev["agent"] in attempts:
-                    result = _STORE_RESULTS.get(ev["result"], ev["result"])
-                    self.store.transfer_attempt_finished(attempts.pop(ev["agent"]), result)
-
-            async def transcribe(q, on_text):
-                await transcribe_leg(q, self.engine.models, on_text)
-
-            async def tell_caller(message: str) -> None:
-                pcm = await self.speak(message)
-                leg.clear_playback()
-                leg.play(pcm.astype(np.int16).tobytes())
-
-            pool = StaffedPool(self.queue, call_id, wrap_up=WRAP_UP_S, on_wait=tell_caller)
-            wt = WarmTransfer(
-                leg, call_id, summary, reason,
-                invite=self._endpoint.invite, agents=pool,
-                desktop=self.hub, speak=self.speak, on_event=transfer_event, transcribe=transcribe,
-                config=self.transfer_config, skill=INTENT_SKILLS.get(summary.get("intent") or ""),
-                survey=(lambda c: self.run_survey(c, call_id, on_event)) if self.survey_enabled else None,
-            )
-            result = await wt.run()
-            if result.state == State.DONE:
-                return "transferred"
-            if result.state == State.ABANDONED or leg.ended.is_set():
-                return "abandoned"
-            # Nobody could take the call: back to the bot, which apologises and offers a callback.
-            back = CallbackResponder(lambda: self.store.add_callback(call_id, caller or leg.remote_uri))
-            return await run_call(leg, self.engine, back, on_event, config=self.voice_config)
-
-        outcome = "caller_hung_up"
-        try:
-            outcome = await run_call(call, self.engine, responder, on_event, config=self.voice_config, on_transfer=on_transfer)
-        except Exception:
-            log.exception("call %s failed", call_id)
-            self.store.call_ended(call_id, None, abruptly=True)
-            self.metrics.call_ended(call_id, "failed")
-            raise
-        else:
-            outcome = outcome if outcome in ("bot_resolved", "transferred", "abandoned") else "caller_hung_up"
-            self.store.call_ended(call_id, outcome)
-            self.metrics.call_ended(call_id, outcome)
-        finally:
-            self._responders.discard(responder)
-            self.active.discard(call_id)
-            self._calls.pop(call_id, None)
+        """Each SIP call (the endpoint runs this as the call's own task): see ivr.call_session."""
+        await CallSession(self, call).run()
 
     def draining(self) -> int:
         """Calls whose caller has hung up but whose pipeline is still finishing (the last turns
@@ -225,21 +84,13 @@ class ContactCenter:
         from store.accounts import AccountError
 
         call_id = str(msg.get("call_id") or "")
-        call = self.store.get_call(call_id) if call_id else None
-        if call is None:
-            return f"no call {call_id!r}"
-        if call.get("agent") != agent_id:
-            return "only the agent who took the call can file its disposition"
-        right = msg.get("escalation_right")
-        if not isinstance(right, bool):
-            return "escalation_right: must be true or false"
-        frustrated = msg.get("caller_frustrated")
-        note = msg.get("note")
+        parsed = parse_disposition(agent_id, msg, self.store.get_call(call_id) if call_id else None)
+        if isinstance(parsed, str):
+            return parsed
         try:
             self.store.accounts.add_disposition(
-                call_id, agent_id, escalation_right=right,
-                caller_frustrated=frustrated if isinstance(frustrated, bool) else None,
-                reason_tag=str(msg.get("reason_tag")), note=note if isinstance(note, str) and note else None)
+                parsed.call_id, parsed.agent, escalation_right=parsed.escalation_right,
+                caller_frustrated=parsed.caller_frustrated, reason_tag=parsed.reason_tag, note=parsed.note)
         except AccountError as exc:
             return str(exc)
         return None
@@ -247,8 +98,3 @@ class ContactCenter:
     def attach(self, endpoint) -> None:
         self._endpoint = endpoint
 
-
-def _caller_number(uri: str) -> str | None:
-    """'sip:+15551234567@host' → '+15551234567' (what the company's CRM keys callers by)."""
-    user = uri.split(":", 1)[-1].split("@", 1)[0] if "@" in uri else ""
-    return user or None

@@ -73,8 +73,8 @@ def get_engine(
     """
     global _engine
     if _engine is None:
-        from ivr.startup import StartupPlan, prepare
-        from ivr.startup_cache import DiskCache, resolve_dir
+        from calls.disk_cache import DiskCache
+        from ivr.startup import StartupPlan, prepare, resolve_dir
 
         t0 = time.perf_counter()
         policy = None

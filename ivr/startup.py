@@ -16,12 +16,24 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
-from ivr.startup_cache import DiskCache
-from ivr.startup_nlu import NluFiles
+from calls.disk_cache import DiskCache
+from nlu.fitted_cache import NluFiles
 
 log = logging.getLogger("ivr.startup")
+ENV = "IVR_CACHE_DIR"
+DEFAULT_DIR = "var/cache"
+CACHE_HELP = ("start-up cache folder: fitted classifiers and prompts' audio, rebuilt per entry when what made it "
+              "changes (default $IVR_CACHE_DIR, else var/cache; 'off': none)")
+
+
+def resolve_dir(configured: str | Path | None = None) -> Path | None:
+    """The cache folder: the setting if given, else ``$IVR_CACHE_DIR``, else ``var/cache``;
+    ``off`` (either way) disables the cache."""
+    value = str(configured) if configured else os.environ.get(ENV) or DEFAULT_DIR
+    return None if value.strip().lower() in ("off", "none", "") else Path(value)
 
 
 @dataclass(frozen=True)
@@ -86,8 +98,8 @@ def _numba_cache_beside(cache: DiskCache) -> None:
 
 def prepare(models, plan: StartupPlan, cache: DiskCache) -> Prepared:
     """Run the plan's steps side by side; raises the first step's error after all have ended."""
-    from ivr.startup_nlu import prepare_nlu
-    from ivr.startup_prompts import prepare_prompts
+    from nlu.fitted_cache import prepare_nlu
+    from voice.prompt_audio_cache import prepare_prompts
 
     _numba_cache_beside(cache)
     import onnxruntime  # noqa: F401  every step below uses it: imported once here, not raced for

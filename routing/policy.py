@@ -104,6 +104,8 @@ def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:
         doc = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise PolicyError(f"{path}: cannot read policy ({exc})") from None
+    if isinstance(doc, dict):
+        doc.pop("skills", None)  # who takes which calls, beside the rules: routing.staffing reads it
     return Policy.from_dict(doc or {})
 
 

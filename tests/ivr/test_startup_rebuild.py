@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from ivr.startup import StartupPlan, prepare
-from ivr.startup_cache import DiskCache
-from ivr.startup_nlu import NluFiles
+from calls.disk_cache import DiskCache
+from nlu.fitted_cache import NluFiles
 
 pytestmark = pytest.mark.e2e
 

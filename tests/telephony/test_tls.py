@@ -99,10 +99,10 @@ async def test_a_client_that_does_not_trust_the_certificate_gets_no_call(cert):
 def test_serve_settings_for_tls_are_checked(cert, tmp_path):
     from types import SimpleNamespace
 
-    from ivr.serve import resolve_settings
+    from ivr.settings import load_settings as resolve_settings
 
     ok = resolve_settings(SimpleNamespace(sip_tls="127.0.0.1:5061", tls_cert=str(cert[0]), tls_key=str(cert[1])))
-    assert ok["sip_tls"] == "127.0.0.1:5061"
+    assert ok.sip_tls == "127.0.0.1:5061"
     with pytest.raises(ValueError, match="tls_cert and tls_key"):
         resolve_settings(SimpleNamespace(sip_tls="127.0.0.1:5061"))
     with pytest.raises(ValueError, match="no such file"):

@@ -25,8 +25,8 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from ivr.engine import nlu_inputs, quiet_libraries
-    from ivr.startup import StartupPlan, prepare
-    from ivr.startup_cache import DiskCache, resolve_dir
+    from calls.disk_cache import DiskCache
+    from ivr.startup import StartupPlan, prepare, resolve_dir
     from voice.models import shared_models
     from voice.prompts import DEFAULT_PROMPTS
 

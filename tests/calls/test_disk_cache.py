@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.startup_cache import DiskCache, entry_key, file_digest, resolve_dir
+from calls.disk_cache import DiskCache, entry_key, file_digest
+from ivr.startup import resolve_dir
 
 
 def test_a_key_is_stable_and_changes_with_every_part():

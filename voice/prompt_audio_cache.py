@@ -16,8 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ivr.startup_cache import DiskCache, entry_key, file_digest
-from ivr.startup_nlu import source_digest
+from calls.disk_cache import DiskCache, entry_key, file_digest, source_digest
 
 KIND = "prompts"
 log = logging.getLogger("ivr.startup")

@@ -11,25 +11,15 @@ source of the code that fits, so any change to them fits again.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from ivr.startup_cache import DiskCache, entry_key, file_digest
+from calls.disk_cache import DiskCache, entry_key, file_digest, source_digest
 
 KIND = "nlu"
-
-
-def source_digest(*objects) -> str:
-    """Hash of the source of the functions that produce an entry: editing them rebuilds it."""
-    h = hashlib.sha256()
-    for obj in objects:
-        h.update(inspect.getsource(obj).encode())
-    return h.hexdigest()[:16]
 
 
 def embedder_identity() -> dict[str, str]:

@@ -1,5 +1,8 @@
 """The start-up cache on disk: what an `ivr serve` start would otherwise rebuild every time.
 
+It lives in calls/ because both nlu (fitted classifiers) and voice (prompts' audio) keep entries
+in it and neither may import the other; where the folder is, is the service's (ivr.startup).
+
 Each entry is one ``.npz`` file (arrays only, read with ``allow_pickle=False``: nothing in the
 folder can run code) named by a hash of everything that produced it, so an entry is never stale:
 a change to any input gives a new key, and only that entry is built again. Writes go to a
@@ -12,6 +15,7 @@ A cache that cannot be written (read-only, disk full) only costs the next start 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -27,8 +31,6 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 FORMAT = 1  # bumped when the file layout changes; part of every key
-ENV = "IVR_CACHE_DIR"
-DEFAULT_DIR = "var/cache"
 
 Arrays = dict[str, np.ndarray]
 
@@ -65,11 +67,12 @@ def file_digest(path: str | Path) -> str:
     return hit
 
 
-def resolve_dir(configured: str | Path | None = None) -> Path | None:
-    """The cache folder: the setting if given, else ``$IVR_CACHE_DIR``, else ``var/cache``;
-    ``off`` (either way) disables the cache."""
-    value = str(configured) if configured else os.environ.get(ENV) or DEFAULT_DIR
-    return None if value.strip().lower() in ("off", "none", "") else Path(value)
+def source_digest(*objects) -> str:
+    """Hash of the source of the functions that produce an entry: editing them rebuilds it."""
+    h = hashlib.sha256()
+    for obj in objects:
+        h.update(inspect.getsource(obj).encode())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
