@@ -71,6 +71,10 @@ class Transcript:
     seconds: float  # wall time spent in the model
     no_speech_prob: float = 0.0
     window: str = "standard"  # or "fitted", "fitted 15 s (why)": which encoder window (voice.whisper_window)
+    # A number answer's digits-only reading, where believed (voice.digit_reading): what the dialog
+    # gets. `text` stays what Whisper heard, which end of turn reads: a forced reading of a first
+    # group can invent the rest ("6, 0, 10, 1" for "six oh"), and must not end the turn.
+    digits: str | None = None
 
 
 @dataclass
@@ -168,10 +172,10 @@ class SpeechModels:
             return heard
         free, digits = self.read_for_digits(pcm16k, prompt if prompt is not None else self.config.initial_prompt)
         believed = believe_digits(free.avg_logprob, digits.text, digits.avg_logprob, expecting)
-        if believed is None:
-            heard.seconds = time.perf_counter() - t0
-            return heard
-        return Transcript(believed, time.perf_counter() - t0, heard.no_speech_prob, heard.window + ", read for digits")
+        heard.seconds = time.perf_counter() - t0
+        if believed is not None:
+            heard.digits, heard.window = believed, heard.window + ", read for digits"
+        return heard
 
     def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float) -> Transcript:
         c = self.config

@@ -99,8 +99,11 @@ class SharedWhisperSTTService(STTService):
             return
         self._last_asr_seconds = result.seconds
         self._last_asr_window = result.window
-        if result.text:
-            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
+        # A number answer the transcript missed goes to the dialog as its digits-only reading
+        # (voice.digit_reading); the end of turn was decided on what was heard.
+        text = result.digits or result.text
+        if text:
+            yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True)
 
 
 class SharedPiperTTSService(TTSService):

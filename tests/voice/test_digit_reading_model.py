@@ -32,11 +32,12 @@ def test_a_misheard_number_answer_is_replaced_by_its_digits(models, make_caller,
     # What tiny.en wrote for these words in an espeak-ng voice: no digit in it.
     monkeypatch.setattr(models, "_transcribe_once", lambda pcm, prompt, t0: Transcript("Big soul hammering, eight times.", 0.1))
     t = models.transcribe_sync(audio, expecting=ORDER)
-    assert re.sub(r"\D", "", t.text) == "60789" and t.window.endswith("read for digits")
+    assert re.sub(r"\D", "", t.digits) == "60789" and t.window.endswith("read for digits")
+    assert t.text == "Big soul hammering, eight times."  # what end of turn reads: as heard
     assert models.transcribe_sync(audio).text == "Big soul hammering, eight times."  # no number expected: as heard
 
 
 def test_words_stay_words_when_a_number_was_asked_for(models, make_caller):
     audio = phone(make_caller([(0.3, "I don't have it with me.")], tail=0.5))
     t = models.transcribe_sync(audio, expecting=ORDER)
-    assert "have it" in t.text.lower() and "digits" not in t.window
+    assert "have it" in t.text.lower() and t.digits is None and "digits" not in t.window
