@@ -272,8 +272,7 @@ async def _serve(settings: dict) -> int:
     from routing.agents import AgentDirectory, load_agents
     from store import Store
     from routing.transfer import TransferConfig
-    from telephony import SipEndpoint
-    from telephony.endpoint import DigestRegistrar
+    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, SipEndpoint, TlsConfig
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings["sip"], 5070)
@@ -317,10 +316,11 @@ async def _serve(settings: dict) -> int:
         tls_host, tls_port = parse_hostport(settings["sip_tls"], 5061)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings["tls_cert"], settings["tls_key"])
-    endpoint = SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings["allow"], registrar=registrar,
-                           invite_limit=limiter, limit_exempt=settings["rate_exempt"] or [],
-                           advertise=settings["advertise"], tls=tls, tls_host=tls_host, tls_port=tls_port,
-                           max_calls=int(settings["max_calls"]),
+    sip_config = EndpointConfig(sip_host, sip_port, advertise=settings["advertise"],
+                                admission=AdmissionConfig(max_calls=int(settings["max_calls"]), allow=settings["allow"],
+                                                          limit_exempt=settings["rate_exempt"] or ()),
+                                tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
+    endpoint = SipEndpoint(sip_config, cc.handle_call, registrar=registrar, invite_limit=limiter,
                            admit=lambda: cc.draining() < int(settings["max_draining"]))
     cc.attach(endpoint)
     await endpoint.start()

@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from telephony import Call, SipEndpoint, Timers
+from dataclasses import replace
+
+from telephony import Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
 from telephony.g711 import ulaw_encode
 from telephony.media import RtpSession, bind_rtp_pair
 from telephony.rtp import parse_rtp
@@ -82,7 +84,9 @@ async def rig():
         calls.append(call)
         await call.ended.wait()
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, answer_delay=0.3, rtp_timeout=0.6, rtp_ports=(50000, 52000))
+    config = EndpointConfig("127.0.0.1", 0, media=MediaConfig(rtp_ports=(50000, 52000), rtp_timeout=0.6),
+                            timing=TimingConfig(FAST, answer_delay=0.3))
+    ep = SipEndpoint(config, on_call)
     await ep.start()
     peer = await Peer().open()
     yield ep, peer, calls
@@ -193,7 +197,7 @@ async def test_rtp_timeout_ends_call_with_bye_routed_by_record_route(rig):
 
 async def test_unacked_2xx_is_retransmitted_then_call_ended(rig):
     ep, peer, calls = rig
-    ep.rtp_timeout = 30.0
+    ep.config = replace(ep.config, media=replace(ep.config.media, rtp_timeout=30.0))
     peer.send(invite("c10", "z9hG4bKc10"), ep, sdp(40000))
     oks = [await peer.expect(status(200), 2) for _ in range(3)]  # the original and retransmissions
     assert len({o.to.tag for o in oks}) == 1

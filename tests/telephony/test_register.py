@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from telephony import SipEndpoint, Timers
-from telephony.endpoint import DigestRegistrar, Registration, digest_authorization, parse_digest
+from telephony import DigestRegistrar, EndpointConfig, Registration, SipEndpoint, TimingConfig, Timers
+from telephony.digest import digest_authorization, parse_digest
 from telephony.sip_message import SipResponse, parse_message
 
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
@@ -81,7 +81,7 @@ async def rig():
     async def on_call(call):
         pass
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, timers=Timers(t1=0.05, t4=0.2), registrar=registrar)
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, timing=TimingConfig(Timers(t1=0.05, t4=0.2))), on_call, registrar=registrar)
     await ep.start()
     phone = await Phone().open()
     yield ep, phone, registrar, seen, clock
@@ -182,7 +182,8 @@ async def test_application_may_shorten_or_refuse_a_binding():
         granted.append(reg.expires)
         return 300
 
-    ep = SipEndpoint("127.0.0.1", 0, lambda call: asyncio.sleep(0), registrar=DigestRegistrar(PASSWORDS.get, on_register))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda call: asyncio.sleep(0),
+                     registrar=DigestRegistrar(PASSWORDS.get, on_register))
     await ep.start()
     phone = await Phone().open()
     try:

@@ -7,7 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from telephony import Bridge, Call, SipEndpoint, Timers
+from dataclasses import replace
+
+from telephony import Bridge, Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
 from telephony.media import RtpSession, bind_rtp_pair
 from telephony.rtp import parse_rtp
 from telephony.sdp import MediaParams
@@ -57,11 +59,13 @@ class Box:
             self.new.put_nowait(call)
             await call.ended.wait()
 
-        self.ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, answer_delay=0.0, rtp_ports=rtp_ports, user=name, **kw)
+        config = EndpointConfig("127.0.0.1", 0, user=name, media=MediaConfig(rtp_ports=rtp_ports),
+                                timing=TimingConfig(FAST, answer_delay=0.0))
+        self.ep = SipEndpoint(config, on_call, **kw)
 
     @property
     def uri(self) -> str:
-        return f"sip:{self.ep.user}@127.0.0.1:{self.ep.port}"
+        return f"sip:{self.ep.config.user}@127.0.0.1:{self.ep.port}"
 
 
 @pytest.fixture
@@ -119,7 +123,7 @@ async def test_refused_and_failed_transfers_keep_the_call(boxes):
     refused = await leg.refer("sip:nobody@127.0.0.1:9", timeout=3)
     assert refused.response == 603 and not refused.ok and not leg.ended.is_set()
     # accepted, but the target never answers: the NOTIFY carries the failure, the call stays
-    caller.ep.refer_ring_timeout = 0.3
+    caller.ep.config = replace(caller.ep.config, timing=replace(caller.ep.config.timing, refer_ring_timeout=0.3))
     failed = await leg.refer("sip:ghost@127.0.0.1:9", timeout=5)
     assert failed.response == 202 and failed.status == 408 and failed.progress == [100, 408]
     assert not leg.ended.is_set() and not out.ended.is_set()
