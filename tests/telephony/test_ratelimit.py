@@ -10,7 +10,7 @@ from telephony import AdmissionConfig, EndpointConfig, SipEndpoint
 from telephony.ratelimit import SourceLimiter, Verdict
 from telephony.sip_message import SipResponse
 
-from tests.telephony.test_endpoint_raw import Peer, invite, sdp
+from tests.telephony.conftest import Peer, invite, sdp
 
 
 class Clock:
