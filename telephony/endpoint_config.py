@@ -176,7 +176,8 @@ class EndpointConfig:
         for name in ("advertise", "media_host"):
             value = getattr(self, name)
             if value == "":  # empty, as from an unset setting: the default, as it always was
-                _set(self, name, value := None)
+                value = None
+                _set(self, name, value)
             if value is not None and (not isinstance(value, str) or not value or any(c in value for c in " \r\n")):
                 raise ValueError(f"{name} must be a host name or address, got {value!r}")
         if not isinstance(self.user, str) or not self.user or any(c in self.user for c in " \t\r\n@:;<>\""):
