@@ -195,8 +195,7 @@ async def build_service(settings: Settings) -> Service:
 
 def sip_endpoint(settings: Settings, cc, directory, shared):
     """The SIP endpoint as the settings describe it, answering with the contact centre (not started)."""
-    from telephony import SipEndpoint
-    from telephony.endpoint import DigestRegistrar
+    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, SipEndpoint, TlsConfig
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
@@ -211,10 +210,11 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls_host, tls_port = parse_hostport(settings.sip_tls, 5061)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
-    return SipEndpoint(sip_host, sip_port, cc.handle_call, allow=settings.allow, registrar=registrar,
-                       invite_limit=limiter, limit_exempt=settings.rate_exempt or [],
-                       advertise=settings.advertise, tls=tls, tls_host=tls_host, tls_port=tls_port,
-                       max_calls=settings.max_calls,
+    config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise,
+                            admission=AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
+                                                      limit_exempt=settings.rate_exempt or ()),
+                            tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
+    return SipEndpoint(config, cc.handle_call, registrar=registrar, invite_limit=limiter,
                        admit=lambda: cc.draining() < settings.max_draining)
 
 

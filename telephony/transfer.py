@@ -20,6 +20,20 @@ from .sip_headers import SipUri, parse_name_addr, parse_params
 SIPFRAG = "message/sipfrag;version=2.0"
 
 
+@dataclass
+class ReferResult:
+    """How a REFER we sent ended: the REFER's own response, then the NOTIFY progress (sipfrag)."""
+
+    response: int  # 202 when the peer took the REFER on; 0 when it never answered
+    status: int = 0  # the final sipfrag status (200 = transferred); 0 when no final NOTIFY came
+    reason: str = ""
+    progress: list[int] = field(default_factory=list)  # every sipfrag status, in order
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
 @dataclass(frozen=True)
 class Replaces:
     call_id: str

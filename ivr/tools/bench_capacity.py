@@ -104,14 +104,14 @@ class ProcStat:
 
 async def caller(sip: int, lines: list[Line], until: float, index: int, out: dict) -> None:
     """One line of callers: call, talk through the script, hang up, call again until `until`."""
-    from telephony import SipEndpoint
+    from telephony import EndpointConfig, SipEndpoint
 
     import random
 
     rng = random.Random(index)  # reproducible, different per caller
     n = index  # each caller starts at a different line
     while time.monotonic() < until:
-        ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+        ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
         await ep.start()
         try:
             call = await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10)

@@ -399,9 +399,9 @@ def stage_summary(events: list[dict]) -> dict:
 @contextlib.asynccontextmanager
 async def rtp_leg(sip: int):
     """A call to the service on loopback port `sip` from our own user agent; hung up on leaving."""
-    from telephony import SipEndpoint
+    from telephony import EndpointConfig, SipEndpoint
 
-    ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     await ep.start()
     try:
         leg = RtpLeg(await ep.invite(f"sip:support@127.0.0.1:{sip}", ring_timeout=10))

@@ -38,13 +38,13 @@ def _pcts(xs: list[float]) -> dict:
 async def _one_call(svc, token: str, results: dict) -> None:
     import websockets
 
-    from telephony import SipEndpoint
+    from telephony import EndpointConfig, SipEndpoint
 
     http, sip, api = svc.http, svc.sip, svc.api
 
     pops: list[float] = []
     heard: list[tuple[float, np.ndarray]] = []
-    caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+    caller_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     await caller_ep.start()
     try:
         async with websockets.connect(f"ws://127.0.0.1:{http}/ws/agent/alice?token={token}") as ws:
@@ -95,7 +95,7 @@ async def _one_call(svc, token: str, results: dict) -> None:
 
 def run(args) -> int:
     from ivr.tools.harness import free_port, running_service
-    from telephony import SipEndpoint
+    from telephony import EndpointConfig, SipEndpoint, TimingConfig
 
     agent_port = free_port()
     results: dict = {"trip_to_invite_ms": [], "invite_to_pop_ms": [], "caller_longest_silence_ms": [], "failed": 0}
@@ -105,7 +105,7 @@ def run(args) -> int:
             async def agent_phone(call):  # rings ~1 s, answers, listens until the caller leaves
                 await call.ended.wait()
 
-            agent = SipEndpoint("127.0.0.1", agent_port, agent_phone, answer_delay=1.0)
+            agent = SipEndpoint(EndpointConfig("127.0.0.1", agent_port, timing=TimingConfig(answer_delay=1.0)), agent_phone)
             await agent.start()
             try:
                 for _ in range(args.calls):

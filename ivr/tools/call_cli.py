@@ -26,9 +26,9 @@ def _parse_dtmf(spec: list[str]) -> list[tuple[float, str]]:
 
 async def place_call(uri: str, play: np.ndarray | None, play_at: float, dtmf: list[tuple[float, str]],
                      max_seconds: float, bind: str = "127.0.0.1") -> tuple[np.ndarray, str]:
-    from telephony import SipEndpoint
+    from telephony import EndpointConfig, SipEndpoint
 
-    ep = SipEndpoint(bind, 0, lambda call: asyncio.sleep(0))
+    ep = SipEndpoint(EndpointConfig(bind, 0), lambda call: asyncio.sleep(0))
     await ep.start()
     received: list[bytes] = []
     try:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import websockets
 
-from telephony import SipEndpoint
+from telephony import EndpointConfig, SipEndpoint, TimingConfig
 from voice.models import shared_models
 from voice.wer import wer
 
@@ -67,8 +67,9 @@ async def scenario(service):
         await call.hangup()  # the agent is done; the caller is asked to rate the call
         await r
 
-    agent = SipEndpoint("127.0.0.1", service["agent_port"], agent_phone, answer_delay=1.5)
-    caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+    agent = SipEndpoint(EndpointConfig("127.0.0.1", service["agent_port"], timing=TimingConfig(answer_delay=1.5)),
+                        agent_phone)
+    caller_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     await agent.start()
     await caller_ep.start()
     url = f"ws://127.0.0.1:{service['http']}/ws/agent/alice?token={service['token']}"

@@ -7,8 +7,8 @@ import pytest
 
 from routing.agents import AgentDirectory, Presence
 from routing.queue import CallQueue
-from telephony import SipEndpoint, Timers
-from telephony.endpoint import DigestRegistrar, digest_authorization
+from telephony import DigestRegistrar, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
+from telephony.digest import digest_authorization
 from telephony.sip_message import parse_message
 
 FAST = Timers(t1=0.05, t4=0.2)
@@ -56,8 +56,8 @@ async def ivr():
     async def on_call(call):
         await call.ended.wait()
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, registrar=registrar, answer_delay=0.01,
-                     rtp_ports=(42000, 43000))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, media=MediaConfig(rtp_ports=(42000, 43000)),
+                                    timing=TimingConfig(FAST, answer_delay=0.01)), on_call, registrar=registrar)
     await ep.start()
     client = await RegisteringClient().open()
     yield ep, directory, client
@@ -73,7 +73,8 @@ async def test_registered_agent_is_rung_at_their_registered_contact(ivr):
         answered.set()
         await call.ended.wait()
 
-    phone = SipEndpoint("127.0.0.1", 0, phone_rings, timers=FAST, answer_delay=0.01, rtp_ports=(43000, 44000))
+    phone = SipEndpoint(EndpointConfig("127.0.0.1", 0, media=MediaConfig(rtp_ports=(43000, 44000)),
+                                       timing=TimingConfig(FAST, answer_delay=0.01)), phone_rings)
     await phone.start()
     queue = CallQueue(directory)
     try:

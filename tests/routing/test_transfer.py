@@ -8,7 +8,7 @@ import numpy as np
 
 from routing.hold_audio import hold_loop, longest_silence_s
 from routing.transfer import State, TransferConfig, WarmTransfer, summary_headers
-from telephony import SipEndpoint
+from telephony import AdmissionConfig, EndpointConfig, SipEndpoint, TimingConfig
 
 SUMMARY = {"paragraph": "Alice Johnson called about an order. Frustration rising. Transferred because she asked for a person.",
            "intent": "order_status"}
@@ -90,20 +90,20 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
 
     kw = {}
     if agent_behaviour == "busy":
-        kw["max_calls"] = 0
+        kw["admission"] = AdmissionConfig(max_calls=0)
     if agent_behaviour == "no_answer":
-        kw["answer_delay"] = 30.0
-    agent_ep = SipEndpoint("127.0.0.1", 0, agent_phone, **kw)
+        kw["timing"] = TimingConfig(answer_delay=30.0)
+    agent_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, **kw), agent_phone)
     if cancels is not None:
-        on_cancel = agent_ep._on_cancel
+        on_cancel = agent_ep.answering.on_cancel
 
         def spy(req, tx, key):
             cancels.append(req.call_id)
             return on_cancel(req, tx, key)
 
-        agent_ep._on_cancel = spy
-    svc_ep = SipEndpoint("127.0.0.1", 0, service)
-    caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+        agent_ep.answering.on_cancel = spy
+    svc_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), service)
+    caller_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     for ep in (agent_ep, svc_ep, caller_ep):
         await ep.start()
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony import SipEndpoint
+from telephony import EndpointConfig, SipEndpoint, TimingConfig
 
 from .conftest import AGENT_PORT, Recorder, await_until, wait_until
 
@@ -45,7 +45,7 @@ async def place(ep: SipEndpoint, cluster, seconds: float):
 
 @pytest.fixture
 async def phone():
-    ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     await ep.start()
     yield ep
     await ep.stop()
@@ -105,14 +105,14 @@ async def test_one_agent_is_never_rung_by_two_workers_at_once(cluster, phone):
         if len(spans) == 2:
             two_done.set()
 
-    agent = SipEndpoint("127.0.0.1", AGENT_PORT, alice, answer_delay=0.5)
-    orig = agent._on_invite
+    agent = SipEndpoint(EndpointConfig("127.0.0.1", AGENT_PORT, timing=TimingConfig(answer_delay=0.5)), alice)
+    orig = agent.answering.on_invite
 
     def count_invites(req, tx, source, key):
         rung.append(time.monotonic())
         return orig(req, tx, source, key)
 
-    agent._on_invite = count_invites
+    agent.answering.on_invite = count_invites
     await agent.start()
     try:
         before = await asyncio.to_thread(totals, cluster)
@@ -202,7 +202,7 @@ def test_an_invite_flood_from_one_source_is_held_off_at_the_front_door(cluster):
     assert counts.get(488, 0) <= 120, counts  # pike let at most ~2 sampling windows through to workers
     # Someone else still gets through.
     async def one_call():
-        ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+        ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
         await ep.start()
         try:
             call, rec = await place(ep, cluster, 2.5)

@@ -9,7 +9,7 @@ import socket
 import numpy as np
 import pytest
 
-from telephony import Call, SipEndpoint, Timers
+from telephony import AdmissionConfig, Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp not installed")]
 
@@ -72,7 +72,8 @@ async def endpoint():
             frames[call.call_id].append(f)
         t.cancel()
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, rtp_ports=(30000, 40000), timers=Timers(t1=0.1, t4=0.5), answer_delay=0.02)
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, media=MediaConfig(rtp_ports=(30000, 40000)),
+                                    timing=TimingConfig(Timers(t1=0.1, t4=0.5), answer_delay=0.02)), on_call)
     ep.test_calls, ep.test_frames, ep.test_digits = calls, frames, digits
     await ep.start()
     yield ep
@@ -234,7 +235,8 @@ async def test_sipp_invite_from_disallowed_source_gets_403(tmp_path):
     async def on_call(call):
         raise AssertionError("must not be called")
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, allow=["10.0.0.0/8"], timers=Timers(t1=0.05, t4=0.2))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, admission=AdmissionConfig(allow=["10.0.0.0/8"]),
+                                    timing=TimingConfig(Timers(t1=0.05, t4=0.2))), on_call)
     await ep.start()
     try:
         rc, out = await run_sipp(ep, [], INVITE_403, tmp_path)
@@ -333,7 +335,7 @@ async def test_sipp_echo_hears_our_playback_then_we_hang_up(tmp_path):
         result["reason"] = call.end_reason
         result["read_after_end"] = await call.read_frame()
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, timers=Timers(t1=0.1, t4=0.5), answer_delay=0.0)
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, timing=TimingConfig(Timers(t1=0.1, t4=0.5), answer_delay=0.0)), on_call)
     await ep.start()
     try:
         rc, out = await run_sipp(ep, ["-rtp_echo"], UAC_WAIT_BYE, tmp_path)

@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from telephony import SipEndpoint
+from telephony import AdmissionConfig, EndpointConfig, SipEndpoint
 from telephony.ratelimit import SourceLimiter, Verdict
 from telephony.sip_message import SipResponse
 
-from tests.telephony.test_endpoint_raw import Peer, invite, sdp
+from tests.telephony.conftest import Peer, invite, sdp
 
 
 class Clock:
@@ -69,8 +69,8 @@ async def test_an_invite_flood_from_one_source_gets_503_then_silence_others_stil
         answered.append(call)
         await call.hangup()
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, invite_limit=SourceLimiter(rate=0.5, burst=3, hard=3),
-                     limit_exempt=["127.0.0.3/32"])
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, admission=AdmissionConfig(limit_exempt=["127.0.0.3/32"])), on_call,
+                     invite_limit=SourceLimiter(rate=0.5, burst=3, hard=3))
     await ep.start()
     flooder, other, proxy = Peer(), Peer(), Peer()
     loop = asyncio.get_running_loop()

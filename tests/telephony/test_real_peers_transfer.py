@@ -27,7 +27,7 @@ import wave
 import numpy as np
 import pytest
 
-from telephony import Bridge, Call, SipEndpoint, Timers
+from telephony import Bridge, Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
 
 pytestmark = pytest.mark.e2e
 FAST = Timers(t1=0.02, t2=0.1, t4=0.1, d=0.3)
@@ -134,11 +134,12 @@ class Bot:
             self.inbound.put_nowait(call)
             await call.ended.wait()
 
-        self.ep = SipEndpoint("127.0.0.1", 0, on_call, timers=FAST, answer_delay=0.0, rtp_ports=rtp_ports, user=name)
+        self.ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, user=name, media=MediaConfig(rtp_ports=rtp_ports),
+                                             timing=TimingConfig(FAST, answer_delay=0.0)), on_call)
 
     @property
     def uri(self) -> str:
-        return f"sip:{self.ep.user}@127.0.0.1:{self.ep.port}"
+        return f"sip:{self.ep.config.user}@127.0.0.1:{self.ep.port}"
 
 
 # ---- a peer process, bounded and killed by PID --------------------------------------------------

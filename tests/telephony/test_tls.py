@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from telephony import CallFailed, SipEndpoint
+from telephony import CallFailed, EndpointConfig, SipEndpoint, TlsConfig
 
 from tests.support import tone, tone_seconds
 
@@ -48,8 +48,8 @@ async def test_a_call_over_tls_with_audio_both_ways_and_bye(cert):
         await rec
         done.set()
 
-    server = SipEndpoint("127.0.0.1", 0, bot, tls=server_ctx)
-    client = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0), tls_client=client_ctx)
+    server = SipEndpoint(EndpointConfig("127.0.0.1", 0, tls=TlsConfig(server=server_ctx)), bot)
+    client = SipEndpoint(EndpointConfig("127.0.0.1", 0, tls=TlsConfig(client=client_ctx)), lambda c: asyncio.sleep(0))
     await server.start()
     await client.start()
     try:
@@ -76,8 +76,10 @@ async def test_a_client_that_does_not_trust_the_certificate_gets_no_call(cert):
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(*cert)
     answered = []
-    server = SipEndpoint("127.0.0.1", 0, lambda c: answered.append(c) or asyncio.sleep(0), tls=server_ctx)
-    client = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0), tls_client=ssl.create_default_context())
+    server = SipEndpoint(EndpointConfig("127.0.0.1", 0, tls=TlsConfig(server=server_ctx)),
+                         lambda c: answered.append(c) or asyncio.sleep(0))
+    client = SipEndpoint(EndpointConfig("127.0.0.1", 0, tls=TlsConfig(client=ssl.create_default_context())),
+                         lambda c: asyncio.sleep(0))
     await server.start()
     await client.start()
     try:

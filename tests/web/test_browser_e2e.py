@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from telephony import SipEndpoint
+from telephony import EndpointConfig, SipEndpoint, TimingConfig
 
 from tests.support import IVR_CMD, free_port, running_service
 
@@ -185,8 +185,8 @@ async def test_agent_page_pops_while_the_phone_rings_then_takes_a_disposition(br
             await asyncio.sleep(0.2)
         raise AssertionError("the caller's turn never reached the store")
 
-    agent = SipEndpoint("127.0.0.1", service.agent_port, agent_phone, answer_delay=2.0)
-    caller_ep = SipEndpoint("127.0.0.1", 0, lambda c: asyncio.sleep(0))
+    agent = SipEndpoint(EndpointConfig("127.0.0.1", service.agent_port, timing=TimingConfig(answer_delay=2.0)), agent_phone)
+    caller_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda c: asyncio.sleep(0))
     await agent.start()
     await caller_ep.start()
     try:

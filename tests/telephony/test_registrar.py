@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from telephony import SipEndpoint, Timers
-from telephony.endpoint import DigestRegistrar, Registration, digest_authorization, parse_digest
+from telephony import DigestRegistrar, EndpointConfig, Registration, SipEndpoint, TimingConfig, Timers
+from telephony.digest import digest_authorization, parse_digest
 from telephony.sip_message import SipResponse, parse_message
 
 PASSWORDS = {"alice": "wonderland", "bob": "builder"}
@@ -68,7 +68,7 @@ class Phone(asyncio.DatagramProtocol):
 
 
 @pytest.fixture
-async def rig():
+async def registrar_rig():
     clock = Clock()
     seen: list[Registration] = []
 
@@ -81,7 +81,7 @@ async def rig():
     async def on_call(call):
         pass
 
-    ep = SipEndpoint("127.0.0.1", 0, on_call, timers=Timers(t1=0.05, t4=0.2), registrar=registrar)
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, timing=TimingConfig(Timers(t1=0.05, t4=0.2))), on_call, registrar=registrar)
     await ep.start()
     phone = await Phone().open()
     yield ep, phone, registrar, seen, clock
@@ -89,8 +89,8 @@ async def rig():
     await ep.stop()
 
 
-async def test_register_is_challenged_then_accepted_with_the_right_password(rig):
-    ep, phone, registrar, seen, clock = rig
+async def test_register_is_challenged_then_accepted_with_the_right_password(registrar_rig):
+    ep, phone, registrar, seen, clock = registrar_rig
     first = await phone.register(ep, "alice")
     assert first.status == 401 and first.to.tag
     challenge = parse_digest(first.headers.get("WWW-Authenticate"))
@@ -105,29 +105,29 @@ async def test_register_is_challenged_then_accepted_with_the_right_password(rig)
     assert registrar.live("alice") == {f"sip:alice@127.0.0.1:{phone.port}": 120}
 
 
-async def test_wrong_password_is_forbidden_and_nothing_is_bound(rig):
-    ep, phone, registrar, seen, _ = rig
+async def test_wrong_password_is_forbidden_and_nothing_is_bound(registrar_rig):
+    ep, phone, registrar, seen, _ = registrar_rig
     resp = await phone.login(ep, "alice", "not-the-password")
     assert resp.status == 403
     assert not seen and registrar.live("alice") == {}
 
 
-async def test_unknown_user_is_not_found(rig):
-    ep, phone, _, seen, _ = rig
+async def test_unknown_user_is_not_found(registrar_rig):
+    ep, phone, _, seen, _ = registrar_rig
     resp = await phone.register(ep, "mallory")
     assert resp.status == 404 and not seen
 
 
-async def test_credentials_of_one_agent_cannot_register_another(rig):
-    ep, phone, _, seen, _ = rig
+async def test_credentials_of_one_agent_cannot_register_another(registrar_rig):
+    ep, phone, _, seen, _ = registrar_rig
     first = await phone.register(ep, "alice")
     auth = digest_authorization(first, "REGISTER", f"sip:127.0.0.1:{ep.port}", "bob", "builder")
     assert (await phone.register(ep, "alice", auth=auth)).status == 403
     assert not seen
 
 
-async def test_forged_or_stale_nonce_is_rechallenged(rig):
-    ep, phone, _, seen, clock = rig
+async def test_forged_or_stale_nonce_is_rechallenged(registrar_rig):
+    ep, phone, _, seen, clock = registrar_rig
     first = await phone.register(ep, "bob")
     good = digest_authorization(first, "REGISTER", f"sip:127.0.0.1:{ep.port}", "bob", "builder")
     forged = (good[0], good[1].replace('nonce="', 'nonce="0'))
@@ -138,8 +138,8 @@ async def test_forged_or_stale_nonce_is_rechallenged(rig):
     assert not seen
 
 
-async def test_replayed_authorization_is_rechallenged(rig):
-    ep, phone, _, seen, _ = rig
+async def test_replayed_authorization_is_rechallenged(registrar_rig):
+    ep, phone, _, seen, _ = registrar_rig
     first = await phone.register(ep, "alice")
     auth = digest_authorization(first, "REGISTER", f"sip:127.0.0.1:{ep.port}", "alice", "wonderland")
     assert (await phone.register(ep, "alice", auth=auth)).status == 200
@@ -149,8 +149,8 @@ async def test_replayed_authorization_is_rechallenged(rig):
     assert (await phone.register(ep, "alice", auth=bumped)).status == 403
 
 
-async def test_expiry_rules_are_honoured(rig):
-    ep, phone, registrar, seen, clock = rig
+async def test_expiry_rules_are_honoured(registrar_rig):
+    ep, phone, registrar, seen, clock = registrar_rig
     too_brief = await phone.login(ep, "bob", "builder", expires=10)
     assert too_brief.status == 423 and too_brief.headers.get("Min-Expires") == "60"
     huge = await phone.login(ep, "bob", "builder", expires=999999)
@@ -182,7 +182,8 @@ async def test_application_may_shorten_or_refuse_a_binding():
         granted.append(reg.expires)
         return 300
 
-    ep = SipEndpoint("127.0.0.1", 0, lambda call: asyncio.sleep(0), registrar=DigestRegistrar(PASSWORDS.get, on_register))
+    ep = SipEndpoint(EndpointConfig("127.0.0.1", 0), lambda call: asyncio.sleep(0),
+                     registrar=DigestRegistrar(PASSWORDS.get, on_register))
     await ep.start()
     phone = await Phone().open()
     try:
@@ -243,8 +244,8 @@ Content-Length: 0
 @pytest.mark.e2e
 @pytest.mark.skipif(shutil.which("sipp") is None, reason="sipp not installed")
 @pytest.mark.parametrize("password,expect", [("wonderland", 200), ("guess", 403)])
-async def test_sipp_registers_with_digest(rig, tmp_path, password, expect):
-    ep, _, registrar, seen, _ = rig
+async def test_sipp_registers_with_digest(registrar_rig, tmp_path, password, expect):
+    ep, _, registrar, seen, _ = registrar_rig
     port = _free_udp_port()
     scenario = tmp_path / "register.xml"
     scenario.write_text(SIPP_REGISTER.format(user="alice", password=password, expect=expect))
