@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, insert, select, text
 from sqlalchemy.engine import make_url
 
 from .schema import schema_version
@@ -77,6 +79,16 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+@contextmanager
+def write_conn(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite: the write lock is
+    taken at the start, so two writers never deadlock upgrading their locks), committed on exit."""
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        with conn.begin():
+            yield conn
 
 
 def migrate(engine: Engine) -> list[int]:
