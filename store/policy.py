@@ -114,6 +114,7 @@ class Policies:
         self.cached: tuple[int, Policy] | None = None
         self._postgres = engine.dialect.name == "postgresql"
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self._changes = PolicyChanges()
 
     @property
@@ -150,8 +151,9 @@ class Policies:
         """Re-read the newest policy; tell the local subscribers if it is not the one we had
         (the hook for a cross-process LISTEN ivr_policy)."""
         version, policy = self.current_policy()
-        old = self.cached
-        self.cached = (version, policy)
+        with self._cache_lock:
+            old = self.cached
+            self.cached = (version, policy)
         if old is None or old[0] != version:
             self._changes.publish(version, policy)
         return version, policy
@@ -187,8 +189,13 @@ class Policies:
                 if attempt == 4:
                     raise
         stored = replace(policy, version=new_version)
-        self.cached = (new_version, stored)
-        self._changes.publish(new_version, stored)
+        # The listener may have heard our own NOTIFY and refreshed already: publish each version once.
+        with self._cache_lock:
+            fresh = self.cached is None or self.cached[0] < new_version
+            if fresh:
+                self.cached = (new_version, stored)
+        if fresh:
+            self._changes.publish(new_version, stored)
         return new_version
 
     def _insert_policy(self, conn: Connection, policy: Policy, author: str, comment: str | None, action: str,

@@ -50,11 +50,12 @@ from .accounts import Accounts
 from .agents import Agents, PresenceCallback
 from .calls import CALLBACK_STATUSES, OUTCOMES, TRANSFER_RESULTS, Calls
 from .claims import ClaimCallback, Claims
-from .db import DEFAULT_URL, is_postgres, make_engine, migrate
+from .db import DEFAULT_URL, is_postgres, make_engine
 from .listen import PgListener
 from .metrics import Metrics
 from .notify import AGENTS_CHANNEL, NOTIFY_CHANNEL
 from .policy import PolicyCallback, PolicyChanges, PolicyConflict, Policies
+from .upgrade import migrate
 from .workers import Workers
 from .writer import StoreClosed, Writer
 
