@@ -27,8 +27,8 @@ async def test_round_trip(store):
     store.record_event(cid, turn_event(0, "where is my order", score=0.3))
     store.record_event(cid, {"event": "dtmf", "digit": "0"})
     store.record_event(cid, {"event": "no_input", "at": 9.5})
-    store.record_event(cid, {**turn_event(1, "this is useless, get me a person", "speak_to_human", 0.7), "barge_in": True},
-                       at=t0 + timedelta(seconds=12))
+    store.record_event(cid, {**turn_event(1, "this is useless, get me a person", "speak_to_human", 0.7),
+                             "barge_in": True}, at=t0 + timedelta(seconds=12))
     store.record_event(cid, {"event": "decision", "action": "transfer", "reason": "explicit_request",
                              "rule": "explicit_request: caller asked for a person",
                              "values": {"intent": "speak_to_human"}, "policy_version": 1},
