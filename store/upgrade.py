@@ -16,6 +16,7 @@ was, unused, so an older release started against it still finds its own bookkeep
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -34,6 +35,9 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent / "alembic"
 # The hand-written migrations' schema_version → the Alembic revision that leaves the same schema.
 LEGACY_REVISIONS = {1: "0001", 2: "0002", 3: "0003"}
 LEGACY_TABLE = "schema_version"
+# Alembic keeps the running migration's context in a module global: one upgrade per process at a
+# time (taken before the database's lock, always in that order).
+_PROCESS_LOCK = threading.Lock()
 
 
 def alembic_config() -> Config:
@@ -67,7 +71,7 @@ def migrate(engine: Engine) -> list[str]:
     pending revisions, and the stamp of a legacy database, commit together or not at all.
     """
     cfg = alembic_config()
-    with locked(engine) as conn:
+    with _PROCESS_LOCK, locked(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
     applied: list[str] = cfg.attributes.get("applied", [])
