@@ -9,7 +9,7 @@ agents, and the versioned escalation policy with its audit trail.
     store.close()
 """
 
-from .db import DEFAULT_URL, make_engine, migrate
+from .db import DEFAULT_URL, make_engine
 from .store import (
     AGENTS_CHANNEL,
     CALLBACK_STATUSES,
@@ -21,6 +21,7 @@ from .store import (
     Store,
     StoreClosed,
 )
+from .upgrade import migrate
 
 __all__ = ["Store", "StoreClosed", "PolicyConflict", "PolicyChanges", "DEFAULT_URL", "OUTCOMES", "AGENTS_CHANNEL",
            "TRANSFER_RESULTS", "CALLBACK_STATUSES", "NOTIFY_CHANNEL", "make_engine", "migrate"]

@@ -1,4 +1,4 @@
-"""Engines and migrations: SQLite by default, PostgreSQL by URL.
+"""Engines: SQLite by default, PostgreSQL by URL (the schema is brought up to date by ``upgrade``).
 
 SQLite runs in WAL mode (readers never wait for the writer thread), with foreign keys on, and
 with real transactions (pysqlite's own implicit transaction handling is switched off, so DDL is
@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from datetime import datetime, timezone
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, insert, select, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-
-from .schema import schema_version
 
 log = logging.getLogger("store")
 
@@ -79,34 +78,11 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def migrate(engine: Engine) -> list[int]:
-    """Bring the schema up to date; returns the versions applied now (empty when up to date).
-
-    Idempotent, and safe when several workers start at once: on PostgreSQL an advisory lock
-    serialises them, on SQLite ``BEGIN IMMEDIATE`` does. All pending migrations and their
-    ``schema_version`` rows commit together or not at all.
-    """
-    from store.migrations import MIGRATIONS  # here: the migrations import this package's types
-
-    applied_now: list[int] = []
+@contextmanager
+def write_conn(engine: Engine) -> Iterator[Connection]:
+    """A connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite: the write lock is
+    taken at the start, so two writers never deadlock upgrading their locks), committed on exit."""
     with engine.connect() as conn:
-        conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
         with conn.begin():
-            if is_postgres(engine):
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-            schema_version.create(conn, checkfirst=True)
-            done = set(conn.scalars(select(schema_version.c.version)))
-            for m in sorted(MIGRATIONS, key=lambda m: m.VERSION):
-                if m.VERSION in done:
-                    continue
-                log.info("store: applying migration %d (%s)", m.VERSION, m.DESCRIPTION)
-                m.upgrade(conn)
-                conn.execute(insert(schema_version).values(
-                    version=m.VERSION, description=m.DESCRIPTION, applied_at=datetime.now(timezone.utc)))
-                applied_now.append(m.VERSION)
-    return applied_now
-
-
-def current_schema_version(engine: Engine) -> int | None:
-    with engine.connect() as conn:
-        return conn.scalar(select(schema_version.c.version).order_by(schema_version.c.version.desc()).limit(1))
+            yield conn

@@ -1,9 +1,10 @@
 """The store's tables as they are now (SQLAlchemy Core), for the queries.
 
-The database is created and upgraded only by the numbered migrations in ``store/migrations``;
-this module must describe the schema the latest migration leaves behind (a test compares the
-two). A schema change is a new migration plus the matching edit here, never an edit of an old
-migration.
+The database is created and upgraded only by the Alembic revisions in ``store/alembic/versions``
+(``store.upgrade``); this module must describe the schema the latest revision leaves behind (a
+test autogenerates against a migrated database and expects no difference). A schema change is an
+edit here plus a new revision (``alembic -c store/alembic.ini revision --autogenerate``), never an
+edit of a released revision.
 """
 
 from __future__ import annotations
@@ -59,14 +60,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 ID = String(32)  # uuid4 hex, made by the process that starts the call (no round trip)
 
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True, autoincrement=False),
-    Column("description", String(200), nullable=False),
-    Column("applied_at", UTCDateTime, nullable=False),
-)
-
 calls = Table(
     "calls",
     metadata,
@@ -81,7 +74,7 @@ calls = Table(
     Column("agent", String(255)),
     Column("summary", JSONDoc),
     Column("ended_abruptly", Boolean, nullable=False, default=False),
-    Column("worker", String(64), index=True),  # the `ivr serve` worker that took the call (migration 3)
+    Column("worker", String(64), index=True),  # the `ivr serve` worker that took the call (revision 0003)
 )
 
 turns = Table(
@@ -206,7 +199,7 @@ agents = Table(
     Column("skills", JSONDoc),
     Column("state", String(32), nullable=False),  # e.g. offline, available, ringing, busy, wrap_up
     Column("state_since", UTCDateTime, nullable=False),
-    Column("updated_by", String(64)),  # the worker that wrote the state (migration 3)
+    Column("updated_by", String(64)),  # the worker that wrote the state (revision 0003)
 )
 
 users = Table(
@@ -243,7 +236,7 @@ dispositions = Table(
     Index("ix_dispositions_call", "call_id"),
 )
 
-# Migration 3: workers sharing one database.
+# Revision 0003: workers sharing one database.
 workers = Table(
     "workers",
     metadata,

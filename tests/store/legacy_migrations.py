@@ -1,14 +1,15 @@
-"""Migration 1: the first schema (calls, turns, replies, events, decisions, transfers, surveys,
-callbacks, policy versions and their audit, agents).
-
-FROZEN: this is the schema as migration 1 made it. Never edit it; add a migration.
+"""The hand-written migrations Alembic replaced (m0001..m0003 and their runner, as they were),
+kept only to build old-layout databases for the upgrade tests. FROZEN: never edit.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import (
     Boolean,
     Column,
+    Engine,
     Float,
     ForeignKey,
     Index,
@@ -18,21 +19,32 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    insert,
+    select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
+from store.db import MIGRATION_LOCK, SQLITE_BEGIN, is_postgres
 from store.schema import JSONDoc, UTCDateTime
 
-VERSION = 1
-DESCRIPTION = "initial schema"
+m1, m2, m3, bookkeeping = MetaData(), MetaData(), MetaData(), MetaData()
 
-metadata = MetaData()
+schema_version = Table(
+    "schema_version",
+    bookkeeping,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", String(200), nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+# --------------------------------------------------------------------------- m0001_initial
 
 ID = String(32)  # uuid4 hex, made by the process that starts the call (no round trip)
 
 calls = Table(
     "calls",
-    metadata,
+    m1,
     Column("id", ID, primary_key=True),
     Column("sip_call_id", String(255), index=True),
     Column("caller", String(64)),
@@ -48,7 +60,7 @@ calls = Table(
 
 turns = Table(
     "turns",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
     Column("turn_index", Integer, nullable=False),
@@ -68,7 +80,7 @@ turns = Table(
 
 bot_replies = Table(
     "bot_replies",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("seq", Integer, nullable=False),  # the reply's place in the call's event log
@@ -80,7 +92,7 @@ bot_replies = Table(
 
 events = Table(
     "events",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
     Column("seq", Integer, nullable=False),
@@ -92,7 +104,7 @@ events = Table(
 
 decisions = Table(
     "decisions",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("decided_at", UTCDateTime, nullable=False),
@@ -105,7 +117,7 @@ decisions = Table(
 
 transfer_attempts = Table(
     "transfer_attempts",
-    metadata,
+    m1,
     Column("id", ID, primary_key=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("agent", String(255)),
@@ -118,7 +130,7 @@ transfer_attempts = Table(
 
 survey_answers = Table(
     "survey_answers",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("score", Integer, nullable=False),
@@ -127,7 +139,7 @@ survey_answers = Table(
 
 callbacks = Table(
     "callbacks",
-    metadata,
+    m1,
     Column("id", ID, primary_key=True),
     Column("call_id", ID, ForeignKey("calls.id", ondelete="SET NULL"), index=True),
     Column("number", String(64), nullable=False),
@@ -138,7 +150,7 @@ callbacks = Table(
 
 policy_versions = Table(
     "policy_versions",
-    metadata,
+    m1,
     Column("version", Integer, primary_key=True, autoincrement=False),
     Column("document", JSONDoc, nullable=False),
     Column("author", String(255), nullable=False),
@@ -148,7 +160,7 @@ policy_versions = Table(
 
 policy_audit = Table(
     "policy_audit",
-    metadata,
+    m1,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UTCDateTime, nullable=False),
     Column("who", String(255), nullable=False),
@@ -161,7 +173,7 @@ policy_audit = Table(
 
 agents = Table(
     "agents",
-    metadata,
+    m1,
     Column("id", String(64), primary_key=True),
     Column("name", String(255), nullable=False),
     Column("sip_uri", String(255), nullable=False),
@@ -171,5 +183,111 @@ agents = Table(
 )
 
 
-def upgrade(conn: Connection) -> None:
-    metadata.create_all(conn, checkfirst=True)
+def _m0001(conn: Connection) -> None:
+    m1.create_all(conn, checkfirst=True)
+
+
+# --------------------------------------------------------------------------- m0002_accounts
+
+# Migration 1's calls table, named here only so the foreign key below resolves; not created.
+_calls = Table("calls", m2, Column("id", String(32), primary_key=True))
+
+users = Table(
+    "users",
+    m2,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # admin, supervisor, agent
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+sessions = Table(
+    "sessions",
+    m2,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie value: a leaked table signs no one in
+    Column("user_name", String(64), ForeignKey("users.name", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+dispositions = Table(
+    "dispositions",
+    m2,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("call_id", String(32), ForeignKey("calls.id", ondelete="CASCADE"), nullable=False),
+    Column("agent", String(64), nullable=False),
+    Column("escalation_right", Boolean, nullable=False),
+    Column("caller_frustrated", Boolean),
+    Column("reason_tag", String(32), nullable=False),
+    Column("note", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_dispositions_call", "call_id"),
+)
+
+
+def _m0002(conn: Connection) -> None:
+    m2.create_all(conn, tables=[users, sessions, dispositions], checkfirst=True)
+
+
+# --------------------------------------------------------------------------- m0003_scaleout
+
+workers = Table(
+    "workers",
+    m3,
+    Column("id", String(64), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("heartbeat_at", UTCDateTime, nullable=False, index=True),
+    Column("sip", String(255)),
+)
+
+agent_claims = Table(
+    "agent_claims",
+    m3,
+    Column("agent_id", String(64), primary_key=True),
+    Column("call_ref", String(64), nullable=False),
+    Column("worker", String(64), nullable=False, index=True),
+    Column("claimed_at", UTCDateTime, nullable=False),
+)
+
+
+agent_bindings = Table(
+    "agent_bindings",
+    m3,
+    Column("agent_id", String(64), primary_key=True),
+    Column("contact", String(255), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("worker", String(64)),
+)
+
+
+def _m0003(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE calls ADD COLUMN worker VARCHAR(64)"))
+    conn.execute(text("CREATE INDEX ix_calls_worker ON calls (worker)"))
+    conn.execute(text("ALTER TABLE agents ADD COLUMN updated_by VARCHAR(64)"))
+    m3.create_all(conn)
+
+
+MIGRATIONS = ((1, "initial schema", _m0001), (2, "users, sessions, dispositions", _m0002),
+              (3, "workers, the worker of each call, agent claims", _m0003))
+
+
+def migrate_legacy(engine: Engine, upto: int = 3) -> list[int]:
+    """The old ``store.db.migrate``, stopping after version ``upto``."""
+    applied_now: list[int] = []
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+        with conn.begin():
+            if is_postgres(engine):
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            schema_version.create(conn, checkfirst=True)
+            done = set(conn.scalars(select(schema_version.c.version)))
+            for version, description, upgrade in MIGRATIONS:
+                if version in done or version > upto:
+                    continue
+                upgrade(conn)
+                conn.execute(insert(schema_version).values(
+                    version=version, description=description, applied_at=datetime.now(timezone.utc)))
+                applied_now.append(version)
+    return applied_now
