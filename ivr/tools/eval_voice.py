@@ -10,15 +10,15 @@ Every figure trains on one set of speakers or corpora and is scored on another:
   recipe → synthetic test voices (per voice) and → the EmoDB clips (high vs low arousal).
 - Pairs: each held-out test voice says each held-out three-turn call calmly and agitated; each
   turn is scored by the shipped voice model and fusion weights as a call would (the caller's
-  earlier turns as baseline, the words' cues, no dialogue signals), and the policy's frustration
-  rules are applied to the trajectory.
+  earlier turns as baseline, the words' cues, no dialogue signals), and ``routing.policy.decide``
+  judges the call after every turn on the Signals a live call builds (raw, smoothed, per-turn parts).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ivr.tools import synth_speech as ss
 from ivr.tools import train_arousal as ta
@@ -75,20 +75,35 @@ def cross(train: Sequence[VoiceSample], test: Sequence[VoiceSample], by_voice: b
     return out
 
 
-def policy_trips(raw: Sequence[float], smoothed: Sequence[float], policy: dict) -> bool:
-    """The policy's frustration rules on one call's trajectory (routing/data/policy.yaml semantics)."""
-    f = policy.get("frustration", {})
-    threshold, turns, ceiling = float(f.get("threshold", 0.6)), int(f.get("turns", 2)), float(f.get("ceiling", 0.85))
-    run = 0
-    for r, s in zip(raw, smoothed):
-        run = run + 1 if s >= threshold else 0
-        if run >= turns or r >= ceiling:
-            return True
-    return False
+def turn_parts(weights, feats: dict[str, float], prosody: dict, signals) -> dict[str, float]:
+    """What the words, the voice and the dialogue added to one turn's logit, plus the bias: the split
+    the live call stores per turn (``nlu.dialog.TriageDialog._parts``, called here so it cannot drift)."""
+    from nlu.dialog import TriageDialog
+
+    d = TriageDialog.__new__(TriageDialog)  # _parts reads only the weights
+    d.weights = weights
+    return d._parts(feats, prosody, signals)
+
+
+def policy_decision(call: Mapping[str, Sequence], policy) -> tuple[int, Any] | None:
+    """The shipped policy (``routing.policy.decide``) after each turn of a scored call, with the
+    frustration Signals the live call builds (``ivr/triage.py``: smoothed, raw and per-turn parts so
+    far): the first turn (0-based) at which it transfers and its Decision, or None."""
+    from routing.policy import Signals, decide
+
+    parts = list(call.get("parts") or [])
+    for i in range(len(call["raw"])):
+        d = decide(policy, Signals(frustration=list(call["smoothed"][: i + 1]), frustration_raw=list(call["raw"][: i + 1]),
+                                   frustration_parts=parts[: i + 1]))
+        if d is not None:
+            return i, d
+    return None
 
 
 def score_calls(samples: Sequence[VoiceSample], weights=None, model=None) -> dict[str, dict]:
-    """Each pair call's per-turn raw and smoothed frustration, scored as a live call scores it."""
+    """Each pair call's per-turn raw and smoothed frustration and parts, scored as a live call scores it."""
+    import copy
+
     from nlu.embeddings import embed
     from nlu.frustration_text import text_cues
     from nlu.fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
@@ -103,37 +118,43 @@ def score_calls(samples: Sequence[VoiceSample], weights=None, model=None) -> dic
     for name, turns in calls.items():
         voice = arousal.CallerVoice(model=model)
         traj = Trajectory(weights.ema_alpha)
-        earlier = []
-        logits = []
+        earlier, logits, parts = [], [], []
         for s in turns:
-            import copy
-
             p = voice.judge(copy.copy(s.prosody))
             logits.append(p.arousal)
             emb = embed([s.text])[0]
-            traj.add(weights.score(turn_features(text_cues(s.text, emb, earlier), p.to_dict(), DialogueSignals())))
+            signals = DialogueSignals()
+            feats = turn_features(text_cues(s.text, emb, earlier), p.to_dict(), signals)
+            traj.add(weights.score(feats))
+            parts.append(turn_parts(weights, feats, p.to_dict(), signals))
             earlier.append(emb)
         out[name] = {"raw": [round(x, 4) for x in traj.raw], "smoothed": [round(x, 4) for x in traj.smoothed],
-                     "voice_logits": [round(x, 3) for x in logits]}
+                     "parts": parts, "voice_logits": [round(x, 3) for x in logits]}
     return out
 
 
-def pairs(samples: Sequence[VoiceSample], policy: dict, weights=None, model=None) -> dict:
-    calls = score_calls(samples, weights, model)
+def _trip(call: Mapping[str, Sequence], policy) -> dict[str, Any] | None:
+    got = policy_decision(call, policy)
+    return None if got is None else {"turn": got[0] + 1, "rule": got[1].rule}
+
+
+def compare_pairs(calls: Mapping[str, Mapping[str, Sequence]], policy) -> dict:
+    """Each ``<voice>/<call>/calm`` beside its ``/agitated``: the mean raw score's gap, and what the policy does."""
     rows = []
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     for name, c in sorted(calls.items()):
         if not name.endswith("/calm"):
             continue
         a = calls.get(name.removesuffix("/calm") + "/agitated")
         if a is None:
             continue
-        mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+        trip_c, trip_a = _trip(c, policy), _trip(a, policy)
         rows.append({"pair": name.removesuffix("/calm"), "calm_mean": _r(mean(c["raw"])), "agitated_mean": _r(mean(a["raw"])),
                      "difference": _r(mean(a["raw"]) - mean(c["raw"])),
                      "first_turn_difference": _r(a["raw"][0] - c["raw"][0]),
-                     "calm_trips_policy": policy_trips(c["raw"], c["smoothed"], policy),
-                     "agitated_trips_policy": policy_trips(a["raw"], a["smoothed"], policy),
-                     "calm_max_smoothed": _r(max(c["smoothed"])), "calm": c, "agitated": a})
+                     "calm_trips_policy": trip_c is not None, "agitated_trips_policy": trip_a is not None,
+                     "calm_policy": trip_c, "agitated_policy": trip_a,
+                     "calm_max_smoothed": _r(max(c["smoothed"])), "calm": dict(c), "agitated": dict(a)})
     diffs = [r["difference"] for r in rows]
     return {"pairs": rows, "n": len(rows), "margin": PAIR_MARGIN,
             "min_difference": min(diffs) if diffs else None,
@@ -143,17 +164,25 @@ def pairs(samples: Sequence[VoiceSample], policy: dict, weights=None, model=None
             "agitated_calls_tripping_policy": sum(r["agitated_trips_policy"] for r in rows)}
 
 
+def pairs(samples: Sequence[VoiceSample], policy, weights=None, model=None) -> dict:
+    """The same-words pairs scored as live calls, judged by the shipped policy."""
+    return compare_pairs(score_calls(samples, weights, model), policy)
+
+
 def evaluate_voice(cache: Path, models=None, test_voices=ss.TEST_VOICES, calls=ss.PAIR_CALLS,
-                   policy: dict | None = None) -> dict[str, Any]:
-    """Every condition above; needs ``<cache>/polish`` (and uses ``<cache>/emodb`` if fetched)."""
-    import yaml
+                   policy=None) -> dict[str, Any]:
+    """Every condition above; needs ``<cache>/polish`` (and uses ``<cache>/emodb`` if fetched).
+    ``policy``: a ``routing.policy.Policy`` or its YAML mapping (default: the shipped policy file)."""
+    from routing.policy import Policy, load_policy
 
     if models is None:
         from voice.models import shared_models
 
         models = shared_models()
     if policy is None:
-        policy = yaml.safe_load((Path(__file__).resolve().parents[2] / "routing" / "data" / "policy.yaml").read_text())
+        policy = load_policy()
+    elif not isinstance(policy, Policy):
+        policy = Policy.from_dict(policy)
     polish = vc.polish(cache)
     train_synth = vc.synth_train(cache, models)
     test_synth = vc.synth_pairs(cache, models, test_voices, calls)

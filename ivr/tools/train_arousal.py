@@ -37,7 +37,7 @@ def jitter_gain(samples: Sequence[VoiceSample], seed: int = 0) -> list[VoiceSamp
         g = gains.setdefault(f"{s.corpus}/{s.speaker}", rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
         p = copy.copy(s.prosody)
         p.energy_db += g
-        out.append(VoiceSample(s.corpus, s.speaker, s.agitated, s.text, p, s.call))
+        out.append(VoiceSample(s.corpus, s.speaker, s.agitated, s.text, p, s.call, s.path))
     return out
 
 
