@@ -8,9 +8,7 @@ import random
 import pytest
 
 from ivr.tools import eval_voice as ev
-from ivr.tools.voice_corpora import VoiceSample
 from routing.policy import Policy, load_policy
-from voice.prosody import Prosody
 
 QUIET = {"text": 0.0, "prosody": 0.0, "dialogue": 0.0, "bias": -3.0}
 
@@ -81,22 +79,49 @@ def test_turn_parts_is_the_live_split():
     assert sum(parts.values()) == pytest.approx(w.bias + sum(w.contributions(feats).values()), abs=0.01)
 
 
-def _sample(speaker: str, agitated: bool, rng: random.Random, corpus: str = "c") -> VoiceSample:
-    lift = 4.0 if agitated else 0.0
-    hz = 110.0 * 2 ** ((lift + rng.gauss(0, 1.0)) / 12)
-    p = Prosody(hz, 3.0 + lift / 2, -30.0 + lift, 4.5, 0.2, 1.0, 1.2, pitch_floor_hz=hz * 0.8, pitch_top_hz=hz * 1.2,
-                alpha_ratio_db=-15.0 + lift, hammarberg_db=20.0 - lift, bands_db=(-5.0, -6.0, -9.0, -14.0, -20.0))
-    return VoiceSample(corpus, speaker, agitated, "", p)
-
-
-def test_auc_helpers_on_separable_speakers():
+def test_auc_helpers_on_separable_speakers(make_voice_sample):
     rng = random.Random(1)
-    target = [_sample(spk, i % 2 == 1, rng) for spk in ("a", "b", "c") for i in range(12)]
+    target = [make_voice_sample(spk, i % 2 == 1, rng) for spk in ("a", "b", "c") for i in range(12)]
     out = ev.loso(target)
     assert out["n"] == 36 and out["n_agitated"] == 18 and set(out["per_speaker_auc"]) == {"a", "b", "c"}
     assert out["auc"] > 0.9 and all(v > 0.9 for v in out["per_speaker_auc"].values())
-    test = [_sample(spk, i % 2 == 1, rng, "d") for spk in ("x", "y") for i in range(6)]
+    test = [make_voice_sample(spk, i % 2 == 1, rng, "d") for spk in ("x", "y") for i in range(6)]
     got = ev.cross(target, test, by_voice=True)
     assert got["auc"] > 0.9 and set(got["per_voice_auc"]) == {"x", "y"}
     # one class only: no AUC, not a crash
     assert ev._auc(test[:1], [0.3])["auc"] is None
+
+
+def test_loso_and_cross_on_any_features(make_voice_sample):
+    rng = random.Random(2)
+    target = [make_voice_sample(spk, i % 2 == 1, rng) for spk in ("a", "b", "c") for i in range(10)]
+    pitch = lambda s: {"hz": s.prosody.pitch_median_hz, "noise": rng.random()}  # noqa: E731
+    out = ev.loso_view(target, pitch, ("hz", "noise"))
+    assert out["auc"] > 0.9 and set(out["per_speaker_auc"]) == {"a", "b", "c"} and out["n"] == 30
+    # leave a corpus out instead of a speaker: the key decides what is held out
+    other = [make_voice_sample("z", i % 2 == 1, rng, "e") for i in range(10)]
+    by_corpus = ev.loso_view(target + other, pitch, ("hz", "noise"), key=lambda s: s.corpus)
+    assert set(by_corpus["per_speaker_auc"]) == {"c", "e"}
+    assert ev.cross_view(target, other, pitch, ("hz",))["auc"] > 0.75  # pitch alone, 1 st of noise on a 4 st lift
+    blind = ev.cross_view(target, other, lambda s: {"noise": 0.0}, ("noise",))
+    assert blind["auc"] == pytest.approx(0.5)
+
+
+def test_same_state_calls_score_each_turn_position(make_voice_sample):
+    rng = random.Random(3)
+    target = [make_voice_sample(spk, i % 2 == 1, rng) for spk in ("a", "b", "c") for i in range(12)]
+    out = ev.same_state_calls(target, turns=3)
+    assert out["calls"] == 3 * 2 * 2 and out["agitated_calls"] == 6  # 6 clips per state and speaker: 2 calls
+    assert len(out["turn_auc"]) == 3 and all(a > 0.8 for a in out["turn_auc"])
+
+
+def test_egemaps_rows_are_formatted_or_said_missing():
+    assert ev.format_egemaps(None) == []
+    assert "not installed" in ev.format_egemaps({"available": False})[0]
+    row = {"polish_loso": {"auc": 0.9}, "cross_synth_to_polish": {"auc": None}}
+    e = {"available": True, "features": 88, "rows": {"ours": row, "egemaps": row, "both": row},
+         "cost_per_turn": {"turns": 2, "seconds": [1.5, 5.0], "egemaps": {"p50_ms": 60.0, "p95_ms": 80.0},
+                           "prosody": {"p50_ms": 9.0, "p95_ms": 14.0}}}
+    lines = ev.format_egemaps(e)
+    assert any("Polish, no baseline, LOSO" in x and "0.900" in x for x in lines)
+    assert any("-> Polish" in x and "-" in x for x in lines) and "p95 80.0 ms" in lines[-1]
