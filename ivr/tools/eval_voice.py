@@ -8,6 +8,13 @@ Every figure trains on one set of speakers or corpora and is scored on another:
   after a random run of the same speaker's other clips (labels unused).
 - Cross-corpus: synthetic training voices → Polish; Polish → synthetic test voices; the shipped
   recipe → synthetic test voices (per voice) and → the EmoDB clips (high vs low arousal).
+- Calls of one state: each held-out speaker's (or training voice's) clips as three-turn calls, all
+  calm or all agitated, judged turn by turn as a call judges them; the AUC at each turn position
+  shows whether the caller's own baseline helps or, when it is in the same state, hides them.
+- eGeMAPS v02 (openSMILE, when installed) beside the project's first-turn features, same recipe,
+  with its cost per turn. Measured, not shipped: on the Polish LOSO it adds +0.020 alone and +0.035
+  beside ours, and does not hurt cross-corpus, but it costs ~4x our whole extraction (p95 ~80-160 ms
+  on 2-5 s turns on the 2-core box, against the 20 ms a turn may add), so it stays an evaluation row.
 - Pairs: each held-out test voice says each held-out three-turn call calmly and agitated; each
   turn is scored by the shipped voice model and fusion weights as a call would (the caller's
   earlier turns as baseline, the words' cues, no dialogue signals), and ``routing.policy.decide``
