@@ -6,7 +6,9 @@ comparable across speakers and lines without any history: pitch in semitones aga
 population norms, its top and spread, where it sits above the speaker's own floor (the range
 class), energy against the bot's level on the same line, speaking rate, and the voiced spectrum's
 tilt (alpha ratio, Hammarberg index, band shares: vocal effort, which no handset gain changes).
-From the second turn a second model adds how far this turn moved from the caller's earlier ones.
+From the second turn a second model adds how far this turn moved from the caller's earlier ones;
+it trains on histories that are half in the caller's own state, as calls mostly are, so a caller
+angry (or calm) throughout is not read as "no change, so neither".
 
 Both are logistic regressions fitted by ``ivr train arousal`` on acted Polish anger/neutral and on
 synthesized English calm/agitated speech (see ``ivr/tools/synth_speech.py`` for which voices trained).

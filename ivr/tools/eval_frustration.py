@@ -409,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "voice", True):
         from ivr.tools.eval_voice import evaluate_voice
 
-        voice = evaluate_voice(cache)
+        voice = evaluate_voice(cache, egemaps=getattr(args, "egemaps", True))
     try:
         turns = evaluate_turns(turns_path, weights_path=weights)
     except TurnsError as exc:
@@ -437,6 +437,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None, help="fusion weights to evaluate (default: the shipped file)")
     p.add_argument("--no-voice", dest="voice", action="store_false",
                    help="skip the voice model's cross-corpus figures and the synthesized same-words pairs")
+    p.add_argument("--no-egemaps", dest="egemaps", action="store_false",
+                   help="skip the eGeMAPS (opensmile) condition beside the voice model's own features")
     p.add_argument("--baseline", choices=("speaker", "running"), default="speaker",
                    help="per-speaker prosody baseline: all the speaker's other clips, or only earlier ones")
     return p

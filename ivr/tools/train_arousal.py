@@ -3,7 +3,8 @@
 Training data: the Polish anger/neutral set (all five speakers) and the espeak-ng training voices
 of ``ivr.tools.synth_speech`` (never the test voices or the pair sentences). Two logistic regressions:
 the first-turn model on each clip alone, and the with-baseline model on each clip after a seeded
-random run of the same speaker's other clips (as a call's earlier turns, labels unused).
+random draw of the same speaker's other clips as a call's earlier turns: for half the samples in
+the clip's own state (a caller's state mostly lasts the call), for the rest from every state.
 
 Each training speaker gets a random gain of up to ±GAIN_JITTER_DB, so the model cannot learn a
 corpus's recording level as if it were the caller's effort.
@@ -26,6 +27,7 @@ from ivr.tools.voice_corpora import VoiceSample
 C = 0.03  # strong L2
 GAIN_JITTER_DB = 4.0
 HISTORY_TURNS = 4  # earlier turns a with-baseline sample sees
+SAME_STATE = 0.5  # share of with-baseline training samples whose history is in their own state (see call_histories)
 
 
 def jitter_gain(samples: Sequence[VoiceSample], seed: int = 0) -> list[VoiceSample]:
@@ -37,7 +39,7 @@ def jitter_gain(samples: Sequence[VoiceSample], seed: int = 0) -> list[VoiceSamp
         g = gains.setdefault(f"{s.corpus}/{s.speaker}", rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
         p = copy.copy(s.prosody)
         p.energy_db += g
-        out.append(VoiceSample(s.corpus, s.speaker, s.agitated, s.text, p, s.call))
+        out.append(VoiceSample(s.corpus, s.speaker, s.agitated, s.text, p, s.call, s.path))
     return out
 
 
@@ -53,6 +55,34 @@ def with_history(samples: Sequence[VoiceSample], seed: int = 0) -> list[tuple[Vo
         for i, s in enumerate(order):
             if i:
                 out.append((s, [h.prosody for h in order[max(0, i - HISTORY_TURNS):i]]))
+    return out
+
+
+def call_histories(samples: Sequence[VoiceSample], seed: int = 0,
+                   same_state: float | None = None) -> list[tuple[VoiceSample, list]]:
+    """Each sample with up to HISTORY_TURNS earlier turns of the same speaker, as calls have them.
+
+    A caller's state mostly lasts the call: a calm caller's earlier turns are calm, one angry from
+    the first word has angry ones. For a ``same_state`` share of the samples the history is drawn
+    from the speaker's clips of the sample's own state; for the rest from all their clips (a caller
+    whose state changed). Trained on mixed histories only, the model learned that agitation is
+    "above one's own mean", and read a caller of one state against a baseline of that state as
+    neither: calm callers drifted up and angry ones down from the second turn.
+    """
+    same_state = SAME_STATE if same_state is None else same_state
+    by_speaker: dict[str, list[VoiceSample]] = {}
+    for s in samples:
+        by_speaker.setdefault(f"{s.corpus}/{s.speaker}", []).append(s)
+    out = []
+    for key, group in sorted(by_speaker.items()):
+        rng = random.Random(f"{seed}:{key}")
+        for s in group:
+            pool = [o for o in group if o is not s]
+            if rng.random() < same_state:
+                pool = [o for o in pool if o.agitated == s.agitated]
+            k = rng.randint(1, HISTORY_TURNS)
+            if pool:
+                out.append((s, [h.prosody for h in rng.sample(pool, min(k, len(pool)))]))
     return out
 
 
@@ -78,7 +108,7 @@ def fit_first(samples: Sequence[VoiceSample], c: float = C, seed: int = 0) -> Li
 
 
 def fit_relative(samples: Sequence[VoiceSample], c: float = C, seed: int = 0) -> LinearModel:
-    pairs = with_history(jitter_gain(samples, seed), seed)
+    pairs = call_histories(jitter_gain(samples, seed), seed)
     return _fit([relative_features(s.prosody, h) for s, h in pairs], [s.agitated for s, _ in pairs],
                 RELATIVE_FEATURES, c)
 
@@ -143,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     real_slope = calibration_slope([oof[i] for i in real], [samples[i].agitated for i in real]) if real else slope
     model = fit_model(samples, source=f"ivr train arousal (C={C}, gain jitter ±{GAIN_JITTER_DB} dB per speaker) on {what}; "
                                        "voices: ivr/tools/synth_speech.py TRAIN_VOICES x TRAIN_SENTENCES; "
+                                       f"with-baseline histories {SAME_STATE:.0%} in the clip's own state; "
                                        f"leave-one-speaker-out calibration slope {slope} (real speech alone {real_slope})")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)

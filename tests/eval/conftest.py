@@ -98,3 +98,22 @@ def small_turns(tmp_path) -> Path:
 def build_polish():
     """The builder itself, for tests that need a variant of the layout."""
     return build_fake_polish
+
+
+def voice_sample(speaker: str, agitated: bool, rng, corpus: str = "c", lift: float = 4.0):
+    """A hand-made labelled voice turn: an agitated one is ``lift`` semitones higher, louder and brighter."""
+    from ivr.tools.voice_corpora import VoiceSample
+    from voice.prosody import Prosody
+
+    up = lift if agitated else 0.0
+    hz = 110.0 * 2 ** ((up + rng.gauss(0, 1.0)) / 12)
+    p = Prosody(hz, 3.0 + up / 2, -30.0 + up + rng.gauss(0, 1.0), 4.5, 0.2, 1.0, 1.2, pitch_floor_hz=hz * 0.8,
+                pitch_top_hz=hz * 1.2, alpha_ratio_db=-15.0 + up, hammarberg_db=20.0 - up,
+                bands_db=(-5.0, -6.0, -9.0, -14.0, -20.0))
+    return VoiceSample(corpus, speaker, agitated, "", p)
+
+
+@pytest.fixture()
+def make_voice_sample():
+    """``voice_sample`` for tests of the voice model's training and evaluation."""
+    return voice_sample
