@@ -1,6 +1,7 @@
-"""The HTTP API checked against its own OpenAPI spec by schemathesis: generated requests for every
-documented operation (in-process ASGI, a bounded number each), authorised the way the current
-code authorises scripts (the IVR_ADMIN_TOKEN bearer); no request may get a 5xx."""
+"""The app (`web.app.create_app`, as `ivr.serve.build_app` builds it) checked against its own
+OpenAPI spec by schemathesis: generated requests for every documented operation (in-process
+ASGI, a bounded number each), authorised the way the current code authorises scripts (the
+IVR_ADMIN_TOKEN bearer); no request may get a 5xx."""
 
 from __future__ import annotations
 
@@ -10,12 +11,6 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
 from ivr.serve import build_app
-from routing.agents import AgentDirectory
-from web.api import add_api_routes
-from web.auth import Auth
-from web.desktop import desktop_routes
-from web.panel import add_panel_routes
-from routing.screenpop import ScreenPopHub
 from store import Store
 
 TOKEN = "schema-test-admin-token"
@@ -23,18 +18,15 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def build(tmp_path):
-    """The app as `ivr serve` builds it (without SIP): health, API, panel, agent desktop."""
+    """The app as `ivr serve` builds it (without SIP or a contact centre): health, API, panel."""
     store = Store(f"sqlite:///{tmp_path}/schema.db")
     cid = store.call_started("schema@pbx", "+15550000009")
     store.record_event(cid, {"event": "turn", "index": 0, "text": "hello", "intent": "order_status"})
     store.call_ended(cid, "bot_resolved")
     store.flush_sync()
-    directory = AgentDirectory([{"id": "alice", "sip_uri": "sip:alice@127.0.0.1:5999"}])
-    app = build_app({"cc": None, "sip": "127.0.0.1:5070", "store": store, "worker": "w-test"})
-    auth = Auth(store.accounts, admin_token=TOKEN)
-    add_api_routes(app, store, auth)
-    add_panel_routes(app, store, auth)
-    app.include_router(desktop_routes(ScreenPopHub(), directory, token_for_agent=lambda a: "t-" + a, auth=auth))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IVR_ADMIN_TOKEN", TOKEN)  # as the service is given it
+        app = build_app({"cc": None, "sip": "127.0.0.1:5070", "store": store, "worker": "w-test"})
     return app, store
 
 
