@@ -64,3 +64,19 @@ def test_no_operation_answers_5xx(api_schema):
 def test_the_spec_covers_the_api(api_schema):
     paths = {op.path for op in (r.ok() for r in api_schema.get_all_operations())}
     assert {"/api/calls", "/api/calls/{call_id}", "/api/policy", "/healthz"} <= paths
+
+
+def test_web_imports_routing_and_store_never_the_reverse():
+    """The dependency direction: ivr -> web -> routing -> store; nothing below web imports it."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for package in ("routing", "store", "nlu", "calls", "telephony", "voice"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{path.relative_to(root)}: {n}" for n in names if n == "web" or n.startswith(("web.", "ivr"))]
+    assert offenders == []

@@ -83,3 +83,62 @@ def test_put_reaches_policy_subscribers(api, store, bearer):
     doc = api.get("/api/policy", headers=bearer).json()
     api.put("/api/policy", json={**doc, "max_no_input": 5}, headers=bearer)
     assert seen == [(2, 5)]
+
+
+def test_a_refusal_has_one_shape_with_every_field_location(api, store, bearer):
+    doc = api.get("/api/policy", headers=bearer).json()
+    doc["frustration"]["threshold"] = 7
+    doc["max_no_input"] = 0
+    del doc["dtmf_zero"]
+    r = api.put("/api/policy", json=doc, headers=bearer)
+    assert r.status_code == 422
+    body = r.json()
+    # detail and field: the first problem, in the order the policy checks its fields; errors: all
+    assert body["detail"] == "frustration.threshold: must be a number from 0 to 1 (got 7)"
+    assert body["field"] == "frustration.threshold"
+    assert [e["loc"] for e in body["errors"]] == [["body", "frustration", "threshold"], ["body", "max_no_input"],
+                                                 ["body", "dtmf_zero"]]
+    assert all(set(e) == {"loc", "msg", "type"} for e in body["errors"])
+    # the same shape where the request itself is malformed, and for a query parameter
+    r = api.put("/api/policy", content=b"{not json", headers={**bearer, "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["field"] == "policy" and isinstance(r.json()["detail"], str)
+    r = api.get("/api/calls?limit=0", headers=bearer)
+    assert r.status_code == 422 and r.json()["field"] == "limit" and r.json()["detail"].startswith("limit: ")
+    assert store.current_policy()[0] == 1
+
+
+def test_a_string_is_not_a_number_nor_a_number_a_flag(api, store, bearer):
+    """Strict like Policy: no "3" for 3, no 1 for true, no 2.0 for 2."""
+    doc = api.get("/api/policy", headers=bearer).json()
+    for change, field in (({"max_no_match": "3"}, "max_no_match"), ({"explicit_request": 1}, "explicit_request"),
+                          ({"max_no_input": 2.0}, "max_no_input")):
+        r = api.put("/api/policy", json={**doc, **change}, headers=bearer)
+        assert r.status_code == 422 and r.json()["field"] == field, change
+    assert store.current_policy()[0] == 1
+
+
+def test_a_valid_document_round_trips(api, store, bearer):
+    doc = api.get("/api/policy", headers=bearer).json()
+    changed = {**doc, "max_bot_seconds": 240.0, "sensitive_intents": ["complaint"],
+               "frustration": {**doc["frustration"], "ceiling": 0.9, "corroborate": False}}
+    r = api.put("/api/policy", json=changed, headers=bearer)
+    assert r.status_code == 200, r.text
+    saved = api.get("/api/policy", headers=bearer).json()
+    assert saved == r.json() == {**changed, "version": 2}
+    again = api.put("/api/policy", json=saved, headers=bearer)  # what GET gives, PUT takes
+    assert again.status_code == 200 and {**again.json(), "version": 2} == saved
+
+
+def test_the_put_has_a_schema_in_openapi(api):
+    spec = api.get("/openapi.json").json()
+    put = spec["paths"]["/api/policy"]["put"]
+    body = put["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/PolicyDocument"}
+    schemas = spec["components"]["schemas"]
+    assert {"frustration", "max_no_match", "always_human_tiers"} <= set(schemas["PolicyDocument"]["required"])
+    assert schemas["FrustrationRules"]["properties"]["threshold"]["maximum"] == 1
+    for status in ("422", "409"):
+        ref = put["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ProblemBody"
+    assert spec["paths"]["/api/calls"]["get"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"] \
+        == "#/components/schemas/ProblemBody"
