@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from web.prometheus import CallMetrics
 
 
-
-
 @dataclass(frozen=True)
 class DesktopDeps:
     """The agent desktop's: the hub its sockets drain, the agents, and how a link token is checked."""
@@ -66,19 +64,9 @@ def get_auth(deps: Annotated[WebDeps, Depends(get_deps)]) -> Auth:
     return deps.auth
 
 
-def get_desktop(deps: Annotated[WebDeps, Depends(get_deps)]) -> DesktopDeps:
-    assert deps.desktop is not None
-    return deps.desktop
-
-
-def get_optional_auth(deps: Annotated[WebDeps, Depends(get_deps)]) -> Auth | None:
-    return deps.auth
-
-
 DepsDep = Annotated[WebDeps, Depends(get_deps)]
 StoreDep = Annotated[Store, Depends(get_store)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
-DesktopDep = Annotated[DesktopDeps, Depends(get_desktop)]
 
 
 class ApiUser:

@@ -26,6 +26,9 @@ _SHAPES = {"policy": "must be a JSON object of rules",
 
 @dataclass(frozen=True)
 class Problem:
+    """A refusal: its HTTP status and the body every client reads (``errors`` only for request
+    validation: every error with its location)."""
+
     status: int
     detail: str
     field: str | None = None

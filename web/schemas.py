@@ -32,9 +32,10 @@ class FrustrationRules(BaseModel):
     threshold: Score = Field(description="smoothed frustration (0-1) that counts as frustrated")
     turns: Count = Field(description="caller turns in a row at or above the threshold before a transfer")
     ceiling: Score = Field(description="one turn's raw score at or above this transfers at once")
-    # Added after the document's first release: optional (see ADDED_LATER), never null.
-    corroborate: bool = Field(None, description="the ceiling acts on one turn only when the score holds without its "  # type: ignore[assignment]
-                              "strongest part; omitted: the current value is kept")
+    # Added after the document's first release: optional (see ADDED_LATER), never null; the
+    # default is not validated, so leaving it out is told apart from sending null.
+    corroborate: bool = Field(None, description="the ceiling acts on one turn only when the score holds "  # type: ignore[assignment]
+                              "without its strongest part; left out: the current value is kept")
 
 
 class PolicyDocument(BaseModel):
@@ -50,7 +51,8 @@ class PolicyDocument(BaseModel):
     sensitive_intents: Names = Field(description="intents only a person handles")
     max_no_match: Count = Field(description="turns not understood in a row before a transfer")
     max_no_input: Count = Field(description="silences in a row before a transfer")
-    max_bot_seconds: Annotated[float, Field(gt=MIN_SECONDS)] = Field(description="seconds with the bot before a person takes over")
+    max_bot_seconds: Annotated[float, Field(gt=MIN_SECONDS)] = Field(
+        description="seconds with the bot before a person takes over")
     always_human_tiers: Names = Field(description="customer tiers sent straight to a person")
 
     def rules(self) -> dict[str, Any]:
