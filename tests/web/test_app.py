@@ -24,9 +24,7 @@ def build(tmp_path):
     store.record_event(cid, {"event": "turn", "index": 0, "text": "hello", "intent": "order_status"})
     store.call_ended(cid, "bot_resolved")
     store.flush_sync()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("IVR_ADMIN_TOKEN", TOKEN)  # as the service is given it
-        app = build_app({"cc": None, "sip": "127.0.0.1:5070", "store": store, "worker": "w-test"})
+    app = build_app({"cc": None, "sip": "127.0.0.1:5070", "store": store, "worker": "w-test"}, admin_token=TOKEN)
     return app, store
 
 
