@@ -56,21 +56,20 @@ def process_stats() -> dict:
     return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
 
 
-def build_app(state: dict):
-    from fastapi import FastAPI
+def build_app(state: dict, directory=None, secret: str | None = None, admin_token: str | None = None):
+    """The HTTP side of this worker (`web.app.create_app`): health and metrics from ``state``, the
+    API and the panel over its store behind one sign-in (``web.auth``), the agent desktop when
+    there is a contact centre."""
+    from web.app import create_app
+    from web.auth import Auth
+    from web.dependencies import DesktopDeps, WebDeps
+    from web.desktop import hmac_tokens
 
-    from web.api_docs import add_api_docs
+    cc, store = state.get("cc"), state.get("store")
 
-    app = FastAPI(title="ivr", version="0.1.0", docs_url=None, redoc_url=None)  # ours: local assets
-    add_api_docs(app)
-
-    @app.get("/healthz")
-    async def healthz() -> dict:  # async: runs in the loop, so it can count the loop's tasks
-        cc = state.get("cc")
-        store = state.get("store")
+    def health() -> dict:  # web.routers.health calls it in the loop, so it can count the loop's tasks
         endpoint = state.get("endpoint")
         return {
-            "status": "ok",
             "calls_active": len(cc.active) if cc else 0,
             "calls_total": cc.total if cc else 0,
             "calls_draining": cc.draining() if cc else 0,
@@ -83,30 +82,12 @@ def build_app(state: dict):
             "process": process_stats(),
         }
 
-    @app.get("/metrics", include_in_schema=False)
-    def metrics():
-        from fastapi import Response
-
-        from web.prometheus import CONTENT_TYPE
-
-        cc = state.get("cc")
-        return Response(cc.metrics.render() if cc else b"", media_type=CONTENT_TYPE)
-
-    return app
-
-
-def add_web(app, store, cc, directory, secret: str, admin_token: str | None = None) -> None:
-    """The panel, the API and the agent desktop, all behind one sign-in (``web.auth``)."""
-    from web.api import add_api_routes
-    from web.auth import Auth
-    from web.desktop import agent_token, desktop_routes
-    from web.panel import add_panel_routes
-
-    auth = Auth(store.accounts, admin_token=admin_token)
-    add_api_routes(app, store, auth)
-    add_panel_routes(app, store, auth)
-    app.include_router(desktop_routes(cc.hub, directory, token_for_agent=lambda a: agent_token(secret, a),
-                                      auth=auth, on_disposition=cc.disposition))
+    desktop = None
+    if cc is not None and directory is not None and secret is not None:
+        desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret), on_disposition=cc.disposition)
+    auth = Auth(store.accounts, admin_token=admin_token) if store is not None else None
+    return create_app(WebDeps(store=store, auth=auth, desktop=desktop, metrics=cc.metrics if cc else None,
+                              health=health))
 
 
 @dataclass(frozen=True)
@@ -150,7 +131,7 @@ async def build_service(settings: Settings) -> Service:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     seed = settings.policy or DEFAULT_POLICY_PATH
     store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
-    import web.api, web.auth, web.desktop, web.panel  # noqa: E401,F401  (add_web's, imported meanwhile)
+    import web.app  # noqa: F401  (build_app's, imported meanwhile)
 
     engine = await engine_job
     worker_id = settings.worker_id or f"{socket.gethostname()}-{sip_port}"[:64]
@@ -187,9 +168,8 @@ async def build_service(settings: Settings) -> Service:
         shared.sync(await store.run(store.agent_presence))
         store.on_agent_bindings(shared.sync_bindings, loop=loop)
         shared.sync_bindings(await store.run(store.agent_bindings))
-    app = build_app(state)
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    add_web(app, store, cc, directory, secret, admin_token or None)
+    app = build_app(state, directory, secret, admin_token or None)
     return Service(settings, store, cc, directory, endpoint, app, worker_id, state)
 
 

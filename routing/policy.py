@@ -22,6 +22,56 @@ class PolicyError(ValueError):
     """A policy value that cannot be used; the message names the field."""
 
 
+# The limits of every rule, defined once: `Policy` checks them here (policies loaded from YAML)
+# and the web's pydantic model of the policy document (`web.schemas`) declares the same bounds,
+# so the two validators cannot disagree.
+SCORE_MIN, SCORE_MAX = 0.0, 1.0  # a frustration score: the threshold and the ceiling
+MIN_COUNT = 1  # turns in a row, limits in a row, a policy's version
+MIN_SECONDS = 0.0  # max_bot_seconds must be more than this
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one policy field must be: its kind and the words an error says."""
+
+    kind: str  # "score", "count", "seconds", "flag" or "names"
+    must: str
+
+
+SCORE = Rule("score", f"must be a number from {SCORE_MIN:g} to {SCORE_MAX:g}")
+COUNT = Rule("count", f"must be a whole number of at least {MIN_COUNT}")
+SECONDS = Rule("seconds", "must be a positive number of seconds")
+FLAG = Rule("flag", "must be true or false")
+NAMES = Rule("names", "must be a list of names")
+
+# Each field's rule, in the order `Policy` checks them (the first broken one is reported).
+RULES: dict[str, Rule] = {
+    "frustration_threshold": SCORE, "frustration_ceiling": SCORE,
+    "frustration_turns": COUNT, "max_no_match": COUNT, "max_no_input": COUNT, "version": COUNT,
+    "max_bot_seconds": SECONDS, "explicit_request": FLAG, "dtmf_zero": FLAG, "frustration_corroborate": FLAG,
+    "sensitive_intents": NAMES, "always_human_tiers": NAMES,
+}
+# The nested ``frustration`` mapping of the document: its keys -> Policy's field names.
+FRUSTRATION_KEYS = {"threshold": "frustration_threshold", "turns": "frustration_turns",
+                    "ceiling": "frustration_ceiling", "corroborate": "frustration_corroborate"}
+# Policy's field names -> where they sit in the document ("frustration.threshold", ...).
+DOC_PATHS = {name: f"frustration.{key}" for key, name in FRUSTRATION_KEYS.items()}
+
+
+def obeys(rule: Rule, value: Any) -> bool:
+    """Whether ``value`` keeps ``rule`` (bools are not numbers; lists arrive as tuples)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if rule.kind == "score":
+        return number and SCORE_MIN <= value <= SCORE_MAX
+    if rule.kind == "count":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= MIN_COUNT
+    if rule.kind == "seconds":
+        return number and value > MIN_SECONDS
+    if rule.kind == "flag":
+        return isinstance(value, bool)
+    return isinstance(value, tuple) and all(isinstance(x, str) and x for x in value)
+
+
 @dataclass(frozen=True)
 class Policy:
     frustration_threshold: float = 0.6
@@ -40,23 +90,10 @@ class Policy:
     version: int = 1
 
     def __post_init__(self):
-        def need(cond: bool, name: str, what: str) -> None:
-            if not cond:
-                raise PolicyError(f"{name}: {what} (got {getattr(self, name)!r})")
-
-        for name in ("frustration_threshold", "frustration_ceiling"):
-            v = getattr(self, name)
-            need(isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0, name, "must be a number from 0 to 1")
-        for name in ("frustration_turns", "max_no_match", "max_no_input", "version"):
-            v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v >= 1, name, "must be a whole number of at least 1")
-        v = self.max_bot_seconds
-        need(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0, "max_bot_seconds", "must be a positive number of seconds")
-        for name in ("explicit_request", "dtmf_zero", "frustration_corroborate"):
-            need(isinstance(getattr(self, name), bool), name, "must be true or false")
-        for name in ("sensitive_intents", "always_human_tiers"):
-            v = getattr(self, name)
-            need(isinstance(v, tuple) and all(isinstance(x, str) and x for x in v), name, "must be a list of names")
+        for name, rule in RULES.items():
+            value = getattr(self, name)
+            if not obeys(rule, value):
+                raise PolicyError(f"{name}: {rule.must} (got {value!r})")
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> "Policy":
@@ -67,10 +104,10 @@ class Policy:
         if not isinstance(fr, Mapping):
             raise PolicyError("frustration: must be a mapping with threshold, turns, ceiling, corroborate")
         flat: dict[str, Any] = {}
-        for key, field_name in _FRUSTRATION_KEYS.items():
+        for key, field_name in FRUSTRATION_KEYS.items():
             if key in fr:
                 flat[field_name] = fr[key]
-        unknown_fr = set(fr) - set(_FRUSTRATION_KEYS)
+        unknown_fr = set(fr) - set(FRUSTRATION_KEYS)
         if unknown_fr:
             raise PolicyError(f"frustration.{sorted(unknown_fr)[0]}: unknown field")
         known = {f for f in cls.__dataclass_fields__}
@@ -84,7 +121,7 @@ class Policy:
         d = asdict(self)
         return {
             "version": d["version"],
-            "frustration": {key: d[field_name] for key, field_name in _FRUSTRATION_KEYS.items()},
+            "frustration": {key: d[field_name] for key, field_name in FRUSTRATION_KEYS.items()},
             "explicit_request": d["explicit_request"],
             "dtmf_zero": d["dtmf_zero"],
             "sensitive_intents": list(d["sensitive_intents"]),
@@ -93,10 +130,6 @@ class Policy:
             "max_bot_seconds": d["max_bot_seconds"],
             "always_human_tiers": list(d["always_human_tiers"]),
         }
-
-
-_FRUSTRATION_KEYS = {"threshold": "frustration_threshold", "turns": "frustration_turns",
-                     "ceiling": "frustration_ceiling", "corroborate": "frustration_corroborate"}
 
 
 def load_policy(path: str | Path = DEFAULT_POLICY_PATH) -> Policy:

@@ -5,7 +5,7 @@
     hub.transcript("alice", call_id, "caller", "it still does not work")
 
 Delivery is immediate: every connected desktop of the agent has its own asyncio queue that the
-WebSocket handler (`web.desktop.desktop_routes`) drains as soon as something is put in it.
+WebSocket handler (`web.routers.desktop`) drains as soon as something is put in it.
 An agent with no desktop connected gets pops and transcript lines kept (the last `backlog`,
 none older than `pending_ttl` seconds) and delivered, in order, when a desktop connects;
 anything a dropped connection had not sent yet goes back to that store. Presence updates are

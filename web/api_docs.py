@@ -1,4 +1,5 @@
-"""`/docs` (Swagger UI) and `/redoc` from files installed on this machine, never a CDN.
+"""The assets of `/docs` (Swagger UI) and `/redoc` (`web.routers.docs`): files installed on this
+machine, never a CDN.
 
 FastAPI's own pages load Swagger UI and ReDoc from a CDN (and ReDoc its fonts from Google), so
 on a closed network, as many contact centres run, the API page is blank. The same assets come
@@ -42,50 +43,3 @@ def assets_dir() -> Path | None:
         return None
     folder = Path(next(iter(spec.submodule_search_locations))) / "static" / ASSETS_PACKAGE
     return folder if (folder / "swagger-ui-dist" / "swagger-ui-bundle.js").is_file() else None
-
-
-def add_api_docs(app, assets: Path | None = None) -> None:
-    """Serve /docs and /redoc for ``app`` (created with ``docs_url=None, redoc_url=None``)."""
-    from functools import lru_cache
-
-    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-    from fastapi.responses import PlainTextResponse, Response
-    from fastapi.staticfiles import StaticFiles
-
-    assets = assets if assets is not None else assets_dir()
-    if assets is not None:
-        app.mount(ASSETS_URL, StaticFiles(directory=str(assets)), name="api-docs-assets")
-    swagger, redoc_js = f"{ASSETS_URL}/swagger-ui-dist", "/api-docs/redoc.standalone.js"
-
-    @lru_cache(maxsize=1)
-    def redoc_bundle() -> bytes:
-        return offline_redoc((assets / "redoc" / "bundles" / "redoc.standalone.js").read_text(encoding="utf-8")).encode()
-
-    def answer(render):
-        """The asset-backed response, or what to install when the assets are missing."""
-        if assets is None:
-            return PlainTextResponse(MISSING, status_code=503)
-        return render()
-
-    def page(response):
-        response.headers["Content-Security-Policy"] = CSP
-        return response
-
-    @app.get(redoc_js, include_in_schema=False)
-    def redoc_script():
-        return answer(lambda: Response(redoc_bundle(), media_type="text/javascript",
-                                       headers={"Cache-Control": "public, max-age=86400"}))
-
-    @app.get("/docs", include_in_schema=False)
-    def swagger_ui():
-        return answer(lambda: page(get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=f"{app.title} - Swagger UI", oauth2_redirect_url=None,
-            swagger_js_url=f"{swagger}/swagger-ui-bundle.js", swagger_css_url=f"{swagger}/swagger-ui.css",
-            swagger_favicon_url=f"{swagger}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None})))  # no badge from the online validator
-
-    @app.get("/redoc", include_in_schema=False)
-    def redoc_ui():
-        return answer(lambda: page(get_redoc_html(
-            openapi_url=app.openapi_url, title=f"{app.title} - ReDoc", redoc_js_url=redoc_js,
-            redoc_favicon_url=f"{swagger}/favicon-32x32.png", with_google_fonts=False)))

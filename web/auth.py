@@ -183,34 +183,26 @@ class Auth:
         if not (who.csrf and hmac.compare_digest(given.encode(), who.csrf.encode())):
             raise HTTPException(403, "missing or wrong CSRF token; reload the page")
 
-    def api(self, permission: str | None = None) -> Callable[[Request], Principal]:
-        """A dependency for JSON routes: 401 when anonymous, 403 without the permission."""
+    def api_principal(self, request: Request, permission: str | None = None) -> Principal:
+        """A JSON route's caller: 401 when anonymous, 403 without the permission."""
+        who = self.principal(request)
+        if who is None:
+            raise HTTPException(401, "sign in first (session cookie or Authorization: Bearer)",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if permission is not None and not who.can(permission):
+            raise HTTPException(403, f"your role ({who.role}) may not do this")
+        self.check_csrf(request, who)
+        return who
 
-        def dependency(request: Request) -> Principal:
-            who = self.principal(request)
-            if who is None:
-                raise HTTPException(401, "sign in first (session cookie or Authorization: Bearer)",
-                                    headers={"WWW-Authenticate": "Bearer"})
-            if permission is not None and not who.can(permission):
-                raise HTTPException(403, f"your role ({who.role}) may not do this")
-            self.check_csrf(request, who)
-            return who
-
-        return dependency
-
-    def page(self, permission: str | None = None) -> Callable[[Request], Principal]:
-        """A dependency for pages: anonymous → /login?next=..., no permission → 403 page."""
-
-        def dependency(request: Request) -> Principal:
-            who = self.principal(request)
-            if who is None:
-                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                raise PageRedirect(f"/login?next={quote(target, safe='')}")
-            if permission is not None and not who.can(permission):
-                raise HTTPException(403, f"your role ({who.role}) may not see this page")
-            return who
-
-        return dependency
+    def page_principal(self, request: Request, permission: str | None = None) -> Principal:
+        """A page's visitor: anonymous -> /login?next=..., no permission -> 403 page."""
+        who = self.principal(request)
+        if who is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise PageRedirect(f"/login?next={quote(target, safe='')}")
+        if permission is not None and not who.can(permission):
+            raise HTTPException(403, f"your role ({who.role}) may not see this page")
+        return who
 
 
 def same_origin(request: Request) -> bool:

@@ -9,13 +9,14 @@ import urllib.request
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from nlu.summary import Step, build_summary
 from routing.agents import AgentDirectory, Presence
-from web.desktop import agent_token, desktop_routes, hmac_tokens
+from web.app import create_app
+from web.dependencies import DesktopDeps, WebDeps
+from web.desktop import agent_token, hmac_tokens
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub, make_pop, redact_deep
 
@@ -42,8 +43,7 @@ def summary():
 async def server():
     directory = AgentDirectory(["alice=sip:alice@127.0.0.1:5090;skills=billing", "bob=sip:bob@127.0.0.1:5091"])
     hub = ScreenPopHub()
-    app = FastAPI()
-    app.include_router(desktop_routes(hub, directory, token_for_agent=hmac_tokens(SECRET)))
+    app = create_app(WebDeps(desktop=DesktopDeps(hub, directory, hmac_tokens(SECRET))))
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off",
                                         ws="websockets-sansio"))

@@ -1,4 +1,5 @@
-"""/docs and /redoc point only at this host's assets (the browser tests render them offline)."""
+"""/docs and /redoc (`web.routers.docs`, `web.api_docs`) point only at this host's assets (the
+browser tests render them offline)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from web.api_docs import CSP, REDOC_LOGO, add_api_docs, assets_dir
+from web.api_docs import CSP, REDOC_LOGO, assets_dir
+from web.routers.docs import add_api_docs
 
 needs_assets = pytest.mark.skipif(assets_dir() is None, reason="drf-spectacular-sidecar not installed (make installs it)")
 
