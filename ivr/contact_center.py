@@ -9,11 +9,13 @@ happens, so a call that ends abruptly loses nothing already said.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import secrets
 import numpy as np
 
+from calls.events import CallEvent, DecisionEvent, EndEvent, SurveyEvent, SurveyStartedEvent, TransferAttemptEvent, TransferEvent
 from nlu.redact import redact
 from routing.agents import AgentDirectory
 from web.prometheus import CallMetrics
@@ -110,7 +112,7 @@ class ContactCenter:
             leg.dtmf.get_nowait()
         prompt = await self.speak(SURVEY_PROMPT)
         leg.play(prompt.astype(np.int16).tobytes())
-        on_event({"event": "survey_started"})
+        on_event(SurveyStartedEvent())
         deadline = asyncio.get_running_loop().time() + len(prompt) / 8000 + SURVEY_WAIT_S
         score = None
         while score is None:
@@ -123,7 +125,7 @@ class ContactCenter:
                 break
             if digit in "12345":
                 score = int(digit)
-        on_event({"event": "survey", "score": score})
+        on_event(SurveyEvent(score=score))
         if score is not None:
             self.store.survey(call_id, score)
             leg.clear_playback()
@@ -148,14 +150,14 @@ class ContactCenter:
         self._responders.add(responder)
         attempts: dict[str, str] = {}
 
-        def on_event(ev: dict) -> None:
-            if ev.get("event") == "end":
+        def on_event(ev: CallEvent) -> None:
+            if isinstance(ev, EndEvent):
                 return  # the call's end is recorded once, below, with its final outcome
-            if ev.get("event") == "decision":
-                ev = {**ev, "policy_version": self.policy_version}
+            if isinstance(ev, DecisionEvent):
+                ev = dataclasses.replace(ev, policy_version=self.policy_version)
             self.store.record_event(call_id, ev)  # the store redacts card numbers itself
             self.metrics.event(call_id, ev)
-            log.info("call %s %s", call_id, redact(json.dumps(ev)))  # and so do the logs
+            log.info("call %s %s", call_id, redact(json.dumps(ev.to_json())))  # and so do the logs
 
         async def on_transfer(leg) -> str:
             decision = getattr(responder, "decision", None)
@@ -164,13 +166,13 @@ class ContactCenter:
             if summary:
                 summary["escalation_reason"] = reason
 
-            def transfer_event(ev: dict) -> None:
+            def transfer_event(ev: CallEvent) -> None:
                 on_event(ev)
-                if ev.get("event") == "transfer" and ev.get("state") == "ringing":
-                    attempts[ev["agent"]] = self.store.transfer_attempt_started(call_id, ev["agent"])
-                if ev.get("event") == "transfer_attempt" and ev["agent"] in attempts:
-                    result = _STORE_RESULTS.get(ev["result"], ev["result"])
-                    self.store.transfer_attempt_finished(attempts.pop(ev["agent"]), result)
+                if isinstance(ev, TransferEvent) and ev.state == State.RINGING:
+                    attempts[ev.agent] = self.store.transfer_attempt_started(call_id, ev.agent)
+                if isinstance(ev, TransferAttemptEvent) and ev.agent in attempts:
+                    result = _STORE_RESULTS.get(ev.result, ev.result)
+                    self.store.transfer_attempt_finished(attempts.pop(ev.agent), result)
 
             async def transcribe(q, on_text):
                 await transcribe_leg(q, self.engine.models, on_text)

@@ -432,6 +432,8 @@ class Store:
 
     def record_event(self, call_id: str, event: Mapping[str, Any], at: datetime | None = None) -> None:
         """Queue one call event: it goes to the raw event log and, by its kind, to its table."""
+        if not isinstance(event, Mapping):  # a typed event (calls.events) is stored as its wire dict
+            event = event.to_json()
         try:
             snapshot = copy.deepcopy(dict(event))
         except Exception:  # something that cannot be copied: keep a JSON-safe (redacted) rendering

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,15 @@ class CallerTurnFrame(DataFrame):
     asr_window: str | None = None  # "fitted", "fitted 15 s (why)" or "standard (why)": voice.whisper_window
     speculative: bool = False  # transcribed at a pause, before the end of the turn was declared
     detected_at: float = 0.0  # media seconds when end of turn was decided
+    # Work started for this turn before it reached its stage, taken (set back to None) there:
+    # the transcription of the pause it ended on (STT awaits it instead of transcribing again)
+    # and its prosody analysis (the bot's turn awaits it).
+    asr_task: asyncio.Future | None = field(default=None, repr=False)
+    prosody_future: asyncio.Future | None = field(default=None, repr=False)
+    asr_dropped: int | None = None  # transcriptions of this turn's pauses the caller spoke on from
+    # When the caller's last voiced frame was looked at and when the turn was declared, on the
+    # host's monotonic clock (seconds): the stages event carries them to a bench on this host.
+    mono: dict[str, float | None] = field(default_factory=dict)
     interruptible: bool = field(default=False, init=False)  # a barge-in must never drop a turn
 
 
@@ -46,6 +56,7 @@ class BotReplyEndFrame(DataFrame):
 
     reply_id: int = 0
     end_call: bool = False
+    outcome: str | None = None  # how the call ends, with end_call (calls.outcome.Outcome)
     interruptible: bool = field(default=False, init=False)
 
 
