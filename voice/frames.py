@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from pipecat.frames.frames import DataFrame, SystemFrame
 
+from calls.outcome import Outcome
+
 
 @dataclass
 class CallerTurnFrame(DataFrame):
@@ -56,7 +58,7 @@ class BotReplyEndFrame(DataFrame):
 
     reply_id: int = 0
     end_call: bool = False
-    outcome: str | None = None  # how the call ends, with end_call (calls.outcome.Outcome)
+    outcome: Outcome | None = None  # how the call ends, with end_call
     interruptible: bool = field(default=False, init=False)
 
 
