@@ -15,7 +15,8 @@ import logging
 import secrets
 import numpy as np
 
-from calls.events import CallEvent, DecisionEvent, EndEvent, SurveyEvent, SurveyStartedEvent, TransferAttemptEvent, TransferEvent
+from calls.events import (CallEvent, DecisionEvent, EndEvent, SurveyEvent, SurveyStartedEvent, TransferAttemptEvent,
+                          TransferEvent)
 from nlu.redact import redact
 from routing.agents import AgentDirectory
 from web.prometheus import CallMetrics

@@ -25,6 +25,7 @@ class CallerTurnFrame(DataFrame):
     barge_in: bool = False  # the caller started this turn while the bot was talking
     no_input: bool = False  # not speech: the caller stayed silent past the no-input timeout
     keypad: bool = False  # not speech: digits keyed in (voice.dtmf_entry), `text` already set, no ASR
+    keypad_end: str | None = None  # what ended a keyed entry: "end_key", "timeout", ... (voice.dtmf_entry)
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
