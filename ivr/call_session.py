@@ -9,12 +9,15 @@ The process-wide parts (store, agents, queue, live policy) are the ContactCenter
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from calls.events import CallEvent, DecisionEvent, EndEvent, TransferAttemptEvent, TransferEvent
+from calls.outcome import Outcome
 from ivr.logs import call_context
 from nlu.redact import redact
 from routing.staffing import WRAP_UP_S, StaffedPool, skill_for
@@ -27,7 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("ivr")
 
 _STORE_RESULTS = {"unavailable": "busy", "agent_hung_up": "failed"}  # transfer result -> store's word
-_OUTCOMES = ("bot_resolved", "transferred", "abandoned")  # any other end is the caller hanging up
+_OUTCOMES = (Outcome.BOT_RESOLVED, Outcome.TRANSFERRED, Outcome.ABANDONED)  # any other end: the caller hung up
 
 
 class CallSession:
@@ -65,7 +68,7 @@ class CallSession:
         if hasattr(responder, "set_policy"):
             responder.set_policy(cc.policy)
         cc._responders.add(responder)
-        outcome = "caller_hung_up"
+        outcome = Outcome.CALLER_HUNG_UP
         try:
             outcome = await run_call(call, cc.engine, responder, self.on_event, config=cc.voice_config,
                                      on_transfer=self.on_transfer)
@@ -75,7 +78,7 @@ class CallSession:
             self.metrics.call_ended(call_id, "failed")
             raise
         else:
-            outcome = outcome if outcome in _OUTCOMES else "caller_hung_up"
+            outcome = outcome if outcome in _OUTCOMES else Outcome.CALLER_HUNG_UP
             self.store.call_ended(call_id, outcome)
             self.metrics.call_ended(call_id, outcome)
         finally:
@@ -83,25 +86,25 @@ class CallSession:
             cc.active.discard(call_id)
             cc._calls.pop(call_id, None)
 
-    def on_event(self, ev: dict) -> None:
+    def on_event(self, ev: CallEvent) -> None:
         call_id = self.call_id
-        if ev.get("event") == "end":
+        if isinstance(ev, EndEvent):
             return  # the call's end is recorded once, below, with its final outcome
-        if ev.get("event") == "decision":
-            ev = {**ev, "policy_version": self.policy_version}
+        if isinstance(ev, DecisionEvent):
+            ev = dataclasses.replace(ev, policy_version=self.policy_version)
         self.store.record_event(call_id, ev)  # the store redacts card numbers itself
         self.metrics.event(call_id, ev)
-        log.info("call %s %s", call_id, redact(json.dumps(ev)))  # and so do the logs
+        log.info("call %s %s", call_id, redact(json.dumps(ev.to_json())))  # and so do the logs
 
-    def on_transfer_event(self, ev: dict) -> None:
+    def on_transfer_event(self, ev: CallEvent) -> None:
         """A transfer's events, recorded like any other, and its attempts (one per agent rung) too."""
         call_id, attempts = self.call_id, self.attempts
         self.on_event(ev)
-        if ev.get("event") == "transfer" and ev.get("state") == "ringing":
-            attempts[ev["agent"]] = self.store.transfer_attempt_started(call_id, ev["agent"])
-        if ev.get("event") == "transfer_attempt" and ev["agent"] in attempts:
-            result = _STORE_RESULTS.get(ev["result"], ev["result"])
-            self.store.transfer_attempt_finished(attempts.pop(ev["agent"]), result)
+        if isinstance(ev, TransferEvent) and ev.state == State.RINGING:
+            attempts[ev.agent] = self.store.transfer_attempt_started(call_id, ev.agent)
+        if isinstance(ev, TransferAttemptEvent) and ev.agent in attempts:
+            result = _STORE_RESULTS.get(ev.result, ev.result)
+            self.store.transfer_attempt_finished(attempts.pop(ev.agent), result)
 
     async def on_transfer(self, leg) -> str:
         """The policy decided on a person: warm transfer, or back to the bot when nobody can take it."""
@@ -130,9 +133,9 @@ class CallSession:
         )
         result = await wt.run()
         if result.state == State.DONE:
-            return "transferred"
+            return Outcome.TRANSFERRED
         if result.state == State.ABANDONED or leg.ended.is_set():
-            return "abandoned"
+            return Outcome.ABANDONED
         # Nobody could take the call: back to the bot, which apologises and offers a callback.
         back = CallbackResponder(lambda: self.store.add_callback(call_id, self.caller or leg.remote_uri))
         return await run_call(leg, cc.engine, back, self.on_event, config=cc.voice_config)

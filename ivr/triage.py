@@ -18,7 +18,9 @@ import dataclasses
 import time
 from typing import Any
 
+from calls.events import SummaryEvent
 from calls.expectation import Expectation
+from calls.outcome import Outcome
 from nlu.dialog import CallerTurn, TriageDialog
 from nlu.flows import Flows
 from routing.policy import Decision, Policy, Signals, decide
@@ -70,7 +72,7 @@ class TriageResponder:
         self.policy = policy
         self._clock = clock or _Stopwatch()
         self.decision: Decision | None = None
-        self.outcome: str | None = None
+        self.outcome: Outcome | None = None
 
     def bind_clock(self, clock) -> None:
         """Time with the bot is the call's media time (simulated under `ivr simulate --fast`)."""
@@ -140,7 +142,7 @@ class TriageResponder:
         if decision is not None:
             return self._transfer(decision, fields, reply)
         if reply.end_call:
-            self.outcome = "abandoned" if self.dialog.no_input else "bot_resolved"
+            self.outcome = Outcome.ABANDONED if self.dialog.no_input else Outcome.BOT_RESOLVED
             return Reply(reply.text, end_call=True, outcome=self.outcome, turn_fields=fields)
         return Reply(reply.text, turn_fields=fields)
 
@@ -151,7 +153,7 @@ class TriageResponder:
 
     def _transfer(self, decision: Decision, fields: dict, reply=None) -> Reply:
         self.decision = decision
-        self.outcome = "transferred"
+        self.outcome = Outcome.TRANSFERRED
         # The dialog's own hand-over line fits best when it proposed the hand-over itself.
         text = reply.text if reply is not None and reply.escalate else None
         spoken = self.dialog.hand_over(decision.reason, text=text)
@@ -160,9 +162,9 @@ class TriageResponder:
         return Reply(
             spoken.text,
             end_call=True,
-            outcome="transferred",
+            outcome=Outcome.TRANSFERRED,
             turn_fields=fields,
-            events=[decision.to_event(), {"event": "summary", **summary}],
+            events=[decision.to_event(), SummaryEvent(summary=summary)],
         )
 
     def _turn_fields(self, reply, turn: CallerTurnFrame) -> dict[str, Any]:

@@ -170,9 +170,11 @@ class Decision:
     values: dict[str, Any]
     policy_version: int
 
-    def to_event(self) -> dict[str, Any]:
-        return {"event": "decision", "action": self.action, "reason": self.reason, "rule": self.rule,
-                "values": self.values, "policy_version": self.policy_version}
+    def to_event(self) -> "DecisionEvent":  # noqa: F821
+        from calls.events import DecisionEvent  # here, not at the top: only this method needs it
+
+        return DecisionEvent(action=self.action, reason=self.reason, rule=self.rule, values=self.values,
+                             policy_version=self.policy_version)
 
 
 _DIALOG_REASONS = {

@@ -12,20 +12,22 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from calls.events import CallEvent, SurveyEvent, SurveyStartedEvent
+
 SURVEY_PROMPT = "Before you go: how did we do? Press a key from 1 to 5, where 5 is excellent."
 SURVEY_THANKS = "Thank you. Goodbye."
 SURVEY_WAIT_S = 8.0  # seconds after the prompt ends for a key
 RATE = 8000  # the leg's sample rate (G.711)
 
 
-async def run_survey(leg, speak: Callable[[str], Awaitable[np.ndarray]], on_event: Callable[[dict], None],
+async def run_survey(leg, speak: Callable[[str], Awaitable[np.ndarray]], on_event: Callable[[CallEvent], None],
                      on_score: Callable[[int], None]) -> int | None:
     """Ask, wait for a key 1-5 (others ignored) until the prompt's length plus SURVEY_WAIT_S; the score or None."""
     while not leg.dtmf.empty():
         leg.dtmf.get_nowait()
     prompt = await speak(SURVEY_PROMPT)
     leg.play(prompt.astype(np.int16).tobytes())
-    on_event({"event": "survey_started"})
+    on_event(SurveyStartedEvent())
     deadline = asyncio.get_running_loop().time() + len(prompt) / RATE + SURVEY_WAIT_S
     score = None
     while score is None:
@@ -38,7 +40,7 @@ async def run_survey(leg, speak: Callable[[str], Awaitable[np.ndarray]], on_even
             break
         if digit in "12345":
             score = int(digit)
-    on_event({"event": "survey", "score": score})
+    on_event(SurveyEvent(score=score))
     if score is not None:
         on_score(score)
         leg.clear_playback()

@@ -20,6 +20,7 @@ from typing import Any, Awaitable, Callable, Protocol
 
 import numpy as np
 
+from calls.events import CallEvent, LiveTranscriptEvent, TransferAttemptEvent, TransferEvent
 from routing.hold_audio import hold_loop
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class WarmTransfer:
         agents: AgentPool,
         desktop: Desktop,
         speak: Callable[[str], Awaitable[np.ndarray]],  # text → 8 kHz PCM
-        on_event: Callable[[dict], None],
+        on_event: Callable[[CallEvent], None],
         transcribe: Callable[[asyncio.Queue, Callable], Awaitable[None]] | None = None,
         config: TransferConfig | None = None,
         skill: str | None = None,
@@ -146,7 +147,7 @@ class WarmTransfer:
 
     def _set(self, state: State, **extra) -> None:
         self.state = state
-        self._emit({"event": "transfer", "state": state.value, **extra})
+        self._emit(TransferEvent(state=state.value, **extra))
 
     # -- hold audio on the caller's leg before a bridge exists --------------------------------
     async def _hold_loop(self) -> None:
@@ -226,17 +227,17 @@ class WarmTransfer:
         except CallFailed as exc:
             attempt.result = _FAILURES.get(exc.status, "failed")
             self._agents.release(agent, "away" if attempt.result == "no_answer" else "available")
-            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": attempt.result, "status": exc.status})
+            self._emit(TransferAttemptEvent(agent=agent.id, result=attempt.result, status=exc.status))
             return None
         except OSError as exc:
             attempt.result = "failed"
             self._agents.release(agent, "away")
-            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "failed", "error": str(exc)})
+            self._emit(TransferAttemptEvent(agent=agent.id, result="failed", error=str(exc)))
             return None
         if leg is _GONE:
             attempt.result = "cancelled"
             self._agents.release(agent, "available")
-            self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "cancelled"})
+            self._emit(TransferAttemptEvent(agent=agent.id, result="cancelled"))
             return self._abandoned()
         attempt.answered_after_s = time.monotonic() - attempt.started
         self._agents.release(agent, "on_call")
@@ -265,7 +266,7 @@ class WarmTransfer:
                 await bridge.stop()
                 attempt.result = "agent_hung_up"
                 self._agents.release(agent, "available")
-                self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "agent_hung_up"})
+                self._emit(TransferAttemptEvent(agent=agent.id, result="agent_hung_up"))
                 self.bridge = None
                 self._start_hold()
                 return None
@@ -280,8 +281,8 @@ class WarmTransfer:
                 referred = None
             if referred is not None and referred.ok:
                 elapsed = time.monotonic() - self._t0
-                self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "answered",
-                            "answered_after_s": round(attempt.answered_after_s, 3), "mode": "refer"})
+                self._emit(TransferAttemptEvent(agent=agent.id, result="answered",
+                                                answered_after_s=round(attempt.answered_after_s, 3), mode="refer"))
                 self._set(State.DONE, agent=agent.id, time_to_bridge_s=round(elapsed, 3), mode="refer")
                 self._agents.release(agent, "on_call")
                 return TransferResult(State.DONE, agent.id, self.attempts, elapsed)
@@ -291,8 +292,8 @@ class WarmTransfer:
         bridge.hold(self.caller, None)
         bridge.join()
         elapsed = time.monotonic() - self._t0
-        self._emit({"event": "transfer_attempt", "agent": agent.id, "result": "answered",
-                    "answered_after_s": round(attempt.answered_after_s, 3)})
+        self._emit(TransferAttemptEvent(agent=agent.id, result="answered",
+                                        answered_after_s=round(attempt.answered_after_s, 3)))
         self._set(State.BRIDGED, agent=agent.id, time_to_bridge_s=round(elapsed, 3))
         if self._transcribe is not None:
             for label, who in ((self.caller, "caller"), (leg, "agent")):
@@ -328,7 +329,7 @@ class WarmTransfer:
     def _line(self, agent_id: str, speaker: str):
         def on_text(text: str, start: float, end: float) -> None:
             self._desktop.transcript(agent_id, self.call_id, speaker, text)
-            self._emit({"event": "live_transcript", "speaker": speaker, "text": text})
+            self._emit(LiveTranscriptEvent(speaker=speaker, text=text))
 
         return on_text
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from calls.events import CallEvent, DtmfEvent, NoInputEvent, TurnEvent, event_from_json
+from calls.outcome import Outcome
 from routing.policy import Policy, Signals, decide
 
 
@@ -51,23 +53,26 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def replay(events: Iterable[Mapping[str, Any]], policy: Policy) -> tuple[str | None, int | None]:
-    """(reason, turn index) of the first transfer ``policy`` makes on this event log, else (None, None)."""
+def replay(events: Iterable[CallEvent | Mapping[str, Any]], policy: Policy) -> tuple[str | None, int | None]:
+    """(reason, turn index) of the first transfer ``policy`` makes on this event log, else (None, None).
+
+    Stored events come as their JSON; what they hold is checked here, since old calls may lack a key."""
     s = Signals()
     turn = -1
     for ev in events:
-        kind = ev.get("event")
-        if kind == "dtmf":
-            d = decide(policy, Signals(**{**s.__dict__, "dtmf": str(ev.get("digit"))}))
+        if isinstance(ev, Mapping):
+            ev = event_from_json(ev)
+        if isinstance(ev, DtmfEvent):
+            d = decide(policy, Signals(**{**s.__dict__, "dtmf": str(ev.digit)}))
             if d is not None:
                 return d.reason, max(turn, 0)
             continue
-        if kind not in ("turn", "no_input"):
+        if not isinstance(ev, (TurnEvent, NoInputEvent)):
             continue
         turn += 1
-        sig = ev.get("signals") if isinstance(ev.get("signals"), Mapping) else {}
-        if kind == "turn":
-            fr = ev.get("frustration") if isinstance(ev.get("frustration"), Mapping) else {}
+        sig = ev.signals if isinstance(ev.signals, Mapping) else {}
+        if isinstance(ev, TurnEvent):
+            fr = ev.frustration if isinstance(ev.frustration, Mapping) else {}
             raw, smooth = _num(fr.get("score")), _num(fr.get("smoothed"))
             if raw is not None:
                 s.frustration_raw.append(raw)
@@ -76,7 +81,7 @@ def replay(events: Iterable[Mapping[str, Any]], policy: Policy) -> tuple[str | N
                 s.frustration_parts.append(parts if isinstance(parts, Mapping) else {})
             # What the policy saw: the intent the dialog accepted (signals.intent); calls stored
             # before that was recorded were decided on the classifier's intent.
-            intent = sig["intent"] if "intent" in sig else ev.get("intent")
+            intent = sig["intent"] if "intent" in sig else ev.intent
             s.intent = intent if isinstance(intent, str) else None
         else:
             s.intent = None
@@ -107,7 +112,7 @@ def what_if(calls: Iterable[Mapping[str, Any]], policy: Policy) -> WhatIf:
         out.calls += 1
         before = c.get("escalation_reason")
         after, at = replay(c.get("events") or [], policy)
-        resolved = c.get("outcome") == "bot_resolved"
+        resolved = c.get("outcome") == Outcome.BOT_RESOLVED
         out.transferred_before += before is not None
         out.transferred_after += after is not None
         out.contained_before += resolved

@@ -18,6 +18,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
+from calls.outcome import Outcome
 from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE, Upsampler
 from voice.dtmf_entry import DEFAULT_TIMEOUT_S, DtmfEntryProcessor
 from voice.frames import CallerDtmfFrame
@@ -127,7 +128,7 @@ class VoiceCall:
         await self.worker.queue_frame(CallerDtmfFrame(digit=digit))
 
     @property
-    def outcome(self) -> str | None:
+    def outcome(self) -> Outcome | None:
         """Set by the reply that ended the call (bot_resolved, transferred, abandoned)."""
         return self.output.outcome
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from calls.events import CallbackRequestedEvent
+from calls.outcome import Outcome
 from voice.frames import CallerTurnFrame
 from voice.processors import Reply
 
@@ -27,13 +29,13 @@ class CallbackResponder:
     def on_turn(self, turn: CallerTurnFrame) -> Reply | None:
         text = turn.text or ""
         if _NO.search(text) and not re.search(r"\bno problem\b", text, re.I):
-            return Reply(NO_BYE, end_call=True, outcome="abandoned")
+            return Reply(NO_BYE, end_call=True, outcome=Outcome.ABANDONED)
         if _YES.search(text):
             self._on_callback()
-            return Reply(YES_BYE, end_call=True, outcome="abandoned", events=[{"event": "callback_requested"}])
+            return Reply(YES_BYE, end_call=True, outcome=Outcome.ABANDONED, events=[CallbackRequestedEvent()])
         self._asks -= 1
         if self._asks <= 0:
-            return Reply(NO_BYE, end_call=True, outcome="abandoned")
+            return Reply(NO_BYE, end_call=True, outcome=Outcome.ABANDONED)
         return Reply("Sorry, shall we call you back? Please say yes or no.")
 
     def on_dtmf(self, digit: str) -> Reply | None:

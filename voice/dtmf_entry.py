@@ -165,8 +165,7 @@ class DtmfEntryProcessor(FrameProcessor):
             return
         self._progress.note(owed=1)  # settled when the bot's turn has answered it
         frame = CallerTurnFrame(index=self._entries, start=turn.start, end=turn.end, text=turn.digits, keypad=True,
-                                detected_at=self._now)
-        frame.metadata["keypad_end"] = turn.why
+                                keypad_end=turn.why, detected_at=self._now)
         self._entries += 1
         await self.push_frame(frame)
 

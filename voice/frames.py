@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
 from pipecat.frames.frames import DataFrame, SystemFrame
+
+from calls.outcome import Outcome
 
 
 @dataclass
@@ -22,12 +25,22 @@ class CallerTurnFrame(DataFrame):
     barge_in: bool = False  # the caller started this turn while the bot was talking
     no_input: bool = False  # not speech: the caller stayed silent past the no-input timeout
     keypad: bool = False  # not speech: digits keyed in (voice.dtmf_entry), `text` already set, no ASR
+    keypad_end: str | None = None  # what ended a keyed entry: "end_key", "timeout", ... (voice.dtmf_entry)
     prosody: dict | None = None
     text: str | None = None
     asr_seconds: float | None = None
     asr_window: str | None = None  # "fitted", "fitted 15 s (why)" or "standard (why)": voice.whisper_window
     speculative: bool = False  # transcribed at a pause, before the end of the turn was declared
     detected_at: float = 0.0  # media seconds when end of turn was decided
+    # Work started for this turn before it reached its stage, taken (set back to None) there:
+    # the transcription of the pause it ended on (STT awaits it instead of transcribing again)
+    # and its prosody analysis (the bot's turn awaits it).
+    asr_task: asyncio.Future | None = field(default=None, repr=False)
+    prosody_future: asyncio.Future | None = field(default=None, repr=False)
+    asr_dropped: int | None = None  # transcriptions of this turn's pauses the caller spoke on from
+    # When the caller's last voiced frame was looked at and when the turn was declared, on the
+    # host's monotonic clock (seconds): the stages event carries them to a bench on this host.
+    mono: dict[str, float | None] = field(default_factory=dict)
     interruptible: bool = field(default=False, init=False)  # a barge-in must never drop a turn
 
 
@@ -46,6 +59,7 @@ class BotReplyEndFrame(DataFrame):
 
     reply_id: int = 0
     end_call: bool = False
+    outcome: Outcome | None = None  # how the call ends, with end_call
     interruptible: bool = field(default=False, init=False)
 
 

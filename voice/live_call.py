@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from calls.events import CallEvent, EndEvent
+from calls.outcome import Outcome
 from voice.call import VoiceCall, VoiceConfig
 from voice.playout import CallPlayout, MediaClock
 from voice.processors import Responder
@@ -21,22 +23,23 @@ async def run_call(
     call,
     engine,
     responder: Responder,
-    on_event: Callable[[dict], None],
+    on_event: Callable[[CallEvent], None],
     config: VoiceConfig | None = None,
-    on_transfer: Callable[[object], Awaitable[str]] | None = None,
+    on_transfer: Callable[[object], Awaitable[Outcome | str]] | None = None,
     prompts=None,
-) -> str:
+) -> Outcome | str:
     """Talk with the caller until either side hangs up, or hand over; returns how the call ended.
 
     When the bot's part ends in a transfer and `on_transfer` is given, the call is handed to it as
     soon as the hand-off line is queued: the agent's phone rings while the caller hears the line,
     and hold audio follows it without a gap. Its return value is the call's outcome.
+    An Outcome, or the transport's end reason (`call.end_reason`) when the line dropped.
     """
     clock = MediaClock()
     playout = CallPlayout(call, clock, 8000)
     vc = VoiceCall(engine.models, prompts or engine.prompts, responder, playout, clock, on_event, config)
     await vc.start()
-    outcome = "caller_hung_up"
+    outcome: Outcome | str = Outcome.CALLER_HUNG_UP
 
     async def keys() -> None:
         while True:
@@ -49,7 +52,7 @@ async def run_call(
     try:
         while True:
             if vc.hangup_requested.is_set():
-                if vc.outcome == "transferred" and on_transfer is not None:
+                if vc.outcome == Outcome.TRANSFERRED and on_transfer is not None:
                     handover = True
                     break
                 # Hang up once the goodbye has played out, and a moment later: the caller's jitter
@@ -61,7 +64,7 @@ async def run_call(
                 elif drained_at is None:
                     drained_at = now
                 elif now - drained_at >= HANGUP_GRACE_S:
-                    outcome = vc.outcome or "bot_resolved"
+                    outcome = vc.outcome or Outcome.BOT_RESOLVED
                     await call.hangup()
                     break
             frame = await call.read_frame()
@@ -78,5 +81,5 @@ async def run_call(
         finishing = asyncio.create_task(vc.finish())
         outcome = await on_transfer(call)
         await finishing
-    on_event({"event": "end", "outcome": outcome})
+    on_event(EndEvent(outcome=outcome))
     return outcome

@@ -36,13 +36,15 @@ from voice.frames import (
     CallerTurnFrame,
 )
 from voice.playout import MediaClock, Playout
+from calls.events import BotEvent, CallEvent, DtmfEvent, NoInputEvent, StagesEvent, TurnEvent
 from calls.expectation import Expectation
+from calls.outcome import Outcome
 from voice.asr_prompts import prompt_for
 from voice.endpointing import TurnEvidence, answer_pending, transcript_complete
 from voice.smart_turn import WINDOW_S
 from voice.turns import SpeechStarted, TurnConfig, TurnDetector, TurnEnded, TurnPaused, TurnResumed
 
-EventSink = Callable[[dict], None]
+EventSink = Callable[[CallEvent], None]
 
 
 class Progress:
@@ -269,14 +271,14 @@ class TurnTakingProcessor(FrameProcessor):
                 barge_in=self._barge_in,
                 detected_at=self._clock.now,
             )
-            frame.metadata["mono"] = {"end_seen": self._seen_at(ev.end), "detected": round(time.monotonic(), 4)}
-            frame.metadata["asr_dropped"] = self._dropped_this_turn
+            frame.mono = {"end_seen": self._seen_at(ev.end), "detected": round(time.monotonic(), 4)}
+            frame.asr_dropped = self._dropped_this_turn
             self._dropped_this_turn = 0
             if self._spec is not None:  # no speech since that pause: its audio is this turn's
                 frame.speculative = True
-                frame.metadata["asr_task"] = self._spec.task
+                frame.asr_task = self._spec.task
                 if self._spec.follow is not None and self._analyse is not None:
-                    frame.metadata["prosody_future"] = self._spec.follow
+                    frame.prosody_future = self._spec.follow
                 self._spec = None
             await self.push_frame(frame)
             self._barge_in = False
@@ -304,8 +306,8 @@ class ProsodyProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
-        if isinstance(frame, CallerTurnFrame) and not frame.keypad and "prosody_future" not in frame.metadata:
-            frame.metadata["prosody_future"] = self.analyse(frame.audio, frame.voiced)
+        if isinstance(frame, CallerTurnFrame) and not frame.keypad and frame.prosody_future is None:
+            frame.prosody_future = self.analyse(frame.audio, frame.voiced)
         await self.push_frame(frame, direction)
 
 
@@ -313,9 +315,10 @@ class ProsodyProcessor(FrameProcessor):
 class Reply:
     text: str
     end_call: bool = False
-    outcome: str | None = None  # how the call ends, when end_call: bot_resolved, transferred, abandoned
-    turn_fields: dict = field(default_factory=dict)  # keys added to the "turn" event (intent, frustration...)
-    events: list[dict] = field(default_factory=list)  # events after the turn (decision, summary)
+    outcome: Outcome | None = None  # how the call ends, when end_call: bot_resolved, transferred, abandoned
+    # Keys the responder adds to the turn's (or the silence's) event: intent, frustration, signals...
+    turn_fields: dict = field(default_factory=dict)
+    events: list[CallEvent] = field(default_factory=list)  # events after the turn (decision, summary)
 
 
 class Responder(Protocol):
@@ -352,7 +355,7 @@ class BotTurnProcessor(FrameProcessor):
             await self._speak(self._responder.greeting(), owed=False)
             return
         if isinstance(frame, CallerTurnFrame):
-            fut = frame.metadata.pop("prosody_future", None)
+            fut, frame.prosody_future = frame.prosody_future, None
             if fut is not None:
                 p = prosody_mod.with_transcript(await fut, frame.text or "")
                 frame.prosody = self._voice.judge(p).to_dict()
@@ -360,23 +363,16 @@ class BotTurnProcessor(FrameProcessor):
             t0 = time.perf_counter()
             if frame.no_input:
                 reply = self._responder.on_turn(frame)
-                self._emit({"event": "no_input", "at": round(frame.detected_at, 2),
-                            **(reply.turn_fields if reply is not None else {})})
+                self._emit(NoInputEvent.from_json({"at": round(frame.detected_at, 2),
+                                                   **(reply.turn_fields if reply is not None else {})}))
             elif frame.text:
                 reply = self._responder.on_turn(frame)
             nlu_seconds = time.perf_counter() - t0
             if frame.text and not frame.no_input:
-                event = {
-                    "event": "turn",
-                    "index": frame.index,
-                    "start": round(frame.start, 2),
-                    "end": round(frame.end, 2),
-                    "text": frame.text,
-                    "prosody": frame.prosody,
-                }
-                if reply is not None:
-                    event.update(reply.turn_fields)
-                self._emit(event)
+                # The responder's fields may override the transcript (a masked PIN): merged as a dict.
+                fields = {"index": frame.index, "start": round(frame.start, 2), "end": round(frame.end, 2),
+                          "text": frame.text, "prosody": frame.prosody}
+                self._emit(TurnEvent.from_json({**fields, **(reply.turn_fields if reply is not None else {})}))
                 await self.push_frame(frame)
             if reply is not None:
                 await self._answer(reply, frame, nlu_seconds)
@@ -384,7 +380,7 @@ class BotTurnProcessor(FrameProcessor):
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
         if isinstance(frame, CallerDtmfFrame):
-            self._emit({"event": "dtmf", "digit": frame.digit})
+            self._emit(DtmfEvent(digit=frame.digit))
             reply = self._responder.on_dtmf(frame.digit)
             if reply is not None:
                 # A key press the bot answers cuts it short: the TTS stops, then the output.
@@ -408,9 +404,7 @@ class BotTurnProcessor(FrameProcessor):
             self._progress.note(owed=1)  # settled once its end reaches the output
         await self.push_frame(BotReplyStartFrame(reply_id=rid, text=reply.text, turn=turn, nlu_seconds=nlu_seconds))
         await self.push_frame(TTSSpeakFrame(reply.text))
-        end = BotReplyEndFrame(reply_id=rid, end_call=reply.end_call)
-        end.metadata["outcome"] = reply.outcome
-        await self.push_frame(end)
+        await self.push_frame(BotReplyEndFrame(reply_id=rid, end_call=reply.end_call, outcome=reply.outcome))
 
 
 @dataclass
@@ -437,24 +431,23 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_seconds: float | None,
-                 audio_at: float) -> dict:
+                 audio_at: float) -> StagesEvent:
     """Where one reply's wait went, from the pipeline's own trace (media time where it is a wait
     on the caller's clock, wall time where it is compute). tts_first_ms is 0 for a cached prompt."""
-    return {
-        "event": "stages",
-        "turn": turn.index,
-        "end_of_turn_ms": _ms(turn.detected_at - turn.end),  # last voiced frame → end of turn declared
-        "asr_ms": _ms(turn.asr_seconds),
-        "asr_speculative": turn.speculative,
-        "asr_window": turn.asr_window,
-        "asr_dropped": turn.metadata.get("asr_dropped"),  # transcriptions of pauses the caller spoke on from
-        "nlu_ms": _ms(nlu_seconds),
-        "tts_first_chunk_ms": _ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
-        "speech_end_to_audio_ms": _ms(audio_at - turn.end),  # media time, inside the service
+    return StagesEvent(
+        turn=turn.index,
+        end_of_turn_ms=_ms(turn.detected_at - turn.end),  # last voiced frame → end of turn declared
+        asr_ms=_ms(turn.asr_seconds),
+        asr_speculative=turn.speculative,
+        asr_window=turn.asr_window,
+        asr_dropped=turn.asr_dropped,  # transcriptions of pauses the caller spoke on from
+        nlu_ms=_ms(nlu_seconds),
+        tts_first_chunk_ms=_ms(tts_first_seconds if tts_first_seconds is not None else 0.0),
+        speech_end_to_audio_ms=_ms(audio_at - turn.end),  # media time, inside the service
         # The same moments on the host's monotonic clock (seconds), with the first audio handed to
         # the transport, so a bench on this host can place them between its own wire times.
-        "mono": {**turn.metadata.get("mono", {}), "audio_queued": round(time.monotonic(), 4)},
-    }
+        mono={**turn.mono, "audio_queued": round(time.monotonic(), 4)},
+    )
 
 
 class CallOutputProcessor(FrameProcessor):
@@ -485,7 +478,7 @@ class CallOutputProcessor(FrameProcessor):
         self.reply_latencies: list[float] = []  # end of caller speech → first bot audio, media s
         self.asr_seconds: list[float] = []  # wall seconds Whisper took per turn
         self._last_turn_end: float | None = None
-        self.outcome: str | None = None  # set by the reply that ends the call
+        self.outcome: Outcome | None = None  # set by the reply that ends the call
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -537,7 +530,7 @@ class CallOutputProcessor(FrameProcessor):
                 cur.done = True
                 cur.end_call = frame.end_call
                 if frame.end_call:
-                    self.outcome = frame.metadata.get("outcome")
+                    self.outcome = frame.outcome
                     if self._on_hangup is not None:
                         self._on_hangup()
             return
@@ -579,13 +572,8 @@ class CallOutputProcessor(FrameProcessor):
             if not r.done and not r.interrupted:
                 continue
             r.reported = True
-            ev = {
-                "event": "bot",
-                "start": round(r.start, 2) if r.start is not None else None,
-                "text": r.text,
-                "interrupted": r.interrupted,
-            }
-            self._emit(ev)
+            self._emit(BotEvent(start=round(r.start, 2) if r.start is not None else None, text=r.text,
+                                interrupted=r.interrupted))
 
     def finish(self) -> None:
         """End of call: every reply not yet reported is reported as it stands."""

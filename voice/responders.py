@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from calls.outcome import Outcome
 from voice.frames import CallerTurnFrame
 from voice.processors import Reply
 
@@ -26,7 +27,7 @@ class EchoResponder:
         if not text:
             return None
         if _BYE.search(text):
-            return Reply(self.prompts["goodbye"], end_call=True, outcome="bot_resolved")
+            return Reply(self.prompts["goodbye"], end_call=True, outcome=Outcome.BOT_RESOLVED)
         return Reply(f"Okay. You said: {text.rstrip('.?!')}.")
 
     def on_dtmf(self, digit: str) -> Reply | None:

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from calls.events import CallEvent, EndEvent
+from calls.outcome import Outcome
 from telephony import g711
 from voice.audio import FRAME_MS, TELEPHONE_RATE
 from voice.playout import MediaClock, RecordedPlayout
@@ -72,11 +74,11 @@ class NoiseFeed(Protocol):
 
 @dataclass
 class ScriptedCallResult:
-    events: list[dict]
+    events: list[CallEvent]
     lines: list[FedLine]
     bot_audio: list[tuple[float, float]]  # (start, end) of each chunk of bot audio played
     bot_texts: list[str]
-    outcome: str
+    outcome: Outcome | str
     duration: float
     ended_by: str  # "bot", "caller", "turn_cap", "time_cap", "no_reply"
 
@@ -127,14 +129,14 @@ class _RecordingResponder:
 async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFeed | None = None,
                    gap: Callable[[], float] = lambda: 0.5, max_lines: int = 12, max_seconds: float = 150.0,
                    reply_timeout: float = 20.0, config: "VoiceConfig | None" = None,
-                   on_event: Callable[[dict], None] | None = None) -> ScriptedCallResult:
+                   on_event: Callable[[CallEvent], None] | None = None) -> ScriptedCallResult:
     """One call: the greeting, then the caller's lines, each `gap()` s after the bot went quiet."""
     from voice.call import VoiceCall, VoiceConfig
 
     config = config or VoiceConfig()
-    events: list[dict] = []
+    events: list[CallEvent] = []
 
-    def emit(ev: dict) -> None:
+    def emit(ev: CallEvent) -> None:
         events.append(ev)
         if on_event:
             on_event(ev)
@@ -152,12 +154,12 @@ async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFe
     answered = 0  # bot replies the caller has answered (the greeting is the first)
     gap_until: float | None = None
     last_line_end = 0.0
-    outcome, ended_by = "caller_hung_up", "caller"
+    outcome, ended_by = Outcome.CALLER_HUNG_UP, "caller"
 
     while True:
         now = clock.now
         if call.hangup_requested.is_set() and playout.playing_until() <= now:
-            outcome, ended_by = call.outcome or "bot_resolved", "bot"
+            outcome, ended_by = call.outcome or Outcome.BOT_RESOLVED, "bot"
             break
         if now >= max_seconds:
             ended_by = "time_cap"
@@ -210,6 +212,6 @@ async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFe
         await call.settle()
     duration = clock.now
     await call.finish()
-    emit({"event": "end", "outcome": outcome})
+    emit(EndEvent(outcome=outcome))
     return ScriptedCallResult(events, lines, [(round(s, 3), round(e, 3)) for s, e in playout.spans], list(bot.texts),
                               outcome, duration, ended_by)

@@ -72,7 +72,7 @@ class SharedWhisperSTTService(STTService):
             await FrameProcessor.process_frame(self, frame, direction)
             text_parts: list[str] = []
             self._last_asr_seconds = self._last_asr_window = None
-            task = frame.metadata.pop("asr_task", None)
+            task, frame.asr_task = frame.asr_task, None
             audio = frame.audio.astype(np.int16).tobytes()
             source = self._from_speculation(task, audio) if task is not None else self.run_stt(audio)
             async for out in source:

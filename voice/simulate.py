@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from calls.events import CallEvent, EndEvent
+from calls.outcome import Outcome
 from voice.audio import FRAME_MS, TELEPHONE_RATE, Audio, frames, telephone_band
 from voice.call import VoiceCall, VoiceConfig
 from voice.models import SpeechModels
@@ -28,10 +30,10 @@ MAX_WAIT_AFTER_RECORDING_S = 15.0
 
 @dataclass
 class SimulationResult:
-    events: list[dict] = field(default_factory=list)
+    events: list[CallEvent] = field(default_factory=list)
     bot_audio: np.ndarray | None = None
     out_rate: int = TELEPHONE_RATE
-    outcome: str = ""
+    outcome: Outcome | str = ""
     reply_latencies: list[float] = field(default_factory=list)
     barge_in_latencies: list[float] = field(default_factory=list)
     asr_seconds: list[float] = field(default_factory=list)
@@ -46,14 +48,14 @@ async def simulate(
     *,
     fast: bool = True,
     config: VoiceConfig | None = None,
-    on_event: Callable[[dict], None] | None = None,
+    on_event: Callable[[CallEvent], None] | None = None,
     keys: list[tuple[float, str]] = (),
 ) -> SimulationResult:
     """``keys``: (media seconds, key) the caller presses, as `ivr call --dtmf` would."""
     result = SimulationResult()
     config = config or VoiceConfig()
 
-    def emit(ev: dict) -> None:
+    def emit(ev: CallEvent) -> None:
         result.events.append(ev)
         if on_event:
             on_event(ev)
@@ -86,10 +88,10 @@ async def simulate(
             if delay > 0:
                 await asyncio.sleep(delay)
 
-    outcome = "caller_hung_up"
+    outcome = Outcome.CALLER_HUNG_UP
     for f in frame_list:
         if call.hangup_requested.is_set() and playout.playing_until() <= clock.now:
-            outcome = call.outcome or "bot_resolved"
+            outcome = call.outcome or Outcome.BOT_RESOLVED
             break
         await feed(f)
     else:
@@ -103,7 +105,7 @@ async def simulate(
             await feed(silence)
             waited += FRAME_MS / 1000
         if call.hangup_requested.is_set():
-            outcome = call.outcome or "bot_resolved"
+            outcome = call.outcome or Outcome.BOT_RESOLVED
     duration = max(audio.duration, clock.now)
     await call.finish()
     result.outcome = outcome
@@ -112,5 +114,5 @@ async def simulate(
     result.barge_in_latencies = list(call.output.barge_in_latencies)
     result.asr_seconds = list(call.output.asr_seconds)
     result.tts_first_chunk_seconds = list(call.tts.first_chunk_seconds)
-    emit({"event": "end", "outcome": outcome})
+    emit(EndEvent(outcome=outcome))
     return result

@@ -13,6 +13,8 @@ from typing import Any, Callable, Mapping
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from calls.events import BotEvent, CallEvent, DecisionEvent, SurveyEvent, TransferAttemptEvent, TurnEvent
+
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 _LATENCY_BUCKETS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0)
 _TRANSFER_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300)
@@ -49,35 +51,34 @@ class CallMetrics:
             self.active.dec()
         self.outcomes.labels(outcome).inc()
 
-    def event(self, call_id: str, ev: Mapping[str, Any]) -> None:
+    def event(self, call_id: str, ev: CallEvent) -> None:
         """One call event, as the call emits it."""
         st = self._calls.get(call_id)
         if st is None:
             return
-        kind = ev.get("event")
-        if kind == "turn":
+        if isinstance(ev, TurnEvent):
             self.turns.inc()
-            st["turn_end"] = ev.get("end")
-            fr = ev.get("frustration")
+            st["turn_end"] = ev.end
+            fr = ev.frustration
             if isinstance(fr, Mapping) and isinstance(fr.get("smoothed"), (int, float)):
                 st["frustration"] = float(fr["smoothed"])
-        elif kind == "bot" and isinstance(ev.get("start"), (int, float)) and isinstance(st["turn_end"], (int, float)):
-            gap = float(ev["start"]) - float(st["turn_end"])
+        elif isinstance(ev, BotEvent) and isinstance(ev.start, (int, float)) and isinstance(st["turn_end"], (int, float)):
+            gap = float(ev.start) - float(st["turn_end"])
             st["turn_end"] = None  # one reply per turn
             if gap >= 0:
                 self.response.observe(gap)
-        elif kind == "decision" and st["decided"] is None:
+        elif isinstance(ev, DecisionEvent) and st["decided"] is None:
             st["decided"] = self.clock()
-            self.escalations.labels(str(ev.get("reason") or "unknown")).inc()
+            self.escalations.labels(str(ev.reason or "unknown")).inc()
             if st["frustration"] is not None:
                 self.frustration.observe(st["frustration"])
-        elif kind == "transfer_attempt":
-            result = str(ev.get("result") or "unknown")
+        elif isinstance(ev, TransferAttemptEvent):
+            result = str(ev.result or "unknown")
             self.attempts.labels(result).inc()
             if result == "answered" and st["decided"] is not None:
                 self.to_transfer.observe(self.clock() - st["decided"])
-        elif kind == "survey" and isinstance(ev.get("score"), int):
-            self.survey.observe(ev["score"])
+        elif isinstance(ev, SurveyEvent) and isinstance(ev.score, int):
+            self.survey.observe(ev.score)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -107,15 +107,17 @@ async def run_ours(engine, script: Script) -> dict:
         fast=False,
         on_event=lambda ev: captured.setdefault("events", []).append(ev),
     )
-    starts = [e["start"] for e in result.events if e["event"] == "bot" and e.get("start") is not None]
+    from calls.events import BotEvent, TurnEvent
+
+    starts = [e.start for e in result.events if isinstance(e, BotEvent) and e.start is not None]
     lat = _latencies(script.ends, starts)
-    heard = " ".join(e["text"] for e in result.events if e["event"] == "turn")
+    heard = " ".join(e.text for e in result.events if isinstance(e, TurnEvent))
     return {
         "name": "ivr (webrtcvad turns, shared tiny.en beam 5, shared Piper, prompt cache)",
         "end_of_speech_to_first_audio_ms": _summary(lat),
         "asr_ms": _summary(result.asr_seconds),
         "tts_first_chunk_ms": _summary(result.tts_first_chunk_seconds),
-        "turns": sum(e["event"] == "turn" for e in result.events),
+        "turns": sum(isinstance(e, TurnEvent) for e in result.events),
         "wer": round(wer(" ".join(script.lines), heard), 3),
     }, result
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import jiwer
 
+from calls.outcome import Outcome
 from ivr.tools.caller_script import CallerSpec, has_pause, parse_line, plain_text
 from voice.scripted_caller import FedLine
 from voice.wer import normalise
@@ -19,7 +20,7 @@ from voice.wer import normalise
 CUT_TOLERANCE_S = 0.3  # a turn ending this close to the line's last sound ended with it (VAD tails)
 MATCH_SLACK_S = 0.5  # a turn belongs to the line it overlaps most, with this slack at each side
 SUCCESS = ("found", "sent", "told", "answered")
-BOT_ENDED = ("bot_resolved", "abandoned")
+BOT_ENDED = (Outcome.BOT_RESOLVED, Outcome.ABANDONED)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ def need_met(spec: CallerSpec, steps: list[dict]) -> bool:
 def routed(spec: CallerSpec, outcome: str, decision: dict | None, steps: list[dict]) -> tuple[bool, str]:
     """(right, why not)."""
     if spec.expect.handoff:
-        if outcome != "transferred" or decision is None:
+        if outcome != Outcome.TRANSFERRED or decision is None:
             return False, f"not transferred ({outcome})"
         reason = decision.get("reason")
         if reason not in spec.expect.reasons:
@@ -157,7 +158,7 @@ def routed(spec: CallerSpec, outcome: str, decision: dict | None, steps: list[di
         if reason == "sensitive_intent" and got != spec.intent:
             return False, f"transferred as {got}"
         return True, ""
-    if outcome == "transferred":
+    if outcome == Outcome.TRANSFERRED:
         return False, f"transferred for {(decision or {}).get('reason')}"
     if not need_met(spec, steps):
         return False, f"need not met ({outcome})"

@@ -77,7 +77,8 @@ async def run_one(spec: CallerSpec, engine, renderer, babble) -> tuple[CallScore
     result = await run_call(engine.models, engine.prompts, responder, caller, noise=noise,
                             gap=lambda: rng.uniform(*GAP_S))
     steps = responder.dialog.summary().to_dict()["steps"]
-    score = score_call(spec, result.events, result.lines, result.bot_audio, result.outcome, steps)
+    events = [e.to_json() for e in result.events]  # scored as stored: the metrics read the wire format
+    score = score_call(spec, events, result.lines, result.bot_audio, result.outcome, steps)
     detail = {"ended_by": result.ended_by, "media_s": round(result.duration, 1), "bot": result.bot_texts,
               "said": caller.said, "steps": steps,
               "bot_audio": result.bot_audio}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
 
+from calls.events import BotEvent, CallEvent, DecisionEvent, EndEvent, TurnEvent
 from ivr.startup import CACHE_HELP
 
 
@@ -84,13 +86,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             responder.set_policy(policy)
         call_id = store.call_started(f"simulate:{args.wav}", args.caller_id)
 
-    def on_event(ev: dict) -> None:
+    def on_event(ev: CallEvent) -> None:
         # Transcripts are shown with card numbers masked, like everything the service stores.
-        if store is not None and ev.get("event") != "end":
-            if ev.get("event") == "decision":
-                ev = {**ev, "policy_version": version}
+        if store is not None and not isinstance(ev, EndEvent):
+            if isinstance(ev, DecisionEvent):
+                ev = dataclasses.replace(ev, policy_version=version)
             store.record_event(call_id, ev)
-        print(redact(json.dumps(ev) if args.json else _human(ev)), flush=True)
+        print(redact(json.dumps(ev.to_json()) if args.json else _human(ev)), flush=True)
 
     result = None
     try:
@@ -108,7 +110,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         )
     finally:
         if store is not None:
-            from store import OUTCOMES
+            from calls.outcome import OUTCOMES
 
             outcome = result.outcome if result is not None else None
             store.call_ended(call_id, outcome if outcome in OUTCOMES else None, abruptly=outcome is None)
@@ -118,12 +120,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _human(ev: dict) -> str:
-    kind = ev["event"]
-    if kind == "turn":
-        return f"[{ev['start']:6.2f}-{ev['end']:6.2f}] caller: {ev['text']}"
-    if kind == "bot":
-        flag = " (interrupted)" if ev.get("interrupted") else ""
-        start = ev.get("start")
-        return f"[{start if start is not None else float('nan'):6.2f}] bot: {ev['text']}{flag}"
-    return f"-- {kind}: {ev.get('outcome', '')}"
+def _human(ev: CallEvent) -> str:
+    if isinstance(ev, TurnEvent):
+        return f"[{ev.start:6.2f}-{ev.end:6.2f}] caller: {ev.text}"
+    if isinstance(ev, BotEvent):
+        flag = " (interrupted)" if ev.interrupted else ""
+        start = ev.start
+        return f"[{start if start is not None else float('nan'):6.2f}] bot: {ev.text}{flag}"
+    return f"-- {ev.type}: {ev.outcome if isinstance(ev, EndEvent) else ''}"

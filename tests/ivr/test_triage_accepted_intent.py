@@ -34,7 +34,7 @@ def say(bot, *lines, keypad=False):
         replies.append(reply)
         events.append({"event": "turn", "index": i, "text": line, **reply.turn_fields})
         for ev in reply.events:
-            events.append(ev)
+            events.append(ev.to_json())  # as stored: the replay reads the wire format
     return replies, events
 
 

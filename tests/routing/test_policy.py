@@ -2,6 +2,7 @@
 
 import pytest
 
+from calls.events import DecisionEvent
 from routing.policy import REASONS, Policy, PolicyError, Signals, decide, load_policy
 
 
@@ -51,7 +52,7 @@ def test_each_rule_trips_with_its_reason(signals, reason):
     d = decide(P, signals)
     assert d is not None and d.action == "transfer" and d.reason == reason and d.reason in REASONS
     assert d.rule and d.policy_version == P.version
-    assert d.to_event()["event"] == "decision"
+    assert isinstance(d.to_event(), DecisionEvent) and d.to_event().to_json()["event"] == "decision"
 
 
 @pytest.mark.parametrize(

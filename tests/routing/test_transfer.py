@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calls.events import TransferAttemptEvent, TransferEvent
 from routing.hold_audio import hold_loop, longest_silence_s
 from routing.transfer import State, TransferConfig, WarmTransfer, summary_headers
 from telephony import AdmissionConfig, EndpointConfig, SipEndpoint, TimingConfig
@@ -152,7 +153,7 @@ def test_hold_audio_has_no_dead_air():
 async def test_answered_whisper_then_bridge_both_ways():
     result, events, desk, pool, caller_heard, agent_heard, headers = await scenario("answers")
     assert result.state == State.DONE and result.agent_id == "alice"
-    assert [e["state"] for e in events if e["event"] == "transfer"][:4] == ["hold", "ringing", "whisper", "bridged"]
+    assert [e.state for e in events if isinstance(e, TransferEvent)][:4] == ["hold", "ringing", "whisper", "bridged"]
     # The screen pop went out as the phone started ringing, with the summary in it.
     assert desk.pops and desk.pops[0][0] == "alice" and desk.pops[0][1]["paragraph"] == SUMMARY["paragraph"]
     agent = np.concatenate(agent_heard)
@@ -166,7 +167,7 @@ async def test_answered_whisper_then_bridge_both_ways():
     # The caller heard hold audio (no dead air over 300 ms) and then the agent's 1000 Hz.
     heard_from = int(np.flatnonzero(np.abs(caller) > 500)[0])
     assert heard_from < 8000  # hold audio within a second of the transfer starting
-    bridged = next(e for e in events if e.get("state") == "bridged")["time_to_bridge_s"]
+    bridged = next(e for e in events if isinstance(e, TransferEvent) and e.state == "bridged").time_to_bridge_s
     assert longest_silence_s(caller[heard_from : heard_from + int(bridged * 8000)]) <= 0.3
     assert any(abs(dominant_hz(caller[i : i + 4000]) - 1000) < 30 for i in range(0, len(caller) - 4000, 2000))
     assert ("alice", "wrap_up") in pool.released
@@ -175,32 +176,32 @@ async def test_answered_whisper_then_bridge_both_ways():
 async def test_unavailable_agent_phone_then_back_to_bot():
     result, events, desk, pool, *_ = await scenario("busy")  # the phone answers 503: at capacity
     assert result.state == State.BACK_TO_BOT
-    assert [e["result"] for e in events if e["event"] == "transfer_attempt"] == ["unavailable"]
+    assert [e.result for e in events if isinstance(e, TransferAttemptEvent)] == ["unavailable"]
     assert ("alice", "available") in pool.released
 
 
 async def test_no_answer_rings_out_then_back_to_bot():
     result, events, *_ = await scenario("no_answer", ring_timeout=1.0)
     assert result.state == State.BACK_TO_BOT
-    assert [e["result"] for e in events if e["event"] == "transfer_attempt"] == ["no_answer"]
+    assert [e.result for e in events if isinstance(e, TransferAttemptEvent)] == ["no_answer"]
 
 
 async def test_agent_hangs_up_during_whisper():
     result, events, *_ = await scenario("hangs_up_in_whisper")
     assert result.state == State.BACK_TO_BOT
-    assert "agent_hung_up" in [e["result"] for e in events if e["event"] == "transfer_attempt"]
+    assert "agent_hung_up" in [e.result for e in events if isinstance(e, TransferAttemptEvent)]
 
 
 async def test_caller_hangs_up_while_agent_rings():
     cancels = []
     result, events, *_ = await scenario("no_answer", caller_hangs_up_after=0.8, ring_timeout=10, cancels=cancels)
     assert result.state == State.ABANDONED
-    assert [e["result"] for e in events if e["event"] == "transfer_attempt"] == ["cancelled"]
+    assert [e.result for e in events if isinstance(e, TransferAttemptEvent)] == ["cancelled"]
     assert len(cancels) == 1  # the CANCEL reached the agent's phone
 
 
 async def test_refer_with_replaces_hands_the_caller_phone_to_the_agent():
     result, events, desk, pool, caller_heard, agent_heard, headers = await scenario("refer", refer=True)
-    states = [e["state"] for e in events if e["event"] == "transfer"]
+    states = [e.state for e in events if isinstance(e, TransferEvent)]
     assert result.state == State.DONE and "referring" in states and states[-1] == "done"
-    assert next(e for e in events if e.get("state") == "done")["mode"] == "refer"
+    assert next(e for e in events if isinstance(e, TransferEvent) and e.state == "done").mode == "refer"

@@ -103,7 +103,7 @@ async def test_processor_turns_an_entry_into_one_keypad_turn_and_owes_the_answer
     turns = [f for f in down if isinstance(f, CallerTurnFrame)]
     assert len(turns) == 1
     t = turns[0]
-    assert t.keypad and t.text == "456" and t.metadata["keypad_end"] == "end_key"
+    assert t.keypad and t.text == "456" and t.keypad_end == "end_key"
     assert abs(t.start - 0.2) < 1e-6 and abs(t.end - 0.8) < 1e-6  # media: the end of the frame before each key
     assert not any(isinstance(f, CallerDtmfFrame) for f in down)  # the keys went into the entry
     assert sum(isinstance(f, InputAudioRawFrame) for f in down) == 60  # audio passes untouched
@@ -115,7 +115,7 @@ async def test_processor_ends_an_entry_after_the_timeout_of_media_time():
     sent = frames_with_keys({5: "1", 10: "2"}, 60)  # last key at 0.2 s; media runs to 1.2 s
     down, _ = await run_test(proc, frames_to_send=sent)
     (turn,) = [f for f in down if isinstance(f, CallerTurnFrame)]
-    assert turn.text == "12" and turn.metadata["keypad_end"] == "timeout"
+    assert turn.text == "12" and turn.keypad_end == "timeout"
     assert abs(turn.end - 0.7) < 1e-6  # 0.5 s after the last key, not at the end of the audio
     i = down.index(turn)
     assert isinstance(down[i + 1], InputAudioRawFrame) and abs(down[i + 1].metadata["t"] - 0.68) < 1e-6

@@ -9,6 +9,7 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
+from calls.events import BotEvent, CallEvent
 from calls.expectation import Expectation
 from voice.dtmf_entry import DtmfEntryProcessor
 from voice.frames import BotReplyStartFrame, CallerDtmfFrame, CallerKeyPressedFrame, CallerTurnFrame
@@ -79,7 +80,7 @@ async def test_a_key_pressed_during_the_prompt_stops_its_playout():
     clock.now = 0.5
     playout = RecordedPlayout(clock)
     progress = Progress()
-    events: list[dict] = []
+    events: list[CallEvent] = []
     entry = DtmfEntryProcessor(lambda: ORDER, progress, playing=lambda: playout.playing_until() > clock.now)
     output = CallOutputProcessor(clock, playout, progress, events.append)
     prompt = OutputAudioRawFrame(audio=np.ones(16000, dtype=np.int16).tobytes(), sample_rate=8000, num_channels=1)
@@ -88,6 +89,6 @@ async def test_a_key_pressed_during_the_prompt_stops_its_playout():
     await run_test(Pipeline([entry, output]), frames_to_send=sent)
     assert playout.playing_until() <= clock.now + 1e-9  # 2 s prompt queued at 0.5 s: stopped at 0.5 s
     assert (playout.audio(3.0)[int(0.6 * 8000):] == 0).all()
-    (bot,) = [e for e in events if e["event"] == "bot"]
-    assert bot["interrupted"] is True
+    (bot,) = [e for e in events if isinstance(e, BotEvent)]
+    assert bot.interrupted is True
     assert progress.owed == 1  # the cut is settled; left: the entry "4" the end flushed, a bot turn's to answer

@@ -93,7 +93,7 @@ async def run_turns(samples, asr, analyse=None, expecting=None, config=CONFIG, *
 
 
 async def transcript_of(turn):
-    return (await turn.metadata["asr_task"]).text
+    return (await turn.asr_task).text
 
 
 async def test_a_finished_transcript_ends_the_turn_at_the_pause(make_caller):
@@ -136,7 +136,7 @@ async def test_a_turn_ending_at_its_pause_brings_the_prosody_started_there(make_
     turns, _ = await run_turns(phone16k(caller), asr, analyse)
     assert len(turns) == 1 and asr.cancelled == 1 and len(started) == 1
     _, audio, voiced = started[0]
-    assert await turns[0].metadata["prosody_future"] == {"n": len(turns[0].audio)}
+    assert await turns[0].prosody_future == {"n": len(turns[0].audio)}
     assert np.array_equal(audio, turns[0].audio) and np.array_equal(voiced, turns[0].voiced)
 
 
@@ -148,7 +148,7 @@ async def test_speech_resuming_drops_the_speculation(make_caller):
     turns, proc = await run_turns(phone16k(caller), asr)
     assert asr.cancelled >= 1 and proc.speculations_dropped >= 1
     assert len(turns) == 1  # one turn over both parts
-    assert turns[0].metadata["asr_dropped"] == proc.speculations_dropped  # the stages trace counts them
+    assert turns[0].asr_dropped == proc.speculations_dropped  # the stages trace counts them
     assert turns[0].end > caller.segments[1].start
     assert await transcript_of(turns[0]) == "My order number is four five six."
 

@@ -1,9 +1,9 @@
-"""What-if replays (pure) and the Prometheus exposition of one worker's calls."""
+"""What-if replays (pure): stored events, as the store gives them, and typed ones."""
 
 from __future__ import annotations
 
+from calls.events import DtmfEvent, TurnEvent, event_from_json
 from routing.policy import Policy
-from web.prometheus import CallMetrics
 from routing.whatif import replay, what_if
 
 
@@ -57,24 +57,8 @@ def test_what_if_counts_and_lists_the_calls_that_change():
     assert out["containment_after"] == 1.0
 
 
-def test_metrics_exposition_counts_calls_escalations_and_latency():
-    now = [100.0]
-    m = CallMetrics(clock=lambda: now[0])
-    m.call_started("x")
-    m.event("x", {"event": "turn", "end": 3.0, "frustration": {"score": 0.7, "smoothed": 0.66}})
-    m.event("x", {"event": "bot", "start": 3.42})
-    m.event("x", {"event": "decision", "reason": "frustration"})
-    now[0] = 112.0
-    m.event("x", {"event": "transfer_attempt", "result": "answered"})
-    m.event("x", {"event": "survey", "score": 4})
-    m.call_ended("x", "transferred")
-    m.event("ghost", {"event": "decision", "reason": "dtmf"})  # an unknown call is ignored
-    text = m.render().decode()
-    assert "ivr_calls_total 1.0" in text and "ivr_calls_active 0.0" in text
-    assert 'ivr_call_outcomes_total{outcome="transferred"} 1.0' in text
-    assert 'ivr_escalations_total{reason="frustration"} 1.0' in text and 'reason="dtmf"' not in text
-    assert 'ivr_response_seconds_bucket{le="0.5"} 1.0' in text and 'ivr_response_seconds_bucket{le="0.4"} 0.0' in text
-    assert 'ivr_time_to_transfer_seconds_bucket{le="15.0"} 1.0' in text and 'ivr_time_to_transfer_seconds_bucket{le="10.0"} 0.0' in text
-    assert 'ivr_frustration_at_transfer_bucket{le="0.7"} 1.0' in text
-    assert 'ivr_transfer_attempts_total{result="answered"} 1.0' in text
-    assert all(line.startswith(("#", "ivr_")) for line in text.splitlines() if line)
+def test_replay_takes_typed_events_as_it_takes_stored_ones():
+    stored = [turn(0.1), {"event": "bot", "text": "Sure."}, {"event": "dtmf", "digit": "0"}]
+    typed = [event_from_json(e) for e in stored]
+    assert isinstance(typed[0], TurnEvent) and isinstance(typed[2], DtmfEvent)
+    assert replay(typed, Policy()) == replay(stored, Policy()) == ("dtmf", 0)
