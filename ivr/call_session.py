@@ -19,7 +19,7 @@ import numpy as np
 from calls.events import CallEvent, DecisionEvent, EndEvent, TransferAttemptEvent, TransferEvent
 from calls.outcome import Outcome
 from ivr.logs import call_context
-from nlu.redact import redact
+from nlu.redact import redact_deep
 from routing.staffing import WRAP_UP_S, StaffedPool, skill_for
 from routing.survey import run_survey
 from routing.transfer import State, WarmTransfer
@@ -94,7 +94,7 @@ class CallSession:
             ev = dataclasses.replace(ev, policy_version=self.policy_version)
         self.store.record_event(call_id, ev)  # the store redacts card numbers itself
         self.metrics.event(call_id, ev)
-        log.info("call %s %s", call_id, redact(json.dumps(ev.to_json())))  # and so do the logs
+        log.info("call %s %s", call_id, json.dumps(redact_deep(ev.to_json())))  # and so do the logs
 
     def on_transfer_event(self, ev: CallEvent) -> None:
         """A transfer's events, recorded like any other, and its attempts (one per agent rung) too."""

@@ -9,6 +9,8 @@ little context in a summary; a leaked PAN costs a PCI incident.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from .spoken_numbers import digit_runs
 
@@ -52,3 +54,24 @@ def luhn_valid(digits: str) -> bool:
             d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
+
+
+def redact_deep(value: Any, key: str | None = None, plain_keys: frozenset[str] = frozenset()) -> Any:
+    """Every string (and every integer long enough to be a card number) in a JSON-like value,
+    redacted; floats are scores, never card numbers, and the values of `plain_keys` (identifiers
+    the caller set) are left alone.
+
+    Structural on purpose: redacting a JSON *line* read a list of scores ("[0.046, 0.508, 0.75,
+    0.9]") as the digits of a card and masked it, which broke the line's JSON.
+    """
+    if isinstance(value, str):
+        return value if key in plain_keys else redact(value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return CARD_MASK if len(str(abs(value))) >= MIN_PAN_DIGITS else value
+    if isinstance(value, Mapping):
+        return {str(k): redact_deep(v, str(k), plain_keys) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_deep(v, key, plain_keys) for v in value]
+    return redact(str(value))

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 import time
 from typing import Any, Callable, Mapping
 
-from nlu.redact import CARD_MASK, MIN_PAN_DIGITS, redact
+from nlu.redact import redact
+from nlu.redact import redact_deep as _redact_deep
 
 __all__ = ["ScreenPopHub", "Connection", "make_pop", "redact_deep"]
 
@@ -35,19 +36,8 @@ _POP_FIELDS = frozenset({"call_id", "reason", "ring_time", "ring_time_iso", "rin
 
 
 def redact_deep(value: Any, key: str | None = None) -> Any:
-    """Every string (and every integer long enough to be a card number) in a JSON-like value,
-    redacted; identifier keys (`call_id`, ...) are left alone."""
-    if isinstance(value, str):
-        return value if key in _PLAIN_KEYS else redact(value)
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        return CARD_MASK if len(str(abs(value))) >= MIN_PAN_DIGITS else value
-    if isinstance(value, Mapping):
-        return {str(k): redact_deep(v, str(k)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_deep(v, key) for v in value]
-    return redact(str(value))
+    """nlu.redact.redact_deep, with the hub's own identifier keys left alone."""
+    return _redact_deep(value, key, _PLAIN_KEYS)
 
 
 def make_pop(summary: Mapping[str, Any] | Any, *, call_id: str, reason: str | None = None,

@@ -66,7 +66,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         print(f"ivr simulate: policy: {exc}", file=sys.stderr)
         return 2
 
-    from nlu.redact import redact
+    from nlu.redact import redact, redact_deep
 
     store, call_id = None, None
     responder = engine.responder(args.bot, caller_id=args.caller_id)
@@ -92,7 +92,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             if isinstance(ev, DecisionEvent):
                 ev = dataclasses.replace(ev, policy_version=version)
             store.record_event(call_id, ev)
-        print(redact(json.dumps(ev.to_json()) if args.json else _human(ev)), flush=True)
+        print(json.dumps(redact_deep(ev.to_json())) if args.json else redact(_human(ev)), flush=True)
 
     result = None
     try:

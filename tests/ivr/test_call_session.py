@@ -10,6 +10,7 @@ import voice.live_call
 from ivr.call_session import CallSession, caller_number
 from ivr.contact_center import ContactCenter
 from routing.agents import AgentDirectory, load_agents
+from calls.events import event_from_json as ev_
 from routing.policy import Policy
 
 
@@ -57,7 +58,7 @@ class FakeMetrics:
         self.seen.append(("ended", call_id, outcome))
 
     def event(self, call_id, ev):
-        self.seen.append(("event", call_id, ev["event"]))
+        self.seen.append(("event", call_id, ev.type))
 
 
 class Bot:
@@ -81,9 +82,9 @@ def _call():
 async def test_events_are_recorded_and_the_outcome_once(cc, monkeypatch, caplog):
     async def run_call(call, engine, responder, on_event, config=None, on_transfer=None):
         assert responder.caller == "+15551234567" and cc.active == {"c1"}
-        on_event({"event": "turn", "text": "my card 4111 1111 1111 1111"})
-        on_event({"event": "decision", "action": "transfer", "reason": "dtmf", "policy_version": 1})
-        on_event({"event": "end", "outcome": "bot_resolved"})  # recorded once, by the session, below
+        on_event(ev_({"event": "turn", "text": "my card 4111 1111 1111 1111"}))
+        on_event(ev_({"event": "decision", "action": "transfer", "reason": "dtmf", "policy_version": 1}))
+        on_event(ev_({"event": "end", "outcome": "bot_resolved"}))  # recorded once, by the session, below
         logging.getLogger("ivr").info("inside the call")
         return "bot_resolved"
 
@@ -91,8 +92,8 @@ async def test_events_are_recorded_and_the_outcome_once(cc, monkeypatch, caplog)
     caplog.set_level(logging.INFO, logger="ivr")
     await cc.handle_call(_call())
     store = cc.store
-    assert [ev["event"] for _, ev in store.events] == ["turn", "decision"]
-    assert store.events[1][1]["policy_version"] == 3  # the version live now, not the bot's
+    assert [ev.type for _, ev in store.events] == ["turn", "decision"]
+    assert store.events[1][1].policy_version == 3  # the version live now, not the bot's
     assert store.ended == [("c1", "bot_resolved", False)]
     assert cc.metrics.seen[-1] == ("ended", "c1", "bot_resolved")
     assert cc.active == set() and cc.total == 1 and cc.draining() == 0
@@ -124,9 +125,9 @@ async def test_a_failed_call_is_closed_abruptly(cc, monkeypatch):
 def test_transfer_attempts_are_recorded_per_agent(cc):
     session = CallSession(cc, _call())
     session.call_id = "c1"
-    session.on_transfer_event({"event": "transfer", "state": "ringing", "agent": "alice"})
-    session.on_transfer_event({"event": "transfer_attempt", "agent": "alice", "result": "unavailable"})
-    session.on_transfer_event({"event": "transfer_attempt", "agent": "bob", "result": "answered"})  # never rung
+    session.on_transfer_event(ev_({"event": "transfer", "state": "ringing", "agent": "alice"}))
+    session.on_transfer_event(ev_({"event": "transfer_attempt", "agent": "alice", "result": "unavailable"}))
+    session.on_transfer_event(ev_({"event": "transfer_attempt", "agent": "bob", "result": "answered"}))  # never rung
     assert cc.store.attempts == [("c1", "alice")] and cc.store.finished == [("a1", "busy")]
     assert len(cc.store.events) == 3
 
@@ -135,8 +136,8 @@ def test_a_new_policy_reaches_the_next_decision(cc):
     session = CallSession(cc, _call())
     session.call_id = "c1"
     cc.store.policy_cb(4, Policy(version=4))
-    session.on_event({"event": "decision", "action": "transfer"})
-    assert cc.store.events[-1][1]["policy_version"] == 4 and cc.engine.policy == Policy(version=4)
+    session.on_event(ev_({"event": "decision", "action": "transfer"}))
+    assert cc.store.events[-1][1].policy_version == 4 and cc.engine.policy == Policy(version=4)
 
 
 def test_dispositions_are_checked_then_stored(cc):

@@ -133,7 +133,10 @@ def test_fusion_reads_the_keys_the_voice_pipeline_writes():
     p = prosody_features(d)
     assert p["pitch_median_z"] == 1.0 and p["pitch_range_z"] > 0.8 and p["energy_z"] == 1.0
     assert p["rate_z"] > 0.5 and p["pause_ratio_z"] < 0
-    assert p["voice_arousal"] > 0.1  # louder, higher, faster than this caller was (averaged with the turn before)
+    # The voice's log-odds are averaged over two turns (a state, not a spike): louder, higher,
+    # faster than this caller was, two turns running.
+    d = voice.judge(loud).to_dict()
+    assert prosody_features(d)["voice_arousal"] > 0.1
     w = FrustrationWeights.load()
     flat = w.score(turn_features(TextCues(), {}, DialogueSignals()))
     assert w.score(turn_features(TextCues(), d, DialogueSignals())) > flat + 0.05

@@ -46,3 +46,18 @@ def test_luhn():
     assert luhn_valid("4111111111111111")
     assert not luhn_valid("4111111111111112")
     assert not luhn_valid("41x1")
+
+
+def test_redacting_a_structure_masks_card_numbers_and_keeps_scores():
+    """A JSON line redacted as text read four scores as a 13-digit card and broke its JSON."""
+    import json
+
+    from nlu.redact import redact as flat, redact_deep
+
+    doc = {"event": "summary", "frustration": [0.046, 0.508, 0.75, 0.9, 0.951], "call_id": "4111111111111111",
+           "transcript": [{"text": "my card is 4111 1111 1111 1111"}], "card": 4111111111111111}
+    assert "[card number]" in flat(json.dumps(doc["frustration"]))  # what went wrong
+    out = redact_deep(doc, plain_keys=frozenset({"call_id"}))
+    assert out["frustration"] == doc["frustration"] and out["call_id"] == doc["call_id"]
+    assert out["transcript"][0]["text"] == "my card is [card number]" and out["card"] == "[card number]"
+    assert json.loads(json.dumps(out)) == out

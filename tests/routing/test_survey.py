@@ -36,7 +36,7 @@ async def test_a_key_from_1_to_5_is_the_score(monkeypatch):
     asyncio.get_running_loop().create_task(press())
     score = await survey.run_survey(leg, _speak, events.append, scores.append)
     assert score == 4 and scores == [4]
-    assert events == [{"event": "survey_started"}, {"event": "survey", "score": 4}]
+    assert [e.to_json() for e in events] == [{"event": "survey_started"}, {"event": "survey", "score": 4}]
     assert len(leg.played) == 2 and leg.cleared == 1  # the prompt, then the thanks
 
 
@@ -44,4 +44,4 @@ async def test_no_key_before_the_deadline_is_no_score(monkeypatch):
     monkeypatch.setattr(survey, "SURVEY_WAIT_S", 0.05)
     leg, events, scores = Leg(), [], []
     assert await survey.run_survey(leg, _speak, events.append, scores.append) is None
-    assert events[-1] == {"event": "survey", "score": None} and scores == [] and len(leg.played) == 1
+    assert events[-1].to_json() == {"event": "survey", "score": None} and scores == [] and len(leg.played) == 1

@@ -97,3 +97,18 @@ async def test_speech_while_the_bot_talks_is_a_barge_in(models, bot_talking):
     assert any(isinstance(f, InterruptionFrame) for f in down) is bot_talking
     turns = [f for f in down if isinstance(f, CallerTurnFrame)]
     assert len(turns) == 1 and turns[0].barge_in is bot_talking
+
+
+async def test_a_believed_digits_reading_is_what_the_dialog_gets(models):
+    """The speculative transcript heard words; its digits-only reading was believed
+    (voice.digit_reading): the turn's text is the digits, so the dialog acts on the number."""
+    import asyncio
+
+    from voice.models import Transcript
+
+    done = asyncio.get_running_loop().create_future()
+    done.set_result(Transcript("Big soul hammering, eight times.", 0.2, digits="6 0 7 8 9."))
+    turn = CallerTurnFrame(index=0, audio=np.zeros(16000, dtype=np.int16), asr_task=done)
+    down, _ = await run_test(SharedWhisperSTTService(models), frames_to_send=[turn])
+    turns = [f for f in down if isinstance(f, CallerTurnFrame)]
+    assert turns[0].text == "6 0 7 8 9."
