@@ -476,7 +476,7 @@ def run(args) -> int:
     import socket
 
     from ivr.engine import quiet_libraries
-    from ivr.tools.eval_frustration import default_cache
+    from ivr.tools.polish_corpus import default_cache
     from ivr.tools.harness import free_port, running_service
     from voice.models import ModelConfig, SpeechModels
 

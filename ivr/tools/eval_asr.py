@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ivr.tools.eval_frustration import default_cache
+from ivr.tools.polish_corpus import default_cache
 from ivr.tools.machine import describe, load
 
 ROOT = Path(__file__).resolve().parents[2]

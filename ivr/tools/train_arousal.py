@@ -157,7 +157,7 @@ def describe(samples: Sequence[VoiceSample]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ivr.tools.eval_frustration import MissingData, default_cache
+    from ivr.tools.polish_corpus import MissingData, default_cache
 
     cache = Path(getattr(args, "cache", None) or default_cache())
     out = Path(getattr(args, "out", None) or DEFAULT_MODEL_PATH)

@@ -115,7 +115,7 @@ def egemaps(samples: Sequence[VoiceSample], cache: Path | None) -> list[dict[str
 
 
 def polish(cache: Path) -> list[VoiceSample]:
-    from ivr.tools.eval_frustration import NEGATIVE, POSITIVE, load_polish
+    from ivr.tools.polish_corpus import NEGATIVE, POSITIVE, load_polish
 
     out = []
     fc = _prosody_cache(cache)
