@@ -55,3 +55,29 @@ def test_the_image_copies_every_package_the_project_installs():
     assert packages and packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
     on_disk = {p.parent.name for p in DOCKER.parent.glob("*/__init__.py")} - {"tests", "cluster", "scripts"}
     assert on_disk <= packages, f"packages not installed: {sorted(on_disk - packages)}"
+
+
+def test_every_file_a_package_reads_at_run_time_is_installed_with_it():
+    """A non-editable install (the image's `pip install .`) ships only what package-data names:
+    the panel's templates, the Alembic scripts, the models' data."""
+    import fnmatch
+    import tomllib
+
+    root = DOCKER.parent
+    doc = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = doc["tool"]["setuptools"]["package-data"]["*"]
+    include = [p.rstrip("*") for p in doc["tool"]["setuptools"]["packages"]["find"]["include"]]
+    missing = []
+    for top in include:
+        for f in (root / top).rglob("*"):
+            if not f.is_file() or "__pycache__" in f.parts:
+                continue
+            pkg = f.parent
+            while not (pkg / "__init__.py").is_file():
+                pkg = pkg.parent  # the nearest package the file belongs to
+            rel = f.relative_to(pkg).as_posix()
+            if f.suffix == ".py" and pkg == f.parent:
+                continue  # a module of the package itself
+            if not any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs):
+                missing.append(str(f.relative_to(root)))
+    assert not missing, f"not installed by a wheel: {missing}"
