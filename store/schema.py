@@ -263,3 +263,27 @@ agent_claims = Table(
     Column("worker", String(64), nullable=False, index=True),
     Column("claimed_at", UTCDateTime, nullable=False),
 )
+
+# Revision 0004: what withstands password guessing, shared by every worker.
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("scope", String(16), primary_key=True),  # "sip" (REGISTER digest) or "web" (the panel's sign-in)
+    Column("kind", String(8), primary_key=True),  # "source" (an IP address) or "user" (the name tried)
+    Column("subject", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),  # in the current window
+    Column("strikes", Integer, nullable=False, default=0),  # times it went past the threshold: the block grows
+    Column("last_at", Float, nullable=False),  # epoch seconds of the last failure
+    Column("blocked_until", Float),  # epoch seconds; a source is refused until then
+    Column("flagged_at", Float),  # epoch seconds a user went past the threshold (shown on the panel)
+)
+
+sip_credentials = Table(
+    "sip_credentials",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # the digest user name of the agent's phone
+    Column("realm", String(64), nullable=False),
+    Column("ha1_md5", String(32), nullable=False),  # MD5(user:realm:password), never the password
+    Column("ha1_sha256", String(64), nullable=False),  # SHA-256(user:realm:password), RFC 7616/8760
+    Column("updated_at", UTCDateTime, nullable=False),
+)

@@ -48,6 +48,8 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
+from .auth_guard import AuthFailures
+from .sip_credentials import SipCredentials
 from .calls import CALLBACK_STATUSES, OUTCOMES, TRANSFER_RESULTS, Calls
 from .claims import ClaimCallback, Claims
 from .db import DEFAULT_URL, is_postgres, make_engine
@@ -76,6 +78,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.accounts = Accounts(self.engine)
+        self.auth_failures = AuthFailures(self.engine)  # password guessing, counted for every worker
+        self.sip_credentials = SipCredentials(self.engine)
         self.seed_policy_path = Path(seed_policy_path)
         self.worker_id: str | None = None  # set by register_worker; written on each call row
         self._listen = listen

@@ -145,6 +145,8 @@ class SipEndpoint(UserAgent):
             if verdict is Verdict.DROP:
                 return  # a flood: no transaction, no reply
             limited = verdict is Verdict.REJECT
+        if req.method == "REGISTER" and self.registrar is not None and self.registrar.refusal(source) == "drop":
+            return  # a source caught guessing passwords: no transaction, no reply
         send = self.reply_sender(req, source)
         reliable = source.transport in STREAM
         cls = InviteServerTransaction if req.method == "INVITE" else ServerTransaction
@@ -229,7 +231,11 @@ class SipEndpoint(UserAgent):
         if not self.config.admission.allowed(source.addr[0]):
             tx.respond(self.response(req, 403))
             return
-        status, reason, extra = self.registrar.handle(req, source)
+        answer = self.registrar.handle(req, source)
+        if answer is None:  # refused silently (the source was blocked meanwhile)
+            tx.terminate()
+            return
+        status, reason, extra = answer
         tx.respond(self.response(req, status, reason, to_tag=new_tag(), extra=extra))
 
     def _options_response(self, req: SipRequest) -> SipResponse:

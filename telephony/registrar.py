@@ -1,8 +1,14 @@
-"""The registrar role: REGISTER with digest authentication (RFC 3261 §10, §22; RFC 2617).
+"""The registrar role: REGISTER with digest authentication (RFC 3261 §10, §22; RFC 7616, RFC 8760).
 
 `SipEndpoint` hands every out-of-dialog REGISTER from an allowed source to `handle()` and
-sends back the status it returns; the bindings it accepts go to the application's
-`on_register`. It holds no sockets, so it is tested with plain requests and a fake clock.
+sends back the status it returns (None: send nothing, a source being refused silently); the
+bindings it accepts go to the application's `on_register`. It holds no sockets, so it is tested
+with plain requests and a fake clock.
+
+Against the tools attackers use (SIPVicious `svwar`, `svcrack`): an unknown user is answered
+exactly as a known one (a challenge, then 403 for any answer, after the same hashing against a
+per-user HA1 made up from a secret), so names cannot be told apart; failed answers go to a
+`guard` (the store's shared counter) that refuses a source past its threshold.
 """
 
 from __future__ import annotations
@@ -13,9 +19,9 @@ import hmac
 import logging
 import secrets
 import time
-from typing import Callable
+from typing import Callable, Mapping, Protocol
 
-from .digest import digest_response, parse_digest
+from .digest import ALGORITHMS, algorithm_name, digest_response_ha1, ha1, parse_digest
 from .sip_errors import SipParseError
 from .sip_headers import parse_name_addr
 from .sip_message import SipRequest
@@ -37,13 +43,38 @@ class Registration:
     user_agent: str | None = None
 
 
-class DigestRegistrar:
-    """A registrar for `SipEndpoint(config, on_call, registrar=...)`: MD5 digest (RFC 3261 §22, RFC 2617, qop=auth).
+Credentials = Mapping[str, str]  # algorithm ("MD5", "SHA-256") → HA1 hex
 
-    Every REGISTER without valid credentials gets a 401 challenge; nonces are HMAC-signed
-    timestamps (a stale one is re-challenged with `stale=true`), and a nonce-count that does
-    not grow (a replay) is re-challenged too. The user is the To URI's user part: unknown to
-    `password_for` → 404; credentials for another user or a wrong password → 403. Expiry per RFC 3261 §10.2.1.1 (Contact `expires` param, else the Expires
+
+class AuthGuard(Protocol):
+    """Failed digest answers counted where every worker sees them (the store's `AuthFailures`)."""
+
+    def refusal(self, source: str) -> str | None:
+        """None: go on; "drop": send nothing; "forbid": 403 without looking at the credentials."""
+
+    def failed(self, user: str, source: str) -> None: ...
+
+    def succeeded(self, user: str, source: str) -> None: ...
+
+
+def credentials(user: str, realm: str, secret: str | Credentials | None) -> Credentials | None:
+    """What `credentials_for` gave, as HA1s: a plain password (the old configs) is hashed here."""
+    if secret is None or isinstance(secret, Mapping):
+        return secret
+    return {alg: ha1(user, realm, secret, alg) for alg in ALGORITHMS}
+
+
+class DigestRegistrar:
+    """A registrar for `SipEndpoint(config, on_call, registrar=...)`: digest with SHA-256 and MD5
+    (RFC 7616, RFC 8760, qop=auth; one challenge per algorithm).
+
+    `credentials_for(user)` gives the user's stored HA1s ({"MD5": ..., "SHA-256": ...}; a plain
+    password string is still taken and hashed), None for an unknown user. Every REGISTER without
+    valid credentials gets a 401 challenge; nonces are HMAC-signed timestamps (a stale one is
+    re-challenged with `stale=true`), and a nonce-count that does not grow (a replay) is
+    re-challenged too. The user is the To URI's user part; a wrong answer, credentials for another
+    user, or any answer for an unknown user → 403, all after the same work. With a `guard`, a
+    refused source gets nothing or 403 and each 403 is counted. Expiry per RFC 3261 §10.2.1.1 (Contact `expires` param, else the Expires
     header, else `default_expires`), capped at `max_expires`; below `min_expires` → 423 with
     Min-Expires; 0 removes the binding, `Contact: *` with `Expires: 0` removes all of them.
     Each accepted binding goes to `on_register(Registration)`, which may return the expiry it
@@ -53,9 +84,11 @@ class DigestRegistrar:
 
     def __init__(
         self,
-        password_for: Callable[[str], str | None],
+        credentials_for: Callable[[str], str | Credentials | None],
         on_register: Callable[[Registration], int | None] | None = None,
         *,
+        guard: AuthGuard | None = None,
+        algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
         realm: str = "ivr",
         default_expires: int = 3600,
         min_expires: int = 60,
@@ -63,7 +96,11 @@ class DigestRegistrar:
         nonce_ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.password_for = password_for
+        self.credentials_for = credentials_for
+        self.guard = guard
+        if not algorithms or any(algorithm_name(a) != a for a in algorithms):
+            raise ValueError(f"algorithms: a non-empty choice of {', '.join(ALGORITHMS)}")
+        self.algorithms = algorithms
         self.on_register = on_register
         self.realm = realm
         self.default_expires = default_expires
@@ -92,17 +129,33 @@ class DigestRegistrar:
         except ValueError:
             return None
 
-    def challenge(self, stale: bool = False) -> tuple[str, str]:
-        value = f'Digest realm="{self.realm}", nonce="{self.nonce()}", algorithm=MD5, qop="auth"'
+    def challenge(self, stale: bool = False, algorithm: str = "MD5") -> tuple[str, str]:
+        value = f'Digest realm="{self.realm}", nonce="{self.nonce()}", algorithm={algorithm}, qop="auth"'
         return "WWW-Authenticate", value + (", stale=true" if stale else "")
 
-    def check(self, auth: dict[str, str], method: str, password: str) -> bool:
+    def challenges(self, stale: bool = False) -> list[tuple[str, str]]:
+        """One WWW-Authenticate per algorithm (RFC 8760 §2.4), in `algorithms` order: MD5 first by
+        default, since many deployed phones (and sipp) read only the first challenge; clients that
+        know SHA-256 pick it from the second."""
+        return [self.challenge(stale, alg) for alg in self.algorithms]
+
+    def check(self, auth: dict[str, str], method: str, secret: str | Credentials) -> bool:
+        """Whether `auth` answers with `secret` (HA1s, or a password); the same work either way."""
         qop = auth.get("qop")
-        if qop not in ("auth", None):
-            return False
-        expected = digest_response(auth.get("username", ""), self.realm, password, method, auth.get("uri", ""),
-                                   auth["nonce"], qop, auth.get("nc", ""), auth.get("cnonce", ""))
-        return hmac.compare_digest(expected, auth.get("response", "").lower())
+        algorithm = algorithm_name(auth.get("algorithm"))
+        creds = credentials(auth.get("username", ""), self.realm, secret) or {}
+        if algorithm is None or algorithm not in creds:
+            algorithm, good = "MD5", False
+        else:
+            good = qop in ("auth", None)
+        expected = digest_response_ha1(creds.get(algorithm, "0" * 32), method, auth.get("uri", ""), auth.get("nonce", ""),
+                                       qop, auth.get("nc", ""), auth.get("cnonce", ""), algorithm)
+        return hmac.compare_digest(expected, auth.get("response", "").lower()) and good
+
+    def _decoy(self, user: str) -> Credentials:
+        """HA1s for a user who does not exist: unguessable, and the same for every request."""
+        mac = hmac.new(self._secret, b"decoy:" + user.encode(), hashlib.sha256).hexdigest()
+        return {"SHA-256": mac, "MD5": mac[:32]}
 
     # -- the request --
     def live(self, user: str) -> dict[str, int]:
@@ -113,29 +166,58 @@ class DigestRegistrar:
             del table[contact]
         return {c: max(1, round(until - now)) for c, until in table.items()}
 
-    def handle(self, req: SipRequest, source: Source) -> tuple[int, str, list[tuple[str, str]]]:
-        """(status, reason, extra headers) for a REGISTER."""
+    def refusal(self, source: Source) -> str | None:
+        """The guard's word on this source before anything is parsed: None, "drop" or "forbid"."""
+        if self.guard is None:
+            return None
+        try:
+            return self.guard.refusal(source.addr[0])
+        except Exception as exc:  # a store that is away must not stop phones registering
+            log.warning("auth guard unavailable: %s", type(exc).__name__)
+            return None
+
+    def handle(self, req: SipRequest, source: Source) -> tuple[int, str, list[tuple[str, str]]] | None:
+        """(status, reason, extra headers) for a REGISTER; None: answer nothing (a refused source)."""
+        refused = self.refusal(source)
+        if refused == "drop":
+            return None
+        if refused == "forbid":
+            return 403, "Forbidden", []
         user = req.to.uri.user
         if not user:
             return 404, "Not Found", []
-        password = self.password_for(user)
-        if password is None:
-            return 404, "Not Found", []
+        known = credentials(user, self.realm, self.credentials_for(user))
+        creds = known or self._decoy(user)  # unknown users go through the very same steps
         auth = parse_digest(req.headers.get("Authorization") or "")
         if auth is None or "nonce" not in auth or "response" not in auth or auth.get("realm") != self.realm:
-            return 401, "Unauthorized", [self.challenge()]
-        if auth.get("algorithm", "MD5").upper() != "MD5":
-            return 401, "Unauthorized", [self.challenge()]
+            return 401, "Unauthorized", self.challenges()
+        if algorithm_name(auth.get("algorithm")) is None:
+            return 401, "Unauthorized", self.challenges()
         age = self._nonce_age(auth["nonce"])
         if age is None:
-            return 401, "Unauthorized", [self.challenge()]
+            return 401, "Unauthorized", self.challenges()
         if age > self.nonce_ttl:
-            return 401, "Unauthorized", [self.challenge(stale=True)]
-        if auth.get("username") != user or not self.check(auth, req.method, password):
+            return 401, "Unauthorized", self.challenges(stale=True)
+        good = self.check(auth, req.method, creds)
+        if auth.get("username") != user or not good or known is None:
+            self._failed(user, source)
             return 403, "Forbidden", []
         if not self._fresh_nc(auth):  # a replayed Authorization: make the client answer a new nonce
-            return 401, "Unauthorized", [self.challenge()]
+            return 401, "Unauthorized", self.challenges()
+        if self.guard is not None:
+            self._guarded(self.guard.succeeded, user, source)
         return self._bind(req, source, user)
+
+    def _failed(self, user: str, source: Source) -> None:
+        log.info("REGISTER: wrong credentials for a user from %s", source.addr[0])  # no name: it may be a password
+        if self.guard is not None:
+            self._guarded(self.guard.failed, user, source)
+
+    def _guarded(self, step: Callable[[str, str], None], user: str, source: Source) -> None:
+        try:
+            step(user, source.addr[0])
+        except Exception as exc:
+            log.warning("auth guard unavailable: %s", type(exc).__name__)
 
     def _fresh_nc(self, auth: dict[str, str]) -> bool:
         """qop=auth: each nonce's nonce-count must grow (RFC 2617 §3.2.2), so a captured request

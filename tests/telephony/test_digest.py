@@ -42,7 +42,30 @@ def test_proxy_challenge_without_qop_and_what_is_not_answered():
     params = parse_digest(auth)
     assert header == "Proxy-Authorization" and "qop" not in params and params["opaque"] == "o"
     assert params["response"] == digest_response("agent1", "pbx", "secret", "INVITE", "sip:agent@10.0.0.5", "n1")
-    assert digest_authorization(_challenge(401, 'Digest realm="x", nonce="n", algorithm=SHA-256'),
+    assert digest_authorization(_challenge(401, 'Digest realm="x", nonce="n", algorithm=SHA-512-256'),
                                 "INVITE", "sip:a@b", "u", "p") is None
     assert digest_authorization(_challenge(401, 'Digest realm="x"'), "INVITE", "sip:a@b", "u", "p") is None
     assert digest_authorization(SipResponse(401), "INVITE", "sip:a@b", "u", "p") is None
+
+
+def test_sha256_is_answered_when_offered_beside_md5():
+    """RFC 8760: a client picks SHA-256 from several challenges; the registrar checks it against the stored HA1."""
+    from telephony.digest import ha1
+
+    registrar = DigestRegistrar({"alice": {"MD5": ha1("alice", "ivr.test", "wonderland"),
+                                           "SHA-256": ha1("alice", "ivr.test", "wonderland", "SHA-256")}}.get,
+                                realm="ivr.test")
+    resp = SipResponse(401)
+    for name, value in registrar.challenges():
+        resp.headers.add(name, value)
+    assert [parse_digest(v)["algorithm"] for v in resp.headers.get_all("WWW-Authenticate")] == ["MD5", "SHA-256"]
+    _, auth = digest_authorization(resp, "REGISTER", "sip:127.0.0.1", "alice", "wonderland")
+    params = parse_digest(auth)
+    assert params["algorithm"] == "SHA-256" and len(params["response"]) == 64
+    assert registrar.check(params, "REGISTER", registrar.credentials_for("alice"))
+    assert not registrar.check({**params, "algorithm": "MD5"}, "REGISTER", registrar.credentials_for("alice"))
+    # RFC 7616 §3.9.2 test vector (SHA-256, qop=auth)
+    assert digest_response("Mufasa", "http-auth@example.org", "Circle of Life", "GET", "/dir/index.html",
+                           "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", "auth", "00000001",
+                           "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", "SHA-256") == \
+        "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"

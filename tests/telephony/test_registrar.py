@@ -112,10 +112,16 @@ async def test_wrong_password_is_forbidden_and_nothing_is_bound(registrar_rig):
     assert not seen and registrar.live("alice") == {}
 
 
-async def test_unknown_user_is_not_found(registrar_rig):
+async def test_unknown_user_is_answered_as_a_known_one(registrar_rig):
+    """No enumeration: a made-up name is challenged like a real one, and any answer gets the same 403."""
     ep, phone, _, seen, _ = registrar_rig
-    resp = await phone.register(ep, "mallory")
-    assert resp.status == 404 and not seen
+    for user in ("mallory", "alice"):
+        first = await phone.register(ep, user)
+        assert first.status == 401 and len(first.headers.get_all("WWW-Authenticate")) == 2
+        auth = digest_authorization(first, "REGISTER", f"sip:127.0.0.1:{ep.port}", user, "guess")
+        resp = await phone.register(ep, user, auth=auth)
+        assert (resp.status, resp.reason) == (403, "Forbidden")
+    assert not seen
 
 
 async def test_credentials_of_one_agent_cannot_register_another(registrar_rig):

@@ -1,0 +1,58 @@
+"""Agents' phone credentials as digest HA1 (MD5 and SHA-256, RFC 7616/8760), never the password.
+
+`ivr users sip-password AGENT` sets them (the password read from a prompt or stdin and hashed
+there); the registrar reads them per REGISTER. A copy of the table still lets someone answer a
+challenge for that realm (that is what HA1 is), so it is as secret as the store, but no password
+that may be used elsewhere is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import schema as t
+
+
+def ha1_pair(user: str, realm: str, password: str) -> dict[str, str]:
+    """{"MD5": ..., "SHA-256": ...}: H(user:realm:password) for each algorithm."""
+    text = f"{user}:{realm}:{password}".encode()
+    return {"MD5": hashlib.md5(text).hexdigest(), "SHA-256": hashlib.sha256(text).hexdigest()}
+
+
+class SipCredentials:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def set_password(self, agent_id: str, realm: str, password: str) -> None:
+        if not password:
+            raise ValueError("password: must not be empty")
+        pair = ha1_pair(agent_id, realm, password)
+        row = {"agent_id": agent_id, "realm": realm, "ha1_md5": pair["MD5"], "ha1_sha256": pair["SHA-256"],
+               "updated_at": datetime.now(timezone.utc)}
+        with self.engine.begin() as conn:
+            ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(t.sip_credentials)
+            conn.execute(ins.values(**row).on_conflict_do_update(index_elements=["agent_id"], set_=row))
+
+    def get(self, agent_id: str, realm: str) -> dict[str, str] | None:
+        """The agent's HA1s for `realm`; None when none are set (or were set for another realm)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.sip_credentials).where(t.sip_credentials.c.agent_id == agent_id)).first()
+        if row is None or row.realm != realm:
+            return None
+        return {"MD5": row.ha1_md5, "SHA-256": row.ha1_sha256}
+
+    def remove(self, agent_id: str) -> bool:
+        with self.engine.begin() as conn:
+            return conn.execute(delete(t.sip_credentials).where(t.sip_credentials.c.agent_id == agent_id)).rowcount > 0
+
+    def agents(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(t.sip_credentials.c.agent_id).order_by(t.sip_credentials.c.agent_id)))
+
+
+__all__ = ["SipCredentials", "ha1_pair"]
