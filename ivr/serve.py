@@ -176,11 +176,21 @@ async def build_service(settings: Settings) -> Service:
 def sip_endpoint(settings: Settings, cc, directory, shared):
     """The SIP endpoint as the settings describe it, answering with the contact centre (not started)."""
     from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, SipEndpoint, TlsConfig
+    from routing.agents import REALM
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
     # Agents' phones REGISTER; with several workers the binding is shared through the store.
-    registrar = DigestRegistrar(directory.password_for, shared.on_register if shared else directory.on_register)
+    # Credentials are HA1s from the store (`ivr users sip-password`), else from the config; failed
+    # answers are counted in the store for every worker (issue 19). Every name is looked up, known or not.
+    store = cc.store
+
+    def credentials_for(user: str):
+        stored = store.sip_credentials.get(user, REALM) if store is not None else None
+        return (stored or directory.credentials_for(user)) if user in directory else None
+
+    registrar = DigestRegistrar(credentials_for, shared.on_register if shared else directory.on_register, realm=REALM,
+                                guard=store.auth_failures.guard("sip") if store is not None else None)
     limiter = SourceLimiter(settings.invite_rate, settings.invite_burst)
     tls = tls_host = None
     tls_port = 0

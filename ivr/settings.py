@@ -133,14 +133,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """What must never reach a log line: the secrets, and the password in the store's URL."""
-        from routing.agents import load_agents
+        from routing.agents import config_passwords
 
         values = [s.get_secret_value() for s in (self.secret, self.admin_token) if s is not None]
         values.append(urlsplit(self.db).password if "@" in self.db else None)
-        try:  # the agents' REGISTER passwords too
-            values += [a.password for a in load_agents(self.agents)]
-        except ValueError:
-            pass  # `ivr serve` refuses such agents before it logs anything
+        values += config_passwords(self.agents)  # the agents' REGISTER passwords too
         return [v for v in values if v]
 
     @classmethod

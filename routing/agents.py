@@ -1,6 +1,8 @@
 """Agents: who they are (config), where to ring them (static URI or SIP REGISTER), and their presence.
 
-An `Agent` is configuration: id, name, SIP URI, skills, and an optional password for REGISTER.
+An `Agent` is configuration: id, name, SIP URI, skills, and optionally its REGISTER credentials
+as digest HA1s. Passwords belong in the store (`ivr users sip-password`, hashed there); a
+`password=` in the configuration still works, hashed at load with a warning (issue 19).
 Each agent has one presence state machine, kept by the `AgentDirectory`:
 
     available → ringing → on_call → wrap_up → available
@@ -18,7 +20,7 @@ ring one agent either. An agent another worker holds is `held_elsewhere`: not of
 `sync_claims` (fed by the database's notifications) says they are free, which wakes the queue.
 
 Registration: the directory is the password book and the binding sink for the telephony
-registrar (duck-typed, routing does not import telephony): `password_for(user)` and
+registrar (duck-typed, routing does not import telephony): `credentials_for(user)` and
 `on_register(registration)` where registration has `.user`, `.contact`, `.expires`. A live
 registration replaces the configured URI as the place to INVITE; when it expires the agent falls
 back to the configured URI, or is unreachable (not offered calls) if there is none.
@@ -28,12 +30,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+import hashlib
+import logging
 import re
 import threading
 import time
 from typing import Any, Callable, Iterable, Mapping
 
+log = logging.getLogger(__name__)
+
+REALM = "ivr"  # the registrar's digest realm; an HA1 is made for one realm
+
 __all__ = [
+    "REALM", "config_passwords", "ha1_pair",
     "Agent", "AgentConfigError", "AgentDirectory", "AgentStatus", "InvalidTransition", "Presence", "TRANSITIONS",
     "can_transition", "load_agents", "parse_agent_spec", "pick_longest_idle",
 ]
@@ -85,7 +94,7 @@ class Agent:
     name: str
     sip_uri: str | None  # configured place to ring them; None when they must REGISTER
     skills: frozenset[str] = frozenset()
-    password: str | None = field(default=None, repr=False, compare=False)  # digest password for REGISTER
+    ha1: Mapping[str, str] | None = field(default=None, repr=False, compare=False)  # "MD5"/"SHA-256" → HA1
 
     def has_skill(self, skill: str | None) -> bool:
         """A call with no skill can go to anyone."""
@@ -103,8 +112,26 @@ def _uri_user(uri: str) -> str | None:
     return rest.rsplit("@", 1)[0].split(":", 1)[0] or None
 
 
+def ha1_pair(user: str, realm: str, password: str) -> dict[str, str]:
+    """{"MD5": ..., "SHA-256": ...}: H(user:realm:password), what a registrar keeps (RFC 7616)."""
+    text = f"{user}:{realm}:{password}".encode()
+    return {"MD5": hashlib.md5(text).hexdigest(), "SHA-256": hashlib.sha256(text).hexdigest()}
+
+
+def config_passwords(items: Iterable[Mapping[str, Any] | str | Agent]) -> list[str]:
+    """The plain passwords written in an agents configuration (for the log redactor), unparsed."""
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, Mapping) and isinstance(item.get("password"), str):
+            found.append(item["password"])
+        elif isinstance(item, str):
+            found += [p.split("=", 1)[1].strip() for p in item.split(";")[1:]
+                      if p.partition("=")[0].strip().lower() == "password" and "=" in p]
+    return [p for p in found if p]
+
+
 def _make_agent(agent_id: str | None, name: str | None, uri: str | None, skills: Iterable[str] | str | None,
-                password: str | None, where: str) -> Agent:
+                password: str | None, where: str, realm: str = REALM) -> Agent:
     if uri is not None:
         uri = uri.strip() or None
     if uri is not None and not _URI_RE.match(uri):
@@ -123,9 +150,12 @@ def _make_agent(agent_id: str | None, name: str | None, uri: str | None, skills:
         raise AgentConfigError(f"{where}: bad skill name {sorted(bad)[0]!r}")
     if password is not None and not isinstance(password, str):
         raise AgentConfigError(f"{where}: password must be text")
-    if uri is None and not password:
-        raise AgentConfigError(f"{where}: needs a sip_uri or a password to REGISTER with")
-    return Agent(agent_id, (name or agent_id).strip(), uri, skill_set, password or None)
+    if password:
+        log.warning("agent %s: a password in the configuration is hashed at load; set it with "
+                    "`ivr users sip-password %s` and remove it from the configuration", agent_id, agent_id)
+    # With neither a URI nor a password the agent REGISTERs with credentials from the store.
+    return Agent(agent_id, (name or agent_id).strip(), uri, skill_set,
+                 ha1_pair(agent_id, realm, password) if password else None)
 
 
 def parse_agent_spec(spec: str) -> Agent:
@@ -361,10 +391,10 @@ class AgentDirectory:
             return st.contact
         return self._agents[agent_id].sip_uri
 
-    def password_for(self, user: str) -> str | None:
-        """The digest password of the agent whose id is `user` (None: unknown or no password)."""
+    def credentials_for(self, user: str) -> Mapping[str, str] | None:
+        """The configured HA1s of the agent whose id is `user` (None: unknown or none configured)."""
         agent = self._agents.get(user)
-        return agent.password if agent is not None else None
+        return agent.ha1 if agent is not None else None
 
     def on_register(self, registration: Any) -> int | None:
         """A binding from the registrar (`.user`, `.contact`, `.expires`): record or clear it."""

@@ -8,20 +8,15 @@ that may be used elsewhere is kept.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timezone
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from routing.agents import ha1_pair
+
 from . import schema as t
-
-
-def ha1_pair(user: str, realm: str, password: str) -> dict[str, str]:
-    """{"MD5": ..., "SHA-256": ...}: H(user:realm:password) for each algorithm."""
-    text = f"{user}:{realm}:{password}".encode()
-    return {"MD5": hashlib.md5(text).hexdigest(), "SHA-256": hashlib.sha256(text).hexdigest()}
 
 
 class SipCredentials:
@@ -55,4 +50,4 @@ class SipCredentials:
             return list(conn.scalars(select(t.sip_credentials.c.agent_id).order_by(t.sip_credentials.c.agent_id)))
 
 
-__all__ = ["SipCredentials", "ha1_pair"]
+__all__ = ["SipCredentials"]

@@ -4,7 +4,7 @@ import pytest
 
 from routing.agents import (
     Agent, AgentConfigError, AgentDirectory, InvalidTransition, Presence, TRANSITIONS, load_agents, parse_agent_spec,
-    pick_longest_idle,
+    REALM, ha1_pair, pick_longest_idle,
 )
 
 
@@ -32,15 +32,17 @@ def test_full_spec_with_skills_name_password_and_uri_params():
     assert a.id == "alice" and a.name == "Alice Smith"
     assert a.sip_uri == "sip:alice@127.0.0.1:5090;transport=tcp"
     assert a.skills == frozenset({"billing", "orders"})
-    assert a.password == "s3cret" and "s3cret" not in repr(a) and "password" not in a.public()
+    assert a.ha1 == ha1_pair("alice", REALM, "s3cret") and "s3cret" not in repr(a) and "ha1" not in a.public()
+    assert not hasattr(a, "password")  # never kept plain
 
 
 def test_register_only_agent_spec():
     a = parse_agent_spec("carol=;password=pw;skills=fraud")
-    assert a.sip_uri is None and a.password == "pw" and a.skills == {"fraud"}
+    assert a.sip_uri is None and a.ha1["SHA-256"] == ha1_pair("carol", REALM, "pw")["SHA-256"] and a.skills == {"fraud"}
+    assert parse_agent_spec("dave=;skills=fraud").ha1 is None  # credentials from the store (`ivr users sip-password`)
 
 
-@pytest.mark.parametrize("spec", ["", "sip:127.0.0.1:5090", "bad id=sip:x@h", "alice=http://x", "alice=;skills=x",
+@pytest.mark.parametrize("spec", ["", "sip:127.0.0.1:5090", "bad id=sip:x@h", "alice=http://x",
                                   "alice=sip:a@h;skills=bil ling!"])
 def test_bad_specs_are_refused(spec):
     with pytest.raises(AgentConfigError):
@@ -131,7 +133,7 @@ class Reg:
 
 def test_registration_sets_contact_until_expiry_then_falls_back():
     d, clock = make("alice=sip:alice@127.0.0.1:5090;password=pw", "carol=;password=pc;skills=fraud")
-    assert d.password_for("alice") == "pw" and d.password_for("nobody") is None
+    assert d.credentials_for("alice") == ha1_pair("alice", REALM, "pw") and d.credentials_for("nobody") is None
     assert d.contact_uri("carol") is None and d.longest_idle("fraud") is None  # not reachable until she registers
     d.on_register(Reg("carol", "sip:carol@127.0.0.1:6000", 120))
     assert d.contact_uri("carol") == "sip:carol@127.0.0.1:6000" and d.longest_idle("fraud").id == "carol"
