@@ -42,9 +42,13 @@ def sipvicious(tool: str, server, *args: str, timeout: float = 60) -> str:
     """One run of a SIPVicious tool from its own port and home (its session files); stdout + stderr."""
     home = server.var / f"home-{tool}-{time.monotonic_ns()}"
     home.mkdir()
-    proc = subprocess.run([tool, "127.0.0.1", "-p", str(server.sip), "-P", str(free_port()), *args],
-                          capture_output=True, text=True, timeout=timeout, env={**os.environ, "HOME": str(home)})
-    return proc.stdout + proc.stderr
+    proc = subprocess.Popen([tool, "127.0.0.1", "-p", str(server.sip), "-P", str(free_port()), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "HOME": str(home)})
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:  # the attacker's time is up (a 403 keeps svcrack going for ever)
+        proc.kill()
+        return proc.communicate()[0]
 
 
 @pytest.mark.parametrize("method", ["REGISTER", "INVITE", "OPTIONS"])
@@ -52,34 +56,37 @@ def test_svwar_tells_no_name_apart(server, method, tmp_path):
     names = tmp_path / "names.txt"
     names.write_text("\n".join(NAMES) + "\n")
     out = sipvicious("svwar", server, "-m", method, "-d", str(names), "--force", "--maximumtime", "5", timeout=90)
-    assert "Ok SIP device found" in out, out[-3000:]  # it reached the service and learnt the "bad user" answer
+    # svwar learns the answer to a random name first, then probes alice first: a different answer
+    # for her ("exists", "probably exists") is what enumeration is; the same answer ends its scan.
+    assert "SIP/2.0" in out or "Bad user" in out or "found nothing" in out, out[-3000:]  # it was answered
     found = re.findall(r"extension '([^']+)' (?:exists|probably exists)", out)
-    assert found == [], out[-3000:]
+    assert found == [] and "found nothing" in out, out[-3000:]
     assert not re.search(r"\|\s*alice\s*\|", out), out[-3000:]
 
 
 def test_svcrack_cracks_an_unguarded_short_range(server):
     """The control: svcrack works against this registrar, so the next test's 'not found' means something."""
     out = sipvicious("svcrack", server, "-u", "alice", "-r", "7389-7391", "-z", "4", "--maximumtime", "5")
-    assert f"The password for alice is {PASSWORD}" in out, out[-3000:]
+    assert re.search(rf"\|\s*alice\s*\|\s*{PASSWORD}\s*\|", out), out[-3000:]  # its table of cracked passwords
 
 
 def test_svcrack_finds_no_four_digit_password(server):
-    deadline, runs, outputs = time.monotonic() + 70, 0, []
+    deadline, runs, outputs = time.monotonic() + 80, 0, []  # past the first block (60 s)
     while time.monotonic() < deadline:  # the attacker starts it again each time it gives up
         outputs.append(sipvicious("svcrack", server, "-u", "alice", "-r", "0000-9999", "-z", "4", "--maximumtime", "5",
-                                  timeout=max(5.0, deadline - time.monotonic() + 15)))
+                                  timeout=max(1.0, deadline - time.monotonic())))
         runs += 1
     out = "\n".join(outputs)
-    assert runs >= 2 and "The password for" not in out and PASSWORD not in out, out[-3000:]
+    assert runs >= 2 and PASSWORD not in out and not re.search(r"\|\s*alice\s*\|", out), out[-3000:]
     checked = sum("REGISTER: wrong credentials" in line for line in server.log)
     assert checked <= 12, f"{checked} guesses were checked"  # 2 in the control, then 5 per block at most
     with sqlite3.connect(server.var / "ivr.db") as db:
-        until, strikes = db.execute("SELECT blocked_until, strikes FROM auth_failures WHERE scope='sip' AND "
-                                    "kind='source' AND subject='127.0.0.1'").fetchone()
+        until, strikes, last = db.execute("SELECT blocked_until, strikes, last_at FROM auth_failures WHERE "
+                                          "scope='sip' AND kind='source' AND subject='127.0.0.1'").fetchone()
         flagged = db.execute("SELECT flagged_at FROM auth_failures WHERE scope='sip' AND kind='user' AND "
                              "subject='alice'").fetchone()
-    assert until > time.time() and strikes >= 1  # the source is refused, in the store every worker reads
+    # The source is refused, in the store every worker reads; the second block is twice the first.
+    assert strikes == 2 and until == pytest.approx(last + 120) and until > time.time()
     view = server.api("/api/security")  # what the panel shows
     assert {"scope": "sip", "source": "127.0.0.1"}.items() <= view["blocked_sources"][0].items()
     assert view["agents"] == [{"id": "alice", "auth_flagged": flagged is not None and flagged[0] is not None,
