@@ -4,7 +4,7 @@
 
 SHELL := /bin/bash
 PY := .venv/bin/python
-APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium pocketsphinx-testdata kamailio openssl
+APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chromium pocketsphinx-testdata kamailio openssl sipvicious
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 

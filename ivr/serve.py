@@ -85,7 +85,7 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
     desktop = None
     if cc is not None and directory is not None and secret is not None:
         desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret), on_disposition=cc.disposition)
-    auth = Auth(store.accounts, admin_token=admin_token) if store is not None else None
+    auth = Auth(store.accounts, admin_token=admin_token, failures=store.auth_failures) if store is not None else None
     return create_app(WebDeps(store=store, auth=auth, desktop=desktop, metrics=cc.metrics if cc else None,
                               health=health))
 

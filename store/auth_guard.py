@@ -44,10 +44,11 @@ class GuardPolicy:
 
 
 # SIP: a phone that mistypes its password five times waits a minute; names are only flagged, so
-# guessing cannot lock an agent's real phone out. Web: the old per-worker throttle's numbers.
+# guessing cannot lock an agent's real phone out. Web: the old per-worker throttle's numbers, and a
+# panel name is refused too (its password is tried far more slowly than a phone's can be).
 SIP_POLICY = GuardPolicy()
 WEB_POLICY = GuardPolicy(thresholds={"source": 20, "user": 5}, blocks=frozenset({"source", "user"}), window_s=300.0,
-                         block_s=300.0)
+                         block_s=300.0, cache_s=0.0)  # a sign-in is one request a person makes: read every time
 
 
 class AuthFailures:

@@ -9,7 +9,9 @@ SHA-256 is stored) or, for scripts, by ``Authorization: Bearer $IVR_ADMIN_TOKEN`
 A cookie-signed request that changes something must carry the session's CSRF token (form field
 ``csrf`` or header ``X-CSRF-Token``) and, when the browser sends one, an Origin of this host.
 Anonymous page requests go to /login; anonymous API requests get 401; a role without the
-permission gets 403. Failed sign-ins are throttled per client address and per user name.
+permission gets 403. Failed sign-ins are throttled per client address and per user name: in the
+store when `failures` (`store.auth_guard`) is given, so every worker shares the count and a restart
+keeps it; in this process's memory otherwise.
 Passwords are hashed with argon2id; nothing here logs a password, token or cookie.
 """
 
@@ -29,6 +31,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from fastapi import HTTPException, Request
 
 from store.accounts import ROLES, Accounts
+from store.auth_guard import AuthFailures
 
 SESSION_COOKIE = "ivr_session"
 LOGIN_CSRF_COOKIE = "ivr_login_csrf"
@@ -131,8 +134,10 @@ class PageRedirect(Exception):
 
 class Auth:
     def __init__(self, accounts: Accounts, *, admin_token: str | None = None,
-                 per_client: LoginThrottle | None = None, per_user: LoginThrottle | None = None):
+                 per_client: LoginThrottle | None = None, per_user: LoginThrottle | None = None,
+                 failures: AuthFailures | None = None):
         self.accounts = accounts
+        self.failures = failures  # the store's shared count (every worker, kept across restarts); else in memory
         token = admin_token or os.environ.get("IVR_ADMIN_TOKEN") or None
         self._token = token.encode() if token else None
         self.per_client = per_client or LoginThrottle(20, 300.0)
@@ -158,16 +163,26 @@ class Auth:
     # ---------------------------------------------------------------- sign-in
     def sign_in(self, client: str, name: str, password: str) -> tuple[str, str] | float | None:
         """(cookie, csrf) on success; seconds to wait when throttled; None when refused."""
-        wait = max(self.per_client.retry_after(client), self.per_user.retry_after(name.lower()))
+        key = name.lower()
+        if self.failures is not None:
+            wait = self.failures.blocked_for("web", source=client, user=key)
+        else:
+            wait = max(self.per_client.retry_after(client), self.per_user.retry_after(key))
         if wait > 0:
             return wait
         user = self.accounts.get_user(name) if name else None
         ok = verify_password(user["password_hash"] if user else None, password)
         if not ok or user is None or user["disabled"]:
-            self.per_client.failed(client)
-            self.per_user.failed(name.lower())
+            if self.failures is not None:
+                self.failures.failed("web", key, client)
+            else:
+                self.per_client.failed(client)
+                self.per_user.failed(key)
             return None
-        self.per_user.clear(name.lower())
+        if self.failures is not None:
+            self.failures.succeeded("web", key, client)
+        else:
+            self.per_user.clear(key)
         if needs_rehash(user["password_hash"]):
             self.accounts.set_password_hash(name, hash_password(password))
         return self.accounts.create_session(name, SESSION_TTL)
