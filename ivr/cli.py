@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
     d.add_argument("agent", help="agent id")
     d.add_argument("--http", default="127.0.0.1:8080", help="the service's HTTP address")
+    d.add_argument("--hours", type=float, default=12.0, help="how long the link works (default 12: one shift)")
+    d.add_argument("--revoke", action="store_true", help="end every link of the agent issued so far (in the store)")
+    d.add_argument("--db", default=None, help="store URL for --revoke (default: the settings' db)")
     d.set_defaults(func=lambda a: __import__("ivr.tools.desktop_url", fromlist=["desktop_url"]).desktop_url(a))
 
     u = sub.add_parser("users", help="web panel accounts: add, list")

@@ -84,7 +84,8 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
 
     desktop = None
     if cc is not None and directory is not None and secret is not None:
-        desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret), on_disposition=cc.disposition)
+        revoked = store.desktop_links.not_before if store is not None else None  # `ivr desktop-url --revoke`
+        desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret, revoked), on_disposition=cc.disposition)
     auth = Auth(store.accounts, admin_token=admin_token, failures=store.auth_failures) if store is not None else None
     return create_app(WebDeps(store=store, auth=auth, desktop=desktop, metrics=cc.metrics if cc else None,
                               health=health))

@@ -287,3 +287,10 @@ sip_credentials = Table(
     Column("ha1_sha256", String(64), nullable=False),  # SHA-256(user:realm:password), RFC 7616/8760
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+desktop_revocations = Table(
+    "desktop_revocations",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),  # desktop links of this agent issued before...
+    Column("not_before", Float, nullable=False),  # ...these epoch seconds are refused (`ivr desktop-url --revoke`)
+)

@@ -49,6 +49,7 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
 from .auth_guard import AuthFailures
+from .desktop_links import DesktopLinks
 from .sip_credentials import SipCredentials
 from .calls import CALLBACK_STATUSES, OUTCOMES, TRANSFER_RESULTS, Calls
 from .claims import ClaimCallback, Claims
@@ -80,6 +81,7 @@ class Store:
         self.accounts = Accounts(self.engine)
         self.auth_failures = AuthFailures(self.engine)  # password guessing, counted for every worker
         self.sip_credentials = SipCredentials(self.engine)
+        self.desktop_links = DesktopLinks(self.engine)
         self.seed_policy_path = Path(seed_policy_path)
         self.worker_id: str | None = None  # set by register_worker; written on each call row
         self._listen = listen

@@ -7,9 +7,11 @@ routes: who may connect, and the page).
                       {"type": "disposition", "call_id", "escalation_right", "caller_frustrated",
                       "reason_tag", "note"} (→ "disposition_saved"), {"type": "ping"} (→ {"type": "pong"})
 
-A per-agent link token (`token_for_agent(agent_id)`: an HMAC of the id with a server secret, see
-`hmac_tokens`, or a token map, see `token_map`) lets a desk without an account in. Tokens are
-compared in constant time and never logged.
+A per-agent link token lets a desk without an account in. Tokens are signed and short-lived
+(`DesktopTokens`: `<issued>.<expires>.<HMAC-SHA256 of agent, issued, expires>` under the server
+secret, 12 hours by default: one shift) and revocable (every link of an agent issued before
+`revoked_before(agent)`, the store's `desktop_links`, is refused); a token map (`token_map`,
+tests) still works. Tokens are compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
 
@@ -28,7 +31,7 @@ from routing.agents import InvalidTransition, Presence
 
 log = logging.getLogger("web.desktop")
 
-__all__ = ["agent_token", "hmac_tokens", "token_map", "token_ok", "pump", "listen", "POLICY_VIOLATION"]
+__all__ = ["DesktopTokens", "LINK_TTL_S", "agent_token", "hmac_tokens", "token_map", "token_ok", "pump", "listen", "POLICY_VIOLATION"]
 
 POLICY_VIOLATION = 1008
 _DESK_STATES = {"away": Presence.AWAY, "available": Presence.AVAILABLE}
@@ -36,14 +39,51 @@ _CALL_STATES = (Presence.RINGING, Presence.ON_CALL)  # changed by the call flow 
 Disposition = Callable[[str, dict], "str | None"]  # (agent id, message) → an error, or None when saved
 
 
-def agent_token(secret: bytes | str, agent_id: str) -> str:
-    """The agent's desktop token: HMAC-SHA256 of the agent id under the server secret (hex, 32 chars)."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    return hmac.new(key, b"agent-desktop:" + agent_id.encode(), hashlib.sha256).hexdigest()[:32]
+LINK_TTL_S = 12 * 3600.0  # one shift
 
 
-def hmac_tokens(secret: bytes | str) -> Callable[[str], str]:
-    return lambda agent_id: agent_token(secret, agent_id)
+class DesktopTokens:
+    """Signed desktop link tokens that expire and can be revoked; `issue(agent)` → (token, expires at)."""
+
+    def __init__(self, secret: bytes | str, *, revoked_before: Callable[[str], float] = lambda agent_id: 0.0,
+                 clock: Callable[[], float] = time.time):
+        self._key = secret.encode() if isinstance(secret, str) else secret
+        self.revoked_before, self.clock = revoked_before, clock
+
+    def _mac(self, agent_id: str, issued: int, expires: int) -> str:
+        msg = f"agent-desktop:{agent_id}:{issued:x}:{expires:x}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]
+
+    def issue(self, agent_id: str, ttl_s: float = LINK_TTL_S) -> tuple[str, float]:
+        issued = int(self.clock())
+        expires = issued + max(1, int(ttl_s))
+        return f"{issued:x}.{expires:x}.{self._mac(agent_id, issued, expires)}", float(expires)
+
+    def verify(self, agent_id: str, token: str) -> bool:
+        """Signed for this agent, not expired, and issued after the agent's last revocation."""
+        parts = token.split(".")
+        if len(parts) != 3 or len(token) > 80:
+            return False
+        try:
+            issued, expires = int(parts[0], 16), int(parts[1], 16)
+        except ValueError:
+            return False
+        if not hmac.compare_digest(parts[2].encode(), self._mac(agent_id, issued, expires).encode()):
+            return False
+        now = self.clock()
+        return issued <= now + 60 and now < expires and issued >= int(self.revoked_before(agent_id))
+
+    def __call__(self, agent_id: str) -> str:  # `DesktopDeps.token_for_agent`: a fresh link token
+        return self.issue(agent_id)[0]
+
+
+def agent_token(secret: bytes | str, agent_id: str, ttl_s: float = LINK_TTL_S) -> str:
+    """A fresh desktop token for the agent, valid for `ttl_s` (signed with the server secret)."""
+    return DesktopTokens(secret).issue(agent_id, ttl_s)[0]
+
+
+def hmac_tokens(secret: bytes | str, revoked_before: Callable[[str], float] | None = None) -> DesktopTokens:
+    return DesktopTokens(secret, revoked_before=revoked_before) if revoked_before else DesktopTokens(secret)
 
 
 def token_map(tokens: Mapping[str, str]) -> Callable[[str], str | None]:
@@ -53,6 +93,8 @@ def token_map(tokens: Mapping[str, str]) -> Callable[[str], str | None]:
 def token_ok(token_for_agent: Callable[[str], str | None], agent_id: str, given: str | None) -> bool:
     if not given:
         return False
+    if isinstance(token_for_agent, DesktopTokens):
+        return token_for_agent.verify(agent_id, given)
     expected = token_for_agent(agent_id)
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 

@@ -1,22 +1,48 @@
-"""`ivr desktop-url AGENT`: the link an agent opens, carrying their token (never printed by `ivr serve`)."""
+"""`ivr desktop-url AGENT`: the link an agent opens, carrying a signed token that expires (never
+printed by `ivr serve`); `--revoke` ends every link of the agent issued so far."""
 
 from __future__ import annotations
 
 import sys
+import time
 
 from ivr.serve import server_secret
 from ivr.settings import Settings, parse_hostport
 
 
 def desktop_url(args) -> int:
-    """`ivr desktop-url AGENT`: the link an agent opens (it carries their token)."""
-    from web.desktop import agent_token
+    """Print the link and, on the next line, when it expires; or revoke the agent's links."""
+    from web.desktop import DesktopTokens
 
     try:
+        settings = Settings()
+        if getattr(args, "revoke", False):
+            return _revoke(args.agent, args.db or settings.db)
         host, port = parse_hostport(args.http, 8080)
-        secret = server_secret(Settings())
+        hours = getattr(args, "hours", 12.0)
+        if not 0 < hours <= 24 * 30:
+            raise ValueError("--hours: more than 0, at most 720")
+        secret = server_secret(settings)
     except ValueError as exc:
         print(f"ivr desktop-url: {exc}", file=sys.stderr)
         return 2
-    print(f"http://{host}:{port}/desktop/{args.agent}?token={agent_token(secret, args.agent)}")
+    token, expires = DesktopTokens(secret).issue(args.agent, hours * 3600)
+    print(f"http://{host}:{port}/desktop/{args.agent}?token={token}")
+    print(f"expires {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(expires))}")
+    return 0
+
+
+def _revoke(agent: str, url: str) -> int:
+    from store import Store
+
+    try:
+        store = Store(url, listen=False)
+    except Exception as exc:
+        print(f"ivr desktop-url: cannot open the store {url.split('@')[-1]}: {type(exc).__name__}", file=sys.stderr)
+        return 2
+    try:
+        store.desktop_links.revoke(agent)
+    finally:
+        store.close()
+    print(f"{agent}: every desktop link issued until now is refused (within 5 s on every worker)")
     return 0

@@ -3,6 +3,7 @@
 - ``auth_failures``: failed digest answers (REGISTER) and failed panel sign-ins, counted per
   source address and per user name, with the growing block of a source and the flag of a user.
 - ``sip_credentials``: agents' phone credentials as digest HA1 (MD5 and SHA-256), never plain.
+- ``desktop_revocations``: per agent, the time before which its signed desktop links are refused.
 
 FROZEN: never edit a released revision; add one.
 
@@ -43,8 +44,14 @@ def upgrade() -> None:
     sa.Column('updated_at', UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('agent_id')
     )
+    op.create_table('desktop_revocations',
+    sa.Column('agent_id', sa.String(length=64), nullable=False),
+    sa.Column('not_before', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('agent_id')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('desktop_revocations')
     op.drop_table('sip_credentials')
     op.drop_table('auth_failures')
