@@ -185,13 +185,15 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
     # Credentials are HA1s from the store (`ivr users sip-password`), else from the config; failed
     # answers are counted in the store for every worker (issue 19). Every name is looked up, known or not.
     store = cc.store
+    admission = AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow, limit_exempt=settings.rate_exempt or ())
 
     def credentials_for(user: str):
         stored = store.sip_credentials.get(user, REALM) if store is not None else None
         return (stored or directory.credentials_for(user)) if user in directory else None
 
     registrar = DigestRegistrar(credentials_for, shared.on_register if shared else directory.on_register, realm=REALM,
-                                guard=store.auth_failures.guard("sip") if store is not None else None)
+                                guard=store.auth_failures.guard("sip") if store is not None else None,
+                                trusted=admission.exempt)
     limiter = SourceLimiter(settings.invite_rate, settings.invite_burst)
     tls = tls_host = None
     tls_port = 0
@@ -202,8 +204,7 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
     config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise,
-                            admission=AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
-                                                      limit_exempt=settings.rate_exempt or ()),
+                            admission=admission,
                             tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
     return SipEndpoint(config, cc.handle_call, registrar=registrar, invite_limit=limiter,
                        admit=lambda: cc.draining() < settings.max_draining)

@@ -145,7 +145,7 @@ class SipEndpoint(UserAgent):
             if verdict is Verdict.DROP:
                 return  # a flood: no transaction, no reply
             limited = verdict is Verdict.REJECT
-        if req.method == "REGISTER" and self.registrar is not None and self.registrar.refusal(source) == "drop":
+        if req.method == "REGISTER" and self.registrar is not None and self.registrar.refusal(source, req) == "drop":
             return  # a source caught guessing passwords: no transaction, no reply
         send = self.reply_sender(req, source)
         reliable = source.transport in STREAM

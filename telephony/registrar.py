@@ -23,7 +23,7 @@ from typing import Callable, Mapping, Protocol
 
 from .digest import ALGORITHMS, algorithm_name, digest_response_ha1, ha1, parse_digest
 from .sip_errors import SipParseError
-from .sip_headers import parse_name_addr
+from .sip_headers import parse_name_addr, parse_vias
 from .sip_message import SipRequest
 from .sip_transport import Source
 
@@ -89,6 +89,7 @@ class DigestRegistrar:
         *,
         guard: AuthGuard | None = None,
         algorithms: tuple[str, ...] = ("MD5", "SHA-256"),
+        trusted: Callable[[str], bool] | None = None,
         realm: str = "ivr",
         default_expires: int = 3600,
         min_expires: int = 60,
@@ -101,6 +102,7 @@ class DigestRegistrar:
         if not algorithms or any(algorithm_name(a) != a for a in algorithms):
             raise ValueError(f"algorithms: a non-empty choice of {', '.join(ALGORITHMS)}")
         self.algorithms = algorithms
+        self.trusted = trusted  # proxies in front (Kamailio): count the address they received from, not them
         self.on_register = on_register
         self.realm = realm
         self.default_expires = default_expires
@@ -166,19 +168,34 @@ class DigestRegistrar:
             del table[contact]
         return {c: max(1, round(until - now)) for c, until in table.items()}
 
-    def refusal(self, source: Source) -> str | None:
-        """The guard's word on this source before anything is parsed: None, "drop" or "forbid"."""
+    def client_address(self, req: SipRequest, source: Source) -> str:
+        """Who is answering the challenge: the source, or, from a `trusted` proxy, the address that
+        proxy received the request from (the next Via's `received`, else its host: RFC 3261 §18.2.1)."""
+        ip = source.addr[0]
+        if self.trusted is None or not self.trusted(ip):
+            return ip
+        try:
+            vias = parse_vias(req.headers.get_all("Via"))
+        except SipParseError:
+            return ip
+        if len(vias) < 2:
+            return ip
+        return str(vias[1].params.get("received") or vias[1].host)
+
+    def refusal(self, source: Source, req: SipRequest | None = None) -> str | None:
+        """The guard's word on this request's client before the credentials are looked at:
+        None, "drop" or "forbid"."""
         if self.guard is None:
             return None
         try:
-            return self.guard.refusal(source.addr[0])
+            return self.guard.refusal(self.client_address(req, source) if req is not None else source.addr[0])
         except Exception as exc:  # a store that is away must not stop phones registering
             log.warning("auth guard unavailable: %s", type(exc).__name__)
             return None
 
     def handle(self, req: SipRequest, source: Source) -> tuple[int, str, list[tuple[str, str]]] | None:
         """(status, reason, extra headers) for a REGISTER; None: answer nothing (a refused source)."""
-        refused = self.refusal(source)
+        refused = self.refusal(source, req)
         if refused == "drop":
             return None
         if refused == "forbid":
@@ -200,22 +217,22 @@ class DigestRegistrar:
             return 401, "Unauthorized", self.challenges(stale=True)
         good = self.check(auth, req.method, creds)
         if auth.get("username") != user or not good or known is None:
-            self._failed(user, source)
+            self._failed(user, self.client_address(req, source))
             return 403, "Forbidden", []
         if not self._fresh_nc(auth):  # a replayed Authorization: make the client answer a new nonce
             return 401, "Unauthorized", self.challenges()
         if self.guard is not None:
-            self._guarded(self.guard.succeeded, user, source)
+            self._guarded(self.guard.succeeded, user, self.client_address(req, source))
         return self._bind(req, source, user)
 
-    def _failed(self, user: str, source: Source) -> None:
-        log.info("REGISTER: wrong credentials for a user from %s", source.addr[0])  # no name: it may be a password
+    def _failed(self, user: str, client: str) -> None:
+        log.info("REGISTER: wrong credentials for a user from %s", client)  # no name: it may be a password
         if self.guard is not None:
-            self._guarded(self.guard.failed, user, source)
+            self._guarded(self.guard.failed, user, client)
 
-    def _guarded(self, step: Callable[[str, str], None], user: str, source: Source) -> None:
+    def _guarded(self, step: Callable[[str, str], None], user: str, client: str) -> None:
         try:
-            step(user, source.addr[0])
+            step(user, client)
         except Exception as exc:
             log.warning("auth guard unavailable: %s", type(exc).__name__)
 
