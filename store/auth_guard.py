@@ -5,7 +5,8 @@ panel's sign-in, `web.auth`). Each failure is counted under the source address a
 user name tried. A subject whose failures within `window_s` reach its threshold takes a strike:
 a blocked kind is refused until `blocked_until`, `block_s * 2**(strikes-1)` from now (capped), so
 each new round of guessing waits twice as long; a user also gets `flagged_at`, which the panel
-shows. Strikes are forgiven after `forgive_s` without a failure.
+shows. Strikes are forgiven after `forgive_s` without a failure once the last block has ended
+(so the longest block is never followed by the shortest).
 
 Why synchronous, not on the store's writer queue: the next guess, a millisecond later, must see
 the count. The writes are few (a blocked source is refused from a cache, without any write), and
@@ -155,7 +156,8 @@ def _pk(scope: str, kind: str, subject: str) -> tuple[Any, ...]:
 
 def _after_failure(row: Mapping[str, Any], kind: str, policy: GuardPolicy, now: float) -> dict[str, Any]:
     """The row's new values after one more failure (pure: the decision, apart from the I/O)."""
-    strikes = int(row["strikes"]) if now - float(row["last_at"]) < policy.forgive_s else 0
+    quiet = now - max(float(row["last_at"]), float(row.get("blocked_until") or 0.0))  # since the last block ended
+    strikes = int(row["strikes"]) if quiet < policy.forgive_s else 0
     failures = 1 if now - float(row["last_at"]) > policy.window_s else int(row["failures"]) + 1
     values: dict[str, Any] = {"failures": failures, "last_at": now, "strikes": strikes}
     if failures >= policy.thresholds.get(kind, 10**9):

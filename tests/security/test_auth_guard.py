@@ -74,5 +74,8 @@ def test_success_restarts_the_users_count_but_keeps_the_flag():
     assert late["failures"] == 1 and "flagged_at" not in late
     forgiven = _after_failure({**row, "strikes": 5}, "source", SIP_POLICY, 100.0 + SIP_POLICY.forgive_s + 1)
     assert forgiven["strikes"] == 0
+    served = {**row, "failures": 4, "strikes": 11, "blocked_until": 100.0 + SIP_POLICY.max_block_s}
+    after_a_long_block = _after_failure(served, "source", SIP_POLICY, 100.0 + SIP_POLICY.max_block_s + 1)
+    assert after_a_long_block["strikes"] == 12  # the day-long block does not count as a quiet day
     capped = _after_failure({**row, "failures": 4, "strikes": 30}, "source", SIP_POLICY, 101.0)
     assert capped["blocked_until"] == 101.0 + SIP_POLICY.max_block_s
