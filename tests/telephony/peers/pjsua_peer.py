@@ -166,7 +166,10 @@ class PeerCall(pj.Call):
                     self.recorder.createRecorder(f"{self.phone.args.record_prefix}{self.n}.wav")
                     aud.startTransmit(self.recorder)
                 si = self.getStreamInfo(i)
-                emit("media", n=self.n, codec=si.codecName, srtp=bool(si.proto & pj.PJMEDIA_TP_PROFILE_SRTP))
+                # pjsua2 reports SRTP only in its call dump ("SRTP status: Active Crypto-suite: X").
+                active = [ln.split("Crypto-suite:")[1].strip() for ln in self.dump(True, "").splitlines()
+                          if "SRTP status: Active" in ln and "Crypto-suite:" in ln]
+                emit("media", n=self.n, codec=si.codecName, srtp=active[0] if active else None)
 
     def onDtmfDigit(self, prm) -> None:
         emit("dtmf", n=self.n, digit=prm.digit)
