@@ -62,7 +62,7 @@ class SrtpKeys:
 def parse_crypto(value: str) -> Crypto:
     """`1 AES_CM_128_HMAC_SHA1_80 inline:<base64>[|lifetime]` → `Crypto`; `CryptoError` otherwise."""
     parts = value.split()
-    if len(parts) < 3 or not parts[0].isdigit() or len(parts[0]) > 9:
+    if len(parts) < 3 or not _digits(parts[0]) or len(parts[0]) > 9:
         raise CryptoError(f"bad crypto attribute: {value[:60]!r}")
     tag, suite, keys, params = int(parts[0]), parts[1].upper(), parts[2], parts[3:]
     if suite not in SUITES:
@@ -90,10 +90,14 @@ def parse_crypto(value: str) -> Crypto:
     return Crypto(tag, suite, key, lifetime)
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "²".isdigit() is True, int("²") raises
+
+
 def _lifetime_ok(text: str) -> bool:
     if text.startswith("2^"):
-        return text[2:].isdigit() and 10 <= int(text[2:]) <= 48
-    return text.isdigit() and int(text) >= 1024
+        return _digits(text[2:]) and 10 <= int(text[2:]) <= 48
+    return _digits(text) and int(text) >= 1024
 
 
 def crypto_lines(attributes: list[tuple[str, str | None]]) -> list[Crypto]:

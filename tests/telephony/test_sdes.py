@@ -136,6 +136,9 @@ def test_our_offer_and_reading_the_answer():
     ("1 AES_CM_128_HMAC_SHA1_80 uri:http://x", "key method"),
     ("x AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", "bad crypto"),
     ("1", "bad crypto"),
+    ("\u00b2 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", "bad crypto"),
+    ("1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^\u00b2", "lifetime"),
+    ("1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhc\u00e9D0mXXtxaVBR", "base64"),
 ])
 def test_crypto_lines_we_cannot_use_are_rejected_with_the_reason(value, why):
     with pytest.raises(sdes.CryptoError, match=why):
@@ -166,3 +169,34 @@ def test_the_srtp_setting_and_its_mode_per_signalling():
         MediaConfig(srtp="yes")
     with pytest.raises(ValueError, match="srtp_insecure_signalling"):
         MediaConfig(srtp_insecure_signalling="no")
+
+
+# ---- fuzz: whatever a peer writes after a=crypto, nothing but CryptoError comes out -----------
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+PIECES = ["1", "2", "\u00b2", "999999999", "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "F8_128_HMAC_SHA1_80",
+          "inline:", "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", "QUJD", "|", "2^20", "2^", "1:4", ";", " ", "WSH=64",
+          "UNENCRYPTED_SRTP", "KDR=1", "=", "é", "\x00", ""]
+crypto_value = st.lists(st.sampled_from(PIECES) | st.text(max_size=6), max_size=10).map("".join)
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crypto_value)
+def test_crypto_parser_raises_only_crypto_error_and_what_parses_round_trips(value):
+    try:
+        c = sdes.parse_crypto(value)
+    except sdes.CryptoError:
+        return
+    assert sdes.parse_crypto(c.value()) == c
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(crypto_value, max_size=4), st.sampled_from(["RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVP", "RTP/SAVPF"]),
+       st.sampled_from(sdp.SRTP_MODES))
+def test_negotiation_with_fuzzed_crypto_lines_never_raises(values, proto, mode):
+    body = PLAIN.replace("RTP/AVP", proto) + "".join(f"a=crypto:{v}\r\n" for v in values if "\r" not in v and "\n" not in v)
+    offer = sdp.parse_sdp(body)
+    params = sdp.negotiate(offer, srtp=mode)
+    if params is not None:
+        assert (params.srtp is not None) or (mode in ("off", "offer") and proto == "RTP/AVP")
+        sdp.build_answer(offer, params, "127.0.0.1", 20000, 1, 1).serialize()
