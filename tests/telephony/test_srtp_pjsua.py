@@ -1,4 +1,5 @@
-"""SRTP with a real peer: pjsua2 (libsrtp inside, SDES keying) over SIP/TLS on loopback, both ways.
+"""SRTP with a real peer: pjsua2 (libsrtp inside, SDES keying) over SIP/TLS on loopback, both ways,
+and against `ivr serve --sip-tls` itself.
 
 * pjsua2 with SRTP mandatory calls our TLS listener (RTP/SAVP offer) and hangs up with a BYE over TLS;
 * we call pjsua2 over TLS with our best-effort offer (RTP/AVP with crypto lines), pjsua2 with SRTP
@@ -167,3 +168,34 @@ async def test_we_call_pjsua_over_tls_with_a_best_effort_offer(peers, tmp_path, 
         assert await drained(ep)
     finally:
         await ep.stop()
+
+
+def loud_seconds(x: np.ndarray, rate: int = 8000) -> float:
+    n = rate // 5
+    return sum(np.sqrt(np.mean(x[i:i + n] ** 2)) > 300 for i in range(0, len(x) - n, n)) / 5
+
+
+async def test_ivr_serve_over_tls_answers_pjsua_with_srtp_and_its_greeting_is_heard(peers, tmp_path, cert):
+    """The service as deployed: `ivr serve --sip-tls`, pjsua2 with SRTP mandatory; the bot's greeting
+    reaches the phone through SRTP, the call ends cleanly and the service still answers."""
+    from tests.support import running_service
+
+    tls_port = free_port()
+    with running_service(tmp_path / "var", "--sip-tls", f"127.0.0.1:{tls_port}", "--tls-cert", cert[0],
+                         "--tls-key", cert[1]) as svc:
+        phone = await start_pjsua(peers, tmp_path, cert, "caller", "mandatory", tls_port=free_port())
+        phone.send(f"call sip:support@127.0.0.1:{tls_port};transport=tls")
+        await phone.wait_event("state", timeout=15, state="CONFIRMED")
+        media = await phone.wait_event("media", timeout=5)
+        assert media["srtp"] == SUITE
+        await asyncio.sleep(6.0)  # the greeting
+        phone.send("hangup")
+        await phone.wait_event("state", timeout=10, state="DISCONNECTED")
+        phone.send("quit")
+        await phone.wait_event("bye", timeout=5)
+        x, _ = read_wav(tmp_path / "caller-heard-1.wav")
+        assert loud_seconds(x) >= 1.5  # speech, decrypted by pjsua's libsrtp
+        health = svc.api("/healthz")
+        assert health["calls_total"] >= 1
+        log = "\n".join(svc.log)
+        assert "SRTP AES_CM_128_HMAC_SHA1_80, 0 replayed and 0 unauthenticated" in log, log[-3000:]
