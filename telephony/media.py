@@ -111,7 +111,8 @@ class RtpSession:
         # test client measures at the wire, before any jitter buffer. None: no tap.
         self.on_packet: Callable[[str, RtpPacket, float], None] | None = None
         # A tap on the datagrams themselves ("tx" as handed to the socket, "rx" as received, before
-        # SRTP is undone): what a test reads to see that the wire carries no plain audio.
+        # SRTP is undone; "rtcp": an RTCP packet accepted): what a test reads to see that the wire
+        # carries no plain audio.
         self.on_wire: Callable[[str, bytes], None] | None = None
         self.srtp: SrtpContext | None = None
         self.last_rx = clock()
@@ -209,6 +210,8 @@ class RtpSession:
             return
         if self.srtp is not None and self.srtp.unprotect_rtcp(data) is None:
             return
+        if self.on_wire is not None:
+            self.on_wire("rtcp", data)  # an RTCP packet that passed (SRTCP: authenticated)
         self.remote_rtcp = (addr[0], addr[1])
 
     # -- the clock ----------------------------------------------------------------------------

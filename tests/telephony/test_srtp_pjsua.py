@@ -1,7 +1,8 @@
 """SRTP with a real peer: pjsua2 (libsrtp inside, SDES keying) over SIP/TLS on loopback, both ways,
 and against `ivr serve --sip-tls` itself.
 
-* pjsua2 with SRTP mandatory calls our TLS listener (RTP/SAVP offer) and hangs up with a BYE over TLS;
+* pjsua2 with SRTP mandatory calls our TLS listener (RTP/SAVP offer), sends SRTCP that authenticates,
+  and hangs up with a BYE over TLS;
 * we call pjsua2 over TLS with our best-effort offer (RTP/AVP with crypto lines), pjsua2 with SRTP
   optional answers with its own key, and we hang up.
 
@@ -51,9 +52,16 @@ class Wire:
     """Our RTP session's taps: the datagrams on the wire, and the plaintext packets they carried."""
 
     def __init__(self, media) -> None:
-        self.datagrams = {"tx": [], "rx": []}
+        self.datagrams = {"tx": [], "rx": [], "rtcp": []}
         self.plain = {"tx": {}, "rx": {}}
-        media.on_wire = lambda way, data: self.datagrams[way].append(bytes(data))
+        self.srtcp = asyncio.Event()  # an SRTCP packet from the peer authenticated
+
+        def tap(way: str, data: bytes) -> None:
+            self.datagrams[way].append(bytes(data))
+            if way == "rtcp":
+                self.srtcp.set()
+
+        media.on_wire = tap
         media.on_packet = lambda way, pkt, t: self.plain[way].__setitem__(pkt.sequence, pkt)
 
     def assert_all_srtp(self, tag_len: int = 10) -> None:
@@ -123,6 +131,7 @@ async def test_pjsua_with_srtp_mandatory_calls_us_over_tls(peers, tmp_path, cert
         assert call.media.params.proto == "RTP/SAVP" and call.media.params.srtp.suite == SUITE
         assert call.headers["Via"].startswith("SIP/2.0/TLS ")
         await asyncio.sleep(2.5)  # audio both ways
+        await asyncio.wait_for(wire.srtcp.wait(), 10)  # pjsua's first SRTCP report (about 5 s in)
         phone.send("hangup")
         await asyncio.wait_for(done.wait(), 10)
         assert call.end_reason == "remote_bye"
