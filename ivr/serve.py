@@ -175,7 +175,7 @@ async def build_service(settings: Settings) -> Service:
 
 def sip_endpoint(settings: Settings, cc, directory, shared):
     """The SIP endpoint as the settings describe it, answering with the contact centre (not started)."""
-    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, SipEndpoint, TlsConfig
+    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, MediaConfig, SipEndpoint, TlsConfig
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
@@ -191,6 +191,7 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
     config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise,
+                            media=MediaConfig(srtp=settings.srtp, srtp_insecure_signalling=settings.srtp_insecure_signalling),
                             admission=AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
                                                       limit_exempt=settings.rate_exempt or ()),
                             tls=TlsConfig(server=tls, host=tls_host, port=tls_port))

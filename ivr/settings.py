@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     sip_tls: str | None = _opt("HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key")
     tls_cert: str | None = _opt("PEM certificate (chain) for sip_tls")
     tls_key: str | None = _opt("PEM private key for sip_tls")
+    srtp: Literal["off", "offer", "require"] = _opt("SRTP (SDES keys, over SIP/TLS only): off, offer (when the peer "
+                                                    "has it) or require (else 488)", "offer")
+    srtp_insecure_signalling: bool = _opt("allow SDES keys over plain UDP/TCP SIP (TLS ended at a proxy in front)", False)
     cache_dir: str | None = _opt("start-up cache folder (fitted classifiers, prompts' audio; `ivr warm` fills it): "
                                  "None: var/cache; 'off' rebuilds everything on every start")
     log_format: Literal["text", "json"] = _opt("text: one readable line per record; json: JSON lines (ts, level, "

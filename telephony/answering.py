@@ -2,7 +2,8 @@
 requests that follow it (ACK, CANCEL, BYE, INFO DTMF, re-INVITE for hold and unhold).
 
 A source outside `allow` gets 403, a full endpoint (or `admit()` False) 503, an offer without a
-codec we speak 488, a body that is not SDP 415. An INVITE with Replaces (matched by the
+codec we speak 488 (so does one without SRTP when SRTP is required, or, when it is required
+over signalling that is not TLS, every offer), a body that is not SDP 415. An INVITE with Replaces (matched by the
 transfer role) is answered at once without ringing and ends the leg it replaces. CANCEL
 before the answer gets the INVITE a 487; the answer itself never outlives a CANCEL.
 """
@@ -15,6 +16,7 @@ from typing import Callable
 
 from .dtmf import parse_info_body
 from .leg import Leg
+from .sdes import offer_lines
 from .sdp import SessionDescription, accept_answer, build_answer, build_offer, negotiate, parse_sdp, SdpError
 from .sip_dialog import Dialog, new_tag
 from .sip_message import SipRequest
@@ -34,14 +36,27 @@ class Answering:
         # `admit()` False: the application is overloaded; new calls get 503 (a balancer fails over).
         self.admit = admit
 
-    def take_offer(self, req: SipRequest, tx: InviteServerTransaction):
-        """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488)."""
+    def srtp_mode(self, source: Source) -> str:
+        """This call's SRTP mode: SDES keys only over TLS unless the configuration allows otherwise."""
+        return self.ua.config.media.srtp_mode(source.transport == "TLS")
+
+    def take_offer(self, req: SipRequest, tx: InviteServerTransaction, source: Source | None = None,
+                   leg: Leg | None = None):
+        """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488).
+
+        `source` (or `leg`'s) decides the SRTP mode; a re-INVITE's `leg` keeps our SRTP key."""
         ua = self.ua
         if req.content_type != "application/sdp":
             tx.respond(ua.response(req, 415, extra=[("Accept", "application/sdp")]))
             return None
         offer = parse_sdp(req.body)
-        params = negotiate(offer, ua.config.media.codecs)
+        source = source or (leg.source if leg is not None else None)
+        mode = self.srtp_mode(source) if source is not None else "off"
+        ours = leg.params.srtp if leg is not None and leg.params is not None else None
+        params = negotiate(offer, ua.config.media.codecs, srtp=mode, local_key=ours.local_key if ours else None)
+        if params is not None and params.srtp is not None and source.transport != "TLS":
+            log.warning("SRTP keys exchanged over %s signalling from %s (srtp_insecure_signalling)",
+                        source.transport, source.addr[0])
         if params is None:
             warning = f'305 {ua.config.advertised_host} "Incompatible media format"'
             tx.respond(ua.response(req, 488, extra=[("Warning", warning)]))
@@ -62,7 +77,7 @@ class Answering:
             return
         params = offer = None
         if req.body:
-            negotiated = self.take_offer(req, tx)
+            negotiated = self.take_offer(req, tx, source)
             if negotiated is None:
                 return
             offer, params = negotiated
@@ -129,7 +144,10 @@ class Answering:
             leg.media.configure(leg.params)
             return build_answer(offer, leg.params, host, leg.media.local_port, leg.session_id, leg.sdp_version)
         leg.awaiting_ack_sdp = True  # delayed offer: we offer in the 2xx, the answer comes in ACK
-        return build_offer(host, leg.media.local_port, leg.session_id, leg.sdp_version, config.media.codecs)
+        mode = self.srtp_mode(leg.source)
+        leg.offered_crypto = offer_lines() if mode in ("offer", "require") else ()
+        return build_offer(host, leg.media.local_port, leg.session_id, leg.sdp_version, config.media.codecs,
+                           crypto=leg.offered_crypto, require_srtp=mode == "require")
 
     def on_ack(self, leg: Leg, ack: SipRequest) -> None:
         if isinstance(leg.invite_tx, InviteServerTransaction):
@@ -137,7 +155,8 @@ class Answering:
         if leg.awaiting_ack_sdp and ack.body:
             leg.awaiting_ack_sdp = False
             try:
-                params = accept_answer(parse_sdp(ack.body), self.ua.config.media.codecs)
+                params = accept_answer(parse_sdp(ack.body), self.ua.config.media.codecs, leg.offered_crypto,
+                                       require_srtp=self.srtp_mode(leg.source) in ("require", "refuse"))
             except SdpError:
                 params = None
             if params is None:
@@ -197,7 +216,7 @@ class Answering:
             return
         offer = None
         if req.body:
-            negotiated = self.take_offer(req, tx)
+            negotiated = self.take_offer(req, tx, leg=leg)
             if negotiated is None:
                 return
             offer, params = negotiated

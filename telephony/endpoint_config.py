@@ -59,6 +59,11 @@ class MediaConfig:
     codecs: tuple[str, ...] = SUPPORTED  # in order of preference
     rtp_timeout: float = 30.0  # seconds without RTP before the call is ended ("rtp_timeout")
     jitter_ms: float = 20.0  # the jitter buffer's starting delay
+    # SRTP keyed by SDES (RFC 4568): "off", "offer" (SRTP when the peer has it, else RTP) or
+    # "require" (no SRTP, no call: 488). The keys ride in the SDP, so only over SIP/TLS unless
+    # `srtp_insecure_signalling` (a proxy in front terminates TLS): then they are used, with a warning.
+    srtp: str = "offer"
+    srtp_insecure_signalling: bool = False
 
     def __post_init__(self) -> None:
         ports = tuple(self.rtp_ports)
@@ -73,6 +78,17 @@ class MediaConfig:
         _set(self, "codecs", codecs)
         _positive("rtp_timeout", self.rtp_timeout)
         _positive("jitter_ms", self.jitter_ms, zero_ok=True)
+        if self.srtp not in ("off", "offer", "require"):
+            raise ValueError(f"srtp must be 'off', 'offer' or 'require', got {self.srtp!r}")
+        if not isinstance(self.srtp_insecure_signalling, bool):
+            raise ValueError(f"srtp_insecure_signalling must be a bool, got {self.srtp_insecure_signalling!r}")
+
+    def srtp_mode(self, secure_signalling: bool) -> str:
+        """The SRTP mode for one call (`sdp.negotiate`'s `srtp`): keys never cross plain signalling
+        unless allowed; a call that requires SRTP there is refused instead."""
+        if self.srtp == "off" or secure_signalling or self.srtp_insecure_signalling:
+            return self.srtp
+        return "refuse" if self.srtp == "require" else "off"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Leg:
     answered: bool = False
     ended: bool = False
     awaiting_ack_sdp: bool = False
+    offered_crypto: tuple = ()  # the a=crypto lines (sdes.Crypto) of an offer we made, until answered
     replaces: "Leg | None" = None  # an incoming INVITE with Replaces: the leg it takes over
     refer_subs: dict[int, ReferSub] = field(default_factory=dict)  # CSeq of a REFER we sent → its subscription
     transferred: bool = False  # a REFER we sent reported success
