@@ -21,6 +21,7 @@ import ssl
 from typing import Iterable
 
 from .sdp import SUPPORTED
+from .session_timer import SessionTimerConfig
 from .sip_transaction import Timers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -83,6 +84,7 @@ class TimingConfig:
     answer_delay: float = 0.05  # between 180 Ringing and 200 OK
     hangup_wait: float = 4.0  # for the answer to a BYE or NOTIFY before giving up on it
     refer_ring_timeout: float = 30.0  # a REFER we obey: how long its target may ring
+    session: SessionTimerConfig = SessionTimerConfig()  # RFC 4028 session timers we ask for and accept
 
     def __post_init__(self) -> None:
         if not isinstance(self.sip, Timers):

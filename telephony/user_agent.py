@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 OnCall = Callable[[Call], Awaitable[None]]
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"  # the methods we serve (Allow headers)
-SUPPORTED_EXT = "replaces"  # the option tags we support (Supported; anything else in Require → 420)
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE, PRACK"  # the methods we serve (Allow)
+SUPPORTED_EXT = "replaces, 100rel, timer"  # the option tags we support (Supported; anything else in Require → 420)
 
 
 def uri_host(host: str) -> str:
@@ -58,6 +58,7 @@ class UserAgent(ABC):
         self._tasks: set[asyncio.Task] = set()
         self.calls_answered = 0
         self.calls_refused = 0  # INVITEs answered 503 because the endpoint or the application was full
+        self.draining = False  # set by `drain()`: new INVITEs and out-of-dialog OPTIONS get 503
 
     @abstractmethod
     async def refer(self, call: Call, target: "str | Call", *, replaces: Call | None = None, timeout: float = 30.0,
@@ -68,6 +69,28 @@ class UserAgent(ABC):
     async def start(self) -> None:
         await self.transport.start()
         self.port = self.transport.port
+
+    def drain(self) -> None:
+        """Take no new calls (503, so a proxy in front routes elsewhere); calls in progress go on."""
+        self.draining = True
+
+    async def drained(self, deadline: float) -> bool:
+        """Wait up to `deadline` seconds for the calls in progress to end; True when none is left."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        while any(not leg.ended for leg in self.legs.values()):
+            live = [leg.call.ended.wait() for leg in self.legs.values() if leg.call is not None and not leg.ended]
+            left = end - loop.time()
+            if left <= 0:
+                return False
+            if live:  # wake when one of them ends (unanswered legs: check again shortly)
+                waits = [asyncio.ensure_future(w) for w in live]
+                await asyncio.wait(waits, timeout=min(left, 1.0), return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
+            else:
+                await asyncio.sleep(min(left, 0.1))
+        return True
 
     async def stop(self) -> None:
         """Hang up every live call (BYE), then close the sockets."""
@@ -271,6 +294,8 @@ class UserAgent(ABC):
                 await leg.call.ended.wait()
             return
         leg.ended = True
+        if leg.timer_handle is not None:
+            leg.timer_handle.cancel()
         if leg.call is not None:
             leg.call.end_reason = reason
         if leg.media is not None:
