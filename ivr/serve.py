@@ -160,6 +160,7 @@ async def build_service(settings: Settings) -> Service:
     if settings.sip_tls:
         state["sip_tls"] = f"{parse_hostport(settings.sip_tls, 5061)[0]}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
+    watch_metrics(cc, directory, store, endpoint)
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=settings.heartbeat_s, stale_s=settings.worker_stale_s))
     if closed:
@@ -174,6 +175,18 @@ async def build_service(settings: Settings) -> Service:
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else None
     app = build_app(state, directory, secret, admin_token or None)
     return Service(settings, store, cc, directory, endpoint, app, worker_id, state)
+
+
+def watch_metrics(cc, directory, store, endpoint) -> None:
+    """What /metrics reads at scrape time: queue depth, agents by presence, store backlog, RTP totals."""
+    from collections import Counter
+
+    from routing.agents import Presence
+
+    cc.metrics.watch(queue_depth=lambda: len(cc.queue.waiting), store_backlog=lambda: store.backlog,
+                     media_totals=endpoint.media_totals,
+                     agents_by_presence=lambda: Counter(directory.presence(a.id).value for a in directory),
+                     presences=tuple(p.value for p in Presence))
 
 
 def sip_endpoint(settings: Settings, cc, directory, shared):

@@ -59,6 +59,7 @@ class UserAgent(ABC):
         self.calls_answered = 0
         self.calls_refused = 0  # INVITEs answered 503 because the endpoint or the application was full
         self.draining = False  # set by `drain()`: new INVITEs and out-of-dialog OPTIONS get 503
+        self._media_ended = {"lost": 0, "late": 0, "concealed": 0}  # RTP counts of the legs already ended
 
     @abstractmethod
     async def refer(self, call: Call, target: "str | Call", *, replaces: Call | None = None, timeout: float = 30.0,
@@ -106,6 +107,15 @@ class UserAgent(ABC):
         for tx in list(self.server_tx.values()) + list(self.client_tx.values()):
             tx.terminate()
         await self.transport.stop()
+
+    def media_totals(self) -> dict[str, int]:
+        """RTP packets lost and late, frames concealed, over every leg so far (ended and live)."""
+        totals = dict(self._media_ended)
+        for leg in self.legs.values():
+            if leg.media is not None and not leg.ended:
+                for name, value in _media_counts(leg.media).items():
+                    totals[name] += value
+        return totals
 
     @property
     def calls(self) -> list[Call]:
@@ -299,6 +309,8 @@ class UserAgent(ABC):
         if leg.call is not None:
             leg.call.end_reason = reason
         if leg.media is not None:
+            for name, value in _media_counts(leg.media).items():
+                self._media_ended[name] += value
             await leg.media.close()
         if send_bye and leg.answered:
             try:
@@ -310,3 +322,8 @@ class UserAgent(ABC):
             leg.call.ended.set()
         log.info("call %s ended: %s", leg.dialog.call_id, reason)
 
+
+
+def _media_counts(media: RtpSession) -> dict[str, int]:
+    jb = media.jb
+    return {"lost": media.stats.lost, "late": jb.late, "concealed": jb.concealed}
