@@ -206,7 +206,7 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls_host, tls_port = parse_hostport(settings.sip_tls, 5061)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
-    config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise,
+    config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise, media_host=settings.media_host,
                             media=MediaConfig(rtp_ports=parse_port_range(settings.rtp_ports)),
                             admission=AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
                                                       limit_exempt=settings.rate_exempt or ()),

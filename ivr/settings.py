@@ -117,6 +117,7 @@ class Settings(BaseSettings):
     # Deploys and operators (see README "Reliability" and "Production layout").
     rtp_ports: str = _opt("RTP port range LOW-HIGH (RTP even, RTCP odd; publish the same range from the container)",
                           "20000-30000")
+    media_host: str | None = _opt("address put in SDP c= only (the published RTP ports' host; None: the advertised one)")
     drain_deadline: float = _opt("on SIGTERM: seconds the calls in progress may take to finish (new calls get 503) "
                                  "before the rest are hung up; a second signal stops at once", 300.0, ge=0)
     admin_user: str | None = _opt("the first admin's name, created at start-up when the store has no account yet")
