@@ -1,7 +1,8 @@
 """A deploy drops nobody: SIGTERM to `ivr serve` with a call in progress (sipp, over real SIP and
 RTP on loopback). The call goes on to its own BYE; meanwhile a new INVITE and an OPTIONS probe get
 503 (a proxy in front routes elsewhere), /readyz is 503 and /healthz still 200; once the call has
-ended the process exits 0 on its own, long before the drain deadline."""
+ended the process exits 0 on its own, long before the drain deadline. It runs with
+`--log-format json`: each log record on stderr is one JSON object."""
 
 import json
 import shutil
@@ -54,7 +55,7 @@ def wait_until(cond, timeout: float = 15.0) -> bool:
 
 
 def test_sigterm_drains_the_call_in_progress_finishes_and_new_calls_get_503(tmp_path):
-    with running_service(tmp_path / "var", "--bot", "echo", "--drain-deadline", "60") as svc:
+    with running_service(tmp_path / "var", "--bot", "echo", "--drain-deadline", "60", "--log-format", "json") as svc:
         assert get(svc.http, "/readyz") == (200, {"status": "ready", "reasons": []})
         call = sipp(svc.sip, SCENARIOS / "long_call.xml", tmp_path / "call")  # 8 s, then the caller's BYE
         assert wait_until(lambda: get(svc.http, "/healthz")[1]["calls_active"] == 1)
@@ -77,3 +78,8 @@ def test_sigterm_drains_the_call_in_progress_finishes_and_new_calls_get_503(tmp_
         assert svc.proc.wait(timeout=30) == 0
         assert time.monotonic() - started < 20  # it exits once the call is over, not at the deadline
         assert not any("hanging them up" in line for line in svc.log)
+    # --log-format json: every log record is one JSON object (the "ivr: ..." lines are console
+    # prints for whoever started it, not records), and the call's own records carry its id.
+    records = [json.loads(line) for line in svc.log if line.strip() and not line.startswith("ivr")]
+    assert records and all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+    assert any(r.get("call_id") and r["logger"] == "ivr" for r in records)
