@@ -69,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="text: readable lines (default); json: JSON lines with ts, level, logger, message, call_id")
     v.add_argument("--media-host", dest="media_host", help="address in SDP c= only (default: the advertised one)")
     v.add_argument("--rtp-ports", dest="rtp_ports", help="RTP port range LOW-HIGH (default 20000-30000)")
-    v.add_argument("--drain-deadline", dest="drain_deadline", type=float,
-                   help="on SIGTERM, seconds calls in progress may take to finish while new calls get 503 (default 300)")
+    v.add_argument("--drain-deadline", dest="drain_deadline", type=float, help="on SIGTERM: seconds to let calls finish")
     v.set_defaults(func=_cmd_serve)
 
     w = sub.add_parser("warm", help="build the start-up cache (fitted classifiers, prompts' audio) ahead of a start")

@@ -2,15 +2,15 @@
 
 `build_service(settings)` opens everything a worker needs (the engine, the store, the agents,
 the contact centre, the SIP endpoint, the web app) and `run(service)` serves HTTP, says
-"ready", and on SIGINT/SIGTERM drains: new INVITEs and OPTIONS get 503 (Kamailio routes to
-another worker), /readyz answers 503, the calls in progress finish up to `drain_deadline`;
-then (or on a second signal) it hangs up what is left and closes it all in order. Nothing here decides anything about a
-call: that is routing's, the bot's and ivr.call_session's.
+"ready", and on SIGINT/SIGTERM drains (503 to new calls, /readyz 503, calls in progress finish
+up to `drain_deadline` or a second signal), then closes it all in order. Nothing here decides
+anything about a call: that is routing's, the bot's and ivr.call_session's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
-from ivr.settings import Settings, load_settings, parse_hostport, parse_port_range, turn_config
+from ivr.settings import Settings, load_settings, parse_hostport, turn_config
 
 __all__ = ["Service", "build_app", "build_service", "run", "serve", "server_secret"]
 
@@ -160,7 +160,7 @@ async def build_service(settings: Settings) -> Service:
     if settings.sip_tls:
         state["sip_tls"] = f"{parse_hostport(settings.sip_tls, 5061)[0]}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
-    watch_metrics(cc, directory, store, endpoint)
+    cc.metrics.watch_service(cc.queue, directory, store, endpoint.media_totals)  # read at scrape time
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=settings.heartbeat_s, stale_s=settings.worker_stale_s))
     if closed:
@@ -177,21 +177,10 @@ async def build_service(settings: Settings) -> Service:
     return Service(settings, store, cc, directory, endpoint, app, worker_id, state)
 
 
-def watch_metrics(cc, directory, store, endpoint) -> None:
-    """What /metrics reads at scrape time: queue depth, agents by presence, store backlog, RTP totals."""
-    from collections import Counter
-
-    from routing.agents import Presence
-
-    cc.metrics.watch(queue_depth=lambda: len(cc.queue.waiting), store_backlog=lambda: store.backlog,
-                     media_totals=endpoint.media_totals,
-                     agents_by_presence=lambda: Counter(directory.presence(a.id).value for a in directory),
-                     presences=tuple(p.value for p in Presence))
-
-
 def sip_endpoint(settings: Settings, cc, directory, shared):
     """The SIP endpoint as the settings describe it, answering with the contact centre (not started)."""
     from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, MediaConfig, SipEndpoint, TlsConfig
+    from telephony.endpoint_config import port_range
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
@@ -207,7 +196,7 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
     config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise, media_host=settings.media_host,
-                            media=MediaConfig(rtp_ports=parse_port_range(settings.rtp_ports)),
+                            media=MediaConfig(rtp_ports=port_range(settings.rtp_ports)),
                             admission=AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
                                                       limit_exempt=settings.rate_exempt or ()),
                             tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
@@ -215,64 +204,21 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
                        admit=lambda: cc.draining() < settings.max_draining)
 
 
-def first_admin(settings: Settings, accounts) -> bool:
-    """Create the admin named by IVR_ADMIN_USER / IVR_ADMIN_PASSWORD when the store has no account yet
-    (hashed as `ivr users add` hashes); True when it was created. An existing store is left alone."""
-    if not settings.admin_user or settings.admin_password is None or accounts.list_users():
-        return False
-    from web.auth import hash_password
-
-    accounts.add_user(settings.admin_user, "admin", hash_password(settings.admin_password.get_secret_value()))
-    return True
-
-
-async def drain(service: Service, deadline: float, again: asyncio.Event) -> bool:
-    """Stop taking calls and let those in progress end, up to `deadline` s or a second signal (`again`).
-
-    True when every call ended on its own."""
-    endpoint, state = service.endpoint, service.state
-    state["draining"] = True
-    endpoint.drain()
-    live = len(endpoint.calls)
-    log.warning("draining: new calls get 503; %d call(s) in progress may take up to %.0f s", live, deadline)
-    print(f"ivr: draining ({live} call(s) in progress, up to {deadline:.0f} s)", file=sys.stderr, flush=True)
-    done = asyncio.create_task(endpoint.drained(deadline))
-    interrupt = asyncio.create_task(again.wait())
-    await asyncio.wait([done, interrupt], return_when=asyncio.FIRST_COMPLETED)
-    interrupt.cancel()
-    if not done.done():
-        done.cancel()
-        return False
-    return done.result()
-
-
-def _Server(config):
-    """uvicorn's server without its own SIGINT/SIGTERM handlers: the signal is ours (it drains), and
-    HTTP must go on answering /readyz 503 and /healthz while the calls in progress finish."""
-    import contextlib
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):
-            yield
-
-    return Server(config)
-
-
 async def run(service: Service) -> int:
-    """Serve HTTP, say "ready" once bound; on SIGINT/SIGTERM drain (see `drain`), then close the
-    endpoint, the server, the store."""
+    """Serve HTTP, say "ready" once bound; on SIGINT/SIGTERM drain, then close the endpoint, the
+    server, the store."""
     import uvicorn
 
     from ivr.memory import trim_every
     from ivr.tools.task_dump import dump_tasks
+    from ivr.tools.users_cli import first_admin
 
     loop = asyncio.get_running_loop()
     store, state, directory = service.store, service.state, service.directory
     http_host, http_port = parse_hostport(service.settings.http, 8080)
-    server = _Server(uvicorn.Config(service.app, host=http_host, port=http_port, log_level="warning"))
+    # uvicorn without its own signal handlers: the signal is ours (it drains) and HTTP goes on serving.
+    server = type("Server", (uvicorn.Server,), {"capture_signals": contextlib.nullcontext})(
+        uvicorn.Config(service.app, host=http_host, port=http_port, log_level="warning"))
     stop, again = asyncio.Event(), asyncio.Event()
 
     def on_signal() -> None:  # the first signal drains, a second one stops at once
@@ -289,8 +235,9 @@ async def run(service: Service) -> int:
             print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
             return 1
         await asyncio.sleep(0.02)
-    if await loop.run_in_executor(None, first_admin, service.settings, store.accounts):
-        print(f"ivr: created the first admin {service.settings.admin_user!r} from IVR_ADMIN_USER", file=sys.stderr)
+    admin, password = service.settings.admin_user, service.settings.admin_password
+    if await loop.run_in_executor(None, first_admin, admin, password and password.get_secret_value(), store.accounts):
+        print(f"ivr: created the first admin {admin!r} from IVR_ADMIN_USER", file=sys.stderr)
     elif not await loop.run_in_executor(None, store.accounts.list_users):
         print("ivr: no panel accounts yet: create one with `ivr users add NAME --role admin`", file=sys.stderr)
     for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
@@ -298,8 +245,10 @@ async def run(service: Service) -> int:
     tls_note = f", SIP over TLS {state['sip_tls']}" if state.get("sip_tls") else ""
     print(f"ivr: ready (SIP {state['sip']}{tls_note}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
-    if stop.is_set() and not server_task.done():
-        if not await drain(service, service.settings.drain_deadline, again):
+    if stop.is_set() and not server_task.done():  # drain: 503 to new calls, /readyz 503, calls finish
+        state["draining"] = True
+        print(f"ivr: draining ({len(service.endpoint.calls)} call(s) in progress)", file=sys.stderr, flush=True)
+        if not await service.endpoint.drain(service.settings.drain_deadline, again):
             log.warning("drain: calls still up at the deadline (or a second signal): hanging them up")
     server.should_exit = True
     trimmer.cancel()

@@ -20,7 +20,7 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings", "parse_hostport", "parse_port_range", "turn_config"]
+__all__ = ["Settings", "load_settings", "parse_hostport", "turn_config"]
 
 
 def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
@@ -41,17 +41,6 @@ def parse_hostport(value: str, default_port: int) -> tuple[str, int]:
     if not 0 <= p <= 65535:
         raise ValueError(f"port out of range in {value!r}")
     return host, p
-
-
-def parse_port_range(value: str) -> tuple[int, int]:
-    """'20000-30000' → (20000, 30000): the [low, high) range RTP/RTCP pairs are bound in."""
-    low, sep, high = value.partition("-")
-    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
-        raise ValueError(f"an RTP port range is LOW-HIGH, got {value!r}")
-    lo, hi = int(low), int(high)
-    if not (0 < lo and lo + 2 <= hi <= 65535):
-        raise ValueError(f"an RTP port range needs 0 < LOW, LOW + 2 <= HIGH <= 65535, got {value!r}")
-    return lo, hi
 
 
 def _opt(description: str, default: Any = None, **kw) -> Any:
@@ -133,7 +122,9 @@ class Settings(BaseSettings):
     @field_validator("rtp_ports")
     @classmethod
     def _rtp_ports(cls, value: str) -> str:
-        parse_port_range(value)
+        from telephony.endpoint_config import port_range
+
+        port_range(value)
         return value
 
     @field_validator("allow", "rate_exempt")

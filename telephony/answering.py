@@ -60,10 +60,12 @@ class Answering:
             log.info("403 for INVITE from %s", source.addr[0])
             tx.respond(ua.response(req, 403))
             return
-        if ua.draining or len([leg for leg in ua.legs.values() if not leg.ended]) >= admission.max_calls or (
+        # Draining refuses new calls, not a transfer's INVITE with Replaces into a call in progress.
+        draining = ua.draining and "Replaces" not in req.headers
+        if draining or len([leg for leg in ua.legs.values() if not leg.ended]) >= admission.max_calls or (
                 self.admit is not None and not self.admit()):
             ua.calls_refused += 1
-            tx.respond(ua.response(req, 503, "Draining" if ua.draining else "", extra=[("Retry-After", "5")]))
+            tx.respond(ua.response(req, 503, "Draining" if draining else "", extra=[("Retry-After", "5")]))
             return
         timer = session_timer_for(req, ua)
         if refuse_too_brief(ua, req, tx, timer):

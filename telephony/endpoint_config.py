@@ -48,6 +48,14 @@ def _positive(name: str, value: float, zero_ok: bool = False) -> None:
         raise ValueError(f"{name} must be a number {'>= 0' if zero_ok else '> 0'}, got {value!r}")
 
 
+def port_range(text: str) -> tuple[int, int]:
+    """'20000-30000' → (20000, 30000), as `MediaConfig.rtp_ports` takes it (a flag's or variable's form)."""
+    low, sep, high = text.partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+        raise ValueError(f"an RTP port range is LOW-HIGH, got {text!r}")
+    return MediaConfig(rtp_ports=(int(low), int(high))).rtp_ports
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)  # normalising a frozen dataclass's field in __post_init__
 

@@ -71,26 +71,25 @@ class UserAgent(ABC):
         await self.transport.start()
         self.port = self.transport.port
 
-    def drain(self) -> None:
-        """Take no new calls (503, so a proxy in front routes elsewhere); calls in progress go on."""
+    async def drain(self, deadline: float, interrupt: asyncio.Event | None = None) -> bool:
+        """Take no new calls (503, so a proxy in front routes elsewhere) and wait up to `deadline`
+        seconds (or until `interrupt` is set) for the calls in progress to end; True when none is left."""
         self.draining = True
-
-    async def drained(self, deadline: float) -> bool:
-        """Wait up to `deadline` seconds for the calls in progress to end; True when none is left."""
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline
         while any(not leg.ended for leg in self.legs.values()):
-            live = [leg.call.ended.wait() for leg in self.legs.values() if leg.call is not None and not leg.ended]
             left = end - loop.time()
-            if left <= 0:
+            if left <= 0 or (interrupt is not None and interrupt.is_set()):
                 return False
-            if live:  # wake when one of them ends (unanswered legs: check again shortly)
-                waits = [asyncio.ensure_future(w) for w in live]
-                await asyncio.wait(waits, timeout=min(left, 1.0), return_when=asyncio.FIRST_COMPLETED)
-                for w in waits:
-                    w.cancel()
-            else:
-                await asyncio.sleep(min(left, 0.1))
+            # wake when a call ends or on the interrupt (unanswered legs: look again shortly)
+            waits = [asyncio.ensure_future(leg.call.ended.wait()) for leg in self.legs.values()
+                     if leg.call is not None and not leg.ended]
+            if interrupt is not None:
+                waits.append(asyncio.ensure_future(interrupt.wait()))
+            await asyncio.wait(waits or [asyncio.ensure_future(asyncio.sleep(0.1))], timeout=min(left, 1.0),
+                               return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
         return True
 
     async def stop(self) -> None:

@@ -141,7 +141,7 @@ def test_the_image_installs_dependencies_before_it_copies_the_code():
 
 
 def test_each_worker_publishes_its_own_rtp_port_range():
-    from ivr.settings import parse_port_range
+    from telephony.endpoint_config import port_range
 
     services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
     ranges = []
@@ -149,7 +149,7 @@ def test_each_worker_publishes_its_own_rtp_port_range():
         cmd = services[name]["command"]
         rtp = cmd[cmd.index("--rtp-ports") + 1]
         assert f"{rtp}:{rtp}/udp" in services[name]["ports"]
-        ranges.append(parse_port_range(rtp))
+        ranges.append(port_range(rtp))
     ranges.sort()
     assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # disjoint: one host publishes all three
     grace = services["w1"].get("stop_grace_period", "10s")

@@ -110,6 +110,16 @@ class CallMetrics:
             self.active.dec()
         self.outcomes.labels(outcome).inc()
 
+    def watch_service(self, queue, directory, store, media_totals: Callable[[], Mapping[str, int]]) -> None:
+        """`watch` a worker's call queue, agent directory, store and RTP totals."""
+        from collections import Counter as Tally
+
+        from routing.agents import Presence
+
+        self.watch(queue_depth=lambda: len(queue.waiting), store_backlog=lambda: store.backlog,
+                   media_totals=media_totals, presences=tuple(p.value for p in Presence),
+                   agents_by_presence=lambda: Tally(directory.presence(a.id).value for a in directory))
+
     def event(self, call_id: str, ev: CallEvent) -> None:
         """One call event, as the call emits it."""
         st = self._calls.get(call_id)

@@ -44,13 +44,15 @@ async def test_a_draining_worker_keeps_its_call_and_kamailio_routes_new_calls_to
         first = await phone.invite(f"sip:support@127.0.0.1:{port}", ring_timeout=10)
         holder, other = (a, b) if a.calls_answered else (b, a)
         assert holder.calls_answered == 1 and other.calls_answered == 0
-        holder.drain()
+        drain = asyncio.create_task(holder.drain(10.0))
+        await asyncio.sleep(0)  # let it start: from here new calls are refused
+        assert holder.draining
         calls = [await phone.invite(f"sip:support@127.0.0.1:{port}", ring_timeout=10) for _ in range(3)]
         assert other.calls_answered == 3 and holder.calls_answered == 1  # none reached the draining one
         (held,) = holder.calls
         assert not first.ended.is_set() and not held.ended.is_set()  # its call in progress is still up
         await first.hangup()  # through Kamailio's Record-Route to the draining worker
-        assert await holder.drained(5.0)
+        assert await asyncio.wait_for(drain, 5)  # drain returns True once its last call has ended
         await asyncio.wait_for(held.ended.wait(), 5)
         assert held.end_reason == "remote_bye"  # it ended normally, by the caller's BYE
         for call in calls:

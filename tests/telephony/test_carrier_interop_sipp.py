@@ -97,14 +97,16 @@ async def test_drain_refuses_new_invites_and_options_with_503_and_lets_the_call_
     call_in_progress = asyncio.create_task(run_sipp(endpoint, ["-sf", str(SCENARIOS / "timer_uac_refresh.xml")],
                                                     None, tmp_path / "a"))  # a 7-second call
     assert await wait_for(lambda: endpoint.test_calls)
-    endpoint.drain()
+    drain = asyncio.create_task(endpoint.drain(15.0))
+    await asyncio.sleep(0)  # let it start: from here new calls are refused
+    assert endpoint.draining
     rc, out = await run_sipp(endpoint, [], _request_scenario("OPTIONS", "503"), tmp_path / "b")
     assert rc == 0, out  # Kamailio's dispatcher probe sees the worker down
     rc, out = await run_sipp(endpoint, ["-sf", str(SCENARIOS / "refused.xml")], None, tmp_path / "c")
     assert rc == 0, out
     assert not endpoint.test_calls[0].ended.is_set()  # refused while the first call was still up
     assert endpoint.calls_refused == 1
-    assert await endpoint.drained(15.0)
+    assert await drain  # the call in progress ended within the deadline
     rc, out = await call_in_progress
     assert rc == 0, out  # the call in progress went on to its own BYE
     assert [c.end_reason for c in endpoint.test_calls] == ["remote_bye"]
