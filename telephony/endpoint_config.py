@@ -21,6 +21,7 @@ import ssl
 from typing import Iterable
 
 from .sdp import SUPPORTED
+from .session_timer import SessionTimerConfig
 from .sip_transaction import Timers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,6 +46,14 @@ def _positive(name: str, value: float, zero_ok: bool = False) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (value >= 0 if zero_ok else value > 0)
     if not ok:
         raise ValueError(f"{name} must be a number {'>= 0' if zero_ok else '> 0'}, got {value!r}")
+
+
+def port_range(text: str) -> tuple[int, int]:
+    """'20000-30000' → (20000, 30000), as `MediaConfig.rtp_ports` takes it (a flag's or variable's form)."""
+    low, sep, high = text.partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+        raise ValueError(f"an RTP port range is LOW-HIGH, got {text!r}")
+    return MediaConfig(rtp_ports=(int(low), int(high))).rtp_ports
 
 
 def _set(obj: object, name: str, value: object) -> None:
@@ -99,6 +108,7 @@ class TimingConfig:
     answer_delay: float = 0.05  # between 180 Ringing and 200 OK
     hangup_wait: float = 4.0  # for the answer to a BYE or NOTIFY before giving up on it
     refer_ring_timeout: float = 30.0  # a REFER we obey: how long its target may ring
+    session: SessionTimerConfig = SessionTimerConfig()  # RFC 4028 session timers we ask for and accept
 
     def __post_init__(self) -> None:
         if not isinstance(self.sip, Timers):

@@ -50,6 +50,9 @@ class Leg:
     session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
     sdp_version: int = 1
     tasks: set = field(default_factory=set)
+    prack: tuple | None = None  # a reliable provisional awaiting PRACK: (RSeq, INVITE CSeq, future)
+    session_timer: object = None  # session_timer.SessionTimer in force (RFC 4028), None: untimed
+    timer_handle: asyncio.TimerHandle | None = None  # its refresh or expiry
 
     @property
     def key(self) -> tuple[str, str]:
