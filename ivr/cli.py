@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--cache-dir", dest="cache_dir", help=CACHE_HELP)
     v.add_argument("--log-format", dest="log_format", choices=["text", "json"],
                    help="text: readable lines (default); json: JSON lines with ts, level, logger, message, call_id")
+    v.add_argument("--media-host", dest="media_host", help="address in SDP c= only (default: the advertised one)")
+    v.add_argument("--rtp-ports", dest="rtp_ports", help="RTP port range LOW-HIGH (default 20000-30000)")
+    v.add_argument("--drain-deadline", dest="drain_deadline", type=float, help="on SIGTERM: seconds to let calls finish")
     v.set_defaults(func=_cmd_serve)
 
     w = sub.add_parser("warm", help="build the start-up cache (fitted classifiers, prompts' audio) ahead of a start")

@@ -2,13 +2,15 @@
 
 `build_service(settings)` opens everything a worker needs (the engine, the store, the agents,
 the contact centre, the SIP endpoint, the web app) and `run(service)` serves HTTP, says
-"ready", and on SIGINT/SIGTERM closes it all in order. Nothing here decides anything about a
-call: that is routing's, the bot's and ivr.call_session's.
+"ready", and on SIGINT/SIGTERM drains (503 to new calls, /readyz 503, calls in progress finish
+up to `drain_deadline` or a second signal), then closes it all in order. Nothing here decides
+anything about a call: that is routing's, the bot's and ivr.call_session's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -74,6 +76,7 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
             "calls_total": cc.total if cc else 0,
             "calls_draining": cc.draining() if cc else 0,
             "sip": state["sip"],
+            "draining": bool(state.get("draining")),
             "worker": state.get("worker"),
             "store": {"backlog": store.backlog, "database_reachable": store.outage_since is None,
                       "write_errors": store.write_errors, "write_retries": store.write_retries,
@@ -158,6 +161,7 @@ async def build_service(settings: Settings) -> Service:
     if settings.sip_tls:
         state["sip_tls"] = f"{parse_hostport(settings.sip_tls, 5061)[0]}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
+    cc.metrics.watch_service(cc.queue, directory, store, endpoint.media_totals)  # read at scrape time
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=settings.heartbeat_s, stale_s=settings.worker_stale_s))
     if closed:
@@ -176,8 +180,9 @@ async def build_service(settings: Settings) -> Service:
 
 def sip_endpoint(settings: Settings, cc, directory, shared):
     """The SIP endpoint as the settings describe it, answering with the contact centre (not started)."""
-    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, SipEndpoint, TlsConfig
     from routing.agents import REALM
+    from telephony import AdmissionConfig, DigestRegistrar, EndpointConfig, MediaConfig, SipEndpoint, TlsConfig
+    from telephony.endpoint_config import port_range
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
@@ -203,7 +208,9 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
         tls_host, tls_port = parse_hostport(settings.sip_tls, 5061)
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(settings.tls_cert, settings.tls_key)
-    config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise,
+    config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise, media_host=settings.media_host,
+                            media=MediaConfig(rtp_ports=port_range(settings.rtp_ports), srtp=settings.srtp,
+                                              srtp_insecure_signalling=settings.srtp_insecure_signalling),
                             admission=admission,
                             tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
     return SipEndpoint(config, cc.handle_call, registrar=registrar, invite_limit=limiter,
@@ -211,19 +218,27 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
 
 
 async def run(service: Service) -> int:
-    """Serve HTTP, say "ready" once bound, and on SIGINT/SIGTERM close the endpoint, the server, the store."""
+    """Serve HTTP, say "ready" once bound; on SIGINT/SIGTERM drain, then close the endpoint, the
+    server, the store."""
     import uvicorn
 
     from ivr.memory import trim_every
     from ivr.tools.task_dump import dump_tasks
+    from ivr.tools.users_cli import first_admin
 
     loop = asyncio.get_running_loop()
     store, state, directory = service.store, service.state, service.directory
     http_host, http_port = parse_hostport(service.settings.http, 8080)
-    server = uvicorn.Server(uvicorn.Config(service.app, host=http_host, port=http_port, log_level="warning"))
-    stop = asyncio.Event()
+    # uvicorn without its own signal handlers: the signal is ours (it drains) and HTTP goes on serving.
+    server = type("Server", (uvicorn.Server,), {"capture_signals": contextlib.nullcontext})(
+        uvicorn.Config(service.app, host=http_host, port=http_port, log_level="warning"))
+    stop, again = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:  # the first signal drains, a second one stops at once
+        (again if stop.is_set() else stop).set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGUSR1, dump_tasks)  # `kill -USR1 PID`: where every task waits
     server_task = asyncio.create_task(server.serve())
     trimmer = asyncio.create_task(trim_every(30.0))
@@ -233,13 +248,21 @@ async def run(service: Service) -> int:
             print("ivr serve: the HTTP server did not start (address in use?)", file=sys.stderr)
             return 1
         await asyncio.sleep(0.02)
-    if not await loop.run_in_executor(None, store.accounts.list_users):
+    admin, password = service.settings.admin_user, service.settings.admin_password
+    if await loop.run_in_executor(None, first_admin, admin, password and password.get_secret_value(), store.accounts):
+        print(f"ivr: created the first admin {admin!r} from IVR_ADMIN_USER", file=sys.stderr)
+    elif not await loop.run_in_executor(None, store.accounts.list_users):
         print("ivr: no panel accounts yet: create one with `ivr users add NAME --role admin`", file=sys.stderr)
     for agent in directory:  # the token is a credential: never printed; `ivr desktop-url` makes the link
         print(f"ivr: agent {agent.id}: desktop link from `ivr desktop-url {agent.id}`", file=sys.stderr)
     tls_note = f", SIP over TLS {state['sip_tls']}" if state.get("sip_tls") else ""
     print(f"ivr: ready (SIP {state['sip']}{tls_note}, HTTP http://{http_host}:{http_port})", file=sys.stderr, flush=True)
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if stop.is_set() and not server_task.done():  # drain: 503 to new calls, /readyz 503, calls finish
+        state["draining"] = True
+        print(f"ivr: draining ({len(service.endpoint.calls)} call(s) in progress)", file=sys.stderr, flush=True)
+        if not await service.endpoint.drain(service.settings.drain_deadline, again):
+            log.warning("drain: calls still up at the deadline (or a second signal): hanging them up")
     server.should_exit = True
     trimmer.cancel()
     await service.endpoint.stop()

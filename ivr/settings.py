@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     sip_tls: str | None = _opt("HOST:PORT for SIP over TLS (optional), with tls_cert and tls_key")
     tls_cert: str | None = _opt("PEM certificate (chain) for sip_tls")
     tls_key: str | None = _opt("PEM private key for sip_tls")
+    srtp: Literal["off", "offer", "require"] = _opt("SRTP (SDES keys, over SIP/TLS only): off, offer (when the peer "
+                                                    "has it) or require (else 488)", "offer")
+    srtp_insecure_signalling: bool = _opt("allow SDES keys over plain UDP/TCP SIP (TLS ended at a proxy in front)", False)
     cache_dir: str | None = _opt("start-up cache folder (fitted classifiers, prompts' audio; `ivr warm` fills it): "
                                  "None: var/cache; 'off' rebuilds everything on every start")
     log_format: Literal["text", "json"] = _opt("text: one readable line per record; json: JSON lines (ts, level, "
@@ -103,12 +106,28 @@ class Settings(BaseSettings):
     secret: SecretStr | None = _opt("signs the agents' desktop tokens (None: kept in secret_file, created once)")
     secret_file: str = _opt("where the generated secret is kept, readable by this user only", "var/ivr-secret")
     admin_token: SecretStr | None = _opt("bearer token that acts as an admin on the API (for scripts)")
+    # Deploys and operators (see README "Reliability" and "Production layout").
+    rtp_ports: str = _opt("RTP port range LOW-HIGH (RTP even, RTCP odd; publish the same range from the container)",
+                          "20000-30000")
+    media_host: str | None = _opt("address put in SDP c= only (the published RTP ports' host; None: the advertised one)")
+    drain_deadline: float = _opt("on SIGTERM: seconds the calls in progress may take to finish (new calls get 503) "
+                                 "before the rest are hung up; a second signal stops at once", 300.0, ge=0)
+    admin_user: str | None = _opt("the first admin's name, created at start-up when the store has no account yet")
+    admin_password: SecretStr | None = _opt("the first admin's password (environment only: IVR_ADMIN_PASSWORD)")
 
     @field_validator("sip", "http", "sip_tls")
     @classmethod
     def _hostport(cls, value: str | None, info) -> str | None:
         if value is not None:
             parse_hostport(value, {"sip": 5070, "http": 8080}.get(info.field_name, 5061))
+        return value
+
+    @field_validator("rtp_ports")
+    @classmethod
+    def _rtp_ports(cls, value: str) -> str:
+        from telephony.endpoint_config import port_range
+
+        port_range(value)
         return value
 
     @field_validator("allow", "rate_exempt")
@@ -127,6 +146,8 @@ class Settings(BaseSettings):
             for key in ("tls_cert", "tls_key"):
                 if not Path(getattr(self, key)).is_file():
                     raise ValueError(f"{key}: no such file {getattr(self, key)!r}")
+        if bool(self.admin_user) != bool(self.admin_password and self.admin_password.get_secret_value()):
+            raise ValueError("admin_user: needs admin_password (IVR_ADMIN_PASSWORD), and the other way round")
         if self.worker_stale_s < 2 * self.heartbeat_s:
             raise ValueError("worker_stale_s: must be at least twice heartbeat_s")
         return self
@@ -135,7 +156,7 @@ class Settings(BaseSettings):
         """What must never reach a log line: the secrets, and the password in the store's URL."""
         from routing.agents import config_passwords
 
-        values = [s.get_secret_value() for s in (self.secret, self.admin_token) if s is not None]
+        values = [s.get_secret_value() for s in (self.secret, self.admin_token, self.admin_password) if s is not None]
         values.append(urlsplit(self.db).password if "@" in self.db else None)
         values += config_passwords(self.agents)  # the agents' REGISTER passwords too
         return [v for v in values if v]
@@ -166,7 +187,7 @@ class _YamlFile(PydanticBaseSettingsSource):
             raise ValueError(f"--config {path}: {exc}") from None
         if not isinstance(doc, dict):
             raise ValueError(f"--config {path}: must be a mapping")
-        unknown = set(doc) - (set(self.settings_cls.model_fields) - {"config", "secret", "admin_token"})
+        unknown = set(doc) - (set(self.settings_cls.model_fields) - {"config", "secret", "admin_token", "admin_password"})
         if unknown:  # secrets come from the environment only: a config file is often checked in
             raise ValueError(f"--config {path}: unknown setting {sorted(unknown)[0]!r}")
         return doc
@@ -190,7 +211,7 @@ def _explain(error: dict) -> str:
     msg, loc = error["msg"].removeprefix("Value error, "), error["loc"]
     if not loc:
         return msg
-    got = "" if loc[0] in ("secret", "admin_token", "db", "agents") else f" (got {error['input']!r})"
+    got = "" if loc[0] in ("secret", "admin_token", "admin_password", "db", "agents") else f" (got {error['input']!r})"
     return f"{'.'.join(map(str, loc))}: {msg}{got}"
 
 

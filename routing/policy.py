@@ -78,7 +78,7 @@ class Policy:
     frustration_turns: int = 2
     frustration_ceiling: float = 0.85
     # One turn at the ceiling transfers at once only when the score does not rest on one part
-    # alone (see ``corroborated``); a single part's spike waits for the two-turn rule.
+    # alone (see ``without_strongest_part``) or the turn before was at the threshold too.
     frustration_corroborate: bool = True
     explicit_request: bool = True
     dtmf_zero: bool = True
@@ -208,11 +208,24 @@ def without_strongest_part(parts: Mapping[str, float] | None) -> float | None:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
 
 
-def _ceiling_corroborated(policy: Policy, s: Signals) -> tuple[bool, float | None]:
+def _ceiling_trip(policy: Policy, s: Signals) -> tuple[str, dict[str, Any]] | None:
+    """The last turn is at the ceiling: the rule that acts on it with the values it saw, or None
+    while it is one observation from one channel. A second observation corroborates it: another
+    channel in the same turn (the score holds without its strongest part), or the turn before
+    already at the threshold (the same channel, heard again)."""
+    c, score = policy.frustration_ceiling, round(s.frustration_raw[-1], 3)
     if not policy.frustration_corroborate or len(s.frustration_parts) != len(s.frustration_raw):
-        return True, None
+        return f"frustration ceiling: one turn >= {c}", {"score": score}
     rest = without_strongest_part(s.frustration_parts[-1])
-    return rest is None or rest >= policy.frustration_threshold, rest
+    if rest is None:  # the parts were not kept (a call stored before they were)
+        return f"frustration ceiling: one turn >= {c}", {"score": score}
+    if rest >= policy.frustration_threshold:
+        return (f"frustration ceiling: one turn >= {c}, still >= {policy.frustration_threshold} without its strongest part",
+                {"score": score, "without_strongest": round(rest, 3)})
+    if len(s.frustration_raw) >= 2 and s.frustration_raw[-2] >= policy.frustration_threshold:
+        return (f"frustration ceiling: one turn >= {c} after one >= {policy.frustration_threshold}",
+                {"score": score, "previous": round(s.frustration_raw[-2], 3)})
+    return None
 
 
 def decide(policy: Policy, s: Signals) -> Decision | None:
@@ -230,14 +243,9 @@ def decide(policy: Policy, s: Signals) -> Decision | None:
     if s.tier and s.tier in policy.always_human_tiers:
         return transfer("tier", f"always_human_tiers contains {s.tier}", tier=s.tier)
     if s.frustration_raw and s.frustration_raw[-1] >= policy.frustration_ceiling:
-        agreed, rest = _ceiling_corroborated(policy, s)
-        if agreed and rest is None:
-            return transfer("frustration", f"frustration ceiling: one turn >= {policy.frustration_ceiling}",
-                            score=round(s.frustration_raw[-1], 3))
-        if agreed:
-            return transfer("frustration", f"frustration ceiling: one turn >= {policy.frustration_ceiling}, "
-                            f"still >= {policy.frustration_threshold} without its strongest part",
-                            score=round(s.frustration_raw[-1], 3), without_strongest=round(rest, 3))
+        tripped = _ceiling_trip(policy, s)
+        if tripped is not None:
+            return transfer("frustration", tripped[0], **tripped[1])
     recent = s.frustration[-policy.frustration_turns :]
     if len(recent) == policy.frustration_turns and all(v >= policy.frustration_threshold for v in recent):
         return transfer("frustration", f"frustration >= {policy.frustration_threshold} for {policy.frustration_turns} turns",

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from calls.outcome import OUTCOMES  # spelled once, in calls/
 from nlu.fusion import drove
 
 from . import schema as t
@@ -26,8 +27,6 @@ from .values import num as _num
 from .values import whole as _int
 from .writer import Writer
 
-# interrupted: the worker handling the call died (or restarted) before the call's end was written.
-OUTCOMES = ("bot_resolved", "transferred", "caller_hung_up", "abandoned", "interrupted")
 TRANSFER_RESULTS = ("answered", "busy", "declined", "no_answer", "cancelled", "failed")
 CALLBACK_STATUSES = ("pending", "scheduled", "done", "failed", "cancelled")
 # Intents that say nothing about why the caller called (see nlu.dialog.META_INTENTS).

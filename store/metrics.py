@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from calls.outcome import Outcome
+
 from . import schema as t
 from .values import aware as _aware
 
@@ -41,7 +43,7 @@ class Metrics:
         """Calls the bot resolved, over calls that have an outcome (None when there are none)."""
         counts = self.outcome_counts(since)
         ended = sum(n for o, n in counts.items() if o != "in_progress")
-        return round(counts.get("bot_resolved", 0) / ended, 4) if ended else None
+        return round(counts.get(Outcome.BOT_RESOLVED, 0) / ended, 4) if ended else None
 
     def escalations_by_reason(self, since: datetime | None = None) -> dict[str, int]:
         q = self._since(select(t.calls.c.escalation_reason, func.count())

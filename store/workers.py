@@ -16,6 +16,9 @@ from typing import Any, Callable
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from calls.events import InterruptedEvent
+from calls.outcome import Outcome
+
 from . import schema as t
 from .claims import Claims
 from .db import SWEEP_LOCK, write_conn
@@ -95,9 +98,9 @@ class Workers:
                                                  .where(t.events.c.call_id == cid)).one()
                 conn.execute(insert(t.events).values(
                     call_id=cid, seq=0 if last_seq is None else last_seq + 1, kind="interrupted", at=now,
-                    data={"event": "interrupted", "worker": worker, "reason": reason, "found_by": by}))
+                    data=InterruptedEvent(worker=worker, reason=reason, found_by=by).to_json()))
                 conn.execute(update(t.calls).where(t.calls.c.id == cid).values(
-                    ended_at=last_at or started, outcome="interrupted", ended_abruptly=True))
+                    ended_at=last_at or started, outcome=Outcome.INTERRUPTED.value, ended_abruptly=True))
                 closed.append(cid)
         return closed
 

@@ -1,10 +1,14 @@
 """The answering role (UAS): INVITE → 100 → 180 → 200 with the SDP answer, and the in-dialog
-requests that follow it (ACK, CANCEL, BYE, INFO DTMF, re-INVITE for hold and unhold).
+requests that follow it (ACK, CANCEL, BYE, INFO DTMF, re-INVITE for hold and unhold; UPDATE,
+PRACK and session timers through `session_refresh`).
 
 A source outside `allow` gets 403, a full endpoint (or `admit()` False) 503, an offer without a
-codec we speak 488, a body that is not SDP 415. An INVITE with Replaces (matched by the
+codec we speak 488 (so does one without SRTP when SRTP is required, or, when it is required
+over signalling that is not TLS, every offer), a body that is not SDP 415. An INVITE with Replaces (matched by the
 transfer role) is answered at once without ringing and ends the leg it replaces. CANCEL
-before the answer gets the INVITE a 487; the answer itself never outlives a CANCEL.
+before the answer gets the INVITE a 487; the answer itself never outlives a CANCEL. While the
+endpoint drains (`UserAgent.draining`) a new INVITE gets 503. `Require: 100rel` gets a reliable
+180 and the 200 waits for its PRACK; a `Session-Expires` under our Min-SE gets 422.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Callable
 
 from .dtmf import parse_info_body
 from .leg import Leg
+from .sdes import offer_lines
 from .sdp import SessionDescription, accept_answer, build_answer, build_offer, negotiate, parse_sdp, SdpError
+from .session_refresh import SessionUpkeep, refuse_too_brief, requires_100rel, session_timer_for
 from .sip_dialog import Dialog, new_tag
 from .sip_message import SipRequest
 from .sip_transaction import InviteServerTransaction, ServerTransaction, State
@@ -33,15 +39,29 @@ class Answering:
         self.match_replaces = match_replaces
         # `admit()` False: the application is overloaded; new calls get 503 (a balancer fails over).
         self.admit = admit
+        self.upkeep = SessionUpkeep(ua)
 
-    def take_offer(self, req: SipRequest, tx: InviteServerTransaction):
-        """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488)."""
+    def srtp_mode(self, source: Source) -> str:
+        """This call's SRTP mode: SDES keys only over TLS unless the configuration allows otherwise."""
+        return self.ua.config.media.srtp_mode(source.transport == "TLS")
+
+    def take_offer(self, req: SipRequest, tx: InviteServerTransaction, source: Source | None = None,
+                   leg: Leg | None = None):
+        """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488).
+
+        `source` (or `leg`'s) decides the SRTP mode; a re-INVITE's `leg` keeps our SRTP key."""
         ua = self.ua
         if req.content_type != "application/sdp":
             tx.respond(ua.response(req, 415, extra=[("Accept", "application/sdp")]))
             return None
         offer = parse_sdp(req.body)
-        params = negotiate(offer, ua.config.media.codecs)
+        source = source or (leg.source if leg is not None else None)
+        mode = self.srtp_mode(source) if source is not None else "off"
+        ours = leg.params.srtp if leg is not None and leg.params is not None else None
+        params = negotiate(offer, ua.config.media.codecs, srtp=mode, local_key=ours.local_key if ours else None)
+        if params is not None and params.srtp is not None and source.transport != "TLS":
+            log.warning("SRTP keys exchanged over %s signalling from %s (srtp_insecure_signalling)",
+                        source.transport, source.addr[0])
         if params is None:
             warning = f'305 {ua.config.advertised_host} "Incompatible media format"'
             tx.respond(ua.response(req, 488, extra=[("Warning", warning)]))
@@ -55,14 +75,19 @@ class Answering:
             log.info("403 for INVITE from %s", source.addr[0])
             tx.respond(ua.response(req, 403))
             return
-        if len([leg for leg in ua.legs.values() if not leg.ended]) >= admission.max_calls or (
+        # Draining refuses new calls, not a transfer's INVITE with Replaces into a call in progress.
+        draining = ua.draining and "Replaces" not in req.headers
+        if draining or len([leg for leg in ua.legs.values() if not leg.ended]) >= admission.max_calls or (
                 self.admit is not None and not self.admit()):
             ua.calls_refused += 1
-            tx.respond(ua.response(req, 503, extra=[("Retry-After", "5")]))
+            tx.respond(ua.response(req, 503, "Draining" if draining else "", extra=[("Retry-After", "5")]))
+            return
+        timer = session_timer_for(req, ua)
+        if refuse_too_brief(ua, req, tx, timer):
             return
         params = offer = None
         if req.body:
-            negotiated = self.take_offer(req, tx)
+            negotiated = self.take_offer(req, tx, source)
             if negotiated is None:
                 return
             offer, params = negotiated
@@ -78,9 +103,9 @@ class Answering:
         ua.pending[key] = leg
         tx.on_no_ack = lambda: ua.spawn(ua.end_leg(leg, "ack_timeout", send_bye=True))
         tx.on_timeout = lambda: ua.spawn(ua.end_leg(leg, "timeout", send_bye=False))
-        ua.spawn(self._answer(leg, offer), leg)
+        ua.spawn(self._answer(leg, offer, timer), leg)
 
-    async def _answer(self, leg: Leg, offer: SessionDescription | None) -> None:
+    async def _answer(self, leg: Leg, offer: SessionDescription | None, timer=None) -> None:
         ua = self.ua
         tx = leg.invite_tx
         req = leg.invite
@@ -97,7 +122,11 @@ class Answering:
                 await ua.end_leg(leg, "cancel", send_bye=False)
                 return
             contact = [("Contact", ua.contact(leg.source.transport))]
-            if leg.replaces is None:  # a replacing INVITE is answered at once, without alerting (RFC 3891)
+            if leg.replaces is None and requires_100rel(req):  # RFC 3262: a 180 the caller must PRACK
+                if not await self.upkeep.send_reliable(leg, 180, contact):
+                    await ua.end_leg(leg, "cancel" if tx.final_status == 487 else "no_prack", send_bye=False)
+                    return
+            elif leg.replaces is None:  # a replacing INVITE is answered at once, without alerting (RFC 3891)
                 tx.respond(ua.response(req, 180, to_tag=tag, extra=contact))
                 if ua.config.timing.answer_delay:
                     await asyncio.sleep(ua.config.timing.answer_delay)
@@ -105,8 +134,8 @@ class Answering:
                 await ua.end_leg(leg, "cancel", send_bye=False)
                 return
             sd = self._local_sdp(leg, offer)
-            tx.respond(ua.response(req, 200, to_tag=tag, extra=contact + [("Allow", ALLOW), ("Supported", SUPPORTED_EXT)],
-                                   body=sd.serialize()))
+            extra = contact + [("Allow", ALLOW), ("Supported", SUPPORTED_EXT)] + self.upkeep.keep(leg, timer)
+            tx.respond(ua.response(req, 200, to_tag=tag, extra=extra, body=sd.serialize()))
             leg.answered = True
             headers = {name: value for name, value in reversed(list(req.headers))}
             codec = leg.params.codec if leg.params else ua.config.media.codecs[0]
@@ -129,7 +158,10 @@ class Answering:
             leg.media.configure(leg.params)
             return build_answer(offer, leg.params, host, leg.media.local_port, leg.session_id, leg.sdp_version)
         leg.awaiting_ack_sdp = True  # delayed offer: we offer in the 2xx, the answer comes in ACK
-        return build_offer(host, leg.media.local_port, leg.session_id, leg.sdp_version, config.media.codecs)
+        mode = self.srtp_mode(leg.source)
+        leg.offered_crypto = offer_lines() if mode in ("offer", "require") else ()
+        return build_offer(host, leg.media.local_port, leg.session_id, leg.sdp_version, config.media.codecs,
+                           crypto=leg.offered_crypto, require_srtp=mode == "require")
 
     def on_ack(self, leg: Leg, ack: SipRequest) -> None:
         if isinstance(leg.invite_tx, InviteServerTransaction):
@@ -137,7 +169,8 @@ class Answering:
         if leg.awaiting_ack_sdp and ack.body:
             leg.awaiting_ack_sdp = False
             try:
-                params = accept_answer(parse_sdp(ack.body), self.ua.config.media.codecs)
+                params = accept_answer(parse_sdp(ack.body), self.ua.config.media.codecs, leg.offered_crypto,
+                                       require_srtp=self.srtp_mode(leg.source) in ("require", "refuse"))
             except SdpError:
                 params = None
             if params is None:
@@ -195,9 +228,12 @@ class Answering:
         if isinstance(leg.invite_tx, InviteServerTransaction) and leg.invite_tx.state is State.PROCEEDING:
             tx.respond(ua.response(req, 500, extra=[("Retry-After", "1")]))
             return
+        timer = session_timer_for(req, ua)
+        if refuse_too_brief(ua, req, tx, timer):
+            return
         offer = None
         if req.body:
-            negotiated = self.take_offer(req, tx)
+            negotiated = self.take_offer(req, tx, leg=leg)
             if negotiated is None:
                 return
             offer, params = negotiated
@@ -211,4 +247,11 @@ class Answering:
         leg.invite_tx = tx
         tx.on_no_ack = lambda: ua.spawn(ua.end_leg(leg, "ack_timeout", send_bye=True))
         sd = self._local_sdp(leg, offer)
-        tx.respond(ua.response(req, 200, extra=[("Contact", contact), ("Allow", ALLOW)], body=sd.serialize()))
+        extra = [("Contact", contact), ("Allow", ALLOW), ("Supported", SUPPORTED_EXT)] + self.upkeep.keep(leg, timer)
+        tx.respond(ua.response(req, 200, extra=extra, body=sd.serialize()))
+
+    def on_update(self, leg: Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        self.upkeep.on_update(leg, req, tx, self)
+
+    def on_prack(self, leg: Leg, req: SipRequest, tx: ServerTransaction) -> None:
+        self.upkeep.on_prack(leg, req, tx)

@@ -40,7 +40,7 @@ from .user_agent import ALLOW, SUPPORTED_EXT, OnCall, UserAgent
 
 log = logging.getLogger(__name__)
 
-KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "UPDATE", "PRACK"}
+KNOWN_UNSUPPORTED = {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE"}
 
 
 class SipEndpoint(UserAgent):
@@ -188,9 +188,9 @@ class SipEndpoint(UserAgent):
             self._dispatch_in_dialog(req, tx)
         elif method == "INVITE":
             self.answering.on_invite(req, tx, source, key)
-        elif method == "OPTIONS":
-            tx.respond(self._options_response(req))
-        elif method in ("BYE", "INFO", "NOTIFY"):
+        elif method == "OPTIONS":  # draining: 503, so Kamailio's dispatcher probes route elsewhere
+            tx.respond(self.response(req, 503, "Draining") if self.draining else self._options_response(req))
+        elif method in ("BYE", "INFO", "NOTIFY", "UPDATE", "PRACK"):
             tx.respond(self.response(req, 481))
         elif method == "REFER":  # out-of-dialog REFER (RFC 3515 allows it): not taken from strangers
             tx.respond(self.response(req, 403))
@@ -218,6 +218,10 @@ class SipEndpoint(UserAgent):
             self.transfers.on_refer_request(leg, req, tx)
         elif method == "NOTIFY":
             self.transfers.on_notify(leg, req, tx)
+        elif method == "UPDATE":
+            self.answering.on_update(leg, req, tx)
+        elif method == "PRACK":
+            self.answering.on_prack(leg, req, tx)
         elif method == "OPTIONS":
             tx.respond(self._options_response(req))
         else:

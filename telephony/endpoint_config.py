@@ -21,6 +21,7 @@ import ssl
 from typing import Iterable
 
 from .sdp import SUPPORTED
+from .session_timer import SessionTimerConfig
 from .sip_transaction import Timers
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -47,6 +48,14 @@ def _positive(name: str, value: float, zero_ok: bool = False) -> None:
         raise ValueError(f"{name} must be a number {'>= 0' if zero_ok else '> 0'}, got {value!r}")
 
 
+def port_range(text: str) -> tuple[int, int]:
+    """'20000-30000' → (20000, 30000), as `MediaConfig.rtp_ports` takes it (a flag's or variable's form)."""
+    low, sep, high = text.partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+        raise ValueError(f"an RTP port range is LOW-HIGH, got {text!r}")
+    return MediaConfig(rtp_ports=(int(low), int(high))).rtp_ports
+
+
 def _set(obj: object, name: str, value: object) -> None:
     object.__setattr__(obj, name, value)  # normalising a frozen dataclass's field in __post_init__
 
@@ -59,6 +68,11 @@ class MediaConfig:
     codecs: tuple[str, ...] = SUPPORTED  # in order of preference
     rtp_timeout: float = 30.0  # seconds without RTP before the call is ended ("rtp_timeout")
     jitter_ms: float = 20.0  # the jitter buffer's starting delay
+    # SRTP keyed by SDES (RFC 4568): "off", "offer" (SRTP when the peer has it, else RTP) or
+    # "require" (no SRTP, no call: 488). The keys ride in the SDP, so only over SIP/TLS unless
+    # `srtp_insecure_signalling` (a proxy in front terminates TLS): then they are used, with a warning.
+    srtp: str = "offer"
+    srtp_insecure_signalling: bool = False
 
     def __post_init__(self) -> None:
         ports = tuple(self.rtp_ports)
@@ -73,6 +87,17 @@ class MediaConfig:
         _set(self, "codecs", codecs)
         _positive("rtp_timeout", self.rtp_timeout)
         _positive("jitter_ms", self.jitter_ms, zero_ok=True)
+        if self.srtp not in ("off", "offer", "require"):
+            raise ValueError(f"srtp must be 'off', 'offer' or 'require', got {self.srtp!r}")
+        if not isinstance(self.srtp_insecure_signalling, bool):
+            raise ValueError(f"srtp_insecure_signalling must be a bool, got {self.srtp_insecure_signalling!r}")
+
+    def srtp_mode(self, secure_signalling: bool) -> str:
+        """The SRTP mode for one call (`sdp.negotiate`'s `srtp`): keys never cross plain signalling
+        unless allowed; a call that requires SRTP there is refused instead."""
+        if self.srtp == "off" or secure_signalling or self.srtp_insecure_signalling:
+            return self.srtp
+        return "refuse" if self.srtp == "require" else "off"
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,7 @@ class TimingConfig:
     answer_delay: float = 0.05  # between 180 Ringing and 200 OK
     hangup_wait: float = 4.0  # for the answer to a BYE or NOTIFY before giving up on it
     refer_ring_timeout: float = 30.0  # a REFER we obey: how long its target may ring
+    session: SessionTimerConfig = SessionTimerConfig()  # RFC 4028 session timers we ask for and accept
 
     def __post_init__(self) -> None:
         if not isinstance(self.sip, Timers):

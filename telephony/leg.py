@@ -42,6 +42,7 @@ class Leg:
     answered: bool = False
     ended: bool = False
     awaiting_ack_sdp: bool = False
+    offered_crypto: tuple = ()  # the a=crypto lines (sdes.Crypto) of an offer we made, until answered
     replaces: "Leg | None" = None  # an incoming INVITE with Replaces: the leg it takes over
     refer_subs: dict[int, ReferSub] = field(default_factory=dict)  # CSeq of a REFER we sent → its subscription
     transferred: bool = False  # a REFER we sent reported success
@@ -49,6 +50,9 @@ class Leg:
     session_id: int = field(default_factory=lambda: secrets.randbelow(2**31))
     sdp_version: int = 1
     tasks: set = field(default_factory=set)
+    prack: tuple | None = None  # a reliable provisional awaiting PRACK: (RSeq, INVITE CSeq, future)
+    session_timer: object = None  # session_timer.SessionTimer in force (RFC 4028), None: untimed
+    timer_handle: asyncio.TimerHandle | None = None  # its refresh or expiry
 
     @property
     def key(self) -> tuple[str, str]:

@@ -6,6 +6,10 @@ speech, or G.711 silence when nothing is queued: many PBXs and NATs treat a sile
 dead call) and pops one frame from the jitter buffer for the application, so the application
 sees a steady 50 frames a second whatever the network does. Packets go to wherever the peer's
 packets come from (symmetric RTP, RFC 4961), which is what gets audio through NAT.
+
+When the offer/answer agreed SRTP (`MediaParams.srtp`), every packet is protected on its way
+out and unprotected on its way in (`srtp.SrtpContext`), RTCP as SRTCP; a packet that does not
+authenticate, or replays one already seen, is dropped and counted and never moves the latch.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .dtmf import DtmfReceiver, event_packets
 from .jitter_buffer import JitterBuffer
 from .rtp import ReceiveStats, ReportBlock, RtpError, RtpPacket, build_rr, build_sdes_cname, build_sr, is_rtcp, parse_rtp
 from .sdp import MediaParams
+from .srtp import SrtpContext
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +110,11 @@ class RtpSession:
         # A tap on every RTP packet sent ("tx") or accepted ("rx"), with its clock time: how a
         # test client measures at the wire, before any jitter buffer. None: no tap.
         self.on_packet: Callable[[str, RtpPacket, float], None] | None = None
+        # A tap on the datagrams themselves ("tx" as handed to the socket, "rx" as received, before
+        # SRTP is undone; "rtcp": an RTCP packet accepted): what a test reads to see that the wire
+        # carries no plain audio.
+        self.on_wire: Callable[[str, bytes], None] | None = None
+        self.srtp: SrtpContext | None = None
         self.last_rx = clock()
         self.packets_sent = self.octets_sent = 0
         self.packets_received = 0
@@ -118,6 +128,12 @@ class RtpSession:
             self._latched = False
             self.remote = params.remote_addr
             self.remote_rtcp = (params.remote_addr[0], params.remote_addr[1] + 1)
+        if params.srtp is None:
+            self.srtp = None
+        elif self.srtp is None:
+            self.srtp = SrtpContext(params.srtp)
+        else:
+            self.srtp.update(params.srtp)
         self.params = params
 
     @property
@@ -150,9 +166,15 @@ class RtpSession:
     def _on_rtp(self, data: bytes, addr) -> None:
         if self._closed or self.params is None:
             return
+        if self.on_wire is not None:
+            self.on_wire("rx", data)
         if is_rtcp(data):  # rtcp-mux
             self._on_rtcp(data, addr)
             return
+        if self.srtp is not None:
+            data = self.srtp.unprotect(data)
+            if data is None:
+                return
         try:
             pkt = parse_rtp(data)
         except RtpError:
@@ -184,8 +206,13 @@ class RtpSession:
         self.jb.push(pkt.timestamp, samples, pkt.marker)
 
     def _on_rtcp(self, data: bytes, addr) -> None:
-        if not self._closed:  # RTCP is only used to learn where the peer's RTCP comes from
-            self.remote_rtcp = (addr[0], addr[1])
+        if self._closed:  # RTCP is only used to learn where the peer's RTCP comes from
+            return
+        if self.srtp is not None and self.srtp.unprotect_rtcp(data) is None:
+            return
+        if self.on_wire is not None:
+            self.on_wire("rtcp", data)  # an RTCP packet that passed (SRTCP: authenticated)
+        self.remote_rtcp = (addr[0], addr[1])
 
     # -- the clock ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -260,6 +287,10 @@ class RtpSession:
         if self._rtp.transport is None or self.remote is None:
             return
         data = pkt.serialize()
+        if self.srtp is not None:
+            data = self.srtp.protect(data)
+        if self.on_wire is not None:
+            self.on_wire("tx", data)
         self._rtp.transport.sendto(data, self.remote)
         if self.on_packet is not None:
             self.on_packet("tx", pkt, self.clock())
@@ -277,8 +308,11 @@ class RtpSession:
         ntp = (int(wall) << 32) | int((wall % 1) * (1 << 32))
         head = build_sr(self.ssrc, ntp, self.ts, self.packets_sent, self.octets_sent, reports) if self.packets_sent \
             else build_rr(self.ssrc, reports)
+        data = head + build_sdes_cname(self.ssrc, "ivr")
         try:
-            self._rtcp.transport.sendto(head + build_sdes_cname(self.ssrc, "ivr"), self.remote_rtcp)
+            if self.srtp is not None:
+                data = self.srtp.protect_rtcp(data)
+            self._rtcp.transport.sendto(data, self.remote_rtcp)
         except OSError:
             pass
 
@@ -289,6 +323,10 @@ class RtpSession:
         jb = self.jb
         log.info("rtp %d: jitter buffer at %d ms (grown %d, shed %d), %d late, %d concealed, %d dropped",
                  self.local_port, jb.target // 8, jb.grown, jb.shed, jb.late, jb.concealed, jb.dropped)
+        if self.srtp is not None:
+            c = self.srtp.counters
+            log.info("rtp %d: SRTP %s, %d replayed and %d unauthenticated packets dropped",
+                     self.local_port, self.srtp.keys.suite, c.replayed, c.rejected)
         if self._task:
             self._task.cancel()
             try:

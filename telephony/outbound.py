@@ -4,6 +4,8 @@
 the new call a REFER we obey places. It sends to IP literals only (no DNS), over TLS for `sips:`
 and `;transport=tls` targets, and never leaves a phone ringing: a ring timeout or a cancelled
 task sends CANCEL before it unwinds, and a 200 that crosses the CANCEL gets its ACK and BYE.
+Over TLS the offer carries SDES crypto lines (per `MediaConfig.srtp`); an answer that drops
+them gives plain RTP, unless SRTP is required (then 488, and a BYE).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Callable, Iterable
 from .call import Call
 from .digest import digest_authorization
 from .leg import Leg
+from .sdes import offer_lines
 from .sdp import SdpError, accept_answer, build_offer, parse_sdp
 from .sip_dialog import Dialog, new_call_id, new_tag
 from .sip_headers import parse_uri, quote
@@ -67,7 +70,13 @@ class Outbound:
         media = await ua.open_media()
         session_id = secrets.randbelow(2**31)
         codecs = tuple(codecs or config.media.codecs)
-        offer = build_offer(config.advertised_media_host, media.local_port, session_id, 1, codecs)
+        mode = config.media.srtp_mode(over_tls)
+        if mode == "refuse":
+            await media.close()
+            raise CallFailed(488, "SRTP required but the target is not over TLS")
+        crypto = offer_lines() if mode in ("offer", "require") else ()
+        offer = build_offer(config.advertised_media_host, media.local_port, session_id, 1, codecs,
+                            crypto=crypto, require_srtp=mode == "require")
         from_uri = f"sip:{from_user or config.user}@{uri_host(config.advertised_host)}:{ua.port}"
         from_value = (f"{quote(display)} " if display else "") + f"<{from_uri}>;tag={new_tag()}"
         call_id = new_call_id(config.advertised_host)
@@ -129,12 +138,12 @@ class Outbound:
         ua.send_ack(leg, cseq)
         params = None
         try:
-            params = accept_answer(parse_sdp(resp.body), codecs) if resp.body else None
+            params = accept_answer(parse_sdp(resp.body), codecs, crypto, mode == "require") if resp.body else None
         except SdpError:
             params = None
         if params is None:
             await ua.end_leg(leg, "media_failed", send_bye=True)
-            raise CallFailed(488, "No common codec in answer")
+            raise CallFailed(488, "No common codec (or no SRTP where required) in answer")
         leg.params = params
         media.configure(params)
         call = ua.new_call(leg, call_id, str(resp.to.uri), params.codec, direction="outbound", local_uri=from_uri)

@@ -1,9 +1,15 @@
-"""SDP (RFC 4566) and the offer/answer model (RFC 3264) for G.711 audio with RFC 4733 DTMF.
+"""SDP (RFC 4566) and the offer/answer model (RFC 3264) for G.711 audio with RFC 4733 DTMF,
+and SRTP keyed by SDES (RFC 4568, `sdes`).
 
 The endpoint speaks only PCMU, PCMA and telephone-event at 8 kHz. `answer_offer` keeps the
 offer's codec order filtered by what we support (the caller's preference wins, as RFC 3264
 §6.1 expects of an answerer), rejects every non-audio stream with port 0, mirrors the
 direction (hold), and returns None when nothing is common, which the endpoint turns into 488.
+
+SRTP is chosen per call by a mode (`MediaConfig.srtp_mode`): "off" ignores `a=crypto` and
+declines RTP/SAVP; "offer" takes SRTP when the offer carries a usable crypto line, in RTP/SAVP
+or in RTP/AVP as many phones offer it ("best effort"), and plain RTP otherwise; "require"
+takes only SRTP; "refuse" (SRTP required but the signalling is not TLS) takes nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import ipaddress
 
+from .sdes import Crypto, SrtpKeys, accept, choose, crypto_lines
+
 STATIC_PT = {0: ("PCMU", 8000), 8: ("PCMA", 8000)}
 SUPPORTED = ("PCMU", "PCMA")
+RTP_PROTOS = ("RTP/AVP", "RTP/AVPF")
+SRTP_PROTOS = ("RTP/SAVP", "RTP/SAVPF")
+SRTP_MODES = ("off", "offer", "require", "refuse")
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 _REVERSE = {"sendrecv": "sendrecv", "sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
 
@@ -177,6 +188,13 @@ class MediaParams:
     remote_addr: tuple[str, int]
     direction: str  # our direction, as written in our SDP
     ptime: int = 20
+    srtp: SrtpKeys | None = None  # None: plain RTP
+    proto: str = "RTP/AVP"  # the m= line's transport, echoed in the answer
+    media_index: int = 0  # which m= line of the offer was taken
+
+    def __repr__(self) -> str:  # keys stay out of logs (SrtpKeys' repr has none)
+        return (f"MediaParams(codecs={self.codecs}, dtmf_pt={self.dtmf_pt}, remote={self.remote_addr}, "
+                f"direction={self.direction!r}, srtp={self.srtp!r})")
 
     @property
     def codec(self) -> str:
@@ -187,18 +205,47 @@ class MediaParams:
         return self.codecs[0][1]
 
 
-def _audio(sd: SessionDescription) -> Media | None:
-    for m in sd.media:
-        if m.kind == "audio" and m.port != 0 and m.proto.upper().startswith("RTP/AVP"):
-            return m
+def _usable(m: Media, mode: str) -> bool:
+    """May this m= line be taken under `mode`? (SAVP needs a usable crypto line and SRTP on.)"""
+    if m.kind != "audio" or m.port == 0:
+        return False
+    proto = m.proto.upper()
+    if proto in RTP_PROTOS:
+        return mode in ("off", "offer") or (mode == "require" and bool(crypto_lines(m.attributes)))
+    if proto in SRTP_PROTOS:
+        return mode in ("offer", "require") and bool(crypto_lines(m.attributes))
+    return False
+
+
+def _audio(sd: SessionDescription, mode: str = "off") -> tuple[int, Media] | None:
+    for i, m in enumerate(sd.media):
+        if _usable(m, mode):
+            return i, m
     return None
 
 
-def negotiate(offer: SessionDescription, supported: tuple[str, ...] = SUPPORTED, dtmf: bool = True) -> MediaParams | None:
-    """Pick codecs from an offer: the offer's order, filtered by `supported`. None → 488."""
-    audio = _audio(offer)
-    if audio is None:
+def negotiate(offer: SessionDescription, supported: tuple[str, ...] = SUPPORTED, dtmf: bool = True,
+              srtp: str = "off", local_key: bytes | None = None) -> MediaParams | None:
+    """Pick codecs (the offer's order, filtered by `supported`) and, per the SRTP mode, a crypto
+    line and our key for it (`local_key`: keep ours across a re-INVITE). None → 488."""
+    if srtp not in SRTP_MODES:
+        raise ValueError(f"srtp mode must be one of {SRTP_MODES}, got {srtp!r}")
+    found = _audio(offer, srtp)
+    if found is None:
         return None
+    index, audio = found
+    params = _codecs(offer, audio, supported, dtmf)
+    if params is None:
+        return None
+    params.media_index, params.proto = index, audio.proto.upper()
+    if srtp in ("offer", "require"):
+        chosen = choose(crypto_lines(audio.attributes), local_key)
+        if chosen is not None:
+            params.srtp = chosen[1]
+    return params
+
+
+def _codecs(sd: SessionDescription, audio: Media, supported: tuple[str, ...], dtmf: bool) -> MediaParams | None:
     rtpmap = audio.rtpmap()
     wanted = {s.upper() for s in supported}
     codecs: list[tuple[str, int]] = []
@@ -220,32 +267,37 @@ def negotiate(offer: SessionDescription, supported: tuple[str, ...] = SUPPORTED,
     return MediaParams(
         codecs,
         dtmf_pt,
-        (offer.media_address(audio) or "0.0.0.0", audio.port),
-        _REVERSE[offer.direction(audio)],
+        (sd.media_address(audio) or "0.0.0.0", audio.port),
+        _REVERSE[sd.direction(audio)],
         int(ptime) if ptime and ptime.isdigit() and 10 <= int(ptime) <= 60 else 20,
     )
 
 
-def _audio_media(params: MediaParams, port: int, direction: str, fmtp: str = "0-16") -> Media:
+def _audio_media(params: MediaParams, port: int, direction: str, fmtp: str = "0-16", proto: str = "RTP/AVP",
+                 crypto: tuple[Crypto, ...] = ()) -> Media:
     attrs: list[tuple[str, str | None]] = [("rtpmap", f"{pt} {name}/8000") for name, pt in params.codecs]
     formats = [str(pt) for _, pt in params.codecs]
     if params.dtmf_pt is not None:
         formats.append(str(params.dtmf_pt))
         attrs += [("rtpmap", f"{params.dtmf_pt} telephone-event/8000"), ("fmtp", f"{params.dtmf_pt} {fmtp}")]
     attrs += [("ptime", "20"), (direction, None)]
-    return Media("audio", port, "RTP/AVP", formats, None, attrs)
+    attrs += [("crypto", c.value()) for c in crypto]
+    return Media("audio", port, proto, formats, None, attrs)
 
 
 def build_answer(
     offer: SessionDescription, params: MediaParams, local_ip: str, local_port: int, session_id: int, version: int,
     direction: str | None = None,
 ) -> SessionDescription:
-    """Our answer: one m= line per offered one (RFC 3264 §6), only the first audio accepted."""
-    audio = _audio(offer)
+    """Our answer: one m= line per offered one (RFC 3264 §6), only the one `negotiate` took accepted,
+    in its own transport (RTP/AVP or RTP/SAVP) with our crypto line when SRTP was agreed."""
     answer = SessionDescription("ivr", session_id, version, local_ip, "ivr", local_ip)
-    for m in offer.media:
-        if m is audio:
-            answer.media.append(_audio_media(params, local_port, direction or params.direction))
+    keys = params.srtp
+    crypto = (Crypto(keys.tag, keys.suite, keys.local_key),) if keys is not None else ()
+    for i, m in enumerate(offer.media):
+        if i == params.media_index:
+            answer.media.append(_audio_media(params, local_port, direction or params.direction,
+                                             proto=m.proto, crypto=crypto))
         else:
             answer.media.append(Media(m.kind, 0, m.proto, m.formats[:1] or ["0"]))
     return answer
@@ -253,15 +305,33 @@ def build_answer(
 
 def build_offer(
     local_ip: str, local_port: int, session_id: int, version: int, codecs: tuple[str, ...] = SUPPORTED,
-    dtmf_pt: int | None = 101, direction: str = "sendrecv",
+    dtmf_pt: int | None = 101, direction: str = "sendrecv", crypto: tuple[Crypto, ...] = (), require_srtp: bool = False,
 ) -> SessionDescription:
+    """Our offer; with `crypto` lines, in RTP/AVP (best effort: a peer without SRTP still answers)
+    or, when SRTP is required, in RTP/SAVP."""
     pts = {"PCMU": 0, "PCMA": 8}
     params = MediaParams([(c, pts[c]) for c in codecs], dtmf_pt, ("0.0.0.0", 0), direction)
     sd = SessionDescription("ivr", session_id, version, local_ip, "ivr", local_ip)
-    sd.media.append(_audio_media(params, local_port, direction))
+    proto = "RTP/SAVP" if crypto and require_srtp else "RTP/AVP"
+    sd.media.append(_audio_media(params, local_port, direction, proto=proto, crypto=crypto))
     return sd
 
 
-def accept_answer(answer: SessionDescription, offered: tuple[str, ...] = SUPPORTED) -> MediaParams | None:
-    """Read the answer to our offer: the answerer's first codec that we offered."""
-    return negotiate(answer, offered)
+def accept_answer(answer: SessionDescription, offered: tuple[str, ...] = SUPPORTED,
+                  crypto: tuple[Crypto, ...] = (), require_srtp: bool = False) -> MediaParams | None:
+    """Read the answer to our offer: the answerer's first codec that we offered and, when we
+    offered `crypto`, the line it echoed (by tag and suite). None: no common codec, or SRTP
+    required (or answered in RTP/SAVP) without a usable crypto line."""
+    found = _audio(answer, "offer" if crypto else "off")
+    if found is None:
+        return None
+    index, audio = found
+    params = _codecs(answer, audio, offered, True)
+    if params is None:
+        return None
+    params.media_index, params.proto = index, audio.proto.upper()
+    if crypto:
+        params.srtp = accept(crypto_lines(audio.attributes), crypto)
+    if params.srtp is None and (require_srtp or params.proto in SRTP_PROTOS):
+        return None
+    return params

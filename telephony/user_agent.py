@@ -31,8 +31,8 @@ log = logging.getLogger(__name__)
 
 OnCall = Callable[[Call], Awaitable[None]]
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"  # the methods we serve (Allow headers)
-SUPPORTED_EXT = "replaces"  # the option tags we support (Supported; anything else in Require → 420)
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY, UPDATE, PRACK"  # the methods we serve (Allow)
+SUPPORTED_EXT = "replaces, 100rel, timer"  # the option tags we support (Supported; anything else in Require → 420)
 
 
 def uri_host(host: str) -> str:
@@ -58,6 +58,8 @@ class UserAgent(ABC):
         self._tasks: set[asyncio.Task] = set()
         self.calls_answered = 0
         self.calls_refused = 0  # INVITEs answered 503 because the endpoint or the application was full
+        self.draining = False  # set by `drain()`: new INVITEs and out-of-dialog OPTIONS get 503
+        self._media_ended = {"lost": 0, "late": 0, "concealed": 0}  # RTP counts of the legs already ended
 
     @abstractmethod
     async def refer(self, call: Call, target: "str | Call", *, replaces: Call | None = None, timeout: float = 30.0,
@@ -68,6 +70,27 @@ class UserAgent(ABC):
     async def start(self) -> None:
         await self.transport.start()
         self.port = self.transport.port
+
+    async def drain(self, deadline: float, interrupt: asyncio.Event | None = None) -> bool:
+        """Take no new calls (503, so a proxy in front routes elsewhere) and wait up to `deadline`
+        seconds (or until `interrupt` is set) for the calls in progress to end; True when none is left."""
+        self.draining = True
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        while any(not leg.ended for leg in self.legs.values()):
+            left = end - loop.time()
+            if left <= 0 or (interrupt is not None and interrupt.is_set()):
+                return False
+            # wake when a call ends or on the interrupt (unanswered legs: look again shortly)
+            waits = [asyncio.ensure_future(leg.call.ended.wait()) for leg in self.legs.values()
+                     if leg.call is not None and not leg.ended]
+            if interrupt is not None:
+                waits.append(asyncio.ensure_future(interrupt.wait()))
+            await asyncio.wait(waits or [asyncio.ensure_future(asyncio.sleep(0.1))], timeout=min(left, 1.0),
+                               return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+        return True
 
     async def stop(self) -> None:
         """Hang up every live call (BYE), then close the sockets."""
@@ -83,6 +106,15 @@ class UserAgent(ABC):
         for tx in list(self.server_tx.values()) + list(self.client_tx.values()):
             tx.terminate()
         await self.transport.stop()
+
+    def media_totals(self) -> dict[str, int]:
+        """RTP packets lost and late, frames concealed, over every leg so far (ended and live)."""
+        totals = dict(self._media_ended)
+        for leg in self.legs.values():
+            if leg.media is not None and not leg.ended:
+                for name, value in _media_counts(leg.media).items():
+                    totals[name] += value
+        return totals
 
     @property
     def calls(self) -> list[Call]:
@@ -271,9 +303,13 @@ class UserAgent(ABC):
                 await leg.call.ended.wait()
             return
         leg.ended = True
+        if leg.timer_handle is not None:
+            leg.timer_handle.cancel()
         if leg.call is not None:
             leg.call.end_reason = reason
         if leg.media is not None:
+            for name, value in _media_counts(leg.media).items():
+                self._media_ended[name] += value
             await leg.media.close()
         if send_bye and leg.answered:
             try:
@@ -285,3 +321,8 @@ class UserAgent(ABC):
             leg.call.ended.set()
         log.info("call %s ended: %s", leg.dialog.call_id, reason)
 
+
+
+def _media_counts(media: RtpSession) -> dict[str, int]:
+    jb = media.jb
+    return {"lost": media.stats.lost, "late": jb.late, "concealed": jb.concealed}

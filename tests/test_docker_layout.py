@@ -81,3 +81,76 @@ def test_every_file_a_package_reads_at_run_time_is_installed_with_it():
             if not any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs):
                 missing.append(str(f.relative_to(root)))
     assert not missing, f"not installed by a wheel: {missing}"
+
+
+def _exported_metric_names() -> set[str]:
+    """Every sample name /metrics can carry (a worker with every figure watched), plus Prometheus's `up`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from calls.events import StagesEvent
+    from web.prometheus import CallMetrics
+
+    m = CallMetrics()
+    m.call_started("c")
+    m.event("c", StagesEvent(turn=1, asr_ms=1.0))
+    m.watch(queue_depth=lambda: 0, store_backlog=lambda: 0, media_totals=lambda: {}, agents_by_presence=lambda: {},
+            presences=("available",))
+    names = {s.name for fam in text_string_to_metric_families(m.render().decode()) for s in fam.samples}
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
+    for fam in m.registry.collect():  # labelled families with no child yet carry no sample
+        names |= {fam.name + suffix for suffix in suffixes.get(fam.type, ("",))}
+    return names | {"up"}
+
+
+_PROMQL_WORDS = {"sum", "by", "rate", "histogram_quantile", "max", "and", "le", "stage", "outcome", "reason", "result",
+                 "presence", "instance", "job", "on", "without"}
+
+
+def _metrics_in(expr: str) -> set[str]:
+    expr = re.sub(r'\{[^}]*\}', "", re.sub(r"\[[^\]]*\]", "", expr))  # label matchers and ranges
+    return {w for w in re.findall(r"[a-zA-Z_][a-zA-Z0-9_]*", expr) if w not in _PROMQL_WORDS}
+
+
+def test_dashboard_and_alert_rules_parse_and_name_only_metrics_that_exist():
+    import json
+
+    exported = _exported_metric_names()
+    dashboard = json.loads((DOCKER / "grafana-dashboard.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    rules = yaml.safe_load((DOCKER / "alert-rules.yml").read_text())["groups"][0]["rules"]
+    assert len(exprs) >= 15 and len(rules) >= 8
+    assert all({"alert", "expr", "labels", "annotations"} <= set(r) for r in rules)
+    exprs += [r["expr"] for r in rules]
+    for expr in exprs:
+        unknown = _metrics_in(expr) - exported
+        assert not unknown, f"{expr!r} names metrics /metrics does not export: {sorted(unknown)}"
+    used = set().union(*map(_metrics_in, exprs))
+    for wanted in ("ivr_stage_seconds_bucket", "ivr_rtp_frames_concealed_total", "ivr_queue_depth", "ivr_agents",
+                   "ivr_store_backlog", "process_open_fds"):
+        assert wanted in used
+    prom = yaml.safe_load((DOCKER / "prometheus.yml").read_text())
+    assert prom["rule_files"] == ["alert-rules.yml"]
+
+
+def test_the_image_installs_dependencies_before_it_copies_the_code():
+    lines = (DOCKER / "Dockerfile").read_text().splitlines()
+    first_code = next(i for i, line in enumerate(lines) if re.match(r"COPY (calls|telephony|ivr) ", line))
+    deps = next(i for i, line in enumerate(lines) if "pip install --no-cache-dir -r /tmp/requirements.txt" in line)
+    assert deps < first_code  # a code change keeps the dependency layer cached
+    assert any("pip install --no-cache-dir --no-deps ." in line for line in lines[first_code:])
+
+
+def test_each_worker_publishes_its_own_rtp_port_range():
+    from telephony.endpoint_config import port_range
+
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    ranges = []
+    for name in ("w1", "w2", "w3"):
+        cmd = services[name]["command"]
+        rtp = cmd[cmd.index("--rtp-ports") + 1]
+        assert f"{rtp}:{rtp}/udp" in services[name]["ports"]
+        ranges.append(port_range(rtp))
+    ranges.sort()
+    assert all(a[1] < b[0] for a, b in zip(ranges, ranges[1:]))  # disjoint: one host publishes all three
+    grace = services["w1"].get("stop_grace_period", "10s")
+    assert int(grace.rstrip("s")) > float(services["w1"]["environment"]["IVR_DRAIN_DEADLINE"])

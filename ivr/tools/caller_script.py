@@ -1,4 +1,4 @@
-"""The unseen-caller set as data: parse `ivr/data/unseen_callers.yaml` into typed specs.
+"""The unseen-caller set as data: parse `ivr/tools/data/unseen_callers.yaml` into typed specs.
 
 Pure: no audio, no models. A caller's lines are written with markers for what a person does
 inside a turn (`{uh}`, `{um}`, `{er}`, `{hmm}` fillers, `{pause 0.9}` silences), so the audio

@@ -1,6 +1,6 @@
 """`ivr eval callers`: the unseen-caller set through the real pipeline, scored per split and category.
 
-Each caller of `ivr/data/unseen_callers.yaml` is a reactive script (`ivr.tools.caller_answers`) on
+Each caller of `ivr/tools/data/unseen_callers.yaml` is a reactive script (`ivr.tools.caller_answers`) on
 the live-call pipeline (`voice.scripted_caller`), in its own voice, noise and timing
 (`ivr.tools.caller_audio`, rendered into `cache/callers/`). The figures (`ivr.tools.caller_metrics`) are
 per split: `tune` is what the engineers may look at while they work, `heldout` is reported.

@@ -110,16 +110,10 @@ def gather(turns, models, cache_path: Path, progress=print) -> list[Evidence]:
 
 
 def run(args) -> int:
-    from ivr.engine import quiet_libraries
     from ivr.tools import turn_corpus
-    from voice.models import ModelConfig, SpeechModels
 
-    quiet_libraries()
-    root = Path(__file__).resolve().parents[2]
-    cache_dir = Path(args.cache) if args.cache else root / "cache" / "eval"
-    models = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
-    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
-    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    setup = turn_corpus.eval_setup(args)
+    models, splits, cache_dir, say = setup.models, setup.splits, setup.cache_dir, setup.say
     turns = [t for t in turn_corpus.build(models, None, splits, progress=say)
              if t.expecting is not None and t.expecting.digits]
     say(f"{len(turns)} turns answering a request for a number")

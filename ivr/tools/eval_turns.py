@@ -349,16 +349,10 @@ def print_table(rep: dict, file=sys.stdout) -> None:
 
 def run(args) -> int:
     from ivr.tools import turn_corpus
-    from ivr.engine import quiet_libraries
-    from voice.models import ModelConfig, SpeechModels
     from voice.smart_turn import SmartTurn
 
-    quiet_libraries()
-    root = Path(__file__).resolve().parents[2]
-    cache_dir = Path(args.cache) if args.cache else root / "cache" / "eval"
-    models = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
-    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
-    say = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    setup = turn_corpus.eval_setup(args)
+    models, splits, cache_dir, say = setup.models, setup.splits, setup.cache_dir, setup.say
     real = cache_dir if (cache_dir / "asr" / "clips.json").is_file() else None
     if real is None:
         say(f"no recorded speech in {cache_dir}/asr (scripts/fetch_eval_data.sh asr): synthesized turns only")

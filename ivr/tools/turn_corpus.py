@@ -299,3 +299,28 @@ def build(models, cache: Path | None = None, splits: tuple[str, ...] = ("tune", 
     if cache is not None:
         turns += [t for t in real_turns(cache) if t.split in splits]
     return turns
+
+
+@dataclass(frozen=True)
+class EvalSetup:
+    """What an evaluation over this corpus starts from: the models, the splits, the cache, a progress line."""
+
+    models: object  # voice.models.SpeechModels, one ASR and one TTS worker (the figures are per turn)
+    splits: tuple[str, ...]
+    cache_dir: Path
+    say: object  # (str) -> None, to stderr
+
+
+def eval_setup(args) -> EvalSetup:
+    """From `--split` and `--cache`; quiets the libraries' start-up chatter first."""
+    import sys
+
+    from ivr.engine import quiet_libraries
+    from voice.models import ModelConfig, SpeechModels
+
+    quiet_libraries()
+    root = Path(__file__).resolve().parents[2]
+    cache_dir = Path(args.cache) if args.cache else root / "cache" / "eval"
+    splits = ("tune", "heldout") if args.split == "all" else (args.split,)
+    return EvalSetup(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), splits, cache_dir,
+                     lambda m: print(m, file=sys.stderr, flush=True))

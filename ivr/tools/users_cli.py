@@ -88,3 +88,14 @@ def run(args) -> int:
         return 0
     finally:
         store.close()
+
+
+def first_admin(name: str | None, password: str | None, accounts) -> bool:
+    """`ivr serve`'s first admin from IVR_ADMIN_USER / IVR_ADMIN_PASSWORD, hashed as `add` hashes,
+    created only when the store has no account yet; True when it was created."""
+    if not name or not password or accounts.list_users():
+        return False
+    from web.auth import hash_password
+
+    accounts.add_user(name, "admin", hash_password(password))
+    return True

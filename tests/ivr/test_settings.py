@@ -117,3 +117,40 @@ def test_agents_may_be_specs_or_mappings_and_their_passwords_stay_private(tmp_pa
     with pytest.raises(ValueError) as exc:
         load_settings(agents=[42, "x;password=s3cr3t"])
     assert "agents" in str(exc.value) and "s3cr3t" not in str(exc.value)
+
+
+def test_rtp_ports_drain_deadline_and_the_first_admin_are_checked():
+    from ivr.settings import load_settings
+    from telephony.endpoint_config import port_range
+
+    s = load_settings(None, rtp_ports="21000-21999", drain_deadline=30)
+    assert port_range(s.rtp_ports) == (21000, 21999) and s.drain_deadline == 30
+    for bad in ("20000", "30000-20000", "0-100", "a-b"):
+        with pytest.raises(ValueError, match="rtp_ports"):
+            load_settings(None, rtp_ports=bad)
+    with pytest.raises(ValueError, match="admin_user"):
+        load_settings(None, admin_user="root")  # a name without a password
+    with pytest.raises(ValueError, match="drain_deadline"):
+        load_settings(None, drain_deadline=-1)
+    s = load_settings(None, admin_user="root", admin_password="s3cret-pw")
+    assert "s3cret-pw" in s.secret_values() and "s3cret-pw" not in repr(s)
+
+
+def test_the_first_admin_is_created_once_and_hashed(tmp_path):
+    from ivr.tools.users_cli import first_admin
+    from ivr.settings import load_settings
+    from store import Store
+    from web.auth import verify_password
+
+    store = Store(f"sqlite:///{tmp_path}/ivr.db")
+    try:
+        settings = load_settings(None, admin_user="root", admin_password="s3cret-pw")
+        assert first_admin(settings.admin_user, settings.admin_password.get_secret_value(), store.accounts)
+        (user,) = store.accounts.list_users()
+        assert user["name"] == "root" and user["role"] == "admin"
+        stored = store.accounts.get_user("root")["password_hash"]
+        assert stored != "s3cret-pw" and verify_password(stored, "s3cret-pw")
+        assert not first_admin("other", "pw2", store.accounts)
+        assert [u["name"] for u in store.accounts.list_users()] == ["root"]  # an existing store is left alone
+    finally:
+        store.close()

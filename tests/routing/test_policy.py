@@ -103,10 +103,16 @@ def test_one_turn_at_the_ceiling_from_one_part_alone_waits_for_a_second_turn(one
     assert raw >= P.frustration_ceiling
     s = Signals(frustration=[raw], frustration_raw=[raw], frustration_parts=[one_part])
     assert decide(P, s) is None
-    # The same again on the next turn: the two-turn rule hands the caller over.
-    s = Signals(frustration=[raw, raw], frustration_raw=[raw, raw], frustration_parts=[one_part, one_part])
+    # The same again on the next turn: heard twice, it hands the caller over (smoothed, the
+    # two-turn rule would still wait: a calm first turn keeps the average under the threshold).
+    s = Signals(frustration=[0.05, (0.05 + raw) / 2, ((0.05 + raw) / 2 + raw) / 2], frustration_raw=[0.05, raw, raw],
+                frustration_parts=[_parts(), one_part, one_part])
     d = decide(P, s)
-    assert d is not None and d.reason == "frustration" and "2 turns" in d.rule
+    assert d is not None and d.reason == "frustration" and "after one >= 0.6" in d.rule
+    assert d.values == {"score": round(raw, 3), "previous": round(raw, 3)}
+    # A calm turn between the two spikes: each is one observation again.
+    s = Signals(frustration=[0.5, 0.3, 0.6], frustration_raw=[raw, 0.1, raw], frustration_parts=[one_part, _parts(), one_part])
+    assert decide(P, s) is None
 
 
 def test_one_turn_at_the_ceiling_that_two_parts_agree_on_transfers_at_once():

@@ -72,7 +72,7 @@ async def test_no_common_codec_488_bad_sdp_400_and_malformed_400(rig):
     assert (await peer.expect(lambda m: isinstance(m, SipResponse))).status == 481
     peer.send(simple("REGISTER", "c7", "z9hG4bKc7", 1), ep)
     assert (await peer.expect(lambda m: isinstance(m, SipResponse))).status == 405
-    peer.send(simple("OPTIONS", "c8", "z9hG4bKc8", 1).replace("Max-Forwards: 70", "Require: 100rel"), ep)
+    peer.send(simple("OPTIONS", "c8", "z9hG4bKc8", 1).replace("Max-Forwards: 70", "Require: frobnicate"), ep)
     assert (await peer.expect(lambda m: isinstance(m, SipResponse))).status == 420
     assert not calls
 

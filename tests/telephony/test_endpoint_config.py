@@ -84,3 +84,12 @@ def test_zero_calls_and_no_delay_are_allowed():
     assert TimingConfig(answer_delay=0.0).answer_delay == 0.0
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     assert TlsConfig(server=ctx, port=5061, host="127.0.0.1").port == 5061
+
+
+def test_port_range_reads_low_high_and_refuses_the_rest():
+    from telephony.endpoint_config import port_range
+
+    assert port_range("20000-20999") == (20000, 20999)
+    for bad in ("20000", "30000-20000", "0-100", "a-b", "1-70000"):
+        with pytest.raises(ValueError):
+            port_range(bad)

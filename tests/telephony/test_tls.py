@@ -1,5 +1,5 @@
 """SIP over TLS: a self-signed certificate made by openssl here; our own UA calls the endpoint on
-its TLS port, the call carries audio both ways (RTP, not SRTP) and ends with a BYE over TLS; a
+its TLS port, the call carries audio both ways (SRTP, agreed over TLS) and ends with a BYE over TLS; a
 client that does not trust the certificate gets no call."""
 
 from __future__ import annotations

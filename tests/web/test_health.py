@@ -28,3 +28,16 @@ def test_an_app_without_a_store_has_no_api_and_no_panel():
     assert client.get("/api/calls").status_code == 404 and client.get("/live").status_code == 404
     assert client.get("/static/panel.css").status_code == 404
     assert "/api/policy" not in client.get("/openapi.json").json()["paths"]
+
+
+def test_readyz_is_503_while_draining_or_without_the_database_and_healthz_stays_200():
+    report = {"draining": False, "store": {"database_reachable": True}}
+    client = TestClient(create_app(WebDeps(health=lambda: dict(report))))
+    assert client.get("/readyz").json() == {"status": "ready", "reasons": []}
+    report["draining"] = True
+    got = client.get("/readyz")
+    assert got.status_code == 503 and got.json()["reasons"] == ["draining"]
+    report.update(draining=False, store={"database_reachable": False})
+    got = client.get("/readyz")
+    assert got.status_code == 503 and got.json()["reasons"] == ["database_unreachable"]
+    assert client.get("/healthz").status_code == 200  # liveness: a draining worker is not restarted

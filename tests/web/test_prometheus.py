@@ -27,4 +27,30 @@ def test_metrics_exposition_counts_calls_escalations_and_latency():
     assert 'ivr_time_to_transfer_seconds_bucket{le="15.0"} 1.0' in text and 'ivr_time_to_transfer_seconds_bucket{le="10.0"} 0.0' in text
     assert 'ivr_frustration_at_transfer_bucket{le="0.7"} 1.0' in text
     assert 'ivr_transfer_attempts_total{result="answered"} 1.0' in text
-    assert all(line.startswith(("#", "ivr_")) for line in text.splitlines() if line)
+    assert all(line.startswith(("#", "ivr_", "process_", "python_")) for line in text.splitlines() if line)
+
+
+def test_process_collectors_stage_histograms_and_watched_figures_are_exported():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from calls.events import StagesEvent
+
+    m = CallMetrics()
+    m.call_started("c1")
+    m.event("c1", StagesEvent(turn=1, end_of_turn_ms=300.0, asr_ms=120.0, nlu_ms=4.0, tts_first_chunk_ms=80.0))
+    m.watch(queue_depth=lambda: 3, store_backlog=lambda: 7,
+            media_totals=lambda: {"lost": 2, "late": 1, "concealed": 4},
+            agents_by_presence=lambda: {"available": 2, "on_call": 1}, presences=("available", "on_call", "away"))
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for fam in text_string_to_metric_families(m.render().decode()) for s in fam.samples}
+    assert samples[("process_open_fds", ())] > 0
+    assert any(name == "python_gc_collections_total" for name, _ in samples)
+    assert samples[("ivr_stage_seconds_count", (("stage", "asr"),))] == 1
+    assert samples[("ivr_stage_seconds_sum", (("stage", "asr"),))] == 0.12
+    assert ("ivr_stage_seconds_count", (("stage", "speech_end_to_audio"),)) not in samples  # None: not observed
+    assert samples[("ivr_queue_depth", ())] == 3 and samples[("ivr_store_backlog", ())] == 7
+    assert samples[("ivr_rtp_packets_lost_total", ())] == 2
+    assert samples[("ivr_rtp_packets_late_total", ())] == 1
+    assert samples[("ivr_rtp_frames_concealed_total", ())] == 4
+    assert samples[("ivr_agents", (("presence", "away"),))] == 0
+    assert samples[("ivr_agents", (("presence", "available"),))] == 2

@@ -1,12 +1,18 @@
-"""``GET /healthz``: "ok" and whatever the service reports about itself (`WebDeps.health`: calls,
-the store's backlog, SIP counters, the process's descriptors and tasks). Async, so the report is
-taken in the event loop's thread (it counts the loop's tasks)."""
+"""``GET /healthz`` and ``GET /readyz``.
+
+/healthz is liveness: "ok" and whatever the service reports about itself (`WebDeps.health`:
+calls, the store's backlog, SIP counters, the process's descriptors and tasks); it stays 200
+while the process can answer at all, so an orchestrator does not restart a draining worker.
+/readyz is readiness: 503 while the worker drains (SIGTERM) or its database is unreachable, so a
+load balancer sends it no new work. Async, so the report is taken in the event loop's thread
+(it counts the loop's tasks)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from web.dependencies import DepsDep
 
@@ -16,3 +22,22 @@ router = APIRouter()
 @router.get("/healthz")
 async def healthz(deps: DepsDep) -> dict[str, Any]:
     return {"status": "ok", **(deps.health() if deps.health else {})}
+
+
+def not_ready_because(report: Mapping[str, Any]) -> list[str]:
+    """Why this worker should get no new calls (empty: it is ready)."""
+    reasons = []
+    if report.get("draining"):
+        reasons.append("draining")
+    store = report.get("store")
+    if isinstance(store, Mapping) and store.get("database_reachable") is False:
+        reasons.append("database_unreachable")
+    return reasons
+
+
+@router.get("/readyz", responses={503: {"description": "draining, or the database is unreachable"}})
+async def readyz(deps: DepsDep) -> JSONResponse:
+    reasons = not_ready_because(deps.health() if deps.health else {})
+    if reasons:
+        return JSONResponse({"status": "not_ready", "reasons": reasons}, status_code=503)
+    return JSONResponse({"status": "ready", "reasons": []})

@@ -52,6 +52,11 @@ class Phone:
         tcfg.boundAddress = "127.0.0.1"
         tcfg.publicAddress = "127.0.0.1"
         self.ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        if args.tls_port:  # SIP over TLS beside UDP, with the test's self-signed certificate
+            tls = pj.TransportConfig()
+            tls.port, tls.boundAddress, tls.publicAddress = args.tls_port, "127.0.0.1", "127.0.0.1"
+            tls.tlsConfig.certFile, tls.tlsConfig.privKeyFile = args.tls_cert, args.tls_key
+            self.ep.transportCreate(pj.PJSIP_TRANSPORT_TLS, tls)
         self.ep.libStart()
         self.ep.audDevManager().setNullDev()
         for codec in self.ep.codecEnum2():
@@ -70,6 +75,10 @@ class Phone:
         acfg.natConfig.viaRewriteUse = 0
         acfg.natConfig.contactRewriteUse = 0
         acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_INACTIVE
+        if args.srtp != "off":  # SDES only (no DTLS-SRTP), keys only over TLS signalling
+            acfg.mediaConfig.srtpUse = pj.PJMEDIA_SRTP_MANDATORY if args.srtp == "mandatory" else pj.PJMEDIA_SRTP_OPTIONAL
+            acfg.mediaConfig.srtpSecureSignaling = 1
+            acfg.mediaConfig.srtpOpt.keyings = pj.IntVector([pj.PJMEDIA_SRTP_KEYING_SDES])
         self.acc = Account(self)
         self.acc.create(acfg)
         self.player = None
@@ -156,8 +165,11 @@ class PeerCall(pj.Call):
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(f"{self.phone.args.record_prefix}{self.n}.wav")
                     aud.startTransmit(self.recorder)
-                codec = self.getStreamInfo(i).codecName
-                emit("media", n=self.n, codec=codec)
+                si = self.getStreamInfo(i)
+                # pjsua2 reports SRTP only in its call dump ("SRTP status: Active Crypto-suite: X").
+                active = [ln.split("Crypto-suite:")[1].strip() for ln in self.dump(True, "").splitlines()
+                          if "SRTP status: Active" in ln and "Crypto-suite:" in ln]
+                emit("media", n=self.n, codec=si.codecName, srtp=active[0] if active else None)
 
     def onDtmfDigit(self, prm) -> None:
         emit("dtmf", n=self.n, digit=prm.digit)
@@ -191,6 +203,10 @@ def main() -> None:
     ap.add_argument("--record-prefix")
     ap.add_argument("--max-seconds", type=float, default=30)
     ap.add_argument("--log-level", type=int, default=1)
+    ap.add_argument("--tls-port", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--srtp", choices=("off", "optional", "mandatory"), default="off")
     args = ap.parse_args()
     phone = Phone(args)
     deadline = time.monotonic() + args.max_seconds
