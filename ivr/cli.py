@@ -79,17 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--cache-dir", help=CACHE_HELP)
     w.set_defaults(func=lambda a: warm_cli.run(a))
 
-    d = sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)")
-    d.add_argument("agent", help="agent id")
-    d.add_argument("--http", default="127.0.0.1:8080", help="the service's HTTP address")
-    d.add_argument("--hours", type=float, default=12.0, help="how long the link works (default 12: one shift)")
-    d.add_argument("--revoke", action="store_true", help="end every link of the agent issued so far (in the store)")
-    d.add_argument("--db", default=None, help="store URL for --revoke (default: the settings' db)")
-    d.set_defaults(func=lambda a: __import__("ivr.tools.desktop_url", fromlist=["desktop_url"]).desktop_url(a))
+    from ivr.tools import desktop_url, users_cli
 
-    u = sub.add_parser("users", help="web panel accounts: add, list")
-    from ivr.tools import users_cli
-
+    desktop_url.add_arguments(sub.add_parser("desktop-url", help="print an agent's desktop link (with their token)"))
+    u = sub.add_parser("users", help="web panel accounts: add, list; agents' phone passwords: sip-password")
     users_cli.add_arguments(u)
     u.set_defaults(func=lambda a: users_cli.run(a))
 

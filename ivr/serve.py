@@ -186,19 +186,12 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
     from telephony.ratelimit import SourceLimiter
 
     sip_host, sip_port = parse_hostport(settings.sip, 5070)
-    # Agents' phones REGISTER; with several workers the binding is shared through the store.
-    # Credentials are HA1s from the store (`ivr users sip-password`), else from the config; failed
-    # answers are counted in the store for every worker (issue 19). Every name is looked up, known or not.
-    store = cc.store
-    admission = AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow, limit_exempt=settings.rate_exempt or ())
-
-    def credentials_for(user: str):
-        stored = store.sip_credentials.get(user, REALM) if store is not None else None
-        return (stored or directory.credentials_for(user)) if user in directory else None
-
-    registrar = DigestRegistrar(credentials_for, shared.on_register if shared else directory.on_register, realm=REALM,
-                                guard=store.auth_failures.guard("sip") if store is not None else None,
-                                trusted=admission.exempt)
+    # Agents' phones REGISTER (HA1s from the store, else the config; failures counted in the store).
+    store, admission = cc.store, AdmissionConfig(max_calls=settings.max_calls, allow=settings.allow,
+                                                 limit_exempt=settings.rate_exempt or ())
+    registrar = DigestRegistrar(store.sip_credentials.lookup(directory, REALM) if store else directory.credentials_for,
+                                shared.on_register if shared else directory.on_register, realm=REALM,
+                                guard=store.auth_failures.guard("sip") if store else None, trusted=admission.exempt)
     limiter = SourceLimiter(settings.invite_rate, settings.invite_burst)
     tls = tls_host = None
     tls_port = 0

@@ -9,6 +9,7 @@ that may be used elsewhere is kept.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +41,17 @@ class SipCredentials:
         if row is None or row.realm != realm:
             return None
         return {"MD5": row.ha1_md5, "SHA-256": row.ha1_sha256}
+
+    def lookup(self, directory: Any, realm: str) -> Callable[[str], Mapping[str, str] | None]:
+        """The registrar's `credentials_for`: the stored HA1s of a configured agent, else its
+        configured ones (`directory.credentials_for`). Every name costs the same read, known or
+        not, so the answer's timing tells no name apart."""
+
+        def credentials_for(user: str) -> Mapping[str, str] | None:
+            stored = self.get(user, realm)
+            return (stored or directory.credentials_for(user)) if user in directory else None
+
+        return credentials_for
 
     def remove(self, agent_id: str) -> bool:
         with self.engine.begin() as conn:

@@ -6,12 +6,20 @@ from __future__ import annotations
 import sys
 import time
 
-from ivr.serve import server_secret
-from ivr.settings import Settings, parse_hostport
+
+def add_arguments(d) -> None:
+    d.add_argument("agent", help="agent id")
+    d.add_argument("--http", default="127.0.0.1:8080", help="the service's HTTP address")
+    d.add_argument("--hours", type=float, default=12.0, help="how long the link works (default 12: one shift)")
+    d.add_argument("--revoke", action="store_true", help="end every link of the agent issued so far (in the store)")
+    d.add_argument("--db", default=None, help="store URL for --revoke (default: the settings' db)")
+    d.set_defaults(func=desktop_url)
 
 
 def desktop_url(args) -> int:
     """Print the link and, on the next line, when it expires; or revoke the agent's links."""
+    from ivr.serve import server_secret
+    from ivr.settings import Settings, parse_hostport
     from web.desktop import DesktopTokens
 
     try:
