@@ -82,6 +82,15 @@ class Transcript:
     avg_logprob: float = 0.0  # Whisper's mean log-probability a token of the reading kept
     compression_ratio: float = 0.0
     second: str | None = None  # Whisper base's reading, where one was made (kept or not)
+    # Base's reading where it was kept (voice.second_reading): what the dialog gets. Like `digits`,
+    # it leaves `text` (what end of turn reads) as tiny heard it: base reads a pause's half
+    # sentence as a whole one more often, and the end of turn was tuned on tiny's readings.
+    kept_second: str | None = None
+
+    @property
+    def for_dialog(self) -> str:
+        """What the dialog acts on: the digits-only reading, else base's kept one, else the text."""
+        return self.digits or self.kept_second or self.text
 
 
 @dataclass
@@ -216,8 +225,7 @@ class SpeechModels:
         second = Heard(r.text, r.avg_logprob, r.no_speech_prob, r.compression_ratio, seconds)
         heard.second, heard.seconds = r.text, time.perf_counter() - t0
         if keep_second(first, second):
-            heard.text, heard.avg_logprob, heard.no_speech_prob = r.text, r.avg_logprob, r.no_speech_prob
-            heard.compression_ratio = r.compression_ratio
+            heard.kept_second = r.text
             heard.window += f", base kept ({why})"
         else:
             heard.window += f", base read ({why})"

@@ -3,6 +3,7 @@ when its reading replaces tiny.en's."""
 
 from __future__ import annotations
 
+from voice.models import Transcript
 from voice.second_reading import MARGIN, UNSURE_LOGPROB, Heard, keep_second, unsure, usable
 
 
@@ -42,3 +43,12 @@ def test_an_unusable_base_reading_is_never_kept_however_sure():
     assert not keep_second(tiny, heard("Wah wah wah wah wah.", logprob=-0.1, compression=2.6))
     assert not keep_second(tiny, heard("Thank you.", logprob=-0.1, no_speech=0.7))
     assert not usable(heard("one two three four five six seven eight nine ten eleven", audio_s=1.0))
+
+
+def test_the_dialog_gets_digits_first_then_bases_kept_reading_and_end_of_turn_keeps_tinys():
+    t = Transcript("So, that's not right.", 0.3)
+    assert t.for_dialog == "So, that's not right."
+    t.kept_second = "No, that's not right."
+    assert t.for_dialog == "No, that's not right." and t.text == "So, that's not right."
+    t.digits = "60789"
+    assert t.for_dialog == "60789"

@@ -1,6 +1,6 @@
 """The second reading with the real models: a tune caller's line that tiny.en mishears and is
-unsure of is read again by Whisper base, whose reading is kept and whose time counts in the
-turn's; a line tiny is sure of is read once."""
+unsure of is read again by Whisper base, whose reading goes to the dialog (end of turn still
+reads tiny's) and whose time counts in the turn's; a line tiny is sure of is read once."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def test_an_unsure_misreading_is_read_again_and_base_kept(both, tmp_path):
     assert alone.text.lower().startswith("so")  # what tiny.en hears for "No, that's not right."
     t = m.transcribe_sync(audio, prompt=prompt_for(None))
     assert "base kept (logprob)" in t.window, t.window
-    assert t.text.lower().startswith("no") and "not right" in t.text.lower() and t.second == t.text
+    said = t.for_dialog.lower()  # what the dialog acts on
+    assert said.startswith("no") and "not right" in said and t.kept_second == t.second == t.for_dialog
+    assert t.text == alone.text  # what end of turn reads stays tiny's
     assert t.seconds > alone.seconds  # base's time is the turn's time
 
 
@@ -47,5 +49,5 @@ def test_a_sure_reading_is_read_once(both, tmp_path):
     m, _tiny = both
     audio = _line(m, tmp_path, "t-order-calm", "opening")  # Piper
     t = m.transcribe_sync(audio, prompt=prompt_for(None))
-    assert "base" not in t.window and t.second is None
-    assert "status of my order" in t.text.lower()
+    assert "base" not in t.window and t.second is None and t.kept_second is None
+    assert "status of my order" in t.for_dialog.lower() and t.for_dialog == t.text
