@@ -195,7 +195,8 @@ class SpeechModels:
                         expecting: Expectation | None = None) -> Transcript:
         """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
         `expecting`: what the bot asked for; a number answer that does not read as one is read
-        again for digits only (voice.digit_reading)."""
+        again for digits only (voice.digit_reading). With `second_path`, a reading tiny is unsure
+        of is read again by Whisper base (voice.second_reading)."""
         t0 = time.perf_counter()
         heard = self._transcribe_once(pcm16k, prompt, t0)
         if self.config.second_path is not None:
