@@ -93,7 +93,7 @@ async def build_service(settings: Settings) -> Service:
     # The engine (models, NLU, prompts) is the longest step: it starts first, and the rest of
     # the service is imported and opened beside it (the store's migrations included).
     engine_job = loop.run_in_executor(None, lambda: get_engine(
-        ModelConfig(fit_encoder=settings.asr_fit), db=settings.company_db,
+        ModelConfig(fit_encoder=settings.asr_fit, second_path=settings.asr_second), db=settings.company_db,
         policy_path=settings.policy, with_nlu=settings.bot == "triage", cache_dir=settings.cache_dir))
     import uvicorn  # noqa: F401  (run's, imported meanwhile)
 
