@@ -8,7 +8,7 @@ APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
-.PHONY: deps venv run test bench capacity eval clean cluster soak
+.PHONY: deps venv models run test bench capacity eval clean cluster soak
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -26,12 +26,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Whisper base for the second reading of unsure turns (voice.second_reading; its e2e test).
+models: venv
+	$(PY) scripts/install_whisper_base.py var/models/whisper-base
+
 run: deps venv
 	.venv/bin/ivr serve
 
 # `ivr warm` first: the suite's many service starts then read the start-up cache (var/cache)
 # instead of each rebuilding it; on a fresh clone it builds it once, with its progress shown.
-test: deps venv
+test: deps venv models
 	.venv/bin/ivr warm
 	$(PY) -m pytest -q -p no:cacheprovider
 

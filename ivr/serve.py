@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
 import sys
@@ -28,34 +27,11 @@ log = logging.getLogger("ivr")
 
 
 def server_secret(settings: Settings) -> str:
-    """IVR_SECRET, or a secret kept beside the store (created once, readable by this user only).
+    """IVR_SECRET, or the one kept in ``secret_file`` (web.desktop.kept_secret)."""
+    from web.desktop import kept_secret
 
-    It signs the agents' desktop tokens, so it must survive restarts and never reach a log.
-    """
-    if settings.secret is not None and settings.secret.get_secret_value():
-        return settings.secret.get_secret_value()
-    path = Path(settings.secret_file)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(os.urandom(24).hex())
-    return path.read_text().strip()
-
-
-def process_stats() -> dict:
-    """Open file descriptors, resident memory and asyncio tasks of this process (leak checks)."""
-    try:
-        fds = len(os.listdir("/proc/self/fd"))
-        with open("/proc/self/statm") as fh:
-            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:  # not Linux
-        fds, rss = -1, -1
-    try:
-        tasks = len(asyncio.all_tasks())
-    except RuntimeError:
-        tasks = -1
-    return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
+    given = settings.secret.get_secret_value() if settings.secret is not None else None
+    return kept_secret(given, settings.secret_file)
 
 
 def build_app(state: dict, directory=None, secret: str | None = None, admin_token: str | None = None):
@@ -66,6 +42,7 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
     from web.auth import Auth
     from web.dependencies import DesktopDeps, WebDeps
     from web.desktop import hmac_tokens
+    from web.routers.health import process_stats
 
     cc, store = state.get("cc"), state.get("store")
 
@@ -82,7 +59,7 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
                       "write_errors": store.write_errors, "write_retries": store.write_retries,
                       "listening": store.listening} if store else None,
             "sip_stats": endpoint.stats() if endpoint else None,
-            "process": process_stats(),
+            "process": process_stats(),  # web.routers.health
         }
 
     desktop = None
@@ -117,7 +94,7 @@ async def build_service(settings: Settings) -> Service:
     # The engine (models, NLU, prompts) is the longest step: it starts first, and the rest of
     # the service is imported and opened beside it (the store's migrations included).
     engine_job = loop.run_in_executor(None, lambda: get_engine(
-        ModelConfig(fit_encoder=settings.asr_fit), db=settings.company_db,
+        ModelConfig(fit_encoder=settings.asr_fit, second_path=settings.asr_second), db=settings.company_db,
         policy_path=settings.policy, with_nlu=settings.bot == "triage", cache_dir=settings.cache_dir))
     import uvicorn  # noqa: F401  (run's, imported meanwhile)
 

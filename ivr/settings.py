@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     hesitation_ms: int | None = _opt("silence allowed after words that trail off (EndOfTurnRule.unfinished_ms)")
     smart_turn_ms: int | None = _opt("ask Smart Turn v3.2 at this silence (None/0: off; voice.smart_turn)")
     asr_fit: bool = _opt("Whisper's encoder fitted to the utterance (False: its standard 30 s window)", True)
+    asr_second: str | None = _opt("Whisper base folder (`make models`: var/models/whisper-base) that reads again "
+                                  "the turns tiny.en is unsure of (voice.second_reading); None: off")
     max_calls: int = _opt("calls at once on this worker; more get 503 (Kamailio fails over)", 200, ge=1)
     max_draining: int = _opt("hung-up calls still finishing: more means overloaded, new calls get 503", 4, ge=1)
     advertise: str | None = _opt("address put in Via/Contact/SDP when --sip binds 0.0.0.0 or a NATed address")
@@ -140,6 +142,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _consistent(self) -> "Settings":
         turn_config(self)  # refuses bad end-of-turn values before anything starts
+        if self.asr_second and not (Path(self.asr_second) / "model.bin").is_file():
+            raise ValueError(f"asr_second: no Whisper model in {self.asr_second!r} (make models)")
         if self.sip_tls:
             if not (self.tls_cert and self.tls_key):
                 raise ValueError("sip_tls: needs tls_cert and tls_key (PEM files)")

@@ -22,6 +22,7 @@ import numpy as np
 from calls.expectation import Expectation
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
 from voice.digit_reading import believe_digits, digits_only, worth_reading_for_digits
+from voice.second_reading import Heard, keep_second, unsure
 from voice.smart_turn import SmartTurn
 from voice.whisper_window import Reading, choose
 
@@ -63,6 +64,9 @@ class ModelConfig:
     fit_min_s: float = 10.0  # shorter windows repeat themselves and drop the full stop more often
     fit_retry_s: float = 15.0
     fit_max_s: float = 10.0  # longer audio (several utterances with gaps) goes the standard way
+    # A CTranslate2 Whisper base folder: turns tiny.en is unsure of are read again by it
+    # (voice.second_reading). None: one reading only.
+    second_path: str | None = None
 
 
 @dataclass
@@ -75,6 +79,18 @@ class Transcript:
     # gets. `text` stays what Whisper heard, which end of turn reads: a forced reading of a first
     # group can invent the rest ("6, 0, 10, 1" for "six oh"), and must not end the turn.
     digits: str | None = None
+    avg_logprob: float = 0.0  # Whisper's mean log-probability a token of the reading kept
+    compression_ratio: float = 0.0
+    second: str | None = None  # Whisper base's reading, where one was made (kept or not)
+    # Base's reading where it was kept (voice.second_reading): what the dialog gets. Like `digits`,
+    # it leaves `text` (what end of turn reads) as tiny heard it: base reads a pause's half
+    # sentence as a whole one more often, and the end of turn was tuned on tiny's readings.
+    kept_second: str | None = None
+
+    @property
+    def for_dialog(self) -> str:
+        """What the dialog acts on: the digits-only reading, else base's kept one, else the text."""
+        return self.digits or self.kept_second or self.text
 
 
 @dataclass
@@ -91,8 +107,9 @@ class SpeechModels:
     def __init__(self, config: ModelConfig | None = None):
         self.config = config or ModelConfig()
         self._whisper = None
+        self._second = None
         self._voice = None
-        self._tok = None
+        self._toks: dict[int, object] = {}
         self._digits_suppressed: list[int] | None = None
         self._lock = threading.Lock()
         self._voice_lock = threading.Lock()
@@ -122,6 +139,20 @@ class SpeechModels:
                 )
             return self._whisper
 
+    @property
+    def second_whisper(self):
+        """Whisper base for second readings (None when `second_path` is not set)."""
+        if self.config.second_path is None:
+            return None
+        with self._lock:
+            if self._second is None:
+                from faster_whisper import WhisperModel
+
+                self._second = WhisperModel(self.config.second_path, device="cpu", compute_type="int8",
+                                            cpu_threads=1, num_workers=self.config.asr_workers,
+                                            local_files_only=True)
+            return self._second
+
     def voice_files(self) -> tuple[str, str]:
         """The Piper voice's .onnx and its .json config."""
         model = self.config.piper_model
@@ -144,7 +175,7 @@ class SpeechModels:
 
     def load(self) -> None:
         """Load the models now (at start-up) rather than on the first call."""
-        _ = self.whisper, self.voice
+        _ = self.whisper, self.voice, self.second_whisper
 
     def warm_up(self) -> None:
         """Run each model once so the first caller pays no first-inference cost."""
@@ -164,9 +195,12 @@ class SpeechModels:
                         expecting: Expectation | None = None) -> Transcript:
         """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
         `expecting`: what the bot asked for; a number answer that does not read as one is read
-        again for digits only (voice.digit_reading)."""
+        again for digits only (voice.digit_reading). With `second_path`, a reading tiny is unsure
+        of is read again by Whisper base (voice.second_reading)."""
         t0 = time.perf_counter()
         heard = self._transcribe_once(pcm16k, prompt, t0)
+        if self.config.second_path is not None:
+            self._read_again_if_unsure(heard, pcm16k, prompt, t0)
         if (expecting is None or len(pcm16k) / PIPELINE_RATE > self.config.fit_max_s
                 or not worth_reading_for_digits(heard.text, expecting)):
             return heard
@@ -177,15 +211,43 @@ class SpeechModels:
             heard.digits, heard.window = believed, heard.window + ", read for digits"
         return heard
 
+    def _read_again_if_unsure(self, heard: Transcript, pcm16k: np.ndarray, prompt: str | None, t0: float) -> None:
+        """Whisper base reads a turn tiny was unsure of; its reading replaces tiny's where
+        `voice.second_reading` prefers it. Its time counts in the turn's `seconds`."""
+        seconds = len(pcm16k) / PIPELINE_RATE
+        first = Heard(heard.text, heard.avg_logprob, heard.no_speech_prob, heard.compression_ratio, seconds)
+        why = unsure(first)
+        if why is None or seconds > self.config.fit_max_s:
+            return
+        model = self.second_whisper
+        prompt = prompt if prompt is not None else self.config.initial_prompt
+        r = self._decode(self._encode_fitted(int16_to_float(pcm16k), self.config.fit_min_s, model), seconds,
+                         prompt, model=model)
+        second = Heard(r.text, r.avg_logprob, r.no_speech_prob, r.compression_ratio, seconds)
+        heard.second, heard.seconds = r.text, time.perf_counter() - t0
+        if keep_second(first, second):
+            heard.kept_second = r.text
+            heard.window += f", base kept ({why})"
+        else:
+            heard.window += f", base read ({why})"
+
     def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float) -> Transcript:
         c = self.config
         prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
         if c.fit_encoder and seconds <= c.fit_max_s:
             audio = int16_to_float(pcm16k)
-            choice = choose(lambda window_s: self._read_fitted(audio, window_s, prompt), c.fit_min_s, c.fit_retry_s, seconds)
+            readings: list[Reading] = []
+
+            def read(window_s: float) -> Reading:
+                readings.append(self._read_fitted(audio, window_s, prompt))
+                return readings[-1]
+
+            choice = choose(read, c.fit_min_s, c.fit_retry_s, seconds)
             if choice.text is not None:
-                return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window)
+                r = readings[-1] if choice.window.startswith("fitted ") else readings[0]
+                return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window,
+                                  avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio)
             standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
@@ -205,17 +267,19 @@ class SpeechModels:
         kept = [s for s in segs if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
         text = " ".join(s.text.strip() for s in kept).strip()
         nsp = max((s.no_speech_prob for s in segs), default=1.0)
-        return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp)
+        return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp,
+                          avg_logprob=min((s.avg_logprob for s in kept), default=0.0),
+                          compression_ratio=max((s.compression_ratio for s in kept), default=0.0))
 
     def _read_fitted(self, audio: np.ndarray, window_s: float, initial_prompt: str | None = None) -> Reading:
         """One encoder pass over the utterance and silence up to `window_s` (or `fit_pad_s` past
         the utterance, if longer), one decode. `voice.whisper_window` judges the reading."""
         return self._decode(self._encode_fitted(audio, window_s), len(audio) / PIPELINE_RATE, initial_prompt)
 
-    def _encode_fitted(self, audio: np.ndarray, window_s: float):
+    def _encode_fitted(self, audio: np.ndarray, window_s: float, model=None):
         from faster_whisper.transcribe import get_ctranslate2_storage
 
-        model = self.whisper
+        model = self.whisper if model is None else model
         c = self.config
         # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
         # does in training (not zeros in the log-mel domain, which read as faint noise).
@@ -230,15 +294,17 @@ class SpeechModels:
         x[0, :, :n] = feats[:, :n]
         return model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
 
-    def _decode(self, enc, seconds: float, initial_prompt: str | None, suppress: list[int] | None = None) -> Reading:
+    def _decode(self, enc, seconds: float, initial_prompt: str | None, suppress: list[int] | None = None,
+                model=None) -> Reading:
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
-        tok = self._tokenizer()
+        model = self.whisper if model is None else model
+        tok = self._tokenizer(model)
         prompt = list(tok.sot_sequence) + [tok.no_timestamps]
         if initial_prompt:
             prompt = [tok.sot_prev] + tok.encode(" " + initial_prompt.strip())[-223:] + prompt
         budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
-        r = self.whisper.model.generate(
+        r = model.model.generate(
             enc, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + budget, return_scores=True,
             return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=suppress if suppress is not None else get_suppressed_tokens(tok, [-1]),
@@ -267,13 +333,14 @@ class SpeechModels:
             self._digits_suppressed = sorted(banned | {t for t in get_suppressed_tokens(tok, [-1]) if t >= 0})
         return self._digits_suppressed
 
-    def _tokenizer(self):
-        if self._tok is None:
+    def _tokenizer(self, model=None):
+        model = self.whisper if model is None else model
+        if id(model) not in self._toks:
             from faster_whisper.tokenizer import Tokenizer
 
-            model = self.whisper
-            self._tok = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en")
-        return self._tok
+            self._toks[id(model)] = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                                              language="en")
+        return self._toks[id(model)]
 
     async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None,
                          expecting: Expectation | None = None) -> Transcript:

@@ -59,8 +59,8 @@ class SharedWhisperSTTService(STTService):
             await self.stop_processing_metrics()
         self._last_asr_seconds = result.seconds
         self._last_asr_window = result.window
-        if result.text:
-            yield TranscriptionFrame(result.text, self._user_id, time_now_iso8601(), finalized=True)
+        if result.for_dialog:
+            yield TranscriptionFrame(result.for_dialog, self._user_id, time_now_iso8601(), finalized=True)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         if isinstance(frame, CallerTurnFrame) and (frame.no_input or frame.keypad):  # nothing to transcribe
@@ -101,7 +101,7 @@ class SharedWhisperSTTService(STTService):
         self._last_asr_window = result.window
         # A number answer the transcript missed goes to the dialog as its digits-only reading
         # (voice.digit_reading); the end of turn was decided on what was heard.
-        text = result.digits or result.text
+        text = result.for_dialog  # base's kept reading likewise (voice.second_reading)
         if text:
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), finalized=True)
 

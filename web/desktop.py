@@ -21,6 +21,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+from pathlib import Path
 import time
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -156,3 +158,17 @@ async def listen(websocket: WebSocket, agent_id: str, directory, on_disposition:
                                            "presence": directory.status(agent_id).to_dict(directory.clock())})
         else:
             await websocket.send_json({"type": "error", "error": f"unknown message type {kind!r}"})
+
+
+def kept_secret(given: str | None, path: str | Path) -> str:
+    """The secret that signs desktop tokens: ``given`` (IVR_SECRET), or one kept at ``path``,
+    created once with this user's permissions only. It must survive restarts and never be logged."""
+    if given:
+        return given
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(os.urandom(24).hex())
+    return path.read_text().strip()

@@ -29,10 +29,16 @@ class Turn:
     end: float
     text: str
     intent: str | None = None
+    asr_s: float = 0.0  # wall seconds Whisper took on it (the stages event): media time leaves it out
+    window: str = ""  # which readings were made (voice.models: "fitted, base kept (logprob)", ...)
 
 
 def turns_of(events: list[dict]) -> list[Turn]:
-    return [Turn(e["start"], e["end"], e.get("text") or "", e.get("intent")) for e in events if e.get("event") == "turn"]
+    stages = {e.get("turn"): e for e in events if e.get("event") == "stages"}
+    return [Turn(e["start"], e["end"], e.get("text") or "", e.get("intent"),
+                 (stages.get(e.get("index"), {}).get("asr_ms") or 0.0) / 1000,
+                 stages.get(e.get("index"), {}).get("asr_window") or "")
+            for e in events if e.get("event") == "turn"]
 
 
 def assign(lines: list[FedLine], turns: list[Turn]) -> dict[int, list[Turn]]:
@@ -125,6 +131,9 @@ class CallScore:
     why: str  # one line: what went wrong, for the report
     tags: tuple[str, ...] = ()
     lines: list[dict] = field(default_factory=list)
+    dead_air_asr: list[float] = field(default_factory=list)
+    second_readings: int = 0  # turns Whisper base read again (voice.second_reading)
+    turns_heard: int = 0
 
 
 def need_met(spec: CallerSpec, steps: list[dict]) -> bool:
@@ -176,6 +185,7 @@ def score_call(spec: CallerSpec, events: list[dict], lines: list[FedLine], bot_a
     first = by_line[opening.index][0].intent if opening is not None and by_line[opening.index] else None
     cut = cut_paused = paused = spoken = errors = ref_words = 0
     gaps: list[float] = []
+    gaps_asr: list[float] = []  # the same plus the line's last ASR run: a bound on a live call's wait
     rows = []
     for ln in lines:
         row = {"key": ln.key, "start": round(ln.start, 2), "end": round(ln.end, 2)}
@@ -195,10 +205,13 @@ def score_call(spec: CallerSpec, events: list[dict], lines: list[FedLine], bot_a
         cut_paused += c and p
         errors += e
         ref_words += n
+        asr_s = by_line[ln.index][-1].asr_s if by_line[ln.index] else 0.0
         if d is not None:
             gaps.append(d)
+            gaps_asr.append(round(d + asr_s, 3))
         rows.append({**row, "ref": ref, "hyp": hyp, "turns": len(by_line[ln.index]), "cut_in": c, "pauses": p,
-                     "errors": e, "dead_air": d})
+                     "errors": e, "dead_air": d, "asr_s": round(asr_s, 3),
+                     "windows": [t.window for t in by_line[ln.index]]})
     premature = outcome in BOT_ENDED and not (not spec.expect.handoff and need_met(spec, steps))
     if cut and not why:
         why = "cut in"
@@ -209,7 +222,9 @@ def score_call(spec: CallerSpec, events: list[dict], lines: list[FedLine], bot_a
         pauses=spec.with_pauses, keypad=spec.keypad, outcome=outcome, routed_right=right, first_intent=first,
         first_intent_right=first == spec.expect.first_intent, premature_end=premature, cut_ins=cut,
         cut_ins_paused=cut_paused, paused_lines=paused, spoken_lines=spoken, word_errors=errors,
-        ref_words=ref_words, dead_air=gaps, reason=(decision or {}).get("reason"), why=why, tags=spec.tags,
+        ref_words=ref_words, dead_air=gaps, dead_air_asr=gaps_asr,
+        second_readings=sum("base" in t.window for t in turns), turns_heard=len(turns),
+        reason=(decision or {}).get("reason"), why=why, tags=spec.tags,
         lines=rows,
     )
 
@@ -222,6 +237,7 @@ def aggregate(scores: list[CallScore]) -> dict:
     """The figures for a group of calls."""
     n = len(scores)
     gaps = [g for s in scores for g in s.dead_air]
+    gaps_asr = [g for s in scores for g in s.dead_air_asr]
     paused = sum(s.paused_lines for s in scores)
     return {
         "calls": n,
@@ -234,7 +250,21 @@ def aggregate(scores: list[CallScore]) -> dict:
         "premature_ends": sum(s.premature_end for s in scores),
         "wer_pct": _pct(sum(s.word_errors for s in scores), sum(s.ref_words for s in scores)),
         "dead_air_mean_s": round(sum(gaps) / len(gaps), 3) if gaps else None,
+        "dead_air_p50_s": _percentile(gaps, 50),
+        "dead_air_p95_s": _percentile(gaps, 95),
+        "dead_air_asr_p50_s": _percentile(gaps_asr, 50),  # plus each line's ASR wall time
+        "dead_air_asr_p95_s": _percentile(gaps_asr, 95),
+        "second_readings": sum(s.second_readings for s in scores),
+        "turns_heard": sum(s.turns_heard for s in scores),
     }
+
+
+def _percentile(xs: list[float], q: float) -> float | None:
+    if not xs:
+        return None
+    import numpy as np
+
+    return round(float(np.percentile(xs, q)), 3)
 
 
 CATEGORIES = {

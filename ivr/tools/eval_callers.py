@@ -9,6 +9,7 @@ per split: `tune` is what the engineers may look at while they work, `heldout` i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import random
@@ -25,6 +26,7 @@ from voice.scripted_caller import Utterance
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_JSON = ROOT / "bench-results" / "eval_callers.json"
+DEFAULT_BASE = ROOT / "var" / "models" / "whisper-base"  # where `make models` puts Whisper base
 GAP_S = (0.3, 1.0)  # a person's pause before answering
 
 
@@ -117,11 +119,13 @@ def _fmt(v, pct=False) -> str:
 def table(name: str, agg: dict) -> str:
     return (f"{name:28s} {agg['calls']:5d} {_fmt(agg['routed_right_pct'], True):>8s} {_fmt(agg['first_intent_pct'], True):>8s} "
             f"{agg['cut_ins_paused']:>3d}/{agg['paused_lines']:<3d} {agg['cut_ins_all']:>3d}/{agg['spoken_lines']:<3d} "
-            f"{agg['premature_ends']:>5d} {_fmt(agg['wer_pct'], True):>8s} {_fmt(agg['dead_air_mean_s']):>6s}")
+            f"{agg['premature_ends']:>5d} {_fmt(agg['wer_pct'], True):>8s} {_fmt(agg['dead_air_mean_s']):>6s} "
+            f"{_fmt(agg.get('dead_air_p50_s')):>6s} {_fmt(agg.get('dead_air_p95_s')):>6s} "
+            f"{_fmt(agg.get('dead_air_asr_p95_s')):>6s} {agg.get('second_readings', 0):>3d}/{agg.get('turns_heard', 0):<3d}")
 
 
 HEADER = (f"{'':28s} {'calls':>5s} {'routed':>8s} {'1st int':>8s} {'cut/pause':>9s} {'cut/all':>7s} "
-          f"{'early':>5s} {'WER':>8s} {'dead s':>6s}")
+          f"{'early':>5s} {'WER':>8s} {'dead s':>6s} {'p50':>6s} {'p95':>6s} {'+asr95':>6s} {'2nd':>7s}")
 
 
 def report(scores: list[tuple[CallScore, dict]], splits: list[str]) -> dict:
@@ -151,22 +155,40 @@ def run(args) -> int:
     quiet_libraries()
     from ivr.tools.caller_audio import DEFAULT_CACHE, Renderer
 
+    second = getattr(args, "second_reading", "off")
+    base = Path(getattr(args, "base", None) or DEFAULT_BASE)
+    if second != "off" and not (base / "model.bin").is_file():
+        print(f"ivr eval callers: --second-reading needs Whisper base in {base} (make models)", file=sys.stderr)
+        return 2
     engine = get_engine()
     renderer = Renderer(engine.models, Path(args.cache) if args.cache else DEFAULT_CACHE)
     load_start, t0 = load(), time.monotonic()
-    scores = asyncio.run(evaluate(specs, engine, renderer))
-    splits = sorted({s.split for s, _ in scores}, key=["tune", "heldout"].index)
-    figures = report(scores, splits)
-    print(HEADER)
-    for split, fig in figures.items():
-        print(table(f"{split} (all)", fig["overall"]))
-        for cat, groups in fig["by"].items():
-            for name, agg in groups.items():
-                print(table(f"  {cat}: {name}", agg))
+    passes = {"off": [None], "on": [str(base)], "both": [None, str(base)]}[second]
+    runs = {}
+    for path in passes:  # the same process, models and clock: only the second reading differs
+        engine.models.config = dataclasses.replace(engine.models.config, second_path=path)
+        name = "second reading" if path else "tiny.en only"
+        if len(passes) > 1:
+            print(f"-- {name}", file=sys.stderr, flush=True)
+        scores = asyncio.run(evaluate(specs, engine, renderer))
+        splits = sorted({s.split for s, _ in scores}, key=["tune", "heldout"].index)
+        runs[name] = (scores, report(scores, splits))
+    for name, (scores, figures) in runs.items():
+        if len(runs) > 1:
+            print(f"== {name}")
+        print(HEADER)
+        for split, fig in figures.items():
+            print(table(f"{split} (all)", fig["overall"]))
+            for cat, groups in fig["by"].items():
+                for gname, agg in groups.items():
+                    print(table(f"  {cat}: {gname}", agg))
+    scores, figures = list(runs.values())[-1]
     doc = {"machine": describe(), "load_avg_start": load_start, "load_avg_end": load(),
            "wall_s": round(time.monotonic() - t0, 1), "set": str(args.set or DEFAULT_SET.relative_to(ROOT)),
-           "split": "only" if args.only else args.split, "figures": figures,
+           "split": "only" if args.only else args.split, "second_reading": list(runs)[-1], "figures": figures,
            "calls": [{**asdict(s), **d} for s, d in scores]}
+    if len(runs) > 1:
+        doc["compared"] = {name: fig for name, (_s, fig) in runs.items()}
     out = Path(args.json_out or DEFAULT_JSON)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1) + "\n")
@@ -180,4 +202,8 @@ def add_arguments(p) -> None:
     p.add_argument("--only", action="append", help="only this caller id (repeatable; overrides --split)")
     p.add_argument("--set", help=f"caller set YAML (default {DEFAULT_SET.relative_to(ROOT)})")
     p.add_argument("--cache", help="folder for the rendered caller audio (default cache/callers)")
+    p.add_argument("--second-reading", choices=["off", "on", "both"], default="off",
+                   help="Whisper base reads again the turns tiny.en is unsure of (voice.second_reading); "
+                        "both: a run without, then with, in one process")
+    p.add_argument("--base", help="Whisper base folder for --second-reading (default var/models/whisper-base)")
     p.add_argument("--json", dest="json_out", help=f"where to write the figures (default {DEFAULT_JSON.relative_to(ROOT)})")

@@ -9,6 +9,8 @@ load balancer sends it no new work. Async, so the report is taken in the event l
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any, Mapping
 
 from fastapi import APIRouter
@@ -17,6 +19,21 @@ from fastapi.responses import JSONResponse
 from web.dependencies import DepsDep
 
 router = APIRouter()
+
+
+def process_stats() -> dict:
+    """Open file descriptors, resident memory and asyncio tasks of this process (leak checks)."""
+    try:
+        fds = len(os.listdir("/proc/self/fd"))
+        with open("/proc/self/statm") as fh:
+            rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux
+        fds, rss = -1, -1
+    try:
+        tasks = len(asyncio.all_tasks())
+    except RuntimeError:
+        tasks = -1
+    return {"open_fds": fds, "rss_bytes": rss, "asyncio_tasks": tasks}
 
 
 @router.get("/healthz")
