@@ -98,6 +98,7 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
         self.no_progress = 0
         self.barge_ins = 0
         self.offered_human = False
+        self.declined_for: set[str] = set()  # slots whose offer of a person the caller turned down
         self.resolved = 0  # requests the bot has carried out to the end (status told, reset sent...)
         self.goodbyes = 0  # goodbyes not taken (asked "anything else?" instead): the next one ends the call
         # Digits of a number the caller began and has not finished ("four five", then a pause

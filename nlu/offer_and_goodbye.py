@@ -75,7 +75,13 @@ class OfferAndGoodbye:
         return self._on_ask_intent(a)
 
     def _offer_human(self, lead: str, a: Analysis | None, resume: str | None = None) -> BotReply:
-        """Stop re-asking: offer a person. ``resume``: the slot a "no" to the offer asks for again."""
+        """Stop re-asking: offer a person. ``resume``: the slot a "no" to the offer asks for again.
+
+        Once per slot: a caller who said no and whose next try failed too is handed over rather
+        than offered again ("Okay, let's try once more." without end kept callers whose number
+        Whisper kept mishearing going round until they hung up)."""
+        if resume is not None and resume in self.declined_for:
+            return self._escalate(a, "", "unresolved", text=f"{lead} {self.flows.say('handoff_unresolved')}")
         self.offered_human = True
         self._resume = resume
         return self._reply(f"{lead} {self.flows.say('offer_human')}", state=OFFER_HUMAN, analysis=a)
@@ -98,6 +104,7 @@ class OfferAndGoodbye:
         self._understood()
         resume, self._resume = self._resume, None
         if resume is not None and self.flow is not None:  # offered after failed tries: once more
+            self.declined_for.add(resume)
             key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
             reply = self._ask(resume, key, a)
             ask = reply.text.split(". ", 1)[-1]  # without its "Sure."

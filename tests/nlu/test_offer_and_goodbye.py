@@ -171,3 +171,16 @@ def test_thanks_alone_twice_to_the_offer_is_a_no_thank_you_never_a_goodbye(backe
     assert r[0].text == "Would you like a person? Please say yes or no."
     assert r[1].state == "collect" and r[1].text.startswith("Okay, let's try once more.") and "account number" in r[1].text
     assert not any(x.end_call or x.escalate for x in r) and r[1].accepted_intent is None
+
+
+def test_a_caller_who_turned_down_a_person_and_failed_again_is_handed_over_not_looped(dialog, talk):
+    """A number Whisper keeps mishearing (read back as 60788, which the caller refuses): no to the
+    offer of a person, one more try, refused again: the bot hands over instead of offering again,
+    which went round until the caller hung up."""
+    dialog.start()
+    r = talk(dialog, "where is my order", "six oh seven eight eight", "no", "six oh seven eight eight", "no",
+             "no", "six oh seven eight eight", "no")
+    assert [x.state for x in r] == ["collect", "confirm_slot", "collect", "confirm_slot", "offer_human",
+                                    "collect", "confirm_slot", "escalated"]
+    assert r[5].text.startswith("Okay, let's try once more.")
+    assert r[7].escalate == "unresolved" and r[7].text.endswith("Let me get you a person. They can sort this out.")
