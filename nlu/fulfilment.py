@@ -29,7 +29,9 @@ class Fulfilment:
         if intent is None:
             # Clearly off-topic ("book me a taxi"): say so and offer a person.
             # Merely unclear ("hello?"): re-prompt with examples instead.
-            if a.intent.top_intent == OUT_OF_SCOPE and a.intent.confidence >= self.cfg.confirm_below:
+            # Offered a person once already and turned down: the examples, not the offer again.
+            if (a.intent.top_intent == OUT_OF_SCOPE and a.intent.confidence >= self.cfg.confirm_below
+                    and ASK_INTENT not in self.declined_for):
                 self.no_match += 1
                 self.no_progress += 1
                 if self.no_match >= self.cfg.max_no_match:

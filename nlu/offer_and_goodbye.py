@@ -100,10 +100,13 @@ class OfferAndGoodbye:
         return self._on_ask_intent(a)
 
     def _offer_declined(self, a: Analysis) -> BotReply:
-        """No to the offer of a person: back to the question it stopped, once more, or "How can I help?"."""
-        self._understood()
+        """No to the offer of a person: back to the question it stopped, once more, or "How can I help?".
+
+        Turns not understood before the offer still count (``no_match``): a caller the bot cannot
+        understand who says no to a person reaches ``max_no_match`` instead of going round."""
         resume, self._resume = self._resume, None
         if resume is not None and self.flow is not None:  # offered after failed tries: once more
+            self._understood()
             self.declined_for.add(resume)
             key = "order_status.ask_order" if resume == "order_number" else f"{self._flow_kind()}.ask_account"
             reply = self._ask(resume, key, a)
@@ -113,4 +116,5 @@ class OfferAndGoodbye:
             reply = BotReply(**{**reply.to_dict(), "text": text})
             self._last_reply = reply
             return reply
+        self.declined_for.add(ASK_INTENT)
         return self._reply(self.flows.say("offer_human_no"), state=ASK_INTENT, analysis=a)

@@ -184,3 +184,13 @@ def test_a_caller_who_turned_down_a_person_and_failed_again_is_handed_over_not_l
                                     "collect", "confirm_slot", "escalated"]
     assert r[5].text.startswith("Okay, let's try once more.")
     assert r[7].escalate == "unresolved" and r[7].text.endswith("Let me get you a person. They can sort this out.")
+
+
+def test_an_off_topic_caller_who_turns_down_a_person_is_not_offered_one_again_and_again(dialog, talk):
+    """Out of scope, a person offered, "So thank you." (Whisper's "No, thank you") twice, then
+    out of scope again: the turns not understood still count, and the caller reaches a person at
+    max_no_match rather than going round ("Okay, let's keep going." without end)."""
+    dialog.start()
+    r = talk(dialog, "Book me a taxi to the airport.", "So thank you.", "So thank you.", "Book me a taxi to the airport.")
+    assert [x.state for x in r] == ["offer_human", "offer_human", "ask_intent", "escalated"]
+    assert r[3].escalate == "no_match_limit" and sum(x.text.endswith("Would you like to talk to a person?") for x in r) == 1
