@@ -380,11 +380,14 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
                                            a.intent.confidence >= self.cfg.transfer_confirm_below):
                 self._accepted = "speak_to_human"
                 return self._escalate(a, "handoff_requested", "human_requested")
-            self.offered_human = True  # "I want to talk to": a half sentence, or unsure: ask
             if self.state == COLLECT and self.flow is not None:
                 # Asked while the caller was giving a number (often a misheard number): a "no",
                 # or the number itself, goes back to that question, not to "How can I help?".
-                self._resume = "order_number" if self.slot == "order_number" else "account"
+                collecting = "order_number" if self.slot == "order_number" else "account"
+                if collecting in self.declined_for:  # asked and turned down once: a failed try at the number
+                    return self._slot_failed(self.slot or "", self._reask_key(collecting), a)
+                self._resume = collecting
+            self.offered_human = True  # "I want to talk to": a half sentence, or unsure: ask
             return self._reply(self.flows.say("confirm_human"), state=OFFER_HUMAN, analysis=a)
         if self.trajectory.current >= self.cfg.frustration_escalate:
             return self._escalate(a, "handoff_frustration", "frustration")

@@ -194,3 +194,14 @@ def test_an_off_topic_caller_who_turns_down_a_person_is_not_offered_one_again_an
     r = talk(dialog, "Book me a taxi to the airport.", "So thank you.", "So thank you.", "Book me a taxi to the airport.")
     assert [x.state for x in r] == ["offer_human", "offer_human", "ask_intent", "escalated"]
     assert r[3].escalate == "no_match_limit" and sum(x.text.endswith("Would you like to talk to a person?") for x in r) == 1
+
+
+def test_words_read_as_wanting_a_person_while_giving_a_number_are_asked_about_once(dialog, talk):
+    """Digits Whisper heard as words that read as a request for a person ("Or, I understand when
+    it, I know one."): "Shall I put you through?" once; turned down, the same again is a failed
+    try at the number (asked one digit at a time), not the same question."""
+    dialog.start()
+    misheard = "Or, I understand when it, I know one."
+    r = talk(dialog, "I can't log in, I need a new password.", misheard, "no", misheard)
+    assert r[1].text == "Shall I put you through to a person?" and r[2].text.startswith("Okay, let's try once more.")
+    assert r[3].state == "collect" and "one digit at a time" in r[3].text
