@@ -14,8 +14,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ivr.call_session import CallSession
+from ivr.call_session import CallSession, caller_number
 from routing.agents import AgentDirectory
+from routing.callbacks import CallbackConfig, CallbackScheduler
 from routing.dispositions import parse_disposition
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub
@@ -32,8 +33,10 @@ class ContactCenter:
 
     def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
                  transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False,
-                 voice=None, skills: Mapping[str, str] | None = None):
+                 voice=None, skills: Mapping[str, str] | None = None, callbacks: CallbackConfig | None = None):
         self.engine = engine
+        self.callback_config = callbacks or CallbackConfig()
+        self.callbacks: CallbackScheduler | None = None  # placing the promised callbacks, from `attach`
         self.skills = dict(load_skills() if skills is None else skills)  # intent -> agent skill
         self.voice_config = voice  # voice.call.VoiceConfig for the bot's calls (None: defaults)
         self.store = store
@@ -97,4 +100,21 @@ class ContactCenter:
 
     def attach(self, endpoint) -> None:
         self._endpoint = endpoint
+        self.callbacks = CallbackScheduler(self.store.callbacks, self.queue, self.hub, endpoint.invite, self.speak,
+                                           self.callback_config)
+        self.callbacks.start()
+
+    async def close(self) -> None:
+        if self.callbacks is not None:
+            await self.callbacks.stop()
+
+    def request_callback(self, call_id: str | None, call, skill: str | None, summary: Mapping) -> str:
+        """The caller said yes: queued in the store (the number through a trunk, else their phone's
+        own SIP URI), placed by the scheduler when an agent with the skill is free."""
+        target = getattr(getattr(call, "dialog", None), "remote_target", None) or call.remote_uri
+        number = (caller_number(call.remote_uri) or target) if self.callback_config.trunk_uri else target
+        cid = self.store.add_callback(call_id, number, skill=skill, summary=summary, consent=True)
+        if self.callbacks is not None:
+            self.callbacks.wake()
+        return cid
 

@@ -119,6 +119,7 @@ async def build_service(settings: Settings) -> Service:
 
     from ivr.contact_center import ContactCenter
     from routing.agents import AgentDirectory, load_agents
+    from routing.callbacks import CallbackConfig
     from routing.policy import DEFAULT_POLICY_PATH
     from routing.staffing import load_skills
     from routing.transfer import TransferConfig
@@ -148,7 +149,10 @@ async def build_service(settings: Settings) -> Service:
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings.bot, survey=settings.survey,
                        voice=VoiceConfig(turns=turn_config(settings)), skills=load_skills(seed),
                        transfer=TransferConfig(ring_timeout_s=settings.ring_timeout,
-                                               refer_when_supported=settings.refer))
+                                               refer_when_supported=settings.refer),
+                       callbacks=CallbackConfig(settings.callback_trunk, settings.callback_attempts,
+                                                settings.callback_backoff_s, max(3600.0, settings.callback_backoff_s),
+                                                settings.callback_ring_s, agent_ring_s=settings.ring_timeout))
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     endpoint = sip_endpoint(settings, cc, directory, shared)
     cc.attach(endpoint)
@@ -230,6 +234,7 @@ async def run(service: Service) -> int:
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     trimmer.cancel()
+    await service.cc.close()
     await service.endpoint.stop()
     await server_task
     await store.aclose()

@@ -21,7 +21,7 @@ from store.upgrade import LEGACY_REVISIONS, alembic_config, current_revision, he
 from tests.store import legacy_migrations as legacy
 from tests.store.support import ROOT
 
-REVISIONS = ["0001", "0002", "0003"]
+REVISIONS = ["0001", "0002", "0003", "0005"]
 
 
 def _drift(engine, metadata: MetaData = schema.metadata) -> list:
@@ -35,7 +35,7 @@ def test_the_revisions_are_one_line_from_0001_to_the_head():
     script = ScriptDirectory.from_config(alembic_config())
     assert [r.revision for r in reversed(list(script.walk_revisions()))] == REVISIONS
     assert head_revision() == REVISIONS[-1] and script.get_heads() == [REVISIONS[-1]]
-    assert sorted(LEGACY_REVISIONS.values()) == REVISIONS  # every old version has its revision
+    assert sorted(LEGACY_REVISIONS.values()) == REVISIONS[:3]  # every old version has its revision
     # the file developers run `alembic` with points at the same scripts
     from alembic.config import Config
     by_hand = ScriptDirectory.from_config(Config(str(ROOT / "store" / "alembic.ini")))
