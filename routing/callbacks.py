@@ -314,15 +314,24 @@ class CallbackScheduler:
         finally:
             agent_gone.cancel()
         step = after_caller(cb.attempts, "answered", self.now(), cfg)
-        bridge = Bridge(caller_leg, agent_leg, joined=False, hangup_together=True)
+        # The company's line straight on the caller's leg, heard to the end before the agent is put
+        # through (through a split bridge it would race the agent's frames queued meanwhile).
+        caller_leg.play(line.astype(np.int16).tobytes())
+        await _drained(caller_leg, agent_leg, limit_s=len(line) / 8000 + 5.0)
+        bridge = Bridge(caller_leg, agent_leg, joined=True, hangup_together=True)
         bridge.start()
-        bridge.play(caller_leg, line.astype(np.int16).tobytes())
-        await bridge.played(caller_leg)
-        await asyncio.sleep(bridge.queued_ms(caller_leg) / 1000)  # heard to the end before the agent speaks
-        bridge.join()
         log.info("callback %s: bridged %s with agent", cb.id, cb.number)
         await bridge.wait()
         await bridge.stop()
         if not caller_leg.ended.is_set():
             await caller_leg.hangup()
         return step
+
+
+async def _drained(leg, other, limit_s: float) -> None:
+    """Until what `leg` was playing has nearly gone out (or either leg ended)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + limit_s
+    while (leg.playback_queued_ms() > 60 and loop.time() < end and not leg.ended.is_set()
+           and not other.ended.is_set()):
+        await asyncio.sleep(0.02)
