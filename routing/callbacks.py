@@ -206,12 +206,15 @@ class CallbackScheduler:
             self._wake.set()
 
     async def _loop(self) -> None:
-        stale = self.now() - timedelta(seconds=self.config.stale_after_s)
-        back = await asyncio.to_thread(self.store.requeue, mine=True, older_than=stale)
-        if back:
-            log.info("callbacks: %d put back in the queue after a restart", back)
+        requeued = False
         while True:
             try:
+                if not requeued:  # what this worker had in progress before it restarted, and what dead ones left
+                    stale = self.now() - timedelta(seconds=self.config.stale_after_s)
+                    back = await asyncio.to_thread(self.store.requeue, mine=True, older_than=stale)
+                    requeued = True
+                    if back:
+                        log.info("callbacks: %d put back in the queue after a restart", back)
                 await self.run_once()
             except asyncio.CancelledError:
                 raise

@@ -147,3 +147,46 @@ async def test_a_caller_who_does_not_answer_is_retried_then_failed(tmp_path):
     assert len(caller.rang) == 2 and not caller.answered  # rang twice, never answered
     assert caller.rang[1] - caller.rang[0] >= 1.5 + 1.0 - 0.3  # the ring time, then the backoff
     assert len(agent.answered) == 2  # the agent was rung first both times
+
+
+async def test_two_workers_one_callback_placed_once_and_a_restart_puts_back_what_was_in_progress(tmp_path):
+    """Two workers on one database, each with a free agent: the callback is claimed by one of them
+    and the caller's phone rings once. Then a worker that died mid-call restarts: its callback goes
+    back to pending and is placed."""
+    caller = Phone(CALLER_HZ, hang_up_after=1.5)
+    agents = [Phone(AGENT_HZ), Phone(AGENT_HZ)]
+    config = CallbackConfig(poll_s=0.3, wrap_up_s=0.2)
+    workers = []
+    for i, agent in enumerate(agents):
+        store, directory, queue, hub, service, sched = await _setup(tmp_path, agent, config)
+        store.worker_id = f"w{i + 1}"
+        directory.set_presence("alice", Presence.AVAILABLE)
+        await agent.ep.start()
+        workers.append((store, service, sched))
+    await caller.ep.start()
+    stores = [w[0] for w in workers]
+    try:
+        cid = stores[0].add_callback(None, caller.uri)
+        stores[0].flush_sync()
+        for _, _, sched in workers:  # both look at the queue at once
+            sched.start()
+        await _wait(lambda: stores[0].callbacks.get(cid)["status"] == "done", 30, "the callback done")
+        assert len(caller.rang) == 1 and sum(len(a.answered) for a in agents) == 1  # placed once, one agent
+        # w2 dies while placing a callback, then restarts
+        await workers[1][2].stop()
+        stale = stores[0].add_callback(None, caller.uri)
+        stores[0].flush_sync()
+        assert stores[1].callbacks.claim(stale)
+        await asyncio.sleep(1.0)  # a few of w1's rounds: another worker's call in progress is left alone
+        assert stores[0].callbacks.get(stale)["status"] == "in_progress" and len(caller.rang) == 1
+        workers[1][2].start()  # w2's restart puts back what it had in progress
+        await _wait(lambda: stores[0].callbacks.get(stale)["status"] == "done", 30, "the requeued callback done")
+    finally:
+        for store, service, sched in workers:
+            await sched.stop()
+            await service.stop()
+        for p in (*agents, caller):
+            await p.ep.stop()
+        for store in stores:
+            store.close()
+    assert len(caller.rang) == 2 and len(caller.answered) == 2  # once per callback, never twice
