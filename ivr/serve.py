@@ -152,7 +152,8 @@ async def build_service(settings: Settings) -> Service:
                                                refer_when_supported=settings.refer),
                        callbacks=CallbackConfig(settings.callback_trunk, settings.callback_attempts,
                                                 settings.callback_backoff_s, max(3600.0, settings.callback_backoff_s),
-                                                settings.callback_ring_s, agent_ring_s=settings.ring_timeout))
+                                                settings.callback_ring_s, agent_ring_s=settings.ring_timeout,
+                                                worker_stale_s=settings.worker_stale_s))
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     endpoint = sip_endpoint(settings, cc, directory, shared)
     cc.attach(endpoint)

@@ -62,6 +62,8 @@ class CallbackConfig:
     agent_ring_s: float = 20.0
     poll_s: float = 2.0  # how often the store is read for due callbacks (presence changes wake it too)
     stale_after_s: float = 3600.0  # an in-progress claim this old was left by a dead worker
+    worker_stale_s: float = 10.0  # a worker without a heartbeat this long is dead (its callbacks go back)
+    sweep_s: float = 10.0  # how often dead workers' callbacks are looked for
     company: str = "Acme"
     wrap_up_s: float = 5.0
 
@@ -162,7 +164,7 @@ class CallbackStore(Protocol):
 
     def started(self, callback_id: str, agent: str) -> None: ...
 
-    def requeue(self, *, mine: bool, older_than: datetime | None) -> int: ...
+    def requeue(self, *, mine: bool, older_than: datetime | None, dead_after_s: float | None = None) -> int: ...
 
 
 class CallbackScheduler:
@@ -206,15 +208,13 @@ class CallbackScheduler:
             self._wake.set()
 
     async def _loop(self) -> None:
-        requeued = False
+        swept_at: float | None = None
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                if not requeued:  # what this worker had in progress before it restarted, and what dead ones left
-                    stale = self.now() - timedelta(seconds=self.config.stale_after_s)
-                    back = await asyncio.to_thread(self.store.requeue, mine=True, older_than=stale)
-                    requeued = True
-                    if back:
-                        log.info("callbacks: %d put back in the queue after a restart", back)
+                if swept_at is None or loop.time() - swept_at >= self.config.sweep_s:
+                    await self._sweep(first=swept_at is None)
+                    swept_at = loop.time()
                 await self.run_once()
             except asyncio.CancelledError:
                 raise
@@ -225,6 +225,15 @@ class CallbackScheduler:
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
+
+    async def _sweep(self, *, first: bool) -> None:
+        """Put back what this worker had in progress before it restarted (first round) and what dead workers left."""
+        cfg = self.config
+        stale = self.now() - timedelta(seconds=cfg.stale_after_s)
+        back = await asyncio.to_thread(lambda: self.store.requeue(mine=first, older_than=stale,
+                                                                  dead_after_s=cfg.worker_stale_s))
+        if back:
+            log.info("callbacks: %d put back in the queue (a worker restarted or died)", back)
 
     async def run_once(self) -> int:
         """Start placing every due callback an agent is free for now; how many were started."""

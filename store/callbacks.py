@@ -10,7 +10,7 @@ cancel during the call is not undone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import Engine, func, or_, select, update
@@ -73,20 +73,29 @@ class Callbacks:
             return conn.execute(update(t.callbacks).where(_c.id == callback_id, _c.status == "in_progress",
                                                           _c.claimed_by == self._me()).values(**values)).rowcount == 1
 
-    def requeue(self, *, mine: bool, older_than: datetime | None) -> int:
-        """Put back in progress callbacks nobody is placing: this worker's (it restarted) and any
-        claimed before ``older_than`` (their worker died)."""
+    def requeue(self, *, mine: bool, older_than: datetime | None, dead_after_s: float | None = None) -> int:
+        """Put back in progress callbacks nobody is placing: this worker's (it restarted), any
+        claimed before ``older_than``, and, once this worker is registered, those of every worker
+        without a heartbeat in the last ``dead_after_s`` (it died; the sweep forgets dead workers)."""
         conds = []
         if mine:
             conds.append(_c.claimed_by == self._me())
         if older_than is not None:
             conds.append(_c.claimed_at < aware(older_than))
+        if dead_after_s is not None and self._registered():
+            cutoff = utcnow() - timedelta(seconds=dead_after_s)
+            live = select(t.workers.c.id).where(t.workers.c.heartbeat_at >= cutoff)
+            conds.append(_c.claimed_by.not_in(live))
         if not conds:
             return 0
         with write_conn(self.engine) as conn:
             return conn.execute(update(t.callbacks).where(_c.status == "in_progress", or_(*conds))
                                 .values(status="pending", claimed_by=None, claimed_at=None, updated_at=utcnow(),
                                         last_result="requeued")).rowcount
+
+    def _registered(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(t.workers).where(t.workers.c.id == self._me())) == 1
 
     # ---- the supervisor's side -----------------------------------------------------------------------
     def cancel(self, callback_id: str) -> bool:

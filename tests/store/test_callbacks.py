@@ -73,3 +73,21 @@ def test_cancel_wins_over_the_call_in_progress_and_failed_can_be_called_again(tm
         assert s.callbacks.counts() == {"cancelled": 1, "pending": 1}
     finally:
         s.close()
+
+
+def test_a_dead_workers_callbacks_go_back_and_a_live_ones_stay(tmp_path):
+    live, dead = _store(tmp_path, "w1"), _store(tmp_path, "w2")
+    try:
+        live.register_worker("w1", heartbeat_s=0.2, stale_s=1.0)
+        mine, theirs = live.add_callback(None, "+15550004"), live.add_callback(None, "+15550005")
+        live.flush_sync()
+        assert live.callbacks.claim(mine) and dead.callbacks.claim(theirs)  # w2 never heartbeats: dead
+        assert live.callbacks.requeue(mine=False, older_than=None, dead_after_s=1.0) == 1
+        assert live.callbacks.get(theirs)["status"] == "pending"
+        assert live.callbacks.get(mine)["status"] == "in_progress"  # w1 is alive: its call goes on
+        # a worker that never registered (no heartbeats at all) does not judge the others
+        assert dead.callbacks.claim(theirs)
+        assert dead.callbacks.requeue(mine=False, older_than=None, dead_after_s=1.0) == 0
+    finally:
+        live.close()
+        dead.close()
