@@ -300,7 +300,9 @@ class CallbackScheduler:
     async def _with_agent(self, cb: Callback, agent_leg, Bridge, CallFailed) -> Step:
         cfg = self.config
         paragraph = str((cb.summary or {}).get("paragraph") or "")
-        intro = await self._speak(f"Calling back {cb.number}. {paragraph}".strip())
+        who = cb.number.split(":", 1)[-1].split("@", 1)[0]
+        who = " ".join(who) if _NUMBER.match(who) else "the caller"  # digits read one by one
+        intro = await self._speak(f"Callback to {who}. {paragraph}".strip())
         agent_leg.play(intro.astype(np.int16).tobytes())
         line = await self._speak(returning_line(cfg.company))
         try:
