@@ -41,8 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after the whisper, transfer by REFER with Replaces when the caller's side supports it")
     v.add_argument("--survey", action="store_const", const=True, default=None,
                    help="after the agent hangs up, ask the caller to rate the call 1-5 by DTMF")
-    v.add_argument("--callback-trunk", dest="callback_trunk",
-                   help="SIP URI callbacks dial out through, {number} where the number goes (default: the caller's SIP URI)")
     v.add_argument("--worker-id", dest="worker_id",
                    help="this worker's name in a cluster sharing one database (default HOSTNAME-SIPPORT)")
     v.add_argument("--invite-rate", dest="invite_rate", type=float,

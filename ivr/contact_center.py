@@ -14,9 +14,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ivr.call_session import CallSession, caller_number
+from ivr.call_session import CallSession
 from routing.agents import AgentDirectory
-from routing.callbacks import CallbackConfig, CallbackScheduler
+from routing.callbacks import CallbackConfig, CallbackScheduler, callback_number
 from routing.dispositions import parse_disposition
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub
@@ -35,8 +35,7 @@ class ContactCenter:
                  transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False,
                  voice=None, skills: Mapping[str, str] | None = None, callbacks: CallbackConfig | None = None):
         self.engine = engine
-        self.callback_config = callbacks or CallbackConfig()
-        self.callbacks: CallbackScheduler | None = None  # placing the promised callbacks, from `attach`
+        self.callback_config, self.callbacks = callbacks or CallbackConfig(), None  # the scheduler, from `attach`
         self.skills = dict(load_skills() if skills is None else skills)  # intent -> agent skill
         self.voice_config = voice  # voice.call.VoiceConfig for the bot's calls (None: defaults)
         self.store = store
@@ -105,16 +104,13 @@ class ContactCenter:
         self.callbacks.start()
 
     async def close(self) -> None:
-        if self.callbacks is not None:
-            await self.callbacks.stop()
+        await self.callbacks.stop() if self.callbacks else None
 
     def request_callback(self, call_id: str | None, call, skill: str | None, summary: Mapping) -> str:
-        """The caller said yes: queued in the store (the number through a trunk, else their phone's
-        own SIP URI), placed by the scheduler when an agent with the skill is free."""
-        target = getattr(getattr(call, "dialog", None), "remote_target", None) or call.remote_uri
-        number = (caller_number(call.remote_uri) or target) if self.callback_config.trunk_uri else target
+        """The caller said yes: queued in the store, placed by the scheduler when an agent is free."""
+        number = callback_number(call.remote_uri, getattr(getattr(call, "dialog", None), "remote_target", None),
+                                 self.callback_config)
         cid = self.store.add_callback(call_id, number, skill=skill, summary=summary, consent=True)
-        if self.callbacks is not None:
-            self.callbacks.wake()
+        self.callbacks and self.callbacks.wake()
         return cid
 

@@ -119,7 +119,6 @@ async def build_service(settings: Settings) -> Service:
 
     from ivr.contact_center import ContactCenter
     from routing.agents import AgentDirectory, load_agents
-    from routing.callbacks import CallbackConfig
     from routing.policy import DEFAULT_POLICY_PATH
     from routing.staffing import load_skills
     from routing.transfer import TransferConfig
@@ -149,11 +148,7 @@ async def build_service(settings: Settings) -> Service:
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings.bot, survey=settings.survey,
                        voice=VoiceConfig(turns=turn_config(settings)), skills=load_skills(seed),
                        transfer=TransferConfig(ring_timeout_s=settings.ring_timeout,
-                                               refer_when_supported=settings.refer),
-                       callbacks=CallbackConfig(settings.callback_trunk, settings.callback_attempts,
-                                                settings.callback_backoff_s, max(3600.0, settings.callback_backoff_s),
-                                                settings.callback_ring_s, agent_ring_s=settings.ring_timeout,
-                                                worker_stale_s=settings.worker_stale_s))
+                                               refer_when_supported=settings.refer), callbacks=settings.callback)
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     endpoint = sip_endpoint(settings, cc, directory, shared)
     cc.attach(endpoint)

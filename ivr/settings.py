@@ -20,6 +20,8 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from routing.callbacks import CallbackConfig
+
 __all__ = ["Settings", "load_settings", "parse_hostport", "turn_config"]
 
 
@@ -72,12 +74,8 @@ class Settings(BaseSettings):
     survey: bool = _opt("after the agent hangs up, ask the caller to rate the call 1-5 by DTMF", False)
     refer: bool = _opt("after the whisper, transfer by REFER with Replaces when the caller's side supports it",
                        False)
-    # Callbacks the bot promised (routing.callbacks; README "Callbacks").
-    callback_trunk: str | None = _opt("SIP URI callbacks dial out through, '{number}' where the number goes "
-                                      "(None: the caller's own SIP URI)")
-    callback_attempts: int = _opt("times a callback rings the caller before it is failed", 3, ge=1)
-    callback_backoff_s: float = _opt("seconds before the second try of an unanswered callback (doubling)", 120.0, ge=0)
-    callback_ring_s: float = _opt("seconds the caller's phone rings on a callback", 30.0, gt=0)
+    callback: CallbackConfig = _opt("placing promised callbacks (routing.callbacks.CallbackConfig: trunk_uri, "
+                                    "max_attempts, backoff_s, ...; IVR_CALLBACK as JSON)", default_factory=CallbackConfig)
     # Scale-out and reliability (see README "Production layout").
     worker_id: str | None = _opt("this worker's name in a cluster sharing one database (None: HOSTNAME-SIPPORT, "
                                  "stable across restarts, unique per machine and port)")
@@ -122,13 +120,6 @@ class Settings(BaseSettings):
     def _networks(cls, value: list[str] | None) -> list[str] | None:
         for net in value or []:
             ipaddress.ip_network(net, strict=False)
-        return value
-
-    @field_validator("callback_trunk")
-    @classmethod
-    def _trunk(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("sip:", "sips:")):
-            raise ValueError("must be a sip: URI, e.g. sip:{number}@trunk.example.com")
         return value
 
     @model_validator(mode="after")

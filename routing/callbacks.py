@@ -110,6 +110,16 @@ def dial_uri(number: str, trunk_uri: str | None) -> str:
     return f"{scheme}:{number}@{rest.split('@', 1)[-1]}"
 
 
+def callback_number(remote_uri: str, contact: str | None, config: CallbackConfig) -> str:
+    """What to store for a caller who said yes: with a trunk their number (From's user part), else
+    their phone's own SIP URI (the Contact of their INVITE), where it can be rung."""
+    target = contact or remote_uri.strip("<>")
+    if config.trunk_uri:
+        user = remote_uri.split(":", 1)[-1].split("@", 1)[0] if "@" in remote_uri else ""
+        return user if _NUMBER.match(user) else target
+    return target
+
+
 def retry_delay(attempts: int, config: CallbackConfig) -> float:
     """Seconds to wait after the `attempts`-th unanswered attempt: backoff_s × 2^(attempts-1), capped."""
     return min(config.backoff_max_s, config.backoff_s * (2 ** max(0, attempts - 1)))

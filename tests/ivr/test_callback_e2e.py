@@ -28,7 +28,7 @@ AGENT_HZ = 1000
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     agent_port = free_port()
-    env = {"IVR_CALLBACK_ATTEMPTS": "2", "IVR_CALLBACK_BACKOFF_S": "1", "IVR_CALLBACK_RING_S": "3"}
+    env = {"IVR_CALLBACK": json.dumps({"max_attempts": 2, "backoff_s": 1, "caller_ring_s": 3})}
     args = ["--agent", f"alice=sip:alice@127.0.0.1:{agent_port};skills=orders,billing", "--ring-timeout", "10"]
     with running_service(tmp_path_factory.mktemp("var"), *args, env=env) as svc:
         yield svc, agent_port
