@@ -103,14 +103,10 @@ class ContactCenter:
                                            self.callback_config)
         self.callbacks.start()
 
-    async def close(self) -> None:
-        await self.callbacks.stop() if self.callbacks else None
-
     def request_callback(self, call_id: str | None, call, skill: str | None, summary: Mapping) -> str:
         """The caller said yes: queued in the store, placed by the scheduler when an agent is free."""
-        number = callback_number(call.remote_uri, getattr(getattr(call, "dialog", None), "remote_target", None),
-                                 self.callback_config)
-        cid = self.store.add_callback(call_id, number, skill=skill, summary=summary, consent=True)
+        cid = self.store.add_callback(call_id, callback_number(call, self.callback_config), skill=skill,
+                                      summary=summary, consent=True)
         self.callbacks and self.callbacks.wake()
         return cid
 

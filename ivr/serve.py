@@ -230,7 +230,7 @@ async def run(service: Service) -> int:
     await asyncio.wait([server_task, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     trimmer.cancel()
-    await service.cc.close()
+    await service.cc.callbacks.stop()
     await service.endpoint.stop()
     await server_task
     await store.aclose()

@@ -110,10 +110,11 @@ def dial_uri(number: str, trunk_uri: str | None) -> str:
     return f"{scheme}:{number}@{rest.split('@', 1)[-1]}"
 
 
-def callback_number(remote_uri: str, contact: str | None, config: CallbackConfig) -> str:
-    """What to store for a caller who said yes: with a trunk their number (From's user part), else
-    their phone's own SIP URI (the Contact of their INVITE), where it can be rung."""
-    target = contact or remote_uri.strip("<>")
+def callback_number(call, config: CallbackConfig) -> str:
+    """What to store for a caller (a telephony Call) who said yes: with a trunk their number (From's
+    user part), else their phone's own SIP URI (the Contact of their INVITE), where it can be rung."""
+    remote_uri = call.remote_uri
+    target = getattr(getattr(call, "dialog", None), "remote_target", None) or remote_uri.strip("<>")
     if config.trunk_uri:
         user = remote_uri.split(":", 1)[-1].split("@", 1)[0] if "@" in remote_uri else ""
         return user if _NUMBER.match(user) else target

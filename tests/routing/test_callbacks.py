@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from routing.callbacks import (Callback, CallbackConfig, after_agent, after_caller, dial_uri, failure_result, is_due,
+from routing.callbacks import (Callback, CallbackConfig, after_agent, after_caller, callback_number, dial_uri, failure_result, is_due,
                                next_callback, retry_delay, returning_line)
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
@@ -65,3 +65,14 @@ def test_config_refuses_nonsense():
         CallbackConfig(max_attempts=0)
     with pytest.raises(ValueError, match="trunk_uri"):
         CallbackConfig(trunk_uri="trunk.example.com")
+
+
+def test_the_number_stored_is_the_callers_phone_or_their_number_for_a_trunk():
+    from types import SimpleNamespace
+
+    call = SimpleNamespace(remote_uri="sip:+15551234567@pbx.example.com",
+                           dialog=SimpleNamespace(remote_target="sip:+15551234567@10.0.0.9:5062"))
+    assert callback_number(call, CallbackConfig()) == "sip:+15551234567@10.0.0.9:5062"
+    assert callback_number(call, CallbackConfig(trunk_uri="sip:{number}@trunk")) == "+15551234567"
+    anonymous = SimpleNamespace(remote_uri="sip:anonymous@pbx", dialog=None)
+    assert callback_number(anonymous, CallbackConfig(trunk_uri="sip:{number}@trunk")) == "sip:anonymous@pbx"
