@@ -128,7 +128,7 @@ class CallSession:
             leg, call_id, summary, reason,
             invite=cc._endpoint.invite, agents=pool,
             desktop=cc.hub, speak=cc.speak, on_event=self.on_transfer_event, transcribe=self.transcribe,
-            config=cc.transfer_config, skill=skill_for(cc.skills, summary.get("intent")),
+            config=cc.transfer_config, skill=(skill := skill_for(cc.skills, summary.get("intent"))),
             survey=self.survey if cc.survey_enabled else None,
         )
         result = await wt.run()
@@ -137,7 +137,7 @@ class CallSession:
         if result.state == State.ABANDONED or leg.ended.is_set():
             return Outcome.ABANDONED
         # Nobody could take the call: back to the bot, which apologises and offers a callback.
-        back = CallbackResponder(lambda: self.store.add_callback(call_id, self.caller or leg.remote_uri))
+        back = CallbackResponder(lambda: cc.request_callback(call_id, leg, skill, summary))
         return await run_call(leg, cc.engine, back, self.on_event, config=cc.voice_config)
 
     async def transcribe(self, q, on_text) -> None:

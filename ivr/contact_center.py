@@ -16,6 +16,7 @@ import numpy as np
 
 from ivr.call_session import CallSession
 from routing.agents import AgentDirectory
+from routing.callbacks import CallbackConfig, CallbackScheduler, callback_number
 from routing.dispositions import parse_disposition
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub
@@ -32,8 +33,9 @@ class ContactCenter:
 
     def __init__(self, engine, store: Store, directory: AgentDirectory, *, secret: str | None = None,
                  transfer: TransferConfig | None = None, bot: str = "triage", survey: bool = False,
-                 voice=None, skills: Mapping[str, str] | None = None):
+                 voice=None, skills: Mapping[str, str] | None = None, callbacks: CallbackConfig | None = None):
         self.engine = engine
+        self.callback_config, self.callbacks = callbacks or CallbackConfig(), None  # the scheduler, from `attach`
         self.skills = dict(load_skills() if skills is None else skills)  # intent -> agent skill
         self.voice_config = voice  # voice.call.VoiceConfig for the bot's calls (None: defaults)
         self.store = store
@@ -97,4 +99,14 @@ class ContactCenter:
 
     def attach(self, endpoint) -> None:
         self._endpoint = endpoint
+        self.callbacks = CallbackScheduler(self.store.callbacks, self.queue, self.hub, endpoint.invite, self.speak,
+                                           self.callback_config)
+        self.callbacks.start()
+
+    def request_callback(self, call_id: str | None, call, skill: str | None, summary: Mapping) -> str:
+        """The caller said yes: queued in the store, placed by the scheduler when an agent is free."""
+        cid = self.store.add_callback(call_id, callback_number(call, self.callback_config), skill=skill,
+                                      summary=summary, consent=True)
+        self.callbacks and self.callbacks.wake()
+        return cid
 

@@ -20,6 +20,8 @@ import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from routing.callbacks import CallbackConfig
+
 __all__ = ["Settings", "load_settings", "parse_hostport", "turn_config"]
 
 
@@ -72,6 +74,8 @@ class Settings(BaseSettings):
     survey: bool = _opt("after the agent hangs up, ask the caller to rate the call 1-5 by DTMF", False)
     refer: bool = _opt("after the whisper, transfer by REFER with Replaces when the caller's side supports it",
                        False)
+    callback: CallbackConfig = _opt("placing promised callbacks (routing.callbacks.CallbackConfig: trunk_uri, "
+                                    "max_attempts, backoff_s, ...; IVR_CALLBACK as JSON)", default_factory=CallbackConfig)
     # Scale-out and reliability (see README "Production layout").
     worker_id: str | None = _opt("this worker's name in a cluster sharing one database (None: HOSTNAME-SIPPORT, "
                                  "stable across restarts, unique per machine and port)")

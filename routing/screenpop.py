@@ -30,7 +30,7 @@ from nlu.redact import redact_deep as _redact_deep
 __all__ = ["ScreenPopHub", "Connection", "make_pop", "redact_deep"]
 
 # Keys whose values are identifiers or labels the hub itself sets: not run through redaction.
-_PLAIN_KEYS = frozenset({"type", "call_id", "agent_id", "ring_time", "ring_time_iso", "speaker", "state", "at"})
+_PLAIN_KEYS = frozenset({"type", "call_id", "callback_id", "agent_id", "ring_time", "ring_time_iso", "speaker", "state", "at"})
 _POP_FIELDS = frozenset({"call_id", "reason", "ring_time", "ring_time_iso", "ringing_since", "agent_id", "caller", "type",
                          "at"})
 

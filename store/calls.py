@@ -28,7 +28,8 @@ from .values import whole as _int
 from .writer import Writer
 
 TRANSFER_RESULTS = ("answered", "busy", "declined", "no_answer", "cancelled", "failed")
-CALLBACK_STATUSES = ("pending", "scheduled", "done", "failed", "cancelled")
+# scheduled: rows from before the callback queue; in_progress: a worker is placing it (store.callbacks).
+CALLBACK_STATUSES = ("pending", "scheduled", "in_progress", "done", "failed", "cancelled")
 # Intents that say nothing about why the caller called (see nlu.dialog.META_INTENTS).
 _META_INTENTS = frozenset({"yes", "no", "repeat", "goodbye", "out_of_scope", "speak_to_human"})
 
@@ -217,7 +218,9 @@ class Calls:
         self._submit(stmt_op(insert(t.survey_answers).values(**row)), f"call {call_id} survey")
 
     def add_callback(self, call_id: str | None, number: str, requested_at: datetime | None = None,
-                     status: str = "pending") -> str:
+                     status: str = "pending", *, skill: str | None = None, summary: Mapping[str, Any] | None = None,
+                     consent: bool = True) -> str:
+        """Queue a callback (store.callbacks places it); the summary is kept for the agent's pop."""
         if status not in CALLBACK_STATUSES:
             raise ValueError(f"status: must be one of {', '.join(CALLBACK_STATUSES)} (got {status!r})")
         if not number:
@@ -225,7 +228,8 @@ class Calls:
         cid = new_id()
         at = _aware(requested_at)
         row = {"id": cid, "call_id": call_id, "number": _s(number, 64), "requested_at": at, "status": status,
-               "updated_at": at}
+               "updated_at": at, "skill": _s(skill, 64), "summary": clean_json(dict(summary)) if summary else None,
+               "consent": bool(consent), "attempts": 0, "next_try_at": at}
         self._submit(stmt_op(insert(t.callbacks).values(**row)), f"callback {cid}")
         return cid
 

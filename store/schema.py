@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -165,6 +166,17 @@ callbacks = Table(
     Column("requested_at", UTCDateTime, nullable=False),
     Column("status", String(32), nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The callback queue (revision 0005): what to ring, who may take it, and where its retries stand.
+    Column("skill", String(64)),
+    Column("summary", JSONDoc),
+    Column("consent", Boolean, nullable=False, server_default=sa_true()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_try_at", UTCDateTime),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UTCDateTime),
+    Column("agent", String(64)),
+    Column("last_result", String(32)),
+    Index("ix_callbacks_status_next_try_at", "status", "next_try_at"),
 )
 
 policy_versions = Table(

@@ -49,6 +49,7 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
 from .auth_guard import AuthFailures
+from .callbacks import Callbacks
 from .desktop_links import DesktopLinks
 from .sip_credentials import SipCredentials
 from .calls import CALLBACK_STATUSES, OUTCOMES, TRANSFER_RESULTS, Calls
@@ -97,6 +98,7 @@ class Store:
         self._workers = Workers(self.engine, self._claims, me, self._housekeeping_stop)
         self._policies = Policies(self.engine, self.seed_policy_path)
         self._metrics = Metrics(self.engine)
+        self.callbacks = Callbacks(self.engine, me)  # the callback queue's claims and retries
         if start:
             self.start()
 
@@ -211,8 +213,9 @@ class Store:
         self._calls.survey(call_id, score, at)
 
     def add_callback(self, call_id: str | None, number: str, requested_at: datetime | None = None,
-                     status: str = "pending") -> str:
-        return self._calls.add_callback(call_id, number, requested_at, status)
+                     status: str = "pending", **queue: Any) -> str:
+        """``queue``: ``skill``, ``summary``, ``consent`` (see ``store.callbacks``)."""
+        return self._calls.add_callback(call_id, number, requested_at, status, **queue)
 
     def set_callback_status(self, callback_id: str, status: str, at: datetime | None = None) -> None:
         self._calls.set_callback_status(callback_id, status, at)

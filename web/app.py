@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from web import errors
 from web.dependencies import WebDeps
-from web.routers import calls, desktop, docs, health, live, metrics, pages, policy, policy_pages, security, signin
+from web.routers import callbacks, calls, desktop, docs, health, live, metrics, pages, policy, policy_pages, security, signin
 from web.schemas import ProblemBody
 from web.templating import STATIC
 
@@ -32,7 +32,8 @@ def create_app(deps: WebDeps) -> FastAPI:
     app.include_router(metrics.router)
     if deps.store is not None and deps.auth is not None:
         app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-        for api in (signin.router, calls.router, live.router, policy.router, metrics.api_router, security.router):
+        for api in (signin.router, calls.router, live.router, policy.router, metrics.api_router, security.router,
+                    callbacks.router):
             app.include_router(api, responses=_API_RESPONSES)
         for page in (pages.router, policy_pages.router):
             app.include_router(page)

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "policy.write": frozenset({"admin"}),
     "calls.read": frozenset({"admin", "supervisor"}),
     "live.read": frozenset({"admin", "supervisor"}),
+    "callbacks.manage": frozenset({"admin", "supervisor"}),
     "metrics.read": frozenset({"admin", "supervisor"}),
     "desktop.any": frozenset({"admin", "supervisor"}),
     "users.manage": frozenset({"admin"}),
