@@ -71,6 +71,16 @@ def _pcts(xs: list[float]) -> dict:
     return {"p50": round(float(np.percentile(a, 50)), 1), "p95": round(float(np.percentile(a, 95)), 1), "n": len(xs)}
 
 
+async def greeting_over(heard: list[tuple[float, np.ndarray]], quiet_s: float = 0.8, limit_s: float = 20.0) -> None:
+    """Until the caller has heard the bot speak and then `quiet_s` of silence (or `limit_s`)."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        voiced = [t for t, f in heard if np.abs(f.astype(np.int32)).max(initial=0) > 300]
+        if voiced and time.time() - voiced[-1] >= quiet_s:
+            return
+        await asyncio.sleep(0.1)
+
+
 async def _one_call(svc, token: str, results: dict, answered: list[float]) -> None:
     import websockets
 
@@ -97,7 +107,7 @@ async def _one_call(svc, token: str, results: dict, answered: list[float]) -> No
                     heard.append((time.time(), np.frombuffer(f, dtype=np.int16).copy()))
 
             r = asyncio.create_task(rec())
-            await asyncio.sleep(1.5)
+            await greeting_over(heard)  # the trip comes mid-call, not over the greeting
             call.send_dtmf("0")
             events: list[dict] = []
             call_id = None
