@@ -177,15 +177,16 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
             await asyncio.sleep(1.0)
             rss.append(stat.rss_mb())
 
+    async def stop_light():  # at the end of the hold, sipp places no more calls; those in flight finish
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        return await asyncio.get_running_loop().run_in_executor(None, sipp.stop, sipp.call_seconds + 30)
+
     sampler = asyncio.create_task(sample())
-    sipp_result = None
+    stopper = asyncio.create_task(stop_light()) if sipp is not None else None
     try:
         await asyncio.gather(*(spread(i) for i in range(ua_calls)))
-        if sipp is not None:
-            await asyncio.sleep(max(0.0, until - time.monotonic()))
     finally:
-        if sipp is not None:  # the calls in flight finish (within a call's length and a margin)
-            sipp_result = await asyncio.get_running_loop().run_in_executor(None, sipp.stop, sipp.call_seconds + 30)
+        sipp_result = await stopper if stopper is not None else None
         sampler.cancel()
     dt = time.monotonic() - t0
     turns: list[TurnResult] = out["turns"]

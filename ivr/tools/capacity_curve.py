@@ -11,7 +11,7 @@ from html import escape
 from typing import Any, Sequence
 
 W, H = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 70, 40, 60
+LEFT, RIGHT, TOP, BOTTOM = 70, 70, 60, 60
 
 
 def _scale(v: float, lo: float, hi: float, a: float, b: float) -> float:
@@ -30,8 +30,9 @@ def capacity_svg(levels: Sequence[dict[str, Any]], p95_limit_ms: float, title: s
     """Pure: the SVG text for the levels (each `LevelResult` as a dict)."""
     xs = [lv["calls"] for lv in levels] or [0]
     x_lo, x_hi = 0, max(xs) + 1
-    v_hi = max([p95_limit_ms * 1.25] + [lv["voice_to_voice_ms"].get("p95") or 0 for lv in levels])
-    c_hi = max([100.0] + [lv.get("cpu_percent") or 0 for lv in levels]) * 1.1
+    v_top = max([p95_limit_ms * 1.25] + [lv["voice_to_voice_ms"].get("p95") or 0 for lv in levels]) * 1.1
+    v_hi = -(-v_top // 250) * 250  # round ticks: a multiple of 250 ms
+    c_hi = -(-max([100.0] + [lv.get("cpu_percent") or 0 for lv in levels]) * 1.1 // 50) * 50
     x0, x1, y0, y1 = LEFT, W - RIGHT, H - BOTTOM, TOP
 
     def px(n):
@@ -63,7 +64,8 @@ def capacity_svg(levels: Sequence[dict[str, Any]], p95_limit_ms: float, title: s
             f'service CPU, % of one core</text>',
             f'<line x1="{x0}" y1="{pv(p95_limit_ms):.1f}" x2="{x1}" y2="{pv(p95_limit_ms):.1f}" stroke="#c00" '
             f'stroke-dasharray="6 4"/>',
-            f'<text x="{x0 + 6}" y="{pv(p95_limit_ms) - 5:.1f}" fill="#c00">p95 limit {p95_limit_ms:.0f} ms</text>']
+            f'<text x="{x1 - 6}" y="{pv(p95_limit_ms) - 5:.1f}" text-anchor="end" fill="#c00">'
+            f'p95 limit {p95_limit_ms:.0f} ms</text>']
     series = {"p50": [], "p95": [], "cpu": []}
     for lv in levels:
         v = lv["voice_to_voice_ms"]
@@ -83,9 +85,10 @@ def capacity_svg(levels: Sequence[dict[str, Any]], p95_limit_ms: float, title: s
         out.append(f'<circle cx="{px(lv["calls"]):.1f}" cy="{pv(p95):.1f}" r="5" fill="{color}"><title>{tip}</title></circle>')
     legend = [("#1f77b4", "p50 voice-to-voice"), ("#ff7f0e", "p95 voice-to-voice"), ("#888", "service CPU"),
               ("#2a2", "level held"), ("#c00", "level failed")]
-    for i, (color, label) in enumerate(legend):
-        y = TOP + 8 + i * 16
-        out.append(f'<rect x="{x0 + 10}" y="{y - 9}" width="12" height="10" fill="{color}"/>'
-                   f'<text x="{x0 + 28}" y="{y}">{label}</text>')
+    x = float(x0)
+    for color, label in legend:  # one row between the title and the plot
+        out.append(f'<rect x="{x:.1f}" y="{TOP - 27}" width="12" height="10" fill="{color}"/>'
+                   f'<text x="{x + 16:.1f}" y="{TOP - 18}">{label}</text>')
+        x += 16 + 6.5 * len(label) + 18
     out.append("</svg>")
     return "\n".join(x for x in out if x) + "\n"

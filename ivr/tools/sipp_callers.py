@@ -13,7 +13,6 @@ import csv
 import signal
 import struct
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,7 +163,7 @@ class SippCallers:
         self.cmd = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-i", "127.0.0.1", "-mi", "127.0.0.1",
                     "-p", str(free_port()), "-mp", str(free_port()), "-l", str(calls), "-r", "1", "-rp", str(period_ms),
                     "-nostdin", "-trace_stat", "-stf", str(self.stats_file), "-fd", "1",
-                    "-recv_timeout", "20000", "-max_recv_loops", "10000"]
+                    "-recv_timeout", "20000"]
         self.proc: subprocess.Popen | None = None
         self._cpu0 = 0.0
 
@@ -173,12 +172,14 @@ class SippCallers:
         return self
 
     def cpu_seconds(self) -> float:
-        from ivr.tools.bench_capacity import ProcStat
+        """sipp's user + system CPU so far, from /proc (its last reading once it has exited)."""
+        import os
 
         try:
-            return ProcStat(self.proc.pid).cpu_seconds()
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             return self._cpu0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self, drain_s: float) -> SippResult:
         """Stop placing calls; wait up to `drain_s` for those in flight; read sipp's counters."""
@@ -205,11 +206,3 @@ def read_counts(stats_csv: Path) -> tuple[int, int]:
     last = rows[-1]
     return int(last.get("SuccessfulCall(C)") or 0), int(last.get("FailedCall(C)") or 0)
 
-
-def wait_started(callers: SippCallers, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callers.proc is not None and callers.proc.poll() is not None:
-            return False
-        time.sleep(0.05)
-    return True
