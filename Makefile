@@ -39,11 +39,11 @@ test: deps venv models
 	.venv/bin/ivr warm
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# Voice-to-voice at the RTP wire against pipecat's stock pipeline (and the pre-issue-7 service,
-# same run), then the transfer timings. About 20 minutes on 2 cores.
+# Voice-to-voice at the RTP wire against pipecat's stock pipeline and its Smart Turn configuration
+# (and the pre-issue-7 service, same run), then the transfer timings. About 25 minutes on 2 cores.
 bench: deps venv
 	scripts/fetch_eval_data.sh asr
-	.venv/bin/ivr bench latency --calls 10 --compare-legacy --json bench-results/latency.json
+	.venv/bin/ivr bench latency --calls 10 --compare-legacy --baseline pipecat-smart-turn --json bench-results/latency.json
 	.venv/bin/ivr bench transfer --calls 10 --json bench-results/transfer.json
 
 # PostgreSQL + Kamailio (SIP on 127.0.0.1:5060) + 3 workers in the foreground; Ctrl-C stops them all.
@@ -57,9 +57,10 @@ soak: deps venv
 	$(PY) -m cluster.soak --minutes $(MINUTES) --rate $(RATE) --json bench-results/soak.json
 
 # Concurrent calls one service carries (p95 voice-to-voice <= 1.2 s, RTP jitter <= 5 ms, no
-# failed call), each level held 2 minutes.
+# failed call), each level held 2 minutes, sipp's pcap callers beside 2 UA probes, up to 60 calls
+# or the first level that fails; the curve is bench-results/capacity.svg.
 capacity: deps venv
-	.venv/bin/ivr bench capacity --start 2 --step 2 --max 24 --hold 120 --json bench-results/capacity.json
+	.venv/bin/ivr bench capacity --callers sipp --start 10 --step 10 --max 60 --hold 120 --json bench-results/capacity.json
 
 eval: deps venv
 	scripts/fetch_eval_data.sh

@@ -1,12 +1,15 @@
 """The hand-off summary an agent reads in the five seconds the phone rings.
 
 One paragraph for the human, plus the structured fields the agent desktop
-and the SIP headers carry. Card numbers are redacted from the transcript and
-the paragraph before they leave the NLU.
+and the SIP headers carry, plus a `headline` of a few words that the agent
+hears as the whisper (the caller is on hold while it plays, so it is short;
+the detail stays on the screen pop). Card numbers are redacted from the
+transcript and the paragraph before they leave the NLU.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -42,6 +45,7 @@ class HandoffSummary:
     # {"score": raw, "smoothed": ..., "parts": {"text", "prosody", "dialogue", "bias"} or None,
     #  "drove": "voice" | "words" | "dialogue" | None}: what the desktop's per-turn strip shows.
     trajectory: list[dict[str, Any]] = field(default_factory=list)
+    headline: str = ""  # what the agent hears before the bridge (`headline`)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -136,4 +140,70 @@ def build_summary(
         transcript=[{"speaker": s, "text": redact(t)} for s, t in transcript],
         turns=sum(1 for s, _ in transcript if s == "caller"),
         trajectory=turn_trajectory(frustration_raw, frustration, frustration_parts),
+        headline=headline({"intent": intent, "customer": customer, "verified": verified, "frustration": frustration,
+                           "entities": entities}, escalation_reason),
     )
+
+
+# -- the headline: the whisper the agent hears while the caller waits ------------------------------
+
+# Piper's joe-medium voice, measured over every headline this makes: ~0.04 s a character plus
+# ~0.5 s at each comma's pause, so the budget is in words (digits one by one, as they are said)
+# and in parts: four parts of 7 words ran to 4.6 s, three parts of 8 words stay near 4 s.
+# tests/nlu/test_headline.py renders the longest ones with the real voice.
+HEADLINE_MAX_WORDS = 8
+HEADLINE_MAX_PARTS = 3
+_TOPICS = {
+    "fraud_stolen_card": "Stolen card", "order_status": "Order status", "password_reset": "Password reset",
+    "account_balance": "Balance question", "billing_dispute": "Disputed charge", "refund": "Refund",
+    "cancel_service": "Wants to cancel", "technical_problem": "Technical problem",
+    "opening_hours": "General question", "complaint": "Complaint",
+}
+_MOODS = {"high": "caller upset", "rising": "caller annoyed"}  # a calm caller is no news: room for a fact
+# Only what the topic and the mood do not already say (a frustration trip is the mood).
+_SHORT_REASONS = {
+    "dtmf": "pressed zero", "explicit_request": "asked for a person", "human_requested": "asked for a person",
+    "verification_failed": "failed verification", "no_match": "not understood", "no_match_limit": "not understood",
+    "no_input": "went silent", "no_input_limit": "went silent", "max_bot_time": "long with the bot",
+    "tier": "priority customer",
+}
+_KEY_ENTITIES = (("order_number", "order"), ("amount", "amount"), ("date", "date"))
+
+
+def _words(text: str) -> int:
+    """Words as spoken: each digit is one (numbers are said digit by digit)."""
+    return len(re.findall(r"\d|[^\W\d_]+", text))
+
+
+def _key_entity(entities: Mapping[str, Any]) -> str | None:
+    for key, label in _KEY_ENTITIES:
+        value = entities.get(key)
+        if value not in (None, ""):
+            text = redact(str(value))
+            digits = re.sub(r"\D", "", text)
+            if key == "order_number" and digits and len(digits) == len(text.replace(" ", "")):
+                # said digit by digit, its last four, as agents read them back
+                text = " ".join(digits[-4:])
+            return f"{label} {text}"
+    return None
+
+
+def headline(summary: Mapping[str, Any], reason: str | None = None) -> str:
+    """The whisper: topic, mood, verification, why, one key fact, in that order of importance
+    (and of speech), as many as fit HEADLINE_MAX_WORDS and HEADLINE_MAX_PARTS ("Stolen card, caller upset, verified account holder.").
+
+    Pure, from the summary's dict (``HandoffSummary.to_dict()``) so the transfer can build it
+    with the policy's own reason, which it learns after the summary was made."""
+    reason = reason or summary.get("escalation_reason")
+    topic = _TOPICS.get(summary.get("intent") or "", "Unclear request")
+    frustration = summary.get("frustration") or []
+    mood = _MOODS.get(_level(float(frustration[-1]))) if frustration else None
+    if summary.get("customer"):
+        who = "verified account holder" if summary.get("verified") else "not verified"
+    else:
+        who = "not identified"
+    parts = [topic]
+    for part in (mood, who, _SHORT_REASONS.get(reason or ""), _key_entity(summary.get("entities") or {})):
+        if part and len(parts) < HEADLINE_MAX_PARTS and _words(", ".join(parts + [part])) <= HEADLINE_MAX_WORDS:
+            parts.append(part)
+    return redact(", ".join(parts) + ".")

