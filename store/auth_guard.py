@@ -110,6 +110,15 @@ class AuthFailures:
         with self.engine.connect() as conn:
             return {r.subject: float(r.flagged_at) for r in conn.execute(q)}
 
+    def blocked_sources(self) -> list[dict[str, Any]]:
+        """The source addresses refused now, in every scope, the longest block first."""
+        c = t.auth_failures.c
+        q = (select(c.scope, c.subject, c.blocked_until, c.strikes)
+             .where(c.kind == "source", c.blocked_until > self.clock()).order_by(c.blocked_until.desc()))
+        with self.engine.connect() as conn:
+            return [{"scope": r.scope, "source": r.subject, "until": float(r.blocked_until), "strikes": r.strikes}
+                    for r in conn.execute(q)]
+
     def clear(self, scope: str, user: str) -> None:
         """An administrator looked: the user's count and flag go (a block of a source stays)."""
         with self.engine.begin() as conn:

@@ -35,7 +35,7 @@ def create_app(deps: WebDeps) -> FastAPI:
         for api in (signin.router, calls.router, live.router, policy.router, metrics.api_router, security.router,
                     callbacks.router):
             app.include_router(api, responses=_API_RESPONSES)
-        for page in (pages.router, policy_pages.router):
+        for page in (pages.router, policy_pages.router, security.pages):
             app.include_router(page)
     if deps.desktop is not None:
         deps.desktop.hub.follow(deps.desktop.directory)

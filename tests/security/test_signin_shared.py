@@ -49,3 +49,24 @@ def test_two_workers_share_the_sign_in_count_and_a_restart_keeps_it(tmp_path):
         assert again.auth_failures.flagged("web").keys() == {"sam"}  # shown on the panel (/api/security)
     finally:
         again.close()
+
+
+def test_the_panel_shows_flagged_names_and_blocked_addresses_and_an_admin_clears_a_flag(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/ivr.db", listen=False)
+    try:
+        store.accounts.add_user("sam", "supervisor", hash_password(PASSWORD))
+        store.accounts.add_user("ada", "admin", hash_password(PASSWORD))
+        client = worker(store)
+        for _ in range(10):
+            login(client, "sam", "guess-guess")
+        assert login(client, "ada").status_code == 303
+        page = client.get("/security")
+        assert page.status_code == 200 and 'data-flagged="web:sam"' in page.text
+        assert 'id="blocked"' in page.text  # the blocked addresses' table (a right answer from there cleared it)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        r = client.post("/security/clear", data={"csrf": csrf, "scope": "web", "user": "sam"}, follow_redirects=False)
+        assert r.status_code == 303 and store.auth_failures.flagged("web") == {}
+        assert 'data-flagged="web:sam"' not in client.get("/security").text
+        assert client.post("/security/clear", data={"scope": "web", "user": "sam"}).status_code == 403  # no CSRF token
+    finally:
+        store.close()
