@@ -54,7 +54,9 @@ def test_compare_pairs_on_hand_made_calls():
     assert r1["difference"] == pytest.approx(0.3) and r1["first_turn_difference"] == pytest.approx(0.2)
     assert r2["difference"] == pytest.approx(0.6) and r2["calm_max_smoothed"] == 0.2
     assert not r1["agitated_trips_policy"] and r1["agitated_policy"] is None
-    assert r2["agitated_trips_policy"] and r2["agitated_policy"] == {"turn": 2, "rule": "frustration >= 0.6 for 2 turns"}
+    # 0.7 then 0.9: the ceiling, heard on the turn after one at the threshold (before the two-turn rule)
+    assert r2["agitated_trips_policy"] and r2["agitated_policy"] == {
+        "turn": 2, "rule": "frustration ceiling: one turn >= 0.85 after one >= 0.6"}
     assert out["pairs_at_margin"] == 2 and out["min_difference"] == pytest.approx(0.3)
     assert out["mean_difference"] == pytest.approx(0.45)
     assert out["calm_calls_tripping_policy"] == 0 and out["agitated_calls_tripping_policy"] == 1
