@@ -11,7 +11,6 @@ re-reads the newest version and tells the local subscribers when it changed.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 from dataclasses import replace
@@ -26,7 +25,7 @@ from routing.policy import Policy, load_policy
 from . import schema as t
 from .clean import clean_json, policy_diff, redact_text
 from .db import POLICY_LOCK, write_conn
-from .notify import NOTIFY_CHANNEL, pg_notify
+from .notify import NOTIFY_CHANNEL, Subscribers, pg_notify
 from .values import cut as _s
 from .values import utcnow
 
@@ -44,65 +43,10 @@ class PolicyConflict(RuntimeError):
         self.current = current
 
 
-class PolicyChanges:
-    """In-process subscribers to policy changes.
-
-    A callback registered while an event loop runs in the registering thread (or with ``loop=``)
-    is called in that loop (thread-safe; a coroutine function is scheduled as a task); one
-    registered outside any loop is called in the thread that made the change.
-    """
-
-    def __init__(self) -> None:
-        self._subs: list[tuple[PolicyCallback, asyncio.AbstractEventLoop | None]] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self, callback: PolicyCallback, loop: asyncio.AbstractEventLoop | None = None) -> Callable[[], None]:
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                if inspect.iscoroutinefunction(callback):
-                    raise ValueError("a coroutine callback needs an event loop: register it from one, or pass loop=") from None
-        entry = (callback, loop)
-        with self._lock:
-            self._subs.append(entry)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if entry in self._subs:
-                    self._subs.remove(entry)
-
-        return unsubscribe
-
-    def publish(self, version: int, policy: Policy) -> None:
-        with self._lock:
-            subs = list(self._subs)
-        for cb, loop in subs:
-            if loop is None:
-                self._call(cb, version, policy)
-            else:
-                try:
-                    loop.call_soon_threadsafe(self._call_in_loop, loop, cb, version, policy)
-                except RuntimeError:  # that loop is closed
-                    log.warning("policy change: a subscriber's event loop is closed; dropping it")
-                    with self._lock:
-                        if (cb, loop) in self._subs:
-                            self._subs.remove((cb, loop))
-
-    @staticmethod
-    def _call(cb: PolicyCallback, version: int, policy: Policy) -> Any:
-        try:
-            return cb(version, policy)
-        except Exception:
-            log.exception("policy change subscriber failed")
-            return None
-
-    def _call_in_loop(self, loop: asyncio.AbstractEventLoop, cb: PolicyCallback, version: int, policy: Policy) -> None:
-        result = self._call(cb, version, policy)
-        if inspect.isawaitable(result):
-            task = loop.create_task(result)  # type: ignore[arg-type]
-            task.add_done_callback(lambda tk: tk.cancelled() or tk.exception() is None
-                                   or log.error("policy change subscriber failed: %r", tk.exception()))
+class PolicyChanges(Subscribers):
+    """In-process subscribers to policy changes: ``callback(version, policy)``, told as
+    ``notify(version, policy)`` (`store.notify.Subscribers`: in the registering loop, a coroutine
+    function as a task there, else in the thread that made the change)."""
 
 
 class Policies:
@@ -155,7 +99,7 @@ class Policies:
             old = self.cached
             self.cached = (version, policy)
         if old is None or old[0] != version:
-            self._changes.publish(version, policy)
+            self._changes.notify(version, policy)
         return version, policy
 
     def save_policy(self, policy: Policy | Mapping[str, Any], author: str, comment: str | None = None, *,
@@ -195,7 +139,7 @@ class Policies:
             if fresh:
                 self.cached = (new_version, stored)
         if fresh:
-            self._changes.publish(new_version, stored)
+            self._changes.notify(new_version, stored)
         return new_version
 
     def _insert_policy(self, conn: Connection, policy: Policy, author: str, comment: str | None, action: str,
