@@ -11,7 +11,6 @@ re-reads the newest version and tells the local subscribers when it changed.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,6 @@ from .notify import NOTIFY_CHANNEL, Subscribers, pg_notify
 from .values import cut as _s
 from .values import utcnow
 
-log = logging.getLogger("store")
 
 PolicyCallback = Callable[[int, Policy], Any]
 

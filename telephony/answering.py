@@ -45,6 +45,19 @@ class Answering:
         """This call's SRTP mode: SDES keys only over TLS unless the configuration allows otherwise."""
         return self.ua.config.media.srtp_mode(source.transport == "TLS")
 
+    def renegotiate(self, req: SipRequest, tx, leg: Leg):
+        """A new offer in a dialog (re-INVITE or UPDATE): the leg takes what we make of it (hold,
+        codec; our SRTP key kept); the offer, or None once refused."""
+        negotiated = self.take_offer(req, tx, leg=leg)
+        if negotiated is None:
+            return None
+        offer, params = negotiated
+        leg.params = params
+        if leg.call:
+            leg.call.on_hold = params.direction in ("recvonly", "inactive")
+            leg.call.codec = params.codec
+        return offer
+
     def take_offer(self, req: SipRequest, tx: InviteServerTransaction, source: Source | None = None,
                    leg: Leg | None = None):
         """The SDP offer of an INVITE or re-INVITE and what we make of it; None once refused (415/488).
@@ -233,14 +246,9 @@ class Answering:
             return
         offer = None
         if req.body:
-            negotiated = self.take_offer(req, tx, leg=leg)
-            if negotiated is None:
+            offer = self.renegotiate(req, tx, leg)
+            if offer is None:
                 return
-            offer, params = negotiated
-            leg.params = params
-            if leg.call:
-                leg.call.on_hold = params.direction in ("recvonly", "inactive")
-                leg.call.codec = params.codec
         contact = ua.contact(leg.source.transport)
         if req.contact is not None:
             leg.dialog.remote_target = str(req.contact.uri)

@@ -106,14 +106,9 @@ class SessionUpkeep:
             if leg.media is None:
                 tx.respond(ua.response(req, 500, extra=[("Retry-After", "1")]))
                 return
-            negotiated = answering.take_offer(req, tx, leg=leg)  # keeps our SRTP key and mode
-            if negotiated is None:
+            offer = answering.renegotiate(req, tx, leg)
+            if offer is None:
                 return
-            offer, params = negotiated
-            leg.params = params
-            if leg.call:
-                leg.call.on_hold = params.direction in ("recvonly", "inactive")
-                leg.call.codec = params.codec
             body = answering._local_sdp(leg, offer).serialize()
         if req.contact is not None:
             leg.dialog.remote_target = str(req.contact.uri)
