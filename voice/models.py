@@ -185,6 +185,7 @@ class SpeechModels:
     def warm_asr(self) -> None:
         t = np.arange(PIPELINE_RATE) / PIPELINE_RATE
         self.transcribe_sync((0.1 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16))
+        self._digit_suppress()  # ~75 ms once: not on the first call whose number is misheard
 
     def warm_tts(self) -> None:
         for _ in self.synthesize_sync("Hello."):
