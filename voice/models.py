@@ -67,6 +67,9 @@ class ModelConfig:
     # A CTranslate2 Whisper base folder: turns tiny.en is unsure of are read again by it
     # (voice.second_reading). None: one reading only.
     second_path: str | None = None
+    # Read Whisper's own P(finished) behind a finished-looking transcript (voice.end_reading), for
+    # end of turn to doubt a full stop that was a narrow choice. One short decode, no encoder pass.
+    read_end: bool = True
 
 
 @dataclass
@@ -86,6 +89,9 @@ class Transcript:
     # it leaves `text` (what end of turn reads) as tiny heard it: base reads a pause's half
     # sentence as a whole one more often, and the end of turn was tuned on tiny's readings.
     kept_second: str | None = None
+    # Whisper's P(the text ends the turn) where read (voice.end_reading): a finished-looking
+    # transcript read in a fitted window
+    finished_p: float | None = None
 
     @property
     def for_dialog(self) -> str:
@@ -238,17 +244,20 @@ class SpeechModels:
         seconds = len(pcm16k) / PIPELINE_RATE
         if c.fit_encoder and seconds <= c.fit_max_s:
             audio = int16_to_float(pcm16k)
-            readings: list[Reading] = []
+            readings: list[tuple[Reading, object]] = []  # each with its encoder output
 
             def read(window_s: float) -> Reading:
-                readings.append(self._read_fitted(audio, window_s, prompt))
-                return readings[-1]
+                enc = self._encode_fitted(audio, window_s)
+                readings.append((self._decode(enc, seconds, prompt), enc))
+                return readings[-1][0]
 
             choice = choose(read, c.fit_min_s, c.fit_retry_s, seconds)
             if choice.text is not None:
-                r = readings[-1] if choice.window.startswith("fitted ") else readings[0]
+                r, enc = readings[-1] if choice.window.startswith("fitted ") else readings[0]
+                finished = self._finished_p(enc, choice.text, prompt) if c.read_end else None
                 return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window,
-                                  avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio)
+                                  avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio,
+                                  finished_p=finished)
             standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
@@ -271,11 +280,6 @@ class SpeechModels:
         return Transcript(text=text, seconds=time.perf_counter() - t0, no_speech_prob=nsp,
                           avg_logprob=min((s.avg_logprob for s in kept), default=0.0),
                           compression_ratio=max((s.compression_ratio for s in kept), default=0.0))
-
-    def _read_fitted(self, audio: np.ndarray, window_s: float, initial_prompt: str | None = None) -> Reading:
-        """One encoder pass over the utterance and silence up to `window_s` (or `fit_pad_s` past
-        the utterance, if longer), one decode. `voice.whisper_window` judges the reading."""
-        return self._decode(self._encode_fitted(audio, window_s), len(audio) / PIPELINE_RATE, initial_prompt)
 
     def _encode_fitted(self, audio: np.ndarray, window_s: float, model=None):
         from faster_whisper.transcribe import get_ctranslate2_storage
@@ -301,9 +305,7 @@ class SpeechModels:
 
         model = self.whisper if model is None else model
         tok = self._tokenizer(model)
-        prompt = list(tok.sot_sequence) + [tok.no_timestamps]
-        if initial_prompt:
-            prompt = [tok.sot_prev] + tok.encode(" " + initial_prompt.strip())[-223:] + prompt
+        prompt = _decoder_prompt(tok, initial_prompt)
         budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
         r = model.model.generate(
             enc, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + budget, return_scores=True,
@@ -323,6 +325,28 @@ class SpeechModels:
         enc = self._encode_fitted(audio, self.config.fit_min_s)
         seconds = len(audio) / PIPELINE_RATE
         return self._decode(enc, seconds, prompt), self._decode(enc, seconds, prompt, self._digit_suppress())
+
+    def _finished_p(self, enc, text: str, prompt: str | None) -> float | None:
+        """Whisper's P(finished) for a transcript that reads finished (the only one end of turn
+        would doubt); None for any other."""
+        from voice.end_reading import read_end
+        from voice.endpointing import transcript_complete
+
+        if not transcript_complete(text):
+            return None
+        tok = self._tokenizer()
+        reading = read_end(self.whisper.model, tok, enc, _decoder_prompt(tok, prompt), text)
+        return None if reading is None else reading.p_finished
+
+    def end_reading(self, pcm16k: np.ndarray, text: str, prompt: str | None = None):
+        """Whisper's probabilities that `text`, its reading of the utterance, ends the turn
+        (voice.end_reading), from a fitted encoder pass of its own (`ivr eval turns`)."""
+        from voice.end_reading import read_end
+
+        tok = self._tokenizer()
+        prompt = prompt if prompt is not None else self.config.initial_prompt
+        enc = self._encode_fitted(int16_to_float(pcm16k), self.config.fit_min_s)
+        return read_end(self.whisper.model, tok, enc, _decoder_prompt(tok, prompt), text)
 
     def _digit_suppress(self) -> list[int]:
         """Every text token a digits-only reading may not write (computed once: ~50k tokens)."""
@@ -358,6 +382,15 @@ class SpeechModels:
     def synthesize_all(self, text: str, rate_out: int) -> np.ndarray:
         parts = [resample(c.samples, c.rate, rate_out) for c in self.synthesize_sync(text)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def _decoder_prompt(tok, initial_prompt: str | None) -> list[int]:
+    """The decoder's start: the previous-text prompt (its last 223 tokens), then start of
+    transcript and no timestamps, as faster-whisper builds it."""
+    start = list(tok.sot_sequence) + [tok.no_timestamps]
+    if initial_prompt:
+        return [tok.sot_prev] + tok.encode(" " + initial_prompt.strip())[-223:] + start
+    return start
 
 
 def load_piper(model: str, config_path: str, threads: int):

@@ -230,14 +230,15 @@ class TurnTakingProcessor(FrameProcessor):
         if spec is None or not spec.task.done() or spec.task.cancelled() or spec.task.exception() is not None:
             return
         if spec.wait is None:
-            text = spec.task.result().text
+            heard = spec.task.result()
+            text = heard.text
             voice = None
             if self._smart_turn is not None and transcript_complete(text) and not answer_pending(text, spec.expecting):
                 if spec.voice is None or not spec.voice.done():
                     return  # asked at smart_turn_ms, back before the floor
                 if not spec.voice.cancelled() and spec.voice.exception() is None:
                     voice = spec.voice.result()
-            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting))
+            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting, heard.finished_p))
             self._detector.hold(spec.pause_id, spec.wait)
         if self._detector.silence_ms < spec.wait:
             return

@@ -24,7 +24,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -55,6 +55,9 @@ class Pause:
     smart_turn: dict[int, float] = field(default_factory=dict)  # P(complete) by the silence (ms) it was asked at
     asr_ms: float = 0.0
     smart_turn_ms: float = 0.0
+    # Whisper's P(sentence-final mark), P(end of text after it) for the service prompt's transcript
+    # (voice.end_reading); None: no words to judge
+    whisper_end: tuple[float, float] | None = None
 
 
 @dataclass
@@ -126,7 +129,8 @@ def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectati
         else:
             text = p.texts[service_prompt(e) if prompt == "service" else prompt]
         st = p.smart_turn.get(smart_turn_at) if smart_turn_at else None
-        return rule.silence_ms(TurnEvidence(text, st, e if expectation else None))
+        fin = p.whisper_end[0] * p.whisper_end[1] if p.whisper_end is not None else None
+        return rule.silence_ms(TurnEvidence(text, st, e if expectation else None, whisper_finished=fin))
 
     return decide
 
@@ -141,7 +145,7 @@ def smart_turn_only(threshold: float = 0.5, at_ms: int = 240, fallback_ms: int =
     return decide
 
 
-LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800)  # the rules before issue 16
+LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800, finished_threshold=0.0)  # the rules before issue 16
 
 
 @dataclass(frozen=True)
@@ -155,19 +159,22 @@ class Detector:
 def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Detector]:
     """The detectors compared; the last row is the service's configuration."""
     st = smart_turn_at
+    without_stop_p = replace(shipped, finished_threshold=0.0)  # issue 16's rules before voice.end_reading
     return [
         Detector("silence 300 ms (VAD only)", silence_only(300)),
         Detector("silence 600 ms (VAD only)", silence_only(600)),
         Detector("silence 800 ms (VAD only)", silence_only(800)),
         Detector("Smart Turn v3.2 alone (at 240 ms, 3 s fallback)", smart_turn_only(), smart_turn_at=240),
         Detector("transcript, issue 7 waits (400/600/800 ms)", transcript_rule(LEGACY, smart_turn_at=None, expectation=False, prompt="plain"), True),
-        Detector("transcript + longer waits", transcript_rule(shipped, smart_turn_at=None, expectation=False, prompt="plain"), True),
-        Detector("transcript + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=False, prompt="plain"), True, st),
-        Detector("transcript + expectation", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="plain"), True),
-        Detector("transcript + expectation + hesitation & number prompts", transcript_rule(shipped, smart_turn_at=None, expectation=True, prompt="numbers"), True),
+        Detector("transcript + longer waits", transcript_rule(without_stop_p, smart_turn_at=None, expectation=False, prompt="plain"), True),
+        Detector("transcript + Smart Turn", transcript_rule(without_stop_p, smart_turn_at=st, expectation=False, prompt="plain"), True, st),
+        Detector("transcript + expectation", transcript_rule(without_stop_p, smart_turn_at=None, expectation=True, prompt="plain"), True),
+        Detector("transcript + expectation + hesitation & number prompts", transcript_rule(without_stop_p, smart_turn_at=None, expectation=True, prompt="numbers"), True),
         Detector("transcript + expectation + hesitation prompt + Smart Turn",
-                 transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
-        Detector("transcript + expectation + hesitation prompt (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
+                 transcript_rule(without_stop_p, smart_turn_at=st, expectation=True), True, st),
+        Detector("transcript + expectation + hesitation prompt", transcript_rule(without_stop_p, smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(finished) + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
+        Detector("the same + Whisper's P(finished) (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
     ]
 
 
@@ -291,6 +298,13 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[T
                     prob = smart.probability_sync(upto)
                     hit = cache.data[key] = {"p": round(prob, 4), "ms": round((time.perf_counter() - s0) * 1000, 1)}
                 p.smart_turn[at], p.smart_turn_ms = hit["p"], hit["ms"]
+            text = p.texts[service_prompt(turn.expecting)]
+            key = cache.key(ev.audio, "end-reading:" + (PROMPTS[service_prompt(turn.expecting)] or "") + text)
+            hit = cache.data.get(key)
+            if hit is None:
+                er = models.end_reading(ev.audio, text, PROMPTS[service_prompt(turn.expecting)])
+                hit = cache.data[key] = {"end": None if er is None else [er.p_mark, er.p_end]}
+            p.whisper_end = tuple(hit["end"]) if hit["end"] is not None else None
             r.pauses.append(p)
         results.append(r)
         if (k + 1) % 20 == 0 or k + 1 == len(turns):
