@@ -67,7 +67,7 @@ class ModelConfig:
     # A CTranslate2 Whisper base folder: turns tiny.en is unsure of are read again by it
     # (voice.second_reading). None: one reading only.
     second_path: str | None = None
-    # Read Whisper's own P(finished) behind a finished-looking transcript (voice.end_reading), for
+    # Read Whisper's own P(stop) behind a finished-looking transcript (voice.end_reading), for
     # end of turn to doubt a full stop that was a narrow choice. One short decode, no encoder pass.
     read_end: bool = True
 
@@ -89,9 +89,9 @@ class Transcript:
     # it leaves `text` (what end of turn reads) as tiny heard it: base reads a pause's half
     # sentence as a whole one more often, and the end of turn was tuned on tiny's readings.
     kept_second: str | None = None
-    # Whisper's P(the text ends the turn) where read (voice.end_reading): a finished-looking
+    # Whisper's P(a final stop after the words) where read (voice.end_reading): a finished-looking
     # transcript read in a fitted window
-    finished_p: float | None = None
+    stop_p: float | None = None
 
     @property
     def for_dialog(self) -> str:
@@ -254,10 +254,10 @@ class SpeechModels:
             choice = choose(read, c.fit_min_s, c.fit_retry_s, seconds)
             if choice.text is not None:
                 r, enc = readings[-1] if choice.window.startswith("fitted ") else readings[0]
-                finished = self._finished_p(enc, choice.text, prompt) if c.read_end else None
+                stop = self._stop_p(enc, choice.text, prompt) if c.read_end else None
                 return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window,
                                   avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio,
-                                  finished_p=finished)
+                                  stop_p=stop)
             standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
@@ -326,8 +326,8 @@ class SpeechModels:
         seconds = len(audio) / PIPELINE_RATE
         return self._decode(enc, seconds, prompt), self._decode(enc, seconds, prompt, self._digit_suppress())
 
-    def _finished_p(self, enc, text: str, prompt: str | None) -> float | None:
-        """Whisper's P(finished) for a transcript that reads finished (the only one end of turn
+    def _stop_p(self, enc, text: str, prompt: str | None) -> float | None:
+        """Whisper's P(final stop) for a transcript that reads finished (the only one end of turn
         would doubt); None for any other."""
         from voice.end_reading import read_end
         from voice.endpointing import transcript_complete
@@ -336,7 +336,7 @@ class SpeechModels:
             return None
         tok = self._tokenizer()
         reading = read_end(self.whisper.model, tok, enc, _decoder_prompt(tok, prompt), text)
-        return None if reading is None else reading.p_finished
+        return None if reading is None else reading.p_mark
 
     def end_reading(self, pcm16k: np.ndarray, text: str, prompt: str | None = None):
         """Whisper's probabilities that `text`, its reading of the utterance, ends the turn

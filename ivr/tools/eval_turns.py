@@ -58,6 +58,7 @@ class Pause:
     # Whisper's P(sentence-final mark), P(end of text after it) for the service prompt's transcript
     # (voice.end_reading); None: no words to judge
     whisper_end: tuple[float, float] | None = None
+    understood: bool | None = None  # the NLU found a request in the service's transcript (see mark_understood)
 
 
 @dataclass
@@ -120,17 +121,23 @@ def silence_only(ms: int) -> Rule:
     return lambda p, e: ms
 
 
-def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectation: bool, prompt: str = "service") -> Rule:
+def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectation: bool, prompt: str = "service",
+                    stop: str = "mark") -> Rule:
     """`prompt`: which transcript the rule reads ("plain", "hesitant", "numbers": the number prompt
-    when a number is expected, or "service": the one the service would have asked for)."""
+    when a number is expected, or "service": the one the service would have asked for). `stop`:
+    what of Whisper's end reading the rule gets, P(stop) ("mark", the service) or P(stop) x
+    P(end of text after it) ("product")."""
     def decide(p: Pause, e: Expectation | None) -> float:
         if prompt == "numbers":
             text = p.texts["number" if e is not None and e.digits else "hesitant"]
         else:
             text = p.texts[service_prompt(e) if prompt == "service" else prompt]
         st = p.smart_turn.get(smart_turn_at) if smart_turn_at else None
-        fin = p.whisper_end[0] * p.whisper_end[1] if p.whisper_end is not None else None
-        return rule.silence_ms(TurnEvidence(text, st, e if expectation else None, whisper_finished=fin))
+        fin = None
+        if p.whisper_end is not None:
+            fin = p.whisper_end[0] if stop == "mark" else p.whisper_end[0] * p.whisper_end[1]
+        return rule.silence_ms(TurnEvidence(text, st, e if expectation else None, whisper_stop=fin,
+                                            understood=p.understood if e is None else None))
 
     return decide
 
@@ -145,7 +152,7 @@ def smart_turn_only(threshold: float = 0.5, at_ms: int = 240, fallback_ms: int =
     return decide
 
 
-LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800, finished_threshold=0.0)  # the rules before issue 16
+LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800, stop_threshold=0.0)  # the rules before issue 16
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ class Detector:
 def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Detector]:
     """The detectors compared; the last row is the service's configuration."""
     st = smart_turn_at
-    without_stop_p = replace(shipped, finished_threshold=0.0)  # issue 16's rules before voice.end_reading
+    without_stop_p = replace(shipped, stop_threshold=0.0)  # issue 16's rules before voice.end_reading
     return [
         Detector("silence 300 ms (VAD only)", silence_only(300)),
         Detector("silence 600 ms (VAD only)", silence_only(600)),
@@ -173,8 +180,12 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
         Detector("transcript + expectation + hesitation prompt + Smart Turn",
                  transcript_rule(without_stop_p, smart_turn_at=st, expectation=True), True, st),
         Detector("transcript + expectation + hesitation prompt", transcript_rule(without_stop_p, smart_turn_at=None, expectation=True), True),
-        Detector("the same + Whisper's P(finished) + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
-        Detector("the same + Whisper's P(finished) (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) x P(end) < 0.5",
+                 transcript_rule(replace(shipped, stop_threshold=0.5), smart_turn_at=None, expectation=True, stop="product"), True),
+        Detector("the same + Whisper's P(stop) + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
+        Detector("the same + Whisper's P(stop) + the NLU's doubt (off)",
+                 transcript_rule(replace(shipped, doubt_not_understood=True), smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
     ]
 
 
@@ -213,6 +224,8 @@ def score(results: list[TurnResult], det: Detector) -> dict:
         "false_cutoff_pauses_pct": _pct(cut_pauses, inner),
         "dead_air_ms": {"p50": _q(dead, 50), "p95": _q(dead, 95), "n": len(dead)},
         "decided_wait_ms": {"p50": _q(decided, 50), "p95": _q(decided, 95)},
+        # real ends answered at the 400 ms floor: what a doubt costs, beside what it saves
+        "at_floor_pct": _pct(sum(w <= EndOfTurnRule.complete_ms for w in decided), len(decided)),
         "cut_turns": cut_ids,
     }
 
@@ -313,6 +326,21 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[T
     return results
 
 
+def mark_understood(results: list[TurnResult], understanding) -> None:
+    """Whether the NLU finds a request in each pause's transcript, where nothing in particular was
+    asked for and the transcript reads finished (the only case `EndOfTurnRule` asks about)."""
+    from voice.endpointing import transcript_complete
+
+    seen: dict[str, bool] = {}
+    for r in results:
+        for p in r.pauses:
+            text = p.texts[service_prompt(r.expecting)]
+            if r.expecting is None and transcript_complete(text):
+                if text not in seen:
+                    seen[text] = understanding.analyse(text).intent.intent != "out_of_scope"
+                p.understood = seen[text]
+
+
 def report(results: list[TurnResult], shipped: EndOfTurnRule) -> dict:
     out: dict = {"splits": {}}
     for split in ("tune", "heldout"):
@@ -346,12 +374,12 @@ def print_table(rep: dict, file=sys.stdout) -> None:
     for split, body in rep["splits"].items():
         print(f"\n{split}: {body['rows'][0]['turns']} turns, {body['rows'][0]['turns_with_pauses']} with pauses inside "
               f"({body['rows'][0]['pauses_inside_turns']} pauses)", file=file)
-        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}",
-              file=file)
+        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}"
+              f" {'at floor':>8}", file=file)
         for row in body["rows"]:
             d, w = row["dead_air_ms"], row["decided_wait_ms"]
             print(f"  {row['detector']:62} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
-                  f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8}", file=file)
+                  f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8} {row['at_floor_pct']!s:>7}%", file=file)
             if "delay_at_5pct_ms" in row:
                 print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':62} {row['delay_at_5pct_ms']!s:>9} "
                       f"{row['delay_at_10pct_ms']!s:>10}", file=file)
@@ -376,6 +404,9 @@ def run(args) -> int:
     say(f"{len(turns)} turns ({sum(t.split == 'tune' for t in turns)} tune, {sum(t.split == 'heldout' for t in turns)} held out)")
     evidence = EvidenceCache(cache_dir / "turns" / "evidence.json")
     results = gather(turns, models, SmartTurn(), evidence, progress=say)
+    from nlu.understanding import Understanding
+
+    mark_understood(results, Understanding())
     rep = report(results, EndOfTurnRule())
     rep["machine"] = f"{platform.machine()}, {len(__import__('os').sched_getaffinity(0))} cores, {platform.python_implementation()} {platform.python_version()}"
     rep["turns"] = [{"id": r.id, "split": r.split, "voice": r.voice,

@@ -43,7 +43,7 @@ def test_whisper_is_surer_of_a_finished_request_than_of_half_of_one(models, make
 def test_a_finished_looking_transcript_carries_its_probability(models, make_caller):
     audio = phone(make_caller([(0.3, "I want to move my delivery to Friday.")], tail=0.5))
     t = models.transcribe_sync(audio)
-    assert t.text.endswith(".") and t.finished_p is not None and 0.5 < t.finished_p <= 1.0
+    assert t.text.endswith(".") and t.stop_p is not None and 0.5 < t.stop_p <= 1.0
     unfinished = phone(make_caller([(0.3, "I ordered a lamp and")], tail=0.5))
     u = models.transcribe_sync(unfinished)
-    assert u.finished_p is None or u.finished_p < t.finished_p  # read only behind a full stop
+    assert u.stop_p is None or u.stop_p < t.stop_p  # read only behind a full stop

@@ -138,14 +138,14 @@ def test_end_of_turn_rule_waits_by_evidence(evidence, wait):
 
 
 def test_a_full_stop_whisper_was_unsure_of_is_doubted():
-    sure = TurnEvidence("I want to move.", whisper_finished=0.95)
-    narrow = TurnEvidence("I want to move.", whisper_finished=0.05)
+    sure = TurnEvidence("I want to move.", whisper_stop=0.95)
+    narrow = TurnEvidence("I want to move.", whisper_stop=0.05)
     assert RULE.silence_ms(sure) == RULE.complete_ms
     assert RULE.silence_ms(narrow) == RULE.doubted_ms > RULE.complete_ms
     # only a finished-looking transcript is doubted: the others wait as before
-    assert RULE.silence_ms(TurnEvidence("I want to move, uh...", whisper_finished=0.05)) == RULE.unfinished_ms
-    assert RULE.silence_ms(TurnEvidence("Four five.", expecting=ORDER, whisper_finished=0.99)) == RULE.pending_ms
-    assert EndOfTurnRule(finished_threshold=0.0).silence_ms(narrow) == RULE.complete_ms  # off
+    assert RULE.silence_ms(TurnEvidence("I want to move, uh...", whisper_stop=0.05)) == RULE.unfinished_ms
+    assert RULE.silence_ms(TurnEvidence("Four five.", expecting=ORDER, whisper_stop=0.99)) == RULE.pending_ms
+    assert EndOfTurnRule(stop_threshold=0.0).silence_ms(narrow) == RULE.complete_ms  # off
 
 
 def test_the_waits_are_ordered_by_how_likely_more_is_coming():
