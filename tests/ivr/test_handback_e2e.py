@@ -20,7 +20,7 @@ from voice.audio import resample, write_wav
 
 from tests.ivr.test_pjsua_transfer_e2e import Peer, recording
 from tests.support import free_port, running_service, tone, tone_seconds
-from tests.web.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.web.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SHOTS, add_user
 
 pytestmark = pytest.mark.e2e
 
@@ -73,6 +73,7 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
     write_wav(agent_wav, np.concatenate([np.zeros(8000, np.int16), tone(1000, 60.0)]), 8000)
     agent_port = free_port()
     agent = caller = None
+    add_user(tmp_path, "sam", "supervisor")  # reads the dashboard afterwards
     with running_service(tmp_path, "--agent", f"alice=sip:alice@127.0.0.1:{agent_port};name=Alice Smith",
                          "--ring-timeout", "10") as svc:  # no --survey: the hand-back runs it
         try:
@@ -106,6 +107,23 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
                     await asyncio.sleep(3.0)  # the survey's question plays out (a key would cut it short)
                     caller.send("dtmf 5")
                     await asyncio.to_thread(_ended, caller, 30)  # the bot thanks the caller and hangs up
+                    # The agent files the disposition, "resolved?" included ...
+                    await page.wait_for_selector("#dispo", state="visible", timeout=15000)
+                    for name, value in (("right", "yes"), ("resolved", "yes"), ("frustrated", "no")):
+                        await page.check(f"input[name={name}][value={value}]")
+                    await page.select_option("select[name=reason]", "asked_for_person")
+                    await page.click("#dform button[type=submit]")
+                    await page.wait_for_selector("#saved:has-text('Saved')")
+                    # ... and a supervisor's dashboard counts the call after its hand-off.
+                    board = await browser.new_page(viewport={"width": 1280, "height": 1400})
+                    await board.goto(f"http://127.0.0.1:{svc.http}/dashboard")
+                    await board.fill("#name", "sam")
+                    await board.fill("#password", PASSWORD)
+                    await board.click("button[type=submit]")
+                    await board.wait_for_url("**/dashboard")
+                    resolution = await board.text_content("#resolution")
+                    handle = await board.text_content("#handle-time")
+                    await board.screenshot(path=str(SHOTS / "dashboard-after-handoff.png"), full_page=True)
                 finally:
                     await browser.close()
         finally:
@@ -120,6 +138,9 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
     assert done["ended"] == "handed_back" and done["handle_s"] >= 2.0
     assert call["outcome"] == "transferred" and call["agent"] == "alice"
     assert [s["score"] for s in call["survey"]] == [5]  # the survey's answer is stored
+    assert [d["resolved"] for d in call["dispositions"]] == [True]
+    assert "100.0 %" in resolution and "of 1 handed-off calls" in resolution
+    assert "over 1 bridged calls" in handle
     heard = recording(tmp_path / "caller_rec1.wav")
     assert tone_seconds(heard, 1000) >= 1.0  # the caller and the agent were bridged
     text = _heard(models, heard)
