@@ -351,10 +351,11 @@ class WarmTransfer:
         over = asyncio.ensure_future(bridge.wait())
         try:
             await asyncio.wait({asked, over}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
+        finally:  # cancelled too (shutdown): the desk never keeps a bridge that is gone
             asked.cancel()
             over.cancel()
-        return self._handbacks.close(agent_id, self.call_id)
+            handback = self._handbacks.close(agent_id, self.call_id)
+        return handback
 
     async def _bot_again(self, *, handed_back: bool) -> None:
         """The bot has the caller back: after a hand-back it says why, then the survey runs."""
