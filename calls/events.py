@@ -167,10 +167,11 @@ class TransferEvent(_Event):
     type: ClassVar[Literal["transfer"]] = "transfer"
     state: str = ""
     reason: str | Absent = ABSENT  # hold
-    agent: str | Absent = ABSENT  # ringing, whisper, referring, bridged, done
+    agent: str | Absent = ABSENT  # ringing, whisper, referring, bridged, handed_back, done
     time_to_bridge_s: float | Absent = ABSENT  # bridged, done by REFER
     mode: str | Absent = ABSENT  # "refer"
-    ended: str | None | Absent = ABSENT  # done after a bridge: who hung up
+    ended: str | None | Absent = ABSENT  # done after a bridge: who hung up ("handed_back": the agent passed the caller back)
+    handle_s: float | Absent = ABSENT  # handed_back, done after a bridge: seconds from the agent's answer to their leaving
     tried: list[str] | Absent = ABSENT  # back_to_bot
 
 

@@ -129,7 +129,7 @@ class CallSession:
             invite=cc._endpoint.invite, agents=pool,
             desktop=cc.hub, speak=cc.speak, on_event=self.on_transfer_event, transcribe=self.transcribe,
             config=cc.transfer_config, skill=(skill := skill_for(cc.skills, summary.get("intent"))),
-            survey=self.survey if cc.survey_enabled else None,
+            survey=self.survey, survey_on_agent_bye=cc.survey_enabled, handbacks=cc.handbacks,
         )
         result = await wt.run()
         if result.state == State.DONE:

@@ -18,6 +18,7 @@ from ivr.call_session import CallSession
 from routing.agents import AgentDirectory
 from routing.callbacks import CallbackConfig, CallbackScheduler, callback_number
 from routing.dispositions import parse_disposition
+from routing.handback import HandbackDesk
 from routing.queue import CallQueue
 from routing.screenpop import ScreenPopHub
 from routing.staffing import load_skills
@@ -43,6 +44,7 @@ class ContactCenter:
         self.queue = CallQueue(directory)
         self.hub = ScreenPopHub()
         self.hub.follow(directory)
+        self.handbacks = HandbackDesk()  # bridged calls an agent may pass back to the bot (routing.handback)
         self.secret = secret or secrets.token_hex(16)
         self.transfer_config = transfer or TransferConfig()
         self.bot = bot
@@ -90,9 +92,7 @@ class ContactCenter:
         if isinstance(parsed, str):
             return parsed
         try:
-            self.store.accounts.add_disposition(
-                parsed.call_id, parsed.agent, escalation_right=parsed.escalation_right,
-                caller_frustrated=parsed.caller_frustrated, reason_tag=parsed.reason_tag, note=parsed.note)
+            self.store.accounts.add_disposition(parsed.call_id, parsed.agent, **parsed.answers())
         except AccountError as exc:
             return str(exc)
         return None

@@ -65,7 +65,7 @@ def build_app(state: dict, directory=None, secret: str | None = None, admin_toke
     desktop = None
     if cc is not None and directory is not None and secret is not None:
         revoked = store.desktop_links.not_before if store is not None else None  # `ivr desktop-url --revoke`
-        desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret, revoked), on_disposition=cc.disposition)
+        desktop = DesktopDeps(cc.hub, directory, hmac_tokens(secret, revoked), cc.disposition, cc.handbacks.request)
     auth = Auth(store.accounts, admin_token=admin_token, failures=store.auth_failures) if store is not None else None
     return create_app(WebDeps(store=store, auth=auth, desktop=desktop, metrics=cc.metrics if cc else None,
                               health=health))

@@ -15,6 +15,12 @@ class Disposition:
     caller_frustrated: bool | None
     reason_tag: str  # checked against store.accounts.REASON_TAGS where it is stored
     note: str | None
+    resolved: bool | None = None  # "was the caller's problem resolved?": the resolution-after-hand-off metric
+
+    def answers(self) -> dict[str, Any]:
+        """What the store keeps besides the call and the agent (store.accounts.add_disposition's keywords)."""
+        return {"escalation_right": self.escalation_right, "caller_frustrated": self.caller_frustrated,
+                "reason_tag": self.reason_tag, "note": self.note, "resolved": self.resolved}
 
 
 def parse_disposition(agent_id: str, msg: Mapping[str, Any], call: Mapping[str, Any] | None) -> Disposition | str:
@@ -32,6 +38,8 @@ def parse_disposition(agent_id: str, msg: Mapping[str, Any], call: Mapping[str, 
     if not isinstance(right, bool):
         return "escalation_right: must be true or false"
     frustrated = msg.get("caller_frustrated")
-    note = msg.get("note")
+    note, resolved = msg.get("note"), msg.get("resolved")
+    if resolved is not None and not isinstance(resolved, bool):
+        return "resolved: must be true, false or absent"
     return Disposition(call_id, agent_id, right, frustrated if isinstance(frustrated, bool) else None,
-                       str(msg.get("reason_tag")), note if isinstance(note, str) and note else None)
+                       str(msg.get("reason_tag")), note if isinstance(note, str) and note else None, resolved)

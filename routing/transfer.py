@@ -1,7 +1,9 @@
 """Warm transfer: a task with explicit states that hands a caller to a person who knows the story.
 
     HOLD → RINGING (screen pop + INVITE with the summary in headers) → WHISPER (the agent hears a
-    headline of a few seconds, the detail being on the screen pop; the caller hears hold audio) → BRIDGED (both keep being transcribed to the desktop)
+    headline of a few seconds, the detail being on the screen pop; the caller hears hold audio) → BRIDGED
+    (the caller first hears "You're now speaking with <first name>"; both keep being transcribed to the desktop)
+    → HANDED_BACK when the agent passes the caller back to the bot from the desktop (routing.handback)
     ↘ next agent on busy / decline / no answer / agent gone during the whisper
     ↘ BACK_TO_BOT when nobody could take the call; ABANDONED when the caller hangs up first.
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from calls.events import CallEvent, LiveTranscriptEvent, TransferAttemptEvent, TransferEvent
 from nlu.summary import headline
+from routing.handback import HANDBACK_PROMPT, HandbackDesk, bridge_intro
 from routing.hold_audio import hold_loop
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ class State(str, enum.Enum):
     RINGING = "ringing"
     WHISPER = "whisper"
     BRIDGED = "bridged"
+    HANDED_BACK = "handed_back"
     REFERRING = "referring"
     DONE = "done"
     BACK_TO_BOT = "back_to_bot"
@@ -129,6 +133,8 @@ class WarmTransfer:
         config: TransferConfig | None = None,
         skill: str | None = None,
         survey: Callable[[Any], Awaitable[None]] | None = None,
+        survey_on_agent_bye: bool = True,
+        handbacks: HandbackDesk | None = None,
     ):
         self.caller = caller
         self.call_id = call_id
@@ -142,7 +148,10 @@ class WarmTransfer:
         self._transcribe = transcribe
         self.config = config or TransferConfig()
         self.skill = skill
-        self._survey = survey  # after the agent hangs up, the caller may rate the call
+        self._survey = survey  # after a hand-back (and, with survey_on_agent_bye, the agent's BYE) the caller rates the call
+        self._survey_on_bye = survey_on_agent_bye
+        self._handbacks = handbacks  # where the desktop's hand-back finds this bridge
+        self._intro: dict[str, asyncio.Future] = {}  # agent id -> "You're now speaking with ..." being synthesized
         self.state = State.HOLD
         self.attempts: list[Attempt] = []
         self.bridge = None
@@ -203,6 +212,8 @@ class WarmTransfer:
             caller_gone.cancel()
             if self._whisper_task is not None and not self._whisper_task.done():
                 self._whisper_task.cancel()
+            for task in self._intro.values():
+                task.cancel()
             await self._stop_hold()
 
     async def _race(self, aw, caller_gone: asyncio.Task):
@@ -227,6 +238,7 @@ class WarmTransfer:
                                      "ringing_since": ring_at, **self.summary})
         self._set(State.RINGING, agent=agent.id)
         self._prepare_whisper()
+        self._prepare_intro(agent)
         headers = summary_headers(self.call_id, self.reason, self.summary)
         try:
             leg = await self._race(
@@ -302,6 +314,7 @@ class WarmTransfer:
             self.bridge = bridge
             bridge.start()
         bridge.hold(self.caller, None)
+        await self._introduce(agent)  # split: the caller hears the agent's name alone, then the two talk
         bridge.join()
         elapsed = time.monotonic() - self._t0
         self._emit(TransferAttemptEvent(agent=agent.id, result="answered",
@@ -311,20 +324,73 @@ class WarmTransfer:
             for label, who in ((self.caller, "caller"), (leg, "agent")):
                 q = bridge.tap(label)
                 asyncio.create_task(self._transcribe(q, self._line(agent.id, who)))
-        await bridge.wait()
+        asked = await self._until_bridge_over(bridge, agent.id)
+        handle_s = round(time.monotonic() - attempt.started - (attempt.answered_after_s or 0.0), 3)
         await bridge.stop()
+        ended = bridge.end_reason
+        if asked is not None:
+            ended = State.HANDED_BACK.value
+            await leg.hangup()  # the agent's leg leaves; the caller stays, with the bot
+            self._set(State.HANDED_BACK, agent=agent.id, handle_s=handle_s)
         agent_left = (bridge.end_reason or "").startswith("agent")
-        if agent_left and self._survey is not None and not self.caller.ended.is_set():
-            try:
-                await self._survey(self.caller)
-            except Exception:  # a failed survey must not spoil a finished transfer
-                log.exception("post-call survey failed")
+        if not self.caller.ended.is_set() and (asked is not None or (agent_left and self._survey_on_bye)):
+            await self._bot_again(handed_back=asked is not None)
         for c in (self.caller, leg):
             if not c.ended.is_set():
                 await c.hangup()
         self._agents.release(agent, "wrap_up")
-        self._set(State.DONE, agent=agent.id, ended=bridge.end_reason)
+        self._set(State.DONE, agent=agent.id, ended=ended, handle_s=handle_s)
         return TransferResult(State.DONE, agent.id, self.attempts, elapsed)
+
+    async def _until_bridge_over(self, bridge, agent_id: str):
+        """Until either leg hangs up, or the agent hands the caller back (the `Handback`, else None)."""
+        if self._handbacks is None:
+            await bridge.wait()
+            return None
+        asked = asyncio.ensure_future(self._handbacks.open(agent_id, self.call_id).wait())
+        over = asyncio.ensure_future(bridge.wait())
+        try:
+            await asyncio.wait({asked, over}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # cancelled too (shutdown): the desk never keeps a bridge that is gone
+            asked.cancel()
+            over.cancel()
+            handback = self._handbacks.close(agent_id, self.call_id)
+        return handback
+
+    async def _bot_again(self, *, handed_back: bool) -> None:
+        """The bot has the caller back: after a hand-back it says why, then the survey runs."""
+        try:
+            if handed_back:
+                pcm = await self._speak(HANDBACK_PROMPT)
+                self.caller.clear_playback()
+                self.caller.play(pcm.astype(np.int16).tobytes())
+                await self._caller_drained()
+            if self._survey is not None and not self.caller.ended.is_set():
+                await self._survey(self.caller)
+        except Exception:  # a failed survey must not spoil a finished transfer
+            log.exception("post-call survey failed")
+
+    def _prepare_intro(self, agent) -> None:
+        """Synthesize "You're now speaking with <first name>" while the agent's phone rings."""
+        text = bridge_intro(getattr(agent, "name", None))
+        if text and agent.id not in self._intro:
+            self._intro[agent.id] = asyncio.ensure_future(self._speak(text))
+
+    async def _introduce(self, agent) -> None:
+        task = self._intro.pop(agent.id, None)
+        for other in self._intro.values():
+            other.cancel()
+        self._intro.clear()
+        if task is None:
+            return
+        try:
+            pcm = await task
+        except Exception:  # no voice for the name: put the caller through without it
+            log.exception("bridge introduction synthesis failed")
+            return
+        self.caller.clear_playback()
+        self.caller.play(pcm.astype(np.int16).tobytes())
+        await self._caller_drained()
 
     async def _caller_drained(self, limit_s: float = 10.0) -> None:
         """Until what the caller was hearing (the hand-off line) has nearly played out."""

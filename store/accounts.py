@@ -106,7 +106,8 @@ class Accounts:
 
     # ---------------------------------------------------------------- dispositions
     def add_disposition(self, call_id: str, agent: str, *, escalation_right: bool, reason_tag: str,
-                        caller_frustrated: bool | None = None, note: str | None = None) -> int:
+                        caller_frustrated: bool | None = None, note: str | None = None,
+                        resolved: bool | None = None) -> int:
         if reason_tag not in REASON_TAGS:
             raise AccountError(f"reason_tag: must be one of {', '.join(REASON_TAGS)} (got {reason_tag!r})")
         if note is not None and len(note) > 2000:
@@ -116,7 +117,7 @@ class Accounts:
                 raise AccountError(f"no call {call_id}")
             result = conn.execute(insert(t.dispositions).values(
                 call_id=call_id, agent=agent, escalation_right=bool(escalation_right),
-                caller_frustrated=caller_frustrated, reason_tag=reason_tag,
+                caller_frustrated=caller_frustrated, reason_tag=reason_tag, resolved=resolved,
                 note=redact_text(note) if note else None, created_at=_now()))
             return int(result.inserted_primary_key[0])
 

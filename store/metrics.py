@@ -1,9 +1,13 @@
 """What the calls add up to: containment, escalations by reason, time to transfer, transfers
-answered or abandoned, survey scores. Reads only, over the whole store (every worker's calls)."""
+answered or abandoned, survey scores, and the product brief's after-hand-off figures (resolution
+after hand-off, handle time after transfer, callback kept rate, repeat callers within 7 days).
+Reads only, over the whole store (every worker's calls)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
+from statistics import median
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -28,6 +32,10 @@ class Metrics:
             "time_to_transfer": self.time_to_transfer(since),
             "transfers": self.transfer_outcomes(since),
             "survey": self.survey_scores(since),
+            "resolution_after_handoff": self.resolution_after_handoff(since),
+            "handle_time": self.handle_time_after_transfer(since),
+            "callbacks_kept": self.callback_kept_rate(since),
+            "repeat_callers": self.repeat_callers(since),
         }
 
     @staticmethod
@@ -87,3 +95,61 @@ class Metrics:
         n = sum(dist.values())
         return {"count": n, "mean": round(sum(s * c for s, c in dist.items()) / n, 3) if n else None,
                 "distribution": {s: dist.get(s, 0) for s in range(1, 6)}}
+
+    def resolution_after_handoff(self, since: datetime | None = None) -> dict[str, Any]:
+        """Of the handed-off calls whose agent answered the disposition's "resolved?", how many were
+        (the call's last disposition counts; one that did not say is left out)."""
+        q = self._since(select(t.dispositions.c.call_id, t.dispositions.c.resolved)
+                        .join(t.calls, t.calls.c.id == t.dispositions.c.call_id)
+                        .where(t.dispositions.c.resolved.is_not(None)).order_by(t.dispositions.c.id), since)
+        with self.engine.connect() as conn:
+            last = {call_id: bool(resolved) for call_id, resolved in conn.execute(q)}
+        n, yes = len(last), sum(last.values())
+        return {"answered": n, "resolved": yes, "rate": round(yes / n, 4) if n else None}
+
+    def handle_time_after_transfer(self, since: datetime | None = None) -> dict[str, Any]:
+        """Seconds from the agent's answer to the agent's leaving (their BYE, the caller's, or a
+        hand-back to the bot), per bridged call: the `done` transfer event's ``handle_s``."""
+        q = self._since(select(t.events.c.data).join(t.calls, t.calls.c.id == t.events.c.call_id)
+                        .where(t.events.c.kind == "transfer").order_by(t.events.c.id), since)
+        with self.engine.connect() as conn:
+            values = [float(d["handle_s"]) for d in conn.scalars(q)
+                      if isinstance(d, dict) and d.get("state") == "done" and isinstance(d.get("handle_s"), (int, float))]
+        return {"count": len(values), "median_s": round(median(values), 3) if values else None,
+                "p95_s": round(_quantile(values, 0.95), 3) if values else None, "values": values}
+
+    def callback_kept_rate(self, since: datetime | None = None) -> dict[str, Any]:
+        """Promised callbacks that reached the caller (``done``) over those that are over, done or
+        failed (a cancelled one was withdrawn, not broken; a pending one is not over yet)."""
+        c = t.callbacks.c
+        q = select(c.status, func.count()).group_by(c.status)
+        q = q if since is None else q.where(c.requested_at >= _aware(since))
+        with self.engine.connect() as conn:
+            by = {s: int(n) for s, n in conn.execute(q)}
+        kept, failed = by.get("done", 0), by.get("failed", 0)
+        return {"kept": kept, "failed": failed, "open": by.get("pending", 0) + by.get("in_progress", 0),
+                "cancelled": by.get("cancelled", 0), "rate": round(kept / (kept + failed), 4) if kept + failed else None}
+
+    def repeat_callers(self, since: datetime | None = None, days: int = 7) -> dict[str, Any]:
+        """Calls (from a known number) whose caller had already called in the ``days`` before:
+        a caller who has to call again was not helped the first time."""
+        window = timedelta(days=days)
+        q = select(t.calls.c.caller, t.calls.c.started_at).where(t.calls.c.caller.is_not(None))
+        if since is not None:
+            q = q.where(t.calls.c.started_at >= _aware(since) - window)  # earlier calls can make a repeat
+        last: dict[str, datetime] = {}
+        calls = repeats = 0
+        with self.engine.connect() as conn:
+            for caller, started in conn.execute(q.order_by(t.calls.c.started_at)):
+                if since is None or started >= _aware(since):
+                    calls += 1
+                    prev = last.get(caller)
+                    repeats += prev is not None and started - prev <= window
+                last[caller] = started
+        return {"calls": calls, "repeats": repeats, "days": days, "rate": round(repeats / calls, 4) if calls else None}
+
+
+def _quantile(values: list[float], q: float) -> float:
+    """The nearest-rank quantile (values need not be sorted)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]

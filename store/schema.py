@@ -245,6 +245,7 @@ dispositions = Table(
     Column("reason_tag", String(32), nullable=False),
     Column("note", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved", Boolean),  # the agent's "was it resolved?" (revision 0007); None: not asked
     Index("ix_dispositions_call", "call_id"),
 )
 

@@ -34,6 +34,7 @@ class DesktopDeps:
     directory: AgentDirectory
     token_for_agent: Callable[[str], str | None]  # the agent's link token (None: no link for them)
     on_disposition: Disposition | None = None  # dispositions sent from the desktop
+    on_handback: Callable[[str, str], str | None] | None = None  # (agent, call) → an error, or None: routing.handback
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ and the small page that shows it (plain HTML and JavaScript, no build step).
     WS  /ws/agent/{agent_id}?token=...   screen pops, transcript lines, presence (see web.desktop)
     GET /desktop                         a signed-in agent's own desktop (others: the live view)
     GET /desktop/{agent_id}[?token=...]  the page
+    POST /desktop/{agent_id}/handback[?token=...]  {"call_id"}: pass the bridged caller back to the
+                                         bot for the survey (routing.handback); 202, or 409 when no such bridge
 
 Two ways in. A signed-in user (``web.auth`` session cookie) whose name is the agent id, or a
 supervisor/admin watching; the socket then also needs an Origin of this host (no cross-site
@@ -18,14 +20,19 @@ import asyncio
 import logging
 import secrets
 
+from html import escape
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request, WebSocket
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from web.auth import Principal
 from web.dependencies import DepsDep, DesktopDeps, WebDeps
 from web.desktop import POLICY_VIOLATION, listen, pump, same_origin_socket, token_ok
+from web.problems import Problem
 from web.templating import TEMPLATES
 
 log = logging.getLogger("web.desktop")
@@ -116,4 +123,33 @@ def desktop_page(request: Request, agent_id: str, deps: DepsDep,
     nonce = secrets.token_urlsafe(16)
     headers["Content-Security-Policy"] = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
                                           "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'")
-    return HTMLResponse(PAGE.read_text().replace("{{NONCE}}", nonce), headers=headers)
+    who = _session_user(deps, request) if not token else None
+    page = PAGE.read_text().replace("{{NONCE}}", nonce).replace("{{CSRF}}", escape(who.csrf or "") if who else "")
+    return HTMLResponse(page, headers=headers)
+
+
+# ---- hand back to the bot ------------------------------------------------------------------------
+class HandbackBody(BaseModel):
+    call_id: str = Field(min_length=1, max_length=64)
+    flow: Literal["survey"] = "survey"  # what the bot runs before it ends the call (routing.handback.FLOWS)
+
+
+@router.post("/desktop/{agent_id}/handback", status_code=202, response_model=None, include_in_schema=False)
+def hand_back(request: Request, agent_id: str, body: HandbackBody, deps: DepsDep,
+              token: str | None = Query(None)) -> JSONResponse:
+    """The agent passes the caller back to the bot: their leg leaves, the bot says so and runs the survey."""
+    desk = deps.desktop
+    assert desk is not None
+    if desk.on_handback is None:
+        return Problem(404, "hand-back to the bot is not available here").response()
+    if not _authorised(deps, agent_id, token, request):
+        return Problem(403, "not authorised for this agent").response()
+    if not token and deps.auth is not None:
+        who = _session_user(deps, request)
+        assert who is not None  # _authorised needs a session without a token
+        deps.auth.check_csrf(request, who)  # a cookie-signed change must come from our own page
+    error = desk.on_handback(agent_id, body.call_id)
+    if error:
+        return Problem(409, error, "call_id").response()
+    log.info("agent %s handed call %s back to the bot", agent_id, body.call_id)
+    return JSONResponse({"call_id": body.call_id, "handed_back": True, "flow": body.flow}, status_code=202)
