@@ -118,9 +118,12 @@ def test_no_module_imports_itself_round_a_cycle():
 
 
 def test_no_module_is_longer_than_the_house_allows():
-    long = {str(f.relative_to(ROOT)): n for f in [*ROOT.glob("[!.]*/**/*.py")]
-            if ".venv" not in f.parts and "var" not in f.parts[:1]
-            and (n := len(f.read_text(encoding="utf-8").splitlines())) > LIMIT_LINES}
+    # The project's own code: not the build and cache folders (a chroot for `make interop` lives in var/).
+    skip = {"var", "cache", "build", "dist", "node_modules", "bench-results"}
+    code = [f for top in ROOT.iterdir() if top.is_dir() and not top.name.startswith(".") and top.name not in skip
+            for f in top.rglob("*.py")]
+    long = {str(f.relative_to(ROOT)): n for f in code
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > LIMIT_LINES}
     assert not long, long
 
 
