@@ -1,4 +1,4 @@
-"""`run_sip_server(make_pipeline, sip="HOST:PORT")`: one pipecat pipeline per answered SIP call.
+"""`serve_calls`: one pipecat pipeline per answered SIP call (`voice.sip_transport.run_sip_server`).
 
 The endpoint answers; each call gets its own `SIPTransport` and the pipeline `make_pipeline`
 builds on it, run by its own worker until the pipeline ends (the caller hung up, or an EndFrame
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MakePipeline = Callable[["SIPTransport", Call], "Pipeline | PipelineWorker | Awaitable[Pipeline | PipelineWorker]"]
+MakeTransport = Callable[[Call, SipEndpoint], "SIPTransport"]
 
 
 def parse_hostport(sip: str) -> tuple[str, int]:
@@ -52,23 +53,21 @@ def worker_for(pipeline: "Pipeline | PipelineWorker", params: "SIPParams") -> Pi
     )
 
 
-async def run_sip_server(make_pipeline: MakePipeline, sip: str | None = None, params: "SIPParams | None" = None,
-                         *, ready: Callable[[SipEndpoint], None] | None = None) -> None:
+async def serve_calls(make_pipeline: MakePipeline, make_transport: MakeTransport, params: "SIPParams",
+                      sip: str | None = None, *, ready: Callable[[SipEndpoint], None] | None = None) -> None:
     """Answer calls on `sip` ("HOST:PORT"; else params' host and port) until cancelled.
 
-    `make_pipeline(transport, call)` (plain or async) returns the Pipeline (or PipelineWorker)
-    for one call; `ready(endpoint)` runs once the endpoint listens (its `port` is the bound one).
+    `make_transport(call, endpoint)` wraps each answered call; `make_pipeline(transport, call)`
+    (plain or async) returns its Pipeline (or PipelineWorker); `ready(endpoint)` runs once the
+    endpoint listens (its `port` is the bound one).
     """
-    from voice.sip_transport import SIPParams, SIPTransport
-
-    params = params or SIPParams()
     if sip is not None:
         host, port = parse_hostport(sip)
         params = params.model_copy(update={"host": host, "port": port})
     endpoint: SipEndpoint | None = None
 
     async def on_call(call: Call) -> None:
-        transport = SIPTransport(call, params, endpoint=endpoint)
+        transport = make_transport(call, endpoint)
         made = make_pipeline(transport, call)
         if inspect.isawaitable(made):
             made = await made
@@ -88,4 +87,4 @@ async def run_sip_server(make_pipeline: MakePipeline, sip: str | None = None, pa
         await endpoint.stop()
 
 
-__all__ = ["MakePipeline", "parse_hostport", "run_sip_server", "worker_for"]
+__all__ = ["MakePipeline", "MakeTransport", "parse_hostport", "serve_calls", "worker_for"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +37,7 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 from telephony import AdmissionConfig, EndpointConfig, MediaConfig
 from voice.audio import TELEPHONE_RATE, Upsampler, resample
+from voice.sip_server import MakePipeline, serve_calls
 
 if TYPE_CHECKING:
     from telephony import Call, ReferResult, SipEndpoint
@@ -280,6 +282,13 @@ class SIPTransport(BaseTransport):
                 await consult.hangup()  # the transfer failed: the agent is not left on a dead line
 
 
-from voice.sip_server import run_sip_server  # noqa: E402  (re-exported: one import for pipecat users)
+async def run_sip_server(make_pipeline: MakePipeline, sip: str | None = None, params: SIPParams | None = None,
+                         *, ready: Callable[["SipEndpoint"], None] | None = None) -> None:
+    """Answer calls on `sip` ("HOST:PORT") until cancelled, one `SIPTransport` and one pipeline
+    (`make_pipeline(transport, call)`, plain or async) per call; see `voice.sip_server`."""
+    params = params or SIPParams()
+    await serve_calls(make_pipeline, lambda call, endpoint: SIPTransport(call, params, endpoint=endpoint),
+                      params, sip, ready=ready)
+
 
 __all__ = ["SIPInputTransport", "SIPOutputTransport", "SIPParams", "SIPTransport", "keypad_entry", "run_sip_server"]
