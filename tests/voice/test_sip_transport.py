@@ -27,7 +27,7 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
 from telephony import Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
-from voice.sip_server import parse_hostport
+from voice.sip_server import parse_hostport, worker_for
 from voice.sip_transport import SIPParams, SIPTransport, keypad_entry
 
 FAST = Timers(t1=0.01, t2=0.04, t4=0.05, d=0.2)
@@ -184,6 +184,21 @@ async def test_blind_transfer_refers_the_caller_to_the_agent(boxes):
     await agents_call.hangup()
 
 
+async def test_attended_transfer_calls_the_agent_then_replaces_our_legs(boxes):
+    near, far, bot = await connected(boxes)
+    agent = await boxes("agent")
+    transport = SIPTransport(near, SIPParams(), endpoint=bot.ep)
+    result = await transport.transfer_attended(agent.uri, timeout=10)
+    assert result.ok and result.progress[-1] == 200, result
+    consulted = await asyncio.wait_for(agent.new.get(), 5)  # our call to the agent
+    replacing = await asyncio.wait_for(agent.new.get(), 5)  # the caller's phone, with Replaces
+    assert replacing.replaced is consulted and near.end_reason == "transferred"
+    far.transferred_to.play(tone(600, 1.0))  # the caller now talks to the agent directly
+    heard = b"".join([await replacing.read_frame() for _ in range(40)])
+    assert loud_seconds(heard) > 0.3
+    await replacing.hangup()
+
+
 def test_params_refuse_what_the_call_cannot_carry():
     with pytest.raises(ValueError, match="8000"):
         SIPParams(audio_out_sample_rate=16000)
@@ -201,6 +216,10 @@ def test_parsing_pure_helpers():
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_hostport(bad)
     assert keypad_entry("#") == KeypadEntry.POUND and keypad_entry("A") is None
+    with pytest.raises(TypeError, match="Pipeline or PipelineWorker"):
+        worker_for([], SIPParams())  # a make_pipeline that returned a list of processors
+    worker = worker_for(Pipeline([]), SIPParams())
+    assert worker.params.audio_in_sample_rate == 16000 and worker.params.audio_out_sample_rate == 8000
 
 
 def test_the_transport_imports_without_the_rest_of_the_service():
