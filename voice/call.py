@@ -1,6 +1,13 @@
 """One call's voice pipeline on pipecat: caller audio in, bot audio out, events out.
 
-    caller 8 kHz → upsample to 16 kHz → DtmfEntry → TurnTaking → Prosody → Whisper STT → BotTurn → Piper TTS → Output
+    transport.input() → DtmfEntry → TurnTaking → Prosody → Whisper STT → BotTurn → Piper TTS → Output → transport.output()
+
+The ends are `voice.sip_transport`'s processors, as any pipecat pipeline on the SIP transport has
+them. Here the transport has no call of its own (fed mode): caller audio, upsampled to 16 kHz
+by `feed_*`, is queued into the pipeline and goes through `transport.input()` as captured audio
+would; the bot's audio is played by `CallOutputProcessor` on the call's media clock (its
+`Playout`: RTP live, a buffer in the simulator), so `transport.output()` carries no audio yet
+and only sees the pipeline's start and end.
 
 The same class runs a live SIP call (fed from RTP, playing into RTP) and `ivr simulate` (fed
 from a file, playing into a buffer), so what the simulator shows is what a caller gets.
@@ -24,6 +31,7 @@ from voice.dtmf_entry import DEFAULT_TIMEOUT_S, DtmfEntryProcessor
 from voice.frames import CallerDtmfFrame
 from voice.models import SpeechModels
 from voice.playout import MediaClock, Playout
+from voice.sip_transport import SIPParams, SIPTransport
 from voice.processors import (
     BotTurnProcessor,
     CallOutputProcessor,
@@ -58,6 +66,7 @@ class VoiceCall:
         on_event: EventSink,
         config: VoiceConfig | None = None,
         keypad_timeout_s: float = DEFAULT_TIMEOUT_S,  # a keyed number ends this long after its last key
+        transport: SIPTransport | None = None,
     ):
         self.config = config or VoiceConfig()
         self.clock = clock
@@ -76,8 +85,12 @@ class VoiceCall:
         self.output = CallOutputProcessor(clock, playout, self.progress, on_event, on_hangup=self.hangup_requested.set)
         self.stt = SharedWhisperSTTService(models)
         self.tts = SharedPiperTTSService(models, prompts, sample_rate=self.config.out_rate)
+        # Fed mode: no call of its own, and the audio out is CallOutputProcessor's (see above).
+        self.transport = transport or SIPTransport(None, SIPParams(audio_in_sample_rate=PIPELINE_RATE,
+                                                                   audio_out_enabled=False))
         self.pipeline = Pipeline(
             [
+                self.transport.input(),
                 DtmfEntryProcessor(getattr(responder, "expecting", None), self.progress, keypad_timeout_s,
                                    playing=lambda: playout.playing_until() > clock.now),
                 self.turn_taking,
@@ -86,6 +99,7 @@ class VoiceCall:
                 BotTurnProcessor(responder, on_event, self.progress),
                 self.tts,
                 self.output,
+                self.transport.output(),
             ]
         )
         self.worker = PipelineWorker(
