@@ -49,6 +49,7 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
 from .auth_guard import AuthFailures
+from .knowledge import KnowledgeBase
 from .callbacks import Callbacks
 from .desktop_links import DesktopLinks
 from .sip_credentials import SipCredentials
@@ -99,6 +100,7 @@ class Store:
         self._policies = Policies(self.engine, self.seed_policy_path)
         self._metrics = Metrics(self.engine)
         self.callbacks = Callbacks(self.engine, me)  # the callback queue's claims and retries
+        self.knowledge = KnowledgeBase(self.engine)  # the knowledge base's articles, versioned (agent assist)
         if start:
             self.start()
 
