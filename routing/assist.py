@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from nlu.knowledge import KnowledgeIndex, Suggestion
 
-from .screenpop import ScreenPopHub
+from .screenpop import _POP_FIELDS, ScreenPopHub
 
 __all__ = ["AssistHub", "bot_facts", "last_caller_text", "suggestions_message"]
 
@@ -74,9 +74,12 @@ class AssistHub(ScreenPopHub):
 
     def pop(self, agent_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         payload = dict(payload)
-        summary = payload.get("summary") if isinstance(payload.get("summary"), Mapping) else None
-        if summary is not None:
-            payload["facts"] = bot_facts(summary)
+        if isinstance(payload.get("summary"), Mapping):
+            payload["facts"] = bot_facts(payload["summary"])
+        else:  # the transfer's flat pop (the summary's fields beside call_id): the hub nests them
+            payload = {**{k: v for k, v in payload.items() if k in _POP_FIELDS},
+                       "summary": {k: v for k, v in payload.items() if k not in _POP_FIELDS}}
+            payload["facts"] = bot_facts(payload["summary"])
         message = super().pop(agent_id, payload)
         said = last_caller_text(message.get("summary") or {})
         if said:

@@ -87,3 +87,12 @@ def test_without_an_index_it_is_a_plain_hub():
     hub.transcript("alice", "c1", "caller", "hello")
     assert conn.queue.qsize() == 1 and hub.suggested == 0
     asyncio.run(hub.settled())
+
+
+async def test_the_transfer_s_flat_pop_gets_its_facts_too():
+    hub = AssistHub(index=KnowledgeIndex(lambda: [KbEntry(k, q, a) for k, q, a in DEMO_KB]))
+    conn = hub.connect("alice")
+    hub.pop("alice", {"type": "screen_pop", "call_id": "c2", "reason": "dtmf", "ringing_since": 1.0, **SUMMARY})
+    pop, sugg = await _drain(conn, hub)
+    assert pop["facts"]["account"] == "12345678, Alice Johnson, gold" and pop["summary"]["intent"] == "order_status"
+    assert pop["reason"] == "dtmf" and "reason" not in pop["summary"] and sugg["articles"][0]["key"] == "opening_hours"
