@@ -7,7 +7,8 @@ versions only grow (a rollback is a new version with an old text). Subscribers (
 hear of each change after the commit, so the bot's answers and its prompt audio follow the edit.
 
 The newest version of every article is kept in memory (``entries()``, read on every FAQ turn);
-a change made here refreshes it, and ``refresh()`` re-reads it for a change another worker made.
+a change made here refreshes it; on PostgreSQL each edit also sends ``NOTIFY ivr_knowledge``
+and every worker's listener calls ``refresh()``, which tells its subscribers of what changed.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ from nlu.backend import KbEntry
 from . import schema as t
 from .clean import clean_json, redact_text
 from .db import write_conn
-from .notify import Subscribers
+from .notify import Subscribers, pg_notify
 from .values import cut as _s
 from .values import utcnow
 
+KNOWLEDGE_CHANNEL = "ivr_knowledge"  # PostgreSQL NOTIFY after each edit; payload: the article's key
 KEY = re.compile(r"^[a-z0-9][a-z0-9_]{0,63}$")
 MAX_QUESTION, MAX_ANSWER = 500, 2000
 
@@ -94,6 +96,7 @@ class KnowledgeBase:
     def __init__(self, engine: Engine):
         self.engine = engine
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         self._changes = KnowledgeChanges()
         self._current: dict[str, Article] | None = None
 
@@ -116,8 +119,12 @@ class KnowledgeBase:
         """Re-read the newest version of every article (one query); subscribers hear of those
         that changed since the last read."""
         with self.engine.connect() as conn:
-            newest = {a.key: a for a in _newest(conn)}
-        old, self._current = self._current, newest
+            read = {a.key: a for a in _newest(conn)}
+        with self._cache_lock:  # a save made while we read is newer than what we read: keep it
+            old = self._current
+            newest = {**(old or {}), **{k: a for k, a in read.items()
+                                        if old is None or k not in old or a.version > old[k].version}}
+            self._current = newest
         if old is not None:
             for key, article in newest.items():
                 if key not in old or old[key].version != article.version:
@@ -164,6 +171,8 @@ class KnowledgeBase:
                 key, question, answer = check_article(e.key, e.question, e.answer)
                 self._insert(conn, key, question, answer, None, "system", "seeded from the company database", "seed")
                 stored += 1
+            if stored and conn.dialect.name == "postgresql":
+                pg_notify(conn, KNOWLEDGE_CHANNEL, "*")
         self._current = None
         return stored
 
@@ -192,8 +201,11 @@ class KnowledgeBase:
             if expected_version is not None and expected_version != cur_version:
                 raise KnowledgeConflict(key, expected_version, cur_version)
             article = self._insert(conn, key, question, answer, current, author, comment, action)
-        if self._current is not None:
-            self._current = {**self._current, key: article}
+            if conn.dialect.name == "postgresql":  # every worker's listener refreshes (store.Store.start)
+                pg_notify(conn, KNOWLEDGE_CHANNEL, key)
+        with self._cache_lock:
+            if self._current is not None and (key not in self._current or self._current[key].version < article.version):
+                self._current = {**self._current, key: article}
         self._changes.notify(article)
         return article
 

@@ -4,6 +4,8 @@ change heard by subscribers and seen by another Store on the same database."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from nlu.backend import DEMO_KB, KbEntry
@@ -75,6 +77,7 @@ def test_card_numbers_are_never_stored(store):
 def test_another_worker_sees_the_edit_on_refresh(db_url):
     with Store(db_url) as one, Store(db_url) as two:
         one.knowledge.seed(SEED)
+        two.knowledge.refresh()
         assert two.knowledge.article("opening_hours").version == 1
         heard = []
         two.knowledge.on_change(heard.append)
@@ -85,3 +88,18 @@ def test_another_worker_sees_the_edit_on_refresh(db_url):
 
 def test_diff_names_only_what_changed():
     assert article_diff(None, "q", "a") == {"question": {"from": None, "to": "q"}, "answer": {"from": None, "to": "a"}}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # NOTIFY is PostgreSQL's
+def test_on_postgresql_an_edit_reaches_the_other_worker_by_itself(db_url):
+    with Store(db_url) as one, Store(db_url) as two:
+        two.knowledge.articles()  # read (empty) before the seed: the seed must come by NOTIFY too
+        heard = threading.Event()
+        two.knowledge.on_change(lambda article: heard.set())
+        one.knowledge.seed(SEED)
+        assert heard.wait(10), "the other worker never heard of the seed"
+        assert two.knowledge.article("opening_hours").version == 1
+        heard.clear()
+        one.knowledge.save("opening_hours", "When are you open?", "Nine to five.", "ada")
+        assert heard.wait(10), "the other worker never heard of the edit"
+        assert two.knowledge.article("opening_hours").answer == "Nine to five."
