@@ -20,10 +20,12 @@ from routing.callbacks import CallbackConfig, CallbackScheduler, callback_number
 from routing.dispositions import parse_disposition
 from routing.handback import HandbackDesk
 from routing.queue import CallQueue
-from routing.screenpop import ScreenPopHub
+from routing.assist import AssistHub
 from routing.staffing import load_skills
 from routing.transfer import TransferConfig
 from store import Store
+from store.knowledge import open_assist
+from voice.prompt_audio_cache import follow_answers
 from web.prometheus import CallMetrics
 
 log = logging.getLogger("ivr")
@@ -42,7 +44,7 @@ class ContactCenter:
         self.store = store
         self.directory = directory
         self.queue = CallQueue(directory)
-        self.hub = ScreenPopHub()
+        self.hub = AssistHub()  # screen pops, with agent assist's suggestions and facts (routing.assist)
         self.hub.follow(directory)
         self.handbacks = HandbackDesk()  # bridged calls an agent may pass back to the bot (routing.handback)
         self.secret = secret or secrets.token_hex(16)
@@ -58,6 +60,7 @@ class ContactCenter:
         self.policy, self.policy_version = policy, version
         self.metrics.policy_version.set(version)
         store.on_policy_change(self._policy_changed)
+        open_assist(store, engine, self.hub, follow_answers(engine))  # the bot, the desktop, the prompts: one KB
 
     def _policy_changed(self, version: int, policy) -> None:
         """A new policy version reaches every call in progress from its next turn."""

@@ -153,8 +153,8 @@ class Fulfilment:
         entries = self.backend.kb_entries()
         if not entries or a.embedding is None:
             return None
-        if self._kb_vectors is None or self._kb_vectors[0] != [e.key for e in entries]:
-            self._kb_vectors = ([e.key for e in entries], self.nlu.embed([e.question for e in entries]))
+        if self._kb_vectors is None or self._kb_vectors[0] != [(e.key, e.question) for e in entries]:  # an edit
+            self._kb_vectors = ([(e.key, e.question) for e in entries], self.nlu.embed([e.question for e in entries]))
         sims = self._kb_vectors[1] @ a.embedding
         best = int(sims.argmax())
         return entries[best] if float(sims[best]) >= 0.3 else None

@@ -307,3 +307,32 @@ desktop_revocations = Table(
     Column("agent_id", String(64), primary_key=True),  # desktop links of this agent issued before...
     Column("not_before", Float, nullable=False),  # ...these epoch seconds are refused (`ivr desktop-url --revoke`)
 )
+
+# ---- agent assist: the knowledge base, versioned and audited like the policy (revision 0006) ----
+kb_versions = Table(
+    "kb_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False),  # the article's name, e.g. opening_hours (flows.yaml's kb:)
+    Column("version", Integer, nullable=False),  # per article, only grows
+    Column("question", Text, nullable=False),  # what a caller asks (the search matches it)
+    Column("answer", Text, nullable=False),  # what the bot says and the agent reads
+    Column("author", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("comment", Text),
+    UniqueConstraint("key", "version", name="uq_kb_versions_key_version"),
+)
+
+kb_audit = Table(
+    "kb_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("who", String(255), nullable=False),
+    Column("action", String(16), nullable=False),  # seed, save, rollback
+    Column("key", String(64), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer, nullable=False),
+    Column("diff", JSONDoc, nullable=False),  # {"answer": {"from": ..., "to": ...}}
+    Column("comment", Text),
+)

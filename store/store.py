@@ -49,6 +49,7 @@ from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
 from .auth_guard import AuthFailures
+from .knowledge import KNOWLEDGE_CHANNEL, KnowledgeBase
 from .callbacks import Callbacks
 from .desktop_links import DesktopLinks
 from .sip_credentials import SipCredentials
@@ -99,6 +100,7 @@ class Store:
         self._policies = Policies(self.engine, self.seed_policy_path)
         self._metrics = Metrics(self.engine)
         self.callbacks = Callbacks(self.engine, me)  # the callback queue's claims and retries
+        self.knowledge = KnowledgeBase(self.engine)  # the knowledge base's articles, versioned (agent assist)
         if start:
             self.start()
 
@@ -114,7 +116,8 @@ class Store:
         self._writer.start()
         if self._postgres and self._listen:
             self._listener = PgListener(self.url, {NOTIFY_CHANNEL: self._on_policy_notify,
-                                                   AGENTS_CHANNEL: self._on_agents_notify},
+                                                   AGENTS_CHANNEL: self._on_agents_notify,
+                                                   KNOWLEDGE_CHANNEL: lambda _key: self.knowledge.refresh()},
                                         on_connect=self._on_listen_connect)
             self._listener.start()
         atexit.register(_close_at_exit, weakref.ref(self))  # drain the queue if nobody closes us
@@ -326,6 +329,7 @@ class Store:
     def _on_listen_connect(self) -> None:
         """(Re)connected: what was missed while away is re-read, not waited for."""
         self.refresh_policy()
+        self.knowledge.refresh()  # an article edited while away
         self._claims.publish()
         self._agents.publish_presence()
         self._agents.publish_bindings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from importlib.metadata import version
 from typing import Callable
 
@@ -68,3 +69,38 @@ def prepare_prompts(cache: DiskCache, models, texts: dict[str, str]):
     prompts.build(cached_render(cache, prompts, voice_identity(models), len(unique)))
     built = cache.built(KIND)
     return prompts, f"{len(unique)} texts: {len(unique) - len(built)} from the cache, {len(built)} synthesized"
+
+
+def add_prompts(prompts, texts: dict[str, str], cache: DiskCache | None = None, models=None) -> int:
+    """Agent assist's edits: put `texts` (name → text, e.g. an edited knowledge-base answer) into a
+    built PromptCache and render what is new, from `cache` (and kept there) when given. Returns how
+    many texts were rendered. Run it off the event loop: a new text costs Piper."""
+    prompts.prompts.update(texts)
+    fresh = [t for t in prompts.texts() if t not in prompts._native]  # build() renders just these
+    if not fresh:
+        return 0
+    if cache is not None and models is not None:
+        prompts.build(cached_render(cache, prompts, voice_identity(models), len(fresh)))
+    else:
+        prompts.build()
+    return len(fresh)
+
+
+def follow_answers(engine) -> Callable[[list], None] | None:
+    """A callback for agent assist's articles (anything with ``key`` and ``answer``): their answers
+    join `engine`'s prompt cache, rendered in a thread from the start-up cache it was built from
+    (and kept there), so an edited answer is played from the cache like the one it replaced.
+    None when the engine has no prompt cache (a bot without speech)."""
+    prompts, models = getattr(engine, "prompts", None), getattr(engine, "models", None)
+    if prompts is None or not hasattr(prompts, "prompts"):
+        return None
+    where = getattr(getattr(engine, "startup", None), "cache_dir", None)
+    cache = DiskCache(Path(where) if where else None)
+
+    def follow(articles: list) -> None:
+        texts = {f"kb:{a.key}": a.answer for a in articles}
+        if any(prompts.prompts.get(k) != v for k, v in texts.items()):
+            threading.Thread(target=add_prompts, args=(prompts, texts, cache, models), daemon=True,
+                             name="kb-prompts").start()
+
+    return follow

@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from web import errors
 from web.dependencies import WebDeps
-from web.routers import callbacks, calls, desktop, docs, health, live, metrics, pages, policy, policy_pages, security, signin
+from web.routers import (callbacks, calls, desktop, docs, health, knowledge, live, metrics, pages, policy, policy_pages,
+                         security, signin)
 from web.schemas import ProblemBody
 from web.templating import STATIC
 
@@ -33,11 +34,12 @@ def create_app(deps: WebDeps) -> FastAPI:
     if deps.store is not None and deps.auth is not None:
         app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
         for api in (signin.router, calls.router, live.router, policy.router, metrics.api_router, security.router,
-                    callbacks.router):
+                    callbacks.router, knowledge.router):
             app.include_router(api, responses=_API_RESPONSES)
-        for page in (pages.router, policy_pages.router, security.pages):
+        for page in (pages.router, policy_pages.router, security.pages, knowledge.pages):
             app.include_router(page)
     if deps.desktop is not None:
         deps.desktop.hub.follow(deps.desktop.directory)
         app.include_router(desktop.router)
+        app.include_router(knowledge.desk)  # the desktop's knowledge search (agent assist)
     return app

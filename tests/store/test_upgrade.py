@@ -21,7 +21,7 @@ from store.upgrade import LEGACY_REVISIONS, alembic_config, current_revision, he
 from tests.store import legacy_migrations as legacy
 from tests.store.support import ROOT
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0007"]  # 0006 comes from another branch at merge
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
 
 
 def _drift(engine, metadata: MetaData = schema.metadata) -> list:

@@ -6,7 +6,7 @@
 FROZEN: never edit a released revision; add one.
 
 Revision ID: 0007
-Revises: 0005 (in this branch; chained after 0006 when merged)
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
