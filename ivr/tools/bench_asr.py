@@ -1,4 +1,4 @@
-"""`python -m ivr.tools.bench_asr {beam,batch}`: what Whisper costs a turn, and what cuts it.
+"""`python -m ivr.tools.bench_asr {beam,batch,split}`: what Whisper costs a turn, and what cuts it.
 
 - ``beam``: the same audio (the recorded clips of ``ivr eval asr`` and its 240 short phrases)
   read four ways: the service before (beam 5, the standard window decoding to 448 tokens), beam
@@ -8,6 +8,8 @@
   timed on their own with and without the budget.
 - ``batch``: N concurrent turns (1, 4, 8) read one at a time over the ASR pool or through
   `voice.asr_batcher`; turns/s and per-turn latency p50 / p95, several rounds each.
+- ``split``: where one turn's time goes: the fitted window's encoder pass, a greedy and a beam-5
+  decode of it, and the service's whole reading (second looks, P(finished)).
 
 Both print their figures and write JSON to bench-results/ (the load average with them: the
 box is shared, so compare the lines of one run, not across runs).
@@ -45,7 +47,7 @@ def _clip_sets(cache: Path, phrases: bool) -> dict[str, list[dict]]:
 
 
 BEAM_CONFIGS = {  # name -> ModelConfig fields
-    "beam5, standard window unbudgeted (before)": {"beam_size": 5, "budget_standard": False},
+    "beam5, standard window unbounded (before)": {"beam_size": 5, "budget_standard": False},
     "beam5, budgeted": {"beam_size": 5},
     "beam1 only": {"beam_size": 1},
     "beam1, beam5 when unsure": {"beam_size": 5, "first_beam": 1},
@@ -68,38 +70,84 @@ def bench_beam(cache: Path, phrases: bool, prompt: str | None, only: list[str] |
         per = {}
         for set_name, clips in sets.items():
             errors = words = 0
-            secs = []
+            secs, cpu = [], []
             for c in clips:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 r = m.transcribe_sync(c["pcm16k"])
                 secs.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)  # all threads: steadier than wall time on a shared box
                 e, n = word_errors(c["text"], r.text)
                 errors, words = errors + e, words + n
                 if r.window.startswith("standard ("):
                     loops.add((set_name, c["id"]))
-            per[set_name] = {"wer": round(errors / max(words, 1), 4), "seconds": _pct(secs)}
+            per[set_name] = {"wer": round(errors / max(words, 1), 4), "errors": errors, "words": words,
+                             "seconds": _pct(secs), "cpu_seconds": _pct(cpu)}
             print(f"{name:44s} {set_name:9s} WER {per[set_name]['wer'] * 100:5.1f} %  "
                   f"{per[set_name]['seconds']['p50'] * 1000:5.0f} / {per[set_name]['seconds']['p95'] * 1000:5.0f} ms "
-                  f"p50 / p95  load {load()[0]:.2f}", flush=True)
+                  f"p50 / p95, CPU {per[set_name]['cpu_seconds']['mean'] * 1000:5.0f} ms a turn  load {load()[0]:.2f}",
+                  flush=True)
         report["configs"][name] = per
         m.asr_pool.shutdown()
         m.tts_pool.shutdown()
     # the looping turns alone: faster-whisper's standard window with and without the budget
     looping = [c for s, clips in sets.items() for c in clips if (s, c["id"]) in loops]
+    # and turns the standard window itself loops on: a caller saying "yes" twelve times, "um"
+    # fifteen times, 12 s of a steady tone (hold music, an open line)
     report["looping_turns"] = len(looping)
+    forced = _loopers()
+    report["looping_turns"] = len(looping)
+    for label, turns in (("looping turns", looping), ("repetitions and a tone", forced)):
+        if turns:
+            report.setdefault("standard_window", {})[label] = _standard_side_by_side(turns, prompt)
+    return report
+
+
+def _loopers() -> list[dict]:
+    from voice.models import ModelConfig, SpeechModels
+
+    m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
+    yes, um = (m.synthesize_all(w, 16000) for w in ("yes", "um"))
+    t = np.arange(16000 * 12) / 16000
+    out = [{"id": "yes x12", "pcm16k": np.tile(np.concatenate([yes, np.zeros(4000, np.int16)]), 12)},
+           {"id": "um x15", "pcm16k": np.tile(np.concatenate([um, np.zeros(8000, np.int16)]), 15)},
+           {"id": "tone 12 s", "pcm16k": (0.2 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)}]
+    m.asr_pool.shutdown()
+    m.tts_pool.shutdown()
+    return out
+
+
+def _standard_side_by_side(looping: list[dict], prompt: str | None) -> dict:
+    """The standard window's reading, with and without the budget, alternating turn by turn."""
+    from voice.models import ModelConfig, SpeechModels
+
+    report: dict = {"turns": len(looping)}
     if looping:
-        timing = {}
-        for budget in (False, True):
-            m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt, budget_standard=budget))
-            m.warm_asr()
-            secs = [_timed(lambda c=c: m.transcribe_sync(c["pcm16k"])) for _ in range(2) for c in looping]
-            timing["budgeted" if budget else "unbudgeted (before)"] = _pct(secs)
+        # the two side by side on one loaded model, alternating turn by turn (the load moves)
+        before = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt, budget_standard=False))
+        after = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt))
+        before.warm_asr()
+        after._whisper = before.whisper
+        timing = {"unbounded (before)": [], "budgeted": []}
+        cpu = {"unbounded (before)": [], "budgeted": []}
+        for rep in range(3 if len(looping) > 3 else 4):
+            for i, c in enumerate(looping):
+                pair = [("unbounded (before)", before), ("budgeted", after)]
+                for name, m in pair if (i + rep) % 2 else pair[::-1]:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    m._transcribe_standard(c["pcm16k"], t0, prompt)
+                    timing[name].append(time.perf_counter() - t0)
+                    cpu[name].append(time.process_time() - c0)
+        report["seconds"] = {k: _pct(v) for k, v in timing.items()}
+        report["cpu_seconds"] = {k: _pct(v) for k, v in cpu.items()}
+        for k, v in report["seconds"].items():
+            cv = report["cpu_seconds"][k]
+            label = ", ".join(c["id"] for c in looping) if len(looping) <= 3 else "looping turns"
+            print(f"{label} ({len(looping)}), standard window, {k:20s} {v['p50'] * 1000:6.0f} / "
+                  f"{v['p95'] * 1000:6.0f} ms p50 / p95, CPU {cv['p50'] * 1000:6.0f} / {cv['p95'] * 1000:6.0f} ms",
+                  flush=True)
+        for m in (before, after):
             m.asr_pool.shutdown()
             m.tts_pool.shutdown()
-        report["looping_seconds"] = timing
-        for k, v in timing.items():
-            print(f"looping turns ({len(looping)}), {k:20s} {v['p50'] * 1000:6.0f} / {v['p95'] * 1000:6.0f} ms p50 / p95",
-                  flush=True)
     return report
 
 
@@ -147,11 +195,40 @@ def bench_batch(cache: Path, levels: list[int], rounds: int, wait_ms: float) -> 
     return report
 
 
+def bench_split(cache: Path, reps: int) -> dict:
+    """Where a turn's Whisper time goes: the fitted window's encoder pass against its decodes."""
+    from ivr.tools.eval_asr import load_clips
+    from voice.asr_prompts import HESITANT
+    from voice.audio import PIPELINE_RATE, int16_to_float
+    from voice.models import ModelConfig, SpeechModels
+
+    clips = [c for c in load_clips(cache) if c["seconds_audio"] <= 7.0]
+    m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=HESITANT))
+    m.warm_asr()
+    parts: dict[str, list[float]] = {"encode 10 s window": [], "decode beam 1": [], "decode beam 5": [],
+                                     "whole turn (service)": []}
+    for _ in range(reps):
+        for c in clips:
+            audio, secs = int16_to_float(c["pcm16k"]), len(c["pcm16k"]) / PIPELINE_RATE
+            t0 = time.perf_counter()
+            enc = m._encode_fitted(audio, m.config.fit_min_s)
+            parts["encode 10 s window"].append(time.perf_counter() - t0)
+            for beam in (1, 5):
+                parts[f"decode beam {beam}"].append(_timed(lambda b=beam: m._decode(enc, secs, HESITANT, beam=b)))
+            parts["whole turn (service)"].append(_timed(lambda: m.transcribe_sync(c["pcm16k"])))
+    report = {"clips": len(clips), "reps": reps, "seconds": {k: _pct(v) for k, v in parts.items()}}
+    for k, v in report["seconds"].items():
+        print(f"{k:22s} {v['p50'] * 1000:5.0f} / {v['p95'] * 1000:5.0f} ms p50 / p95  load {load()[0]:.2f}", flush=True)
+    m.asr_pool.shutdown()
+    m.tts_pool.shutdown()
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     from ivr.tools.polish_corpus import default_cache
 
     p = argparse.ArgumentParser(prog="python -m ivr.tools.bench_asr", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["beam", "batch"])
+    p.add_argument("what", choices=["beam", "batch", "split"])
     p.add_argument("--cache", help="evaluation data folder (scripts/fetch_eval_data.sh asr)")
     p.add_argument("--no-phrases", action="store_true", help="beam: the recorded clips only")
     p.add_argument("--no-prompt", action="store_true", help="beam: Whisper unprompted (the service's prompt by default)")
@@ -167,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         from voice.asr_prompts import HESITANT
 
         report.update(bench_beam(cache, not a.no_phrases, None if a.no_prompt else HESITANT, a.only))
+    elif a.what == "split":
+        report.update(bench_split(cache, max(1, a.rounds // 3)))
     else:
         report.update(bench_batch(cache, [int(x) for x in a.levels.split(",")], a.rounds, a.wait_ms))
     report["load_avg_end"] = load()
