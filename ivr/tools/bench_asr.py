@@ -1,11 +1,11 @@
 """`python -m ivr.tools.bench_asr {beam,batch,split}`: what Whisper costs a turn, and what cuts it.
 
 - ``beam``: the same audio (the recorded clips of ``ivr eval asr`` and its 240 short phrases)
-  read four ways: the service before (beam 5, the standard window decoding to 448 tokens), beam
-  5 with the standard window's token budget, greedy only, and greedy first with beam 5 only
-  where `voice.whisper_window.wider_beam` doubts the greedy reading. WER and seconds a turn
-  (p50 / p95), and the turns that loop (those the fitted window hands to the standard one)
-  timed on their own with and without the budget.
+  read six ways: the service before (beam 5, the standard window decoding to 448 tokens at
+  each of faster-whisper's six fallback temperatures), with the token budget, with the budget
+  and the short ladder (0, 0.4: now the default), greedy only, and greedy first with beam 5
+  only where `voice.whisper_window.wider_beam` doubts the greedy reading (two gates). WER, wall
+  and CPU seconds a turn, and the turns that loop timed on their own, before against now.
 - ``batch``: N concurrent turns (1, 4, 8) read one at a time over the ASR pool or through
   `voice.asr_batcher`; turns/s and per-turn latency p50 / p95, several rounds each.
 - ``split``: where one turn's time goes: the fitted window's encoder pass, a greedy and a beam-5
@@ -47,9 +47,11 @@ def _clip_sets(cache: Path, phrases: bool) -> dict[str, list[dict]]:
 
 
 BEAM_CONFIGS = {  # name -> ModelConfig fields
-    "beam5, standard window unbounded (before)": {"beam_size": 5, "budget_standard": False},
-    "beam5, budgeted": {"beam_size": 5},
-    "beam1 only": {"beam_size": 1},
+    "beam5, standard window unbounded (before)": {"beam_size": 5, "budget_standard": False,
+                                                  "standard_temperatures": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+    "beam5, budgeted": {"beam_size": 5, "standard_temperatures": (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)},
+    "beam5, budgeted, fallback at 0.4 only": {"beam_size": 5},
+    "beam1 only": {"beam_size": 1},  # these three with the short fallback ladder (the default)
     "beam1, beam5 when unsure": {"beam_size": 5, "first_beam": 1},
     "beam1, beam5 when unsure or below -0.3": {"beam_size": 5, "first_beam": 1, "first_beam_gate": -0.3},
 }
@@ -117,13 +119,15 @@ def _loopers() -> list[dict]:
 
 
 def _standard_side_by_side(looping: list[dict], prompt: str | None) -> dict:
-    """The standard window's reading, with and without the budget, alternating turn by turn."""
+    """The standard window's reading before (no budget, faster-whisper's whole temperature ladder)
+    and now (the budget, the short ladder), alternating turn by turn."""
     from voice.models import ModelConfig, SpeechModels
 
     report: dict = {"turns": len(looping)}
     if looping:
         # the two side by side on one loaded model, alternating turn by turn (the load moves)
-        before = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt, budget_standard=False))
+        before = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt, budget_standard=False,
+                                          standard_temperatures=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0)))
         after = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt))
         before.warm_asr()
         after._whisper = before.whisper

@@ -85,7 +85,8 @@ def test_the_standard_window_stops_a_loop_at_the_budget(models, monkeypatch):
     assert len(counting.limits) > 1 and min(counting.limits) == 448  # fallbacks, each up to 448 tokens
     counting.limits, counting.written = [], []
     after = models._transcribe_standard(turn, 0.0, None)
-    assert len(counting.limits) > 1 and max(counting.limits) <= budget + 4  # + the start-of-transcript tokens
+    assert 1 < len(counting.limits) <= len(models.config.standard_temperatures)  # the short ladder
+    assert max(counting.limits) <= budget + 4  # + the start-of-transcript tokens
     assert max(counting.written) <= budget
     assert after.text.lower().count("yes") >= 6 and before.text.lower().count("yes") >= 6
     unbounded.asr_pool.shutdown()
