@@ -88,6 +88,7 @@ class RtpSession:
         rtcp.handler = self._on_rtcp
         self.local_port = local_port
         self.params: MediaParams | None = None
+        self._decoders: dict[int, Callable[[bytes], object]] = {}
         self.remote: tuple[str, int] | None = None
         self.remote_rtcp: tuple[str, int] | None = None
         self._latched = False
@@ -134,6 +135,8 @@ class RtpSession:
             self.srtp = SrtpContext(params.srtp)
         else:
             self.srtp.update(params.srtp)
+        # payload type -> decoder, once per negotiation rather than a dict built every packet
+        self._decoders = {pt: _DECODE[name] for name, pt in params.codecs if name in _DECODE}
         self.params = params
 
     @property
@@ -179,8 +182,8 @@ class RtpSession:
             pkt = parse_rtp(data)
         except RtpError:
             return
-        pts = {pt: name for name, pt in self.params.codecs}
-        if pkt.payload_type not in pts and pkt.payload_type != self.params.dtmf_pt:
+        decode = self._decoders.get(pkt.payload_type)
+        if decode is None and pkt.payload_type != self.params.dtmf_pt:
             return
         if self.remote_ssrc != pkt.ssrc:
             if self.remote_ssrc is not None:
@@ -202,7 +205,7 @@ class RtpSession:
             for digit in self.dtmf_rx.feed(pkt.timestamp, pkt.payload):
                 self.on_dtmf(digit)
             return
-        samples = _DECODE[pts[pkt.payload_type]](pkt.payload)
+        samples = decode(pkt.payload)
         self.jb.push(pkt.timestamp, samples, pkt.marker)
 
     def _on_rtcp(self, data: bytes, addr) -> None:

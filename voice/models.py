@@ -24,7 +24,7 @@ from voice.audio import PIPELINE_RATE, int16_to_float, resample
 from voice.digit_reading import believe_digits, digits_only, worth_reading_for_digits
 from voice.second_reading import Heard, keep_second, unsure
 from voice.smart_turn import SmartTurn
-from voice.whisper_window import Reading, choose
+from voice.whisper_window import Reading, choose, token_budget, wider_beam
 
 # beam 5 is what stayed word-perfect on clean speech where greedy decoding slipped.
 WHISPER_BEAM = 5
@@ -51,6 +51,22 @@ class ModelConfig:
     # spin waiting for work (onnxruntime's default), which would take cores from Whisper.
     tts_threads: int = field(default_factory=cores)
     beam_size: int = WHISPER_BEAM
+    # Greedy first: a fitted reading is decoded with `first_beam`, and again with `beam_size`
+    # only where `voice.whisper_window.wider_beam` says the greedy one is unsure or degenerate.
+    # 0: always `beam_size` (python -m ivr.tools.bench_asr beam).
+    first_beam: int = 0
+    first_beam_gate: float = -0.45  # mean log-probability a token below which greedy is unsure
+    # faster-whisper's standard window decodes to 448 tokens, and again at each temperature its
+    # compression test fails: a repetition loop costs seconds. True: the fitted path's budget.
+    budget_standard: bool = True
+    # The standard window's fallback temperatures. faster-whisper's ladder (0, 0.2, ... 1.0) decodes
+    # a repetition that is in the audio ("yes, yes, yes, ...") six times, five samples each: 0 and
+    # 0.4 keep the WER (both eval sets) at half the CPU on such turns (python -m ivr.tools.bench_asr beam).
+    standard_temperatures: tuple[float, ...] = (0.0, 0.4)
+    # Turns of concurrent calls ending within this many ms are read together (voice.asr_batcher);
+    # 0: one at a time. At most `asr_max_batch` a batch.
+    asr_batch_ms: float = 0.0
+    asr_max_batch: int = 8
     # Whisper's own prompt of the domain nudges tiny.en towards support-line vocabulary.
     initial_prompt: str | None = None
     # faster-whisper pads every utterance to 30 s, so the encoder costs ~450 ms even for 0.5 s of
@@ -117,6 +133,7 @@ class SpeechModels:
         self._voice = None
         self._toks: dict[int, object] = {}
         self._digits_suppressed: list[int] | None = None
+        self._batchers: dict[object, object] = {}  # event loop -> voice.asr_batcher.AsrBatcher
         self._lock = threading.Lock()
         self._voice_lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
@@ -199,13 +216,16 @@ class SpeechModels:
 
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None,
-                        expecting: Expectation | None = None) -> Transcript:
+                        expecting: Expectation | None = None, first: tuple[Reading, object] | None = None
+                        ) -> Transcript:
         """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
         `expecting`: what the bot asked for; a number answer that does not read as one is read
         again for digits only (voice.digit_reading). With `second_path`, a reading tiny is unsure
-        of is read again by Whisper base (voice.second_reading)."""
+        of is read again by Whisper base (voice.second_reading). `first`: its first fitted reading,
+        already made in a batch with other calls' turns (`read_first_batch`)."""
         t0 = time.perf_counter()
-        heard = self._transcribe_once(pcm16k, prompt, t0)
+        heard = (self._transcribe_once(pcm16k, prompt, t0) if first is None
+                 else self._transcribe_once(pcm16k, prompt, t0, first))
         if self.config.second_path is not None:
             self._read_again_if_unsure(heard, pcm16k, prompt, t0)
         if (expecting is None or len(pcm16k) / PIPELINE_RATE > self.config.fit_max_s
@@ -238,7 +258,8 @@ class SpeechModels:
         else:
             heard.window += f", base read ({why})"
 
-    def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float) -> Transcript:
+    def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float,
+                         first: tuple[Reading, object] | None = None) -> Transcript:
         c = self.config
         prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
@@ -247,6 +268,9 @@ class SpeechModels:
             readings: list[tuple[Reading, object]] = []  # each with its encoder output
 
             def read(window_s: float) -> Reading:
+                if first is not None and not readings and window_s == c.fit_min_s:
+                    readings.append(first)
+                    return first[0]
                 enc = self._encode_fitted(audio, window_s)
                 readings.append((self._decode(enc, seconds, prompt), enc))
                 return readings[-1][0]
@@ -272,6 +296,9 @@ class SpeechModels:
             without_timestamps=True,
             vad_filter=False,
             initial_prompt=prompt,
+            temperature=list(self.config.standard_temperatures),
+            # a loop stops at the budget, not Whisper's 448 tokens (and each temperature retry too)
+            max_new_tokens=token_budget(len(pcm16k) / PIPELINE_RATE) if self.config.budget_standard else None,
         )
         segs = list(segments)
         kept = [s for s in segs if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)]
@@ -281,9 +308,8 @@ class SpeechModels:
                           avg_logprob=min((s.avg_logprob for s in kept), default=0.0),
                           compression_ratio=max((s.compression_ratio for s in kept), default=0.0))
 
-    def _encode_fitted(self, audio: np.ndarray, window_s: float, model=None):
-        from faster_whisper.transcribe import get_ctranslate2_storage
-
+    def _fitted_features(self, audio: np.ndarray, window_s: float, model=None) -> np.ndarray:
+        """The log-mel features of a fitted window, (n_mels, frames)."""
         model = self.whisper if model is None else model
         c = self.config
         # The padding is silent audio, so it looks to the encoder like the end of a 30 s window
@@ -294,29 +320,87 @@ class SpeechModels:
         padded = np.zeros(frames * 160, dtype=np.float32)
         padded[: min(len(audio), len(padded))] = audio[: len(padded)]
         feats = model.feature_extractor(padded)  # (n_mels, frames + 1), 100 frames per second
-        x = np.zeros((1, feats.shape[0], frames), dtype=np.float32)
+        x = np.zeros((feats.shape[0], frames), dtype=np.float32)
         n = min(frames, feats.shape[1])
-        x[0, :, :n] = feats[:, :n]
+        x[:, :n] = feats[:, :n]
+        return x
+
+    def _encode_fitted(self, audio: np.ndarray, window_s: float, model=None):
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        model = self.whisper if model is None else model
+        x = self._fitted_features(audio, window_s, model)[None]
         return model.model.encode(get_ctranslate2_storage(x), to_cpu=False)
 
+    def read_first_batch(self, turns: list[tuple[np.ndarray, str | None]]) -> list[tuple[Reading, object] | None]:
+        """The first fitted reading of several turns (16 kHz int16, prompt) in one encoder pass and
+        one decode per window length (`voice.asr_batcher`): what `transcribe_sync(first=...)` takes.
+        None for a turn the fitted window does not read (longer than `fit_max_s`)."""
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        c = self.config
+        out: list[tuple[Reading, object] | None] = [None] * len(turns)
+        groups: dict[int, list[int]] = {}
+        feats: dict[int, np.ndarray] = {}
+        for i, (pcm, _p) in enumerate(turns):
+            if c.fit_encoder and len(pcm) / PIPELINE_RATE <= c.fit_max_s:
+                feats[i] = self._fitted_features(int16_to_float(pcm), c.fit_min_s)
+                groups.setdefault(feats[i].shape[1], []).append(i)
+        for idx in groups.values():
+            enc = np.asarray(self.whisper.model.encode(
+                get_ctranslate2_storage(np.stack([feats[i] for i in idx])), to_cpu=True))
+            one = [get_ctranslate2_storage(np.ascontiguousarray(enc[k : k + 1])) for k in range(len(idx))]
+            secs = [len(turns[i][0]) / PIPELINE_RATE for i in idx]
+            prompts = [turns[i][1] if turns[i][1] is not None else c.initial_prompt for i in idx]
+            wide = c.first_beam and c.first_beam != c.beam_size
+            reads = self._decode_batch(get_ctranslate2_storage(enc), secs, prompts,
+                                       beam=c.first_beam if wide else c.beam_size)
+            again = [k for k, r in enumerate(reads) if wide and wider_beam(r, secs[k], c.first_beam_gate) is not None]
+            if again:
+                sub = get_ctranslate2_storage(np.ascontiguousarray(enc[again]))
+                for k, r in zip(again, self._decode_batch(sub, [secs[k] for k in again],
+                                                          [prompts[k] for k in again], beam=c.beam_size)):
+                    reads[k] = r
+            for k, i in enumerate(idx):
+                out[i] = (reads[k], one[k])
+        return out
+
     def _decode(self, enc, seconds: float, initial_prompt: str | None, suppress: list[int] | None = None,
-                model=None) -> Reading:
+                model=None, beam: int | None = None) -> Reading:
+        """One reading of an encoded window. With `first_beam`, greedy first and the wide beam
+        only where the greedy reading is unsure (`wider_beam`)."""
+        c = self.config
+        if beam is None and c.first_beam and c.first_beam != c.beam_size:
+            first = self._decode(enc, seconds, initial_prompt, suppress, model, c.first_beam)
+            if wider_beam(first, seconds, c.first_beam_gate) is None:
+                return first
+            return self._decode(enc, seconds, initial_prompt, suppress, model, c.beam_size)
+        return self._decode_batch(enc, [seconds], [initial_prompt], suppress, model, beam)[0]
+
+    def _decode_batch(self, enc, seconds: list[float], prompts: list[str | None],
+                      suppress: list[int] | None = None, model=None, beam: int | None = None) -> list[Reading]:
+        """One `generate` over a batch of encoded windows (one per utterance)."""
         from faster_whisper.transcribe import get_compression_ratio, get_suppressed_tokens
 
         model = self.whisper if model is None else model
         tok = self._tokenizer(model)
-        prompt = _decoder_prompt(tok, initial_prompt)
-        budget = min(220, int(12 * seconds) + 16)  # callers say ~3 words (~5 tokens) a second
-        r = model.model.generate(
-            enc, [prompt], beam_size=self.config.beam_size, max_length=len(prompt) + budget, return_scores=True,
+        ids = [_decoder_prompt(tok, p) for p in prompts]
+        budgets = [token_budget(s) for s in seconds]
+        results = model.model.generate(
+            enc, ids, beam_size=beam or self.config.beam_size,
+            max_length=max(len(i) + b for i, b in zip(ids, budgets)), return_scores=True,
             return_no_speech_prob=True, suppress_blank=True,
             suppress_tokens=suppress if suppress is not None else get_suppressed_tokens(tok, [-1]),
-        )[0]
-        tokens = r.sequences_ids[0]
-        text = tok.decode(tokens).strip()
-        return Reading(text=text, no_speech_prob=r.no_speech_prob,
-                       avg_logprob=r.scores[0] * len(tokens) / (len(tokens) + 1), tokens=len(tokens),
-                       budget=budget, compression_ratio=get_compression_ratio(text) if text else 0.0)
+        )
+        out = []
+        for r, budget in zip(results, budgets):
+            tokens = r.sequences_ids[0][:budget]  # a batch shares one max_length: each keeps its own budget
+            text = tok.decode(tokens).strip()
+            out.append(Reading(text=text, no_speech_prob=r.no_speech_prob,
+                               avg_logprob=r.scores[0] * len(r.sequences_ids[0]) / (len(r.sequences_ids[0]) + 1),
+                               tokens=len(tokens), budget=budget,
+                               compression_ratio=get_compression_ratio(text) if text else 0.0))
+        return out
 
     def read_for_digits(self, pcm16k: np.ndarray, prompt: str | None = None) -> tuple[Reading, Reading]:
         """The utterance read freely and read with only digits allowed, from one encoder pass
@@ -370,7 +454,18 @@ class SpeechModels:
     async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None,
                          expecting: Expectation | None = None) -> Transcript:
         loop = asyncio.get_running_loop()
+        if self.config.asr_batch_ms > 0:
+            return await self._batcher_for(loop).transcribe(pcm16k, prompt, expecting)
         return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k, prompt, expecting)
+
+    def _batcher_for(self, loop):
+        """The batcher of this event loop (voice.asr_batcher)."""
+        from voice.asr_batcher import AsrBatcher
+
+        b = self._batchers.get(loop)
+        if b is None:
+            b = self._batchers[loop] = AsrBatcher(self, self.config.asr_batch_ms / 1000, self.config.asr_max_batch)
+        return b
 
     # -- TTS -------------------------------------------------------------------------------
     def synthesize_sync(self, text: str) -> Iterator[SpeechChunk]:

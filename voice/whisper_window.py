@@ -25,10 +25,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voice.endpointing import transcript_complete, words
+from voice.second_reading import UNSURE_LOGPROB, Heard, unsure
 from voice.sentences import split_sentences
 
 # A reading faster than this many words a second of audio is a runaway, however consistent.
 MAX_WORDS_PER_S = 5.0
+# Tokens a decode may write per second of audio, and on top: callers say ~3 words (~5 tokens) a
+# second, so a reading that reaches the budget is a repetition loop, stopped there instead of at
+# Whisper's 448 tokens (faster-whisper's default for its standard window).
+TOKENS_PER_S = 12
+TOKENS_EXTRA = 16
+MAX_TOKENS = 220
+
+
+def token_budget(audio_s: float) -> int:
+    """The most tokens a reading of `audio_s` seconds may take (one 30 s window at most)."""
+    return min(MAX_TOKENS, int(TOKENS_PER_S * min(audio_s, 30.0)) + TOKENS_EXTRA)
 
 
 @dataclass(frozen=True)
@@ -112,6 +124,20 @@ def verdict(r: Reading) -> Verdict:
     if text and r.avg_logprob < -1.0:
         return Verdict(None, "improbable")
     return Verdict(text, "")
+
+
+def wider_beam(r: Reading, audio_s: float, logprob_gate: float = UNSURE_LOGPROB) -> str | None:
+    """Why a greedy reading should be decoded again with the wide beam, or None to keep it.
+
+    The signs are the project's own calibrated ones (`voice.second_reading.unsure`: a low mean
+    log-probability, doubted speech, repetition, too many words a second) and the window's
+    (`verdict`: a reading the fitted window would read again anyway)."""
+    v = verdict(r)
+    if v.text is None:
+        return v.why
+    if words(r.text) and r.avg_logprob < logprob_gate:
+        return "logprob"
+    return unsure(Heard(r.text, r.avg_logprob, r.no_speech_prob, r.compression_ratio, audio_s))
 
 
 def lacks_only_its_stop(text: str) -> bool:

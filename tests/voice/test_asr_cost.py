@@ -1,0 +1,93 @@
+"""What a Whisper turn may cost: the token budget that stops a repetition loop, and when a
+greedy reading is decoded again with the wide beam (pure rules, then the real model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from voice.audio import read_wav, resample, telephone_band
+from voice.models import ModelConfig, SpeechModels
+from voice.whisper_window import MAX_TOKENS, Reading, token_budget, wider_beam
+
+
+def reading(text: str, logprob: float = -0.1, nsp: float = 0.01, ratio: float = 1.2,
+            tokens: int = 5, budget: int = 40) -> Reading:
+    return Reading(text, nsp, logprob, tokens, budget, ratio)
+
+
+def test_the_budget_grows_with_the_audio_and_is_capped():
+    assert token_budget(1.0) == 28 and token_budget(5.0) == 76
+    assert token_budget(30.0) == token_budget(600.0) == MAX_TOKENS  # one window, however long the audio
+    assert token_budget(0.0) > 0
+
+
+def test_a_sure_greedy_reading_is_kept():
+    assert wider_beam(reading("I'd like to check my balance."), 2.0) is None
+
+
+@pytest.mark.parametrize("r, why", [
+    (reading("Balance.", logprob=-0.9), "logprob"),  # unsure by the calibrated gate
+    (reading("seven of clubs seven of clubs seven of clubs"), "repeats"),
+    (reading("hello there.", tokens=40, budget=40), "runaway"),
+])
+def test_an_unsure_or_degenerate_greedy_reading_gets_the_wide_beam(r, why):
+    got = wider_beam(r, 2.0)
+    assert got is not None and why in got
+
+
+def phone(caller):
+    return resample(telephone_band(read_wav(caller.path)), 8000, 16000)
+
+
+@pytest.mark.e2e
+def test_greedy_first_reads_clear_speech_as_beam_five_does(models, make_caller):
+    audio = phone(make_caller([(0.3, "I would like to check the status of my order.")], tail=0.5))
+    greedy_first = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, first_beam=1))
+    greedy_first._whisper = models.whisper  # the same loaded model
+    a, b = models.transcribe_sync(audio), greedy_first.transcribe_sync(audio)
+    assert a.text == b.text and "order" in b.text.lower()
+    greedy_first.asr_pool.shutdown()
+    greedy_first.tts_pool.shutdown()
+
+
+class CountingWhisper:
+    """CTranslate2's Whisper, noting each `generate`'s length limit and the tokens it wrote
+    (faster-whisper's temperature fallbacks included, which the kept text does not show)."""
+
+    def __init__(self, real):
+        self.real, self.limits, self.written = real, [], []
+
+    def generate(self, *args, **kwargs):
+        results = self.real.generate(*args, **kwargs)
+        self.limits.append(kwargs.get("max_length", 448))
+        self.written += [len(seq) for r in results for seq in r.sequences_ids]
+        return results
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@pytest.mark.e2e
+def test_the_standard_window_stops_a_loop_at_the_budget(models, monkeypatch):
+    """A caller saying "yes" twelve times (12 s: past the fitted window): its repetition fails
+    Whisper's compression test, so faster-whisper decodes it at every temperature, 5 samples
+    each, and a sample that loops ran to 448 tokens. Bounded, every decode stops at the budget
+    (sampling is random, so the limit is what is checked, and that the reading is kept)."""
+    yes = models.synthesize_all("yes", 16000)
+    turn = np.tile(np.concatenate([yes, np.zeros(4000, np.int16)]), 12)
+    budget = token_budget(len(turn) / 16000)
+    unbounded = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, budget_standard=False))
+    unbounded._whisper = models.whisper
+    counting = CountingWhisper(models.whisper.model)
+    monkeypatch.setattr(models.whisper, "model", counting)
+    before = unbounded._transcribe_standard(turn, 0.0, None)
+    assert len(counting.limits) > 1 and min(counting.limits) == 448  # fallbacks, each up to 448 tokens
+    counting.limits, counting.written = [], []
+    after = models._transcribe_standard(turn, 0.0, None)
+    assert 1 < len(counting.limits) <= len(models.config.standard_temperatures)  # the short ladder
+    assert max(counting.limits) <= budget + 4  # + the start-of-transcript tokens
+    assert max(counting.written) <= budget
+    assert after.text.lower().count("yes") >= 6 and before.text.lower().count("yes") >= 6
+    unbounded.asr_pool.shutdown()
+    unbounded.tts_pool.shutdown()
