@@ -129,7 +129,7 @@ async def build_service(settings: Settings) -> Service:
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings.bot, survey=settings.survey,
                        voice=VoiceConfig(turns=turn_config(settings)), skills=load_skills(seed),
                        transfer=TransferConfig(ring_timeout_s=settings.ring_timeout,
-                                               refer_when_supported=settings.refer), callbacks=settings.callback)
+                                               refer_when_supported=settings.refer, pbx=settings.pbx), callbacks=settings.callback)
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     endpoint = sip_endpoint(settings, cc, directory, shared)
     cc.attach(endpoint)

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from routing.callbacks import CallbackConfig
+from routing.pbx_handoff import PbxHandoffConfig
 
 __all__ = ["Settings", "load_settings", "parse_hostport", "turn_config"]
 
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     survey: bool = _opt("after the agent hangs up, ask the caller to rate the call 1-5 by DTMF", False)
     refer: bool = _opt("after the whisper, transfer by REFER with Replaces when the caller's side supports it",
                        False)
+    pbx: PbxHandoffConfig | None = _opt("hand calls to the company PBX's queue (routing.pbx_handoff: queue_uri, "
+                                        "public_url, ...; IVR_PBX as JSON) instead of agents registered here")
     callback: CallbackConfig = _opt("placing promised callbacks (routing.callbacks.CallbackConfig: trunk_uri, "
                                     "max_attempts, backoff_s, ...; IVR_CALLBACK as JSON)", default_factory=CallbackConfig)
     # Scale-out and reliability (see README "Production layout").
