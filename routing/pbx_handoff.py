@@ -80,6 +80,12 @@ def uui_payload(call_id: str, intent: str | None, reason: str) -> bytes:
     return out
 
 
+def uui_fields(data: bytes) -> dict[str, str]:
+    """`uui_payload`'s fields back: {"cid": ..., "i": ..., "r": ...}."""
+    text = data.decode("utf-8", "replace")
+    return {k: v for k, _, v in (p.partition("=") for p in text.split(";")) if k}
+
+
 def pop_signature(secret: bytes, call_id: str) -> str:
     return hmac.new(secret, b"pbx-pop:" + call_id.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -3,7 +3,8 @@ agents took our call, and that agent's desktop gets the screen pop; the `Call-In
 INVITE carried shows the same pop to anything holding the link.
 
     POST /api/pbx/answered   Authorization: Bearer $IVR_PBX_TOKEN   {"agent_id": "...", "call_id": "..."}
-                             (JSON or a form: an Asterisk dialplan's CURL() posts a form)
+                             (JSON or a form: an Asterisk dialplan's CURL() posts a form; instead of
+                             call_id, `uui` may pass on the User-to-User value the PBX received)
     GET  /api/pbx/pop/{call_id}?sig=...                              the pop, signed per call
 
 The PBX gets a token of its own, not the admin's: with IVR_PBX_TOKEN unset the webhook answers
@@ -17,9 +18,9 @@ import os
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from routing.pbx_handoff import desk_for
+from routing.pbx_handoff import decode_uui, desk_for, uui_fields
 from routing.screenpop import redact_deep
 from web.dependencies import DepsDep
 
@@ -28,8 +29,25 @@ TOKEN_ENV = "IVR_PBX_TOKEN"
 
 
 class AgentAnswered(BaseModel):
+    """The agent, and our call: its id, or the User-to-User value the PBX received (its `cid=`)."""
+
     agent_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@:+-]+$")
-    call_id: str = Field(min_length=1, max_length=128)
+    call_id: str | None = Field(None, min_length=1, max_length=128)
+    uui: str | None = Field(None, min_length=1, max_length=400)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "AgentAnswered":
+        if self.call_id is None:
+            if self.uui is None:
+                raise ValueError("call_id or uui is required")
+            try:
+                data, _ = decode_uui(self.uui)
+            except ValueError as exc:
+                raise ValueError(f"uui: {exc}") from None
+            self.call_id = uui_fields(data).get("cid")
+            if not self.call_id:
+                raise ValueError("uui carries no cid=")
+        return self
 
 
 def _check_token(request: Request) -> None:
@@ -49,7 +67,8 @@ async def _body(request: Request) -> AgentAnswered:
             raw = dict(await request.form())
         return AgentAnswered.model_validate(raw)
     except ValidationError as exc:
-        raise HTTPException(422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+        raise HTTPException(422, "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+                                           for e in exc.errors()))
     except ValueError as exc:
         raise HTTPException(400, f"unreadable body: {exc}")
 
@@ -62,7 +81,7 @@ async def agent_answered(request: Request, deps: DepsDep) -> dict[str, Any]:
     hub = deps.desktop.hub if deps.desktop is not None else None
     if hub is None:
         raise HTTPException(503, "no agent desktops on this service")
-    pop = desk_for(hub).get(body.call_id)
+    pop = desk_for(hub).get(body.call_id or "")
     if pop is None:
         raise HTTPException(404, f"no hand-off for call {body.call_id}")
     message = hub.pop(body.agent_id, {**pop, "via": "pbx"})
