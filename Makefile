@@ -69,7 +69,7 @@ eval: deps venv
 	.venv/bin/ivr eval turns --json bench-results/eval_turns.json
 	.venv/bin/ivr eval callers --split all --json bench-results/eval_callers.json
 
-# Not part of `make test`: Asterisk 22 from Debian sid (a debootstrap chroot under var/interop/,
+# Not part of `make test`: Asterisk 22 from Debian sid (a debootstrap chroot in /var/cache/ivr-interop,
 # built once, ~650 MB) with a trunk to the bot, a queue "support" and two sipp agents; the bot hands
 # a call from Asterisk to the queue with User-to-User and Call-Info; the queue's CURL pops the screen.
 interop: deps venv

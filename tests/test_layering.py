@@ -119,7 +119,7 @@ def test_no_module_imports_itself_round_a_cycle():
 
 def test_no_module_is_longer_than_the_house_allows():
     long = {str(f.relative_to(ROOT)): n for f in [*ROOT.glob("[!.]*/**/*.py")]
-            if ".venv" not in f.parts and "var" not in f.parts[:1]
+            if ".venv" not in f.parts and f.relative_to(ROOT).parts[0] not in ("var", "cache")
             and (n := len(f.read_text(encoding="utf-8").splitlines())) > LIMIT_LINES}
     assert not long, long
 

@@ -2,7 +2,8 @@
 # Build (once) a Debian sid chroot holding Asterisk, for `make interop`.
 # Idempotent: a stamp file marks a finished build; a half-built tree is removed and rebuilt.
 set -euo pipefail
-ROOT="${INTEROP_CHROOT:-$(cd "$(dirname "$0")/../.." && pwd)/var/interop/asterisk-sid}"
+# Outside the repository: a tree of ~650 MB must not sit where the code is walked or copied.
+ROOT="${INTEROP_CHROOT:-/var/cache/ivr-interop/asterisk-sid}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 STAMP="$ROOT/.interop-ready"
 if [ -f "$STAMP" ]; then echo "$ROOT"; exit 0; fi
