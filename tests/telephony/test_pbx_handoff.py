@@ -62,3 +62,15 @@ def test_desk_forgets_pops_after_an_hour():
 def test_config_refuses_what_cannot_work(kw):
     with pytest.raises(ValueError):
         PbxHandoffConfig(**kw)
+
+
+def test_the_service_reads_the_pbx_setting_from_the_environment(monkeypatch):
+    from ivr.settings import load_settings
+
+    monkeypatch.delenv("IVR_PBX", raising=False)
+    assert load_settings().pbx is None
+    monkeypatch.setenv("IVR_PBX", '{"queue_uri": "sip:support@10.0.0.5:5060", "public_url": "https://panel.example"}')
+    assert load_settings().pbx == PbxHandoffConfig(queue_uri="sip:support@10.0.0.5:5060", public_url="https://panel.example")
+    monkeypatch.setenv("IVR_PBX", '{"queue_uri": "support"}')
+    with pytest.raises(Exception, match="queue_uri"):
+        load_settings()
