@@ -8,7 +8,7 @@ APT_PACKAGES := espeak-ng sox sip-tester libsndfile1 baresip-core postgresql chr
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMP := .venv/.installed
 
-.PHONY: deps venv models run test bench capacity eval clean cluster soak
+.PHONY: deps venv models run test bench capacity eval clean cluster soak interop
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -68,6 +68,14 @@ eval: deps venv
 	.venv/bin/ivr eval asr --json bench-results/eval_asr.json
 	.venv/bin/ivr eval turns --json bench-results/eval_turns.json
 	.venv/bin/ivr eval callers --split all --json bench-results/eval_callers.json
+
+# Not part of `make test`: Asterisk 22 from Debian sid (a debootstrap chroot in /var/cache/ivr-interop,
+# built once, ~650 MB) with a trunk to the bot, a queue "support" and two sipp agents; the bot hands
+# a call from Asterisk to the queue with User-to-User and Call-Info; the queue's CURL pops the screen.
+interop: deps venv
+	scripts/interop/chroot.sh >/dev/null
+	export IVR_PBX_TOKEN=$${IVR_PBX_TOKEN:-interop-$$RANDOM$$RANDOM}; scripts/interop/asterisk.sh start && \
+	  { timeout 180 $(PY) scripts/interop/run.py; rc=$$?; scripts/interop/asterisk.sh stop; exit $$rc; }
 
 clean:
 	rm -rf .venv bench-results

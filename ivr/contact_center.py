@@ -16,11 +16,11 @@ import numpy as np
 
 from ivr.call_session import CallSession
 from routing.agents import AgentDirectory
+from routing.assist import AssistHub
 from routing.callbacks import CallbackConfig, CallbackScheduler, callback_number
 from routing.dispositions import parse_disposition
 from routing.handback import HandbackDesk
 from routing.queue import CallQueue
-from routing.assist import AssistHub
 from routing.staffing import load_skills
 from routing.transfer import TransferConfig
 from store import Store

@@ -126,10 +126,10 @@ async def build_service(settings: Settings) -> Service:
 
         shared = SharedPresence(directory, store, worker_id)
     secret = server_secret(settings)
+    transfer = TransferConfig(ring_timeout_s=settings.ring_timeout, refer_when_supported=settings.refer, pbx=settings.pbx)
     cc = ContactCenter(engine, store, directory, secret=secret, bot=settings.bot, survey=settings.survey,
-                       voice=VoiceConfig(turns=turn_config(settings)), skills=load_skills(seed),
-                       transfer=TransferConfig(ring_timeout_s=settings.ring_timeout,
-                                               refer_when_supported=settings.refer), callbacks=settings.callback)
+                       voice=VoiceConfig(turns=turn_config(settings)), skills=load_skills(seed), transfer=transfer,
+                       callbacks=settings.callback)
     state: dict = {"cc": cc, "sip": None, "store": store, "worker": worker_id}
     endpoint = sip_endpoint(settings, cc, directory, shared)
     cc.attach(endpoint)
@@ -181,8 +181,7 @@ def sip_endpoint(settings: Settings, cc, directory, shared):
     config = EndpointConfig(sip_host, sip_port, advertise=settings.advertise, media_host=settings.media_host,
                             media=MediaConfig(rtp_ports=port_range(settings.rtp_ports), srtp=settings.srtp,
                                               srtp_insecure_signalling=settings.srtp_insecure_signalling),
-                            admission=admission,
-                            tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
+                            admission=admission, tls=TlsConfig(server=tls, host=tls_host, port=tls_port))
     return SipEndpoint(config, cc.handle_call, registrar=registrar, invite_limit=limiter,
                        admit=lambda: cc.draining() < settings.max_draining)
 

@@ -21,6 +21,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from routing.callbacks import CallbackConfig
+from routing.pbx_handoff import PbxHandoffConfig
 
 __all__ = ["Settings", "load_settings", "parse_hostport", "turn_config"]
 
@@ -72,8 +73,8 @@ class Settings(BaseSettings):
     allow: list[str] | None = _opt("only these source addresses/networks may call (None: anyone)")
     ring_timeout: float = _opt("seconds an agent's phone rings", 20.0)
     survey: bool = _opt("after the agent hangs up, ask the caller to rate the call 1-5 by DTMF", False)
-    refer: bool = _opt("after the whisper, transfer by REFER with Replaces when the caller's side supports it",
-                       False)
+    refer: bool = _opt("after the whisper, transfer by REFER with Replaces when the caller's side supports it", False)
+    pbx: PbxHandoffConfig | None = _opt("hand calls to the company PBX's queue (routing.pbx_handoff; IVR_PBX as JSON)")
     callback: CallbackConfig = _opt("placing promised callbacks (routing.callbacks.CallbackConfig: trunk_uri, "
                                     "max_attempts, backoff_s, ...; IVR_CALLBACK as JSON)", default_factory=CallbackConfig)
     # Scale-out and reliability (see README "Production layout").

@@ -67,6 +67,7 @@ class TransferConfig:
     # After the whisper, hand the caller's phone to the agent's by REFER with Replaces (RFC 5589)
     # when the caller's side says it supports Replaces; the bridge remains the fallback.
     refer_when_supported: bool = False
+    pbx: Any = None  # a routing.pbx_handoff.PbxHandoffConfig: hand every call to the company's PBX queue
     hold_pcm: np.ndarray = field(default_factory=hold_loop)
 
 
@@ -192,6 +193,8 @@ class WarmTransfer:
     async def run(self) -> TransferResult:
         self._set(State.HOLD, reason=self.reason)
         self._start_hold()
+        if self.config.pbx is not None:  # the company's own ACD takes it (routing.pbx_handoff)
+            return await self._to_pbx()
         caller_gone = asyncio.create_task(self.caller.ended.wait())
         tried: set[str] = set()
         try:
@@ -215,6 +218,20 @@ class WarmTransfer:
             for task in self._intro.values():
                 task.cancel()
             await self._stop_hold()
+
+    async def _to_pbx(self) -> TransferResult:
+        from routing.pbx_handoff import hand_to_pbx
+
+        try:
+            how, elapsed = await hand_to_pbx(self.caller, self.call_id, self.summary, self.reason, self.config.pbx,
+                                             invite=self._invite, hub=self._desktop, on_event=self._emit,
+                                             extra_headers=summary_headers(self.call_id, self.reason, self.summary),
+                                             before_bridge=self._stop_hold)
+        finally:
+            await self._stop_hold()
+        if how == "done":
+            return TransferResult(State.DONE, None, self.attempts, elapsed)
+        return self._abandoned() if how == "abandoned" else await self._back_to_bot()
 
     async def _race(self, aw, caller_gone: asyncio.Task):
         task = asyncio.ensure_future(aw)

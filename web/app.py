@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from web import errors
 from web.dependencies import WebDeps
-from web.routers import (callbacks, calls, desktop, docs, health, knowledge, live, metrics, pages, policy, policy_pages,
-                         security, signin)
+from web.routers import (callbacks, calls, desktop, docs, health, knowledge, live, metrics, pages, pbx_webhook, policy,
+                         policy_pages, security, signin)
 from web.schemas import ProblemBody
 from web.templating import STATIC
 
@@ -42,4 +42,5 @@ def create_app(deps: WebDeps) -> FastAPI:
         deps.desktop.hub.follow(deps.desktop.directory)
         app.include_router(desktop.router)
         app.include_router(knowledge.desk)  # the desktop's knowledge search (agent assist)
+        app.include_router(pbx_webhook.router)
     return app
