@@ -19,26 +19,10 @@ import pytest
 from voice.audio import resample, write_wav
 
 from tests.ivr.test_pjsua_transfer_e2e import Peer, recording
-from tests.support import free_port, running_service, tone, tone_seconds
+from tests.support import call_events, free_port, running_service, tone, tone_seconds, transfer_in, wait_for_call
 from tests.web.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SHOTS, add_user
 
 pytestmark = pytest.mark.e2e
-
-
-def _events(svc, call_id):
-    return svc.api(f"/api/calls/{call_id}/events")["events"]
-
-
-def _wait_for(svc, pred, what, timeout=60.0):
-    """Follow the service's own event log (the store) until `pred(events)` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        calls = svc.api("/api/calls?limit=1")["calls"]
-        if calls and pred(_events(svc, calls[0]["id"])):
-            return calls[0]["id"]
-        time.sleep(0.2)
-    calls = svc.api("/api/calls?limit=1")["calls"]
-    raise AssertionError(f"the call never had {what}: {_events(svc, calls[0]['id']) if calls else 'no call'}")
 
 
 def _ended(peer, timeout):
@@ -46,10 +30,6 @@ def _ended(peer, timeout):
     deadline = time.monotonic() + timeout
     while peer.wait_for("state", max(0.1, deadline - time.monotonic())).get("state") != "DISCONNECTED":
         pass
-
-
-def _transfer(state):
-    return lambda evs: any(e.get("event") == "transfer" and e.get("state") == state for e in evs)
 
 
 def _heard(models, pcm: np.ndarray, window_s: float = 10.0) -> str:
@@ -93,7 +73,7 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
                     await asyncio.sleep(7.5)  # the greeting plays (it is not an event of the store's)
                     caller.send("dtmf 0")  # a person, please
                     await asyncio.to_thread(agent.wait_for, "incoming", 60)
-                    call_id = await asyncio.to_thread(_wait_for, svc, _transfer("bridged"), "a bridge")
+                    call_id = await asyncio.to_thread(wait_for_call, svc, transfer_in("bridged"), "a bridge")
                     await page.wait_for_selector("#handback", state="visible", timeout=15000)
                     assert await page.text_content("#callid") == call_id
                     await asyncio.sleep(2.0)  # caller and agent talk a little (the agent's tone crosses the bridge)
@@ -102,7 +82,7 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
                     SHOTS.mkdir(parents=True, exist_ok=True)
                     await page.screenshot(path=str(SHOTS / "desktop-handback.png"), full_page=True)
                     await asyncio.to_thread(_ended, agent, 10)  # the agent's phone got its BYE: their leg left
-                    await asyncio.to_thread(_wait_for, svc, lambda evs: any(e.get("event") == "survey_started"
+                    await asyncio.to_thread(wait_for_call, svc, lambda evs: any(e.get("event") == "survey_started"
                                                                             for e in evs), "a survey")
                     await asyncio.sleep(3.0)  # the survey's question plays out (a key would cut it short)
                     caller.send("dtmf 5")
@@ -131,7 +111,7 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
                 if peer is not None:
                     peer.stop()
         call = svc.api(f"/api/calls/{call_id}")
-        events = _events(svc, call_id)
+        events = call_events(svc, call_id)
     states = [e["state"] for e in events if e.get("event") == "transfer"]
     assert states[-3:] == ["bridged", "handed_back", "done"], states
     done = [e for e in events if e.get("event") == "transfer" and e.get("state") == "done"][-1]

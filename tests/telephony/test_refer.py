@@ -7,12 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from telephony import Bridge, Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
+from telephony import Bridge
 
+from tests.support import loopback_boxes
 from tests.telephony.conftest import wait_for
-
-
-FAST = Timers(t1=0.01, t2=0.04, t4=0.05, d=0.2)
 
 
 def tone(freq: float, seconds: float, amp: float = 6000) -> bytes:
@@ -35,40 +33,10 @@ async def drained(*eps, timeout=4.0):
     return await wait_for(lambda: all(not (e.server_tx or e.client_tx or e.legs) for e in eps), timeout)
 
 
-class Box:
-    """An endpoint whose handler records its calls and keeps them up until they end."""
-
-    def __init__(self, name: str, rtp_ports, **kw) -> None:
-        self.calls: list[Call] = []
-        self.new = asyncio.Queue()
-
-        async def on_call(call: Call) -> None:
-            self.calls.append(call)
-            self.new.put_nowait(call)
-            await call.ended.wait()
-
-        config = EndpointConfig("127.0.0.1", 0, user=name, media=MediaConfig(rtp_ports=rtp_ports),
-                                timing=TimingConfig(FAST, answer_delay=0.0))
-        self.ep = SipEndpoint(config, on_call, **kw)
-
-    @property
-    def uri(self) -> str:
-        return f"sip:{self.ep.config.user}@127.0.0.1:{self.ep.port}"
-
-
 @pytest.fixture
 async def boxes():
-    made: list[Box] = []
-
-    async def make(name, **kw):
-        box = Box(name, (54000 + 1000 * len(made), 54998 + 1000 * len(made)), **kw)
-        await box.ep.start()
-        made.append(box)
-        return box
-
-    yield make
-    for box in made:
-        await box.ep.stop()
+    async with loopback_boxes(54000) as make:
+        yield make
 
 
 async def test_blind_transfer_between_own_uas(boxes):

@@ -26,45 +26,17 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
-from telephony import Call, EndpointConfig, MediaConfig, SipEndpoint, TimingConfig, Timers
+from telephony import Call
 from voice.sip_server import parse_hostport, worker_for
 from voice.sip_transport import SIPParams, SIPTransport, keypad_entry
 
-FAST = Timers(t1=0.01, t2=0.04, t4=0.05, d=0.2)
-
-
-class Box:
-    """An endpoint that keeps each call it answers up until it ends, and hands it over."""
-
-    def __init__(self, name: str, rtp_ports) -> None:
-        self.new: asyncio.Queue[Call] = asyncio.Queue()
-
-        async def on_call(call: Call) -> None:
-            self.new.put_nowait(call)
-            await call.ended.wait()
-
-        config = EndpointConfig("127.0.0.1", 0, user=name, media=MediaConfig(rtp_ports=rtp_ports),
-                                timing=TimingConfig(FAST, answer_delay=0.0))
-        self.ep = SipEndpoint(config, on_call)
-
-    @property
-    def uri(self) -> str:
-        return f"sip:{self.ep.config.user}@127.0.0.1:{self.ep.port}"
+from tests.support import loopback_boxes
 
 
 @pytest.fixture
 async def boxes():
-    made: list[Box] = []
-
-    async def make(name):
-        box = Box(name, (46000 + 1000 * len(made), 46998 + 1000 * len(made)))
-        await box.ep.start()
-        made.append(box)
-        return box
-
-    yield make
-    for box in made:
-        await box.ep.stop()
+    async with loopback_boxes(46000) as make:
+        yield make
 
 
 async def connected(boxes):

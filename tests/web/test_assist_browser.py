@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ import pytest
 from voice.audio import write_wav
 
 from tests.ivr.test_pjsua_transfer_e2e import Peer
-from tests.support import free_port, running_service
+from tests.support import call_events, free_port, running_service, transfer_in, wait_for_call
 from tests.web.test_browser_e2e import CHROMIUM, CHROMIUM_ARGS, PASSWORD, SHOTS, add_user
 
 pytestmark = pytest.mark.e2e
@@ -29,28 +28,8 @@ pytestmark = pytest.mark.e2e
 NEW_HOURS = "We are open every day from 7 am to 11 pm, holidays included."
 
 
-def _events(svc, call_id):
-    return svc.api(f"/api/calls/{call_id}/events")["events"]
-
-
-def _wait_for(svc, pred, what, timeout=60.0):
-    """Follow the service's own event log (the store) until `pred(events)` holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        calls = svc.api("/api/calls?limit=1")["calls"]
-        if calls and pred(_events(svc, calls[0]["id"])):
-            return calls[0]["id"]
-        time.sleep(0.2)
-    calls = svc.api("/api/calls?limit=1")["calls"]
-    raise AssertionError(f"the call never had {what}: {_events(svc, calls[0]['id']) if calls else 'no call'}")
-
-
 def _said(text):
     return lambda evs: any(text in str(e.get("text") or "") for e in evs)
-
-
-def _bridged(evs):
-    return any(e.get("event") == "transfer" and e.get("state") == "bridged" for e in evs)
 
 
 def _caller_audio(models) -> np.ndarray:
@@ -111,7 +90,7 @@ async def test_the_desktop_suggests_articles_for_what_the_caller_said_and_an_edi
                     caller.send(f"call sip:support@127.0.0.1:{svc.sip}")
                     await asyncio.to_thread(caller.wait_for, "media", 20)
                     # The bot answers the question with the edited article.
-                    call_id = await asyncio.to_thread(_wait_for, svc, _said("7 am to 11 pm"), "the edited answer", 60)
+                    call_id = await asyncio.to_thread(wait_for_call, svc, _said("7 am to 11 pm"), "the edited answer", 60)
                     caller.send("dtmf 0")  # a person, please
                     await asyncio.to_thread(agent.wait_for, "incoming", 60)
                     # The pop: what the bot looked up, and the article for what the caller said.
@@ -125,7 +104,7 @@ async def test_the_desktop_suggests_articles_for_what_the_caller_said_and_an_edi
                     await desk.click("#kb-go")
                     await desk.wait_for_selector("#kb-results li[data-key=payment_methods]", timeout=15000)
                     # Bridged: the caller talks, and the article for it arrives by itself.
-                    await asyncio.to_thread(_wait_for, svc, _bridged, "a bridge", 60)
+                    await asyncio.to_thread(wait_for_call, svc, transfer_in("bridged"), "a bridge", 60)
                     await desk.wait_for_selector("#kb-suggested li[data-key=returns_policy]", timeout=60000)
                     assert "refund" in (await desk.text_content("#kb-for")).lower()
                     await desk.screenshot(path=str(SHOTS / "desktop-assist.png"), full_page=True)
@@ -135,7 +114,7 @@ async def test_the_desktop_suggests_articles_for_what_the_caller_said_and_an_edi
             for peer in (caller, agent):
                 if peer is not None:
                     peer.stop()
-        events = _events(svc, call_id)
+        events = call_events(svc, call_id)
         history = svc.api("/api/knowledge/opening_hours/history")["versions"]
     bot_lines = [str(e.get("text")) for e in events if "7 am to 11 pm" in str(e.get("text") or "")]
     assert bot_lines and "8 am to 8 pm" not in " ".join(bot_lines)
