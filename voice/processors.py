@@ -238,7 +238,8 @@ class TurnTakingProcessor(FrameProcessor):
                     return  # asked at smart_turn_ms, back before the floor
                 if not spec.voice.cancelled() and spec.voice.exception() is None:
                     voice = spec.voice.result()
-            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting, heard.stop_p))
+            spec.wait = self._config.end.silence_ms(TurnEvidence(text, voice, spec.expecting, whisper_stop=heard.stop_p,
+                                                                   avg_logprob=heard.avg_logprob))
             self._detector.hold(spec.pause_id, spec.wait)
         if self._detector.silence_ms < spec.wait:
             return

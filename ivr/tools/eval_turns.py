@@ -59,6 +59,7 @@ class Pause:
     # (voice.end_reading); None: no words to judge
     whisper_end: tuple[float, float] | None = None
     understood: bool | None = None  # the NLU found a request in the service's transcript (see mark_understood)
+    avg_logprob: float | None = None  # Whisper's mean log-probability a token of the service prompt's reading
 
 
 @dataclass
@@ -137,7 +138,7 @@ def transcript_rule(rule: EndOfTurnRule, *, smart_turn_at: int | None, expectati
         if p.whisper_end is not None:
             fin = p.whisper_end[0] if stop == "mark" else p.whisper_end[0] * p.whisper_end[1]
         return rule.silence_ms(TurnEvidence(text, st, e if expectation else None, whisper_stop=fin,
-                                            understood=p.understood if e is None else None))
+                                            avg_logprob=p.avg_logprob, understood=p.understood if e is None else None))
 
     return decide
 
@@ -152,7 +153,8 @@ def smart_turn_only(threshold: float = 0.5, at_ms: int = 240, fallback_ms: int =
     return decide
 
 
-LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800, stop_threshold=0.0)  # the rules before issue 16
+NEVER = float("-inf")
+LEGACY = EndOfTurnRule(unfinished_ms=800, pending_ms=800, stop_threshold=0.0, unsure_logprob=NEVER)  # the rules before issue 16
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ class Detector:
 def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Detector]:
     """The detectors compared; the last row is the service's configuration."""
     st = smart_turn_at
-    without_stop_p = replace(shipped, stop_threshold=0.0)  # issue 16's rules before voice.end_reading
+    without_stop_p = replace(shipped, stop_threshold=0.0, unsure_logprob=NEVER)  # issue 16's rules before voice.end_reading
+    stop_p_only = replace(shipped, unsure_logprob=NEVER)  # the third round's service
     return [
         Detector("silence 300 ms (VAD only)", silence_only(300)),
         Detector("silence 600 ms (VAD only)", silence_only(600)),
@@ -181,11 +184,12 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
                  transcript_rule(without_stop_p, smart_turn_at=st, expectation=True), True, st),
         Detector("transcript + expectation + hesitation prompt", transcript_rule(without_stop_p, smart_turn_at=None, expectation=True), True),
         Detector("the same + Whisper's P(stop) x P(end) < 0.5",
-                 transcript_rule(replace(shipped, stop_threshold=0.5), smart_turn_at=None, expectation=True, stop="product"), True),
-        Detector("the same + Whisper's P(stop) + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
-        Detector("the same + Whisper's P(stop) + the NLU's doubt (off)",
+                 transcript_rule(replace(stop_p_only, stop_threshold=0.5), smart_turn_at=None, expectation=True, stop="product"), True),
+        Detector("the same + Whisper's P(stop)", transcript_rule(stop_p_only, smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) + unsure words + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
+        Detector("the same + Whisper's P(stop) + unsure words + the NLU's doubt (off)",
                  transcript_rule(replace(shipped, doubt_not_understood=True), smart_turn_at=None, expectation=True), True),
-        Detector("the same + Whisper's P(stop) (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) + unsure words (service)", transcript_rule(shipped, smart_turn_at=None, expectation=True), True),
     ]
 
 
@@ -294,12 +298,14 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[T
             for name in prompts_needed(turn.expecting):
                 key = cache.key(ev.audio, PROMPTS[name])
                 hit = cache.data.get(key)
-                if hit is None:
+                service = name == service_prompt(turn.expecting)
+                if hit is None or (service and "lp" not in hit):  # (caches from before "lp": read again)
                     tr = models.transcribe_sync(ev.audio, prompt=PROMPTS[name])
-                    hit = cache.data[key] = {"text": tr.text, "ms": round(tr.seconds * 1000, 1)}
+                    hit = cache.data[key] = {"text": tr.text, "ms": round(tr.seconds * 1000, 1),
+                                             "lp": round(tr.avg_logprob, 4)}
                 p.texts[name] = hit["text"]
-                if name == service_prompt(turn.expecting):
-                    p.asr_ms = hit["ms"]
+                if service:
+                    p.asr_ms, p.avg_logprob = hit["ms"], hit["lp"]
             for at in SMART_TURN_AT_MS:
                 if length is not None and length < at:
                     break  # the caller spoke again first: a live call could not have asked
@@ -343,7 +349,7 @@ def mark_understood(results: list[TurnResult], understanding) -> None:
 
 def report(results: list[TurnResult], shipped: EndOfTurnRule) -> dict:
     out: dict = {"splits": {}}
-    for split in ("tune", "heldout"):
+    for split in ("tune", "heldout", "fresh"):
         rs = [r for r in results if r.split == split]
         if not rs:
             continue
@@ -374,14 +380,14 @@ def print_table(rep: dict, file=sys.stdout) -> None:
     for split, body in rep["splits"].items():
         print(f"\n{split}: {body['rows'][0]['turns']} turns, {body['rows'][0]['turns_with_pauses']} with pauses inside "
               f"({body['rows'][0]['pauses_inside_turns']} pauses)", file=file)
-        print(f"  {'detector':62} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}"
+        print(f"  {'detector':70} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}"
               f" {'at floor':>8}", file=file)
         for row in body["rows"]:
             d, w = row["dead_air_ms"], row["decided_wait_ms"]
-            print(f"  {row['detector']:62} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
+            print(f"  {row['detector']:70} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
                   f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8} {row['at_floor_pct']!s:>7}%", file=file)
             if "delay_at_5pct_ms" in row:
-                print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':62} {row['delay_at_5pct_ms']!s:>9} "
+                print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':70} {row['delay_at_5pct_ms']!s:>9} "
                       f"{row['delay_at_10pct_ms']!s:>10}", file=file)
         dh = body["digits_heard"]
         print("  digits heard right at the end of a number answer: " +
@@ -421,7 +427,7 @@ def run(args) -> int:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--split", choices=("tune", "heldout", "all"), default="all")
+    p.add_argument("--split", choices=("tune", "heldout", "fresh", "all"), default="all")
     p.add_argument("--limit", type=int, default=0, help="only the first N turns (a quick look)")
     p.add_argument("--cache", default=None, help="evaluation cache folder (default cache/eval)")
     p.add_argument("--json", dest="json_out", default="bench-results/eval_turns.json")
