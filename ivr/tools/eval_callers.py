@@ -171,7 +171,7 @@ def run(args) -> int:
         if len(passes) > 1:
             print(f"-- {name}", file=sys.stderr, flush=True)
         scores = asyncio.run(evaluate(specs, engine, renderer))
-        splits = sorted({s.split for s, _ in scores}, key=["tune", "heldout"].index)
+        splits = sorted({s.split for s, _ in scores}, key=["tune", "heldout", "fresh"].index)
         runs[name] = (scores, report(scores, splits))
     for name, (scores, figures) in runs.items():
         if len(runs) > 1:
@@ -197,7 +197,7 @@ def run(args) -> int:
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--split", choices=["heldout", "tune", "all"], default="tune",
+    p.add_argument("--split", choices=["heldout", "fresh", "tune", "all"], default="tune",
                    help="which part of the set (default tune, the part to look at while working; heldout is reported)")
     p.add_argument("--only", action="append", help="only this caller id (repeatable; overrides --split)")
     p.add_argument("--set", help=f"caller set YAML (default {DEFAULT_SET.relative_to(ROOT)})")

@@ -77,6 +77,10 @@ def test_find_pauses_measures_each_silence_inside_the_turn():
 
 def test_the_corpus_split_is_fixed_by_the_data():
     assert not set(turn_corpus.TUNE_SCRIPTS) & set(turn_corpus.HELDOUT_SCRIPTS)
+    # the fresh split shares no script with either (but a one-word answer: "Yes."), and has voices heard in neither
+    longer = lambda scripts: {t for _, t in scripts if len(t.split()) > 2}  # noqa: E731
+    assert not longer(turn_corpus.FRESH_SCRIPTS) & longer(turn_corpus.TUNE_SCRIPTS + turn_corpus.HELDOUT_SCRIPTS)
+    assert len(turn_corpus.FRESH_SCRIPTS) >= 35 and all(v.heldout_only for v in turn_corpus.FRESH_ONLY_VOICES)
     assert all(v.heldout_only for v in turn_corpus.HELDOUT_ONLY_VOICES)
     assert not {v.id for v in turn_corpus.TUNE_VOICES} & {v.id for v in turn_corpus.HELDOUT_ONLY_VOICES}
     assert turn_corpus.pause_lengths("x", 3) == turn_corpus.pause_lengths("x", 3)  # deterministic
