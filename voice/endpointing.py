@@ -85,7 +85,14 @@ PROJECTORS = ("i think", "i mean", "i guess", "you know", "tell me", "the thing 
               "the question is", "i was wondering", "hang on", "hold on",
               "let me think", "let me see", "let me check", "let me look", "let me find", "let me just",
               "one moment", "one second", "one sec", "just a second", "just a sec", "just a moment",
-              "bear with me", "give me a second", "give me a moment", "wait a minute", "wait a second")
+              "bear with me", "give me a second", "give me a moment", "wait a minute", "wait a second",
+              # pre-announcements: the caller says a request is coming before making it
+              "one more thing", "another thing", "two things", "a couple of things", "a quick question",
+              "one question", "something else")
+# The stalls alone: said anywhere in an answer with no digit yet, the caller is fetching the number.
+STALLS = ("hang on", "hold on", "let me find", "let me check", "let me look", "let me get", "let me see",
+          "one moment", "one second", "one sec", "just a second", "just a sec", "just a moment", "bear with me",
+          "give me a second", "give me a moment", "wait a minute", "wait a second")
 _PROJECTOR_WORDS = tuple(tuple(p.split()) for p in PROJECTORS)
 AUXILIARIES = frozenset("can could would should will shall do does did is are was were am have has may might".split())
 FILLERS = frozenset("um umm uh uhh er erm eh hmm ah".split())
@@ -214,6 +221,15 @@ def answer_digits(text: str) -> int:
     return spoken_digits(text)
 
 
+def fetching_value(text: str, expecting: Expectation | None) -> bool:
+    """A number was asked for, none has come yet, and the caller has said they are getting it
+    ("Hang on, let me find the email."): the number follows once they have it."""
+    if expecting is None or not expecting.digits or spoken_digits(text) > 0:
+        return False
+    said = " " + " ".join(words(text)) + " "
+    return any(f" {s} " in said for s in STALLS)
+
+
 def misheard_number(text: str, expecting: Expectation | None) -> bool:
     """A number was asked for and a few words came back with no digit in them: most often digits
     Whisper heard as words ("seven seven" as "family family", "five five five" as "time time
@@ -290,6 +306,8 @@ class EndOfTurnRule:
             # All the digits asked for: finished, however Whisper punctuated it ("4, 5, 6, 7, 8...",
             # "It's 7 7 2 2 2" with no stop).
             return self.complete_ms
+        if fetching_value(ev.text, ev.expecting):
+            return self.pending_ms
         if misheard_number(ev.text, ev.expecting):
             # ...and one that trails off has not got to the number yet ("Yeah, it's...").
             return self.pending_ms if _trails_off(ev.text) else self.unfinished_ms

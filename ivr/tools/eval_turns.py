@@ -71,6 +71,21 @@ class TurnResult:
     expecting: Expectation | None
     said: str = ""  # the script, pauses marked
     pauses: list[Pause] = field(default_factory=list)
+    inserted: list[tuple[float, float]] = field(default_factory=list)  # the script's pauses (start, end), seconds
+
+    def mid_sentence(self, p: Pause) -> bool:
+        """Was the speaker mid-sentence at this pause? After a script segment that ends a sentence
+        ("Balance. | Please.") any detector that answers finished sentences answers it; the cut
+        that acts on half a sentence is the other kind. A recorded turn's stretched gap is between
+        two words of one sentence; a pause the script did not put there (a comma's gap) is judged
+        by the script segment it falls in, i.e. mid-sentence."""
+        from ivr.tools.turn_corpus import script_segments
+
+        segs = script_segments(self.said)
+        for k, (start, _end) in enumerate(self.inserted):
+            if abs(start - p.end) < 0.35 and k < len(segs):
+                return segs[k].rstrip()[-1:] not in ".?!"
+        return True
 
     @property
     def inner(self) -> list[Pause]:
@@ -202,14 +217,17 @@ def score(results: list[TurnResult], det: Detector) -> dict:
     dead: list[float] = []
     decided: list[float] = []  # the rule's wait alone: what a machine fast enough would give
     cut_ids: list[str] = []
+    mid_cut = 0  # turns cut at a pause mid-sentence (acting on half a sentence)
     for r in results:
-        cut = False
+        cut = cut_mid = False
         for p in r.inner:
             inner += 1
             wait = det.rule(p, r.expecting)
             if wait < p.length_ms:
                 cut_pauses += 1
                 cut = True
+                cut_mid = cut_mid or r.mid_sentence(p)
+        mid_cut += cut_mid
         if cut:
             cut_turns += 1
             cut_ids.append(r.id)
@@ -226,6 +244,7 @@ def score(results: list[TurnResult], det: Detector) -> dict:
         "pauses_inside_turns": inner,
         "false_cutoff_turns_pct": _pct(cut_turns, len(with_pauses)),
         "false_cutoff_pauses_pct": _pct(cut_pauses, inner),
+        "mid_sentence_cutoff_turns_pct": _pct(mid_cut, len(with_pauses)),
         "dead_air_ms": {"p50": _q(dead, 50), "p95": _q(dead, 95), "n": len(dead)},
         "decided_wait_ms": {"p50": _q(decided, 50), "p95": _q(decided, 95)},
         # real ends answered at the 400 ms floor: what a doubt costs, beside what it saves
@@ -292,7 +311,8 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[T
     results = []
     t0 = time.monotonic()
     for k, turn in enumerate(turns):
-        r = TurnResult(turn.id, turn.split, turn.voice, turn.source, turn.expecting, said=turn.text)
+        r = TurnResult(turn.id, turn.split, turn.voice, turn.source, turn.expecting, said=turn.text,
+                       inserted=list(turn.pauses))
         for ev, length in find_pauses(turn.audio):
             p = Pause(end=ev.end, length_ms=length)
             for name in prompts_needed(turn.expecting):
@@ -380,11 +400,11 @@ def print_table(rep: dict, file=sys.stdout) -> None:
     for split, body in rep["splits"].items():
         print(f"\n{split}: {body['rows'][0]['turns']} turns, {body['rows'][0]['turns_with_pauses']} with pauses inside "
               f"({body['rows'][0]['pauses_inside_turns']} pauses)", file=file)
-        print(f"  {'detector':70} {'cut turns':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}"
+        print(f"  {'detector':70} {'cut turns':>9} {'mid-sent.':>9} {'cut pauses':>10} {'dead p50':>8} {'dead p95':>8} {'wait p50':>8} {'wait p95':>8}"
               f" {'at floor':>8}", file=file)
         for row in body["rows"]:
             d, w = row["dead_air_ms"], row["decided_wait_ms"]
-            print(f"  {row['detector']:70} {row['false_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
+            print(f"  {row['detector']:70} {row['false_cutoff_turns_pct']:>8}% {row['mid_sentence_cutoff_turns_pct']:>8}% {row['false_cutoff_pauses_pct']:>9}% "
                   f"{d['p50']!s:>8} {d['p95']!s:>8} {w['p50']!s:>8} {w['p95']!s:>8} {row['at_floor_pct']!s:>7}%", file=file)
             if "delay_at_5pct_ms" in row:
                 print(f"  {'  (VAD only: silence for 5 % / 10 % cut turns)':70} {row['delay_at_5pct_ms']!s:>9} "

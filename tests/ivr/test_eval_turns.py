@@ -106,3 +106,13 @@ def test_a_few_corpus_turns_through_the_real_models(models, tmp_path):
     service = eval_turns.configurations(EndOfTurnRule())[-1]
     assert score([r], service)["false_cutoff_turns_pct"] == 0.0
     assert cache.path.is_file()  # a second run reads the evidence back
+
+
+def test_a_cut_is_mid_sentence_unless_the_script_ended_a_sentence_there():
+    from ivr.tools.eval_turns import Pause, TurnResult
+
+    between = TurnResult("t", "tune", "v", "synth", None, said="Balance. | Please.", inserted=[(1.0, 2.0)])
+    inside = TurnResult("t", "tune", "v", "synth", None, said="I want to move, uh, | my delivery.", inserted=[(1.0, 2.0)])
+    assert not between.mid_sentence(Pause(end=1.05, length_ms=950))
+    assert inside.mid_sentence(Pause(end=1.05, length_ms=950))
+    assert between.mid_sentence(Pause(end=0.4, length_ms=200))  # a gap the script did not put there

@@ -161,6 +161,14 @@ def test_words_whisper_was_unsure_of_are_doubted_even_with_a_sure_stop():
     assert EndOfTurnRule(unsure_logprob=float("-inf")).silence_ms(unsure) == RULE.complete_ms  # off
 
 
+def test_a_caller_fetching_the_number_asked_for_is_waited_for():
+    fetching = TurnEvidence("Right, hold on, I'll just look it up for you.", expecting=ORDER, whisper_stop=0.95)
+    assert RULE.silence_ms(fetching) == RULE.pending_ms
+    # the same words with no number asked for, or once digits have come, are read as usual
+    assert RULE.silence_ms(TurnEvidence("Right, hold on, I'll just look it up for you.", whisper_stop=0.95)) == RULE.complete_ms
+    assert RULE.silence_ms(TurnEvidence("Hang on, it's 4 5 6 7 8.", expecting=ORDER)) == RULE.complete_ms
+
+
 def test_the_waits_are_ordered_by_how_likely_more_is_coming():
     assert RULE.complete_ms < RULE.soft_complete_ms < RULE.unsure_ms < RULE.unfinished_ms < RULE.pending_ms
 
@@ -186,7 +194,9 @@ def test_a_preposition_with_its_object_to_come_trails(text, done):
                                   # stalls: the caller keeps the floor to think or look something up
                                   "Right, let me see.", "Bear with me.", "Okay, give me a second.", "Um, one moment.",
                                   # an auxiliary and its subject only, restarted: the verb is to come
-                                  "Could you?", "Can I, can I?", "Do you, um, do you?"])
+                                  "Could you?", "Can I, can I?", "Do you, um, do you?",
+                                  # a request announced before it is made
+                                  "Oh, and another thing.", "Sorry, I've got a quick question."])
 def test_phrases_that_announce_more_are_not_finished(text):
     assert not transcript_complete(text)
 
