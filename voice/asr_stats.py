@@ -2,9 +2,9 @@
 
 On 2 cores the ceiling is Whisper's CPU a turn queued on the ASR workers (README, *What Whisper
 costs a turn*), so work nobody will read is worth counting: a speculative transcription dropped
-while still queued never runs (`cancelled_queued`), one dropped while running runs to its end
-(`dropped_running`), and Whisper's end reading is only made where end of turn will read it
-(`end_read` against `end_skipped`). `queue_wait_s` is the time turns waited for a worker.
+while still queued never runs (`cancelled_queued`); one dropped while running (`dropped_running`)
+stops at its next model pass (`abandoned`); Whisper's end reading is only made where end of turn
+will read it (`end_read` against `end_skipped`). `queue_wait_s`: turns waiting for a worker.
 Updated from the event loop and the ASR workers; a lock keeps the counts whole.
 """
 
@@ -19,7 +19,8 @@ class AsrStats:
     runs: int = 0  # transcriptions that started in a worker
     queue_wait_s: float = 0.0  # summed over `runs`: submitted → started
     cancelled_queued: int = 0  # dropped before a worker took them: never ran
-    dropped_running: int = 0  # dropped while a worker had them: ran to the end, result ignored
+    dropped_running: int = 0  # dropped while a worker had them: their result is ignored...
+    abandoned: int = 0  # ...and of those, stopped at the next model pass (the rest had finished)
     end_read: int = 0  # end readings made (voice.end_reading, one decoder pass each)
     end_skipped: int = 0  # finished-looking readings whose end nobody would read
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

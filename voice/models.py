@@ -116,6 +116,10 @@ class Transcript:
         return self.digits or self.kept_second or self.text
 
 
+class Abandoned(Exception):
+    """A transcription nobody would read, stopped between two model passes."""
+
+
 @dataclass
 class SpeechChunk:
     """One sentence of synthesized speech at the voice's native rate."""
@@ -219,27 +223,38 @@ class SpeechModels:
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None,
                         expecting: Expectation | None = None, first: tuple[Reading, object] | None = None,
-                        end: Callable[[str], bool] | None = None) -> Transcript:
+                        end: Callable[[str], bool] | None = None, dropped: Callable[[], bool] | None = None
+                        ) -> Transcript:
         """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
         `expecting`: what the bot asked for; a number answer that does not read as one is read
         again for digits only (voice.digit_reading). With `second_path`, a reading tiny is unsure
         of is read again by Whisper base (voice.second_reading). `first`: its first fitted reading,
         already made in a batch with other calls' turns (`read_first_batch`). `end(text)`: whether
         anyone will read the reading's P(stop) (`stop_p`; asked in the worker once the words are
-        known); None: wherever the text reads finished."""
+        known); None: wherever the text reads finished. `dropped()`: nobody will read the result
+        any more (the caller spoke again): checked between model passes, it stops the rest with
+        `Abandoned`."""
         t0 = time.perf_counter()
-        heard = self._transcribe_once(pcm16k, prompt, t0, first, end)
+        heard = self._transcribe_once(pcm16k, prompt, t0, first, end, dropped)
         if self.config.second_path is not None:
+            self._go_on(dropped)
             self._read_again_if_unsure(heard, pcm16k, prompt, t0)
         if (expecting is None or len(pcm16k) / PIPELINE_RATE > self.config.fit_max_s
                 or not worth_reading_for_digits(heard.text, expecting)):
             return heard
+        self._go_on(dropped)
         free, digits = self.read_for_digits(pcm16k, prompt if prompt is not None else self.config.initial_prompt)
         believed = believe_digits(free.avg_logprob, digits.text, digits.avg_logprob, expecting)
         heard.seconds = time.perf_counter() - t0
         if believed is not None:
             heard.digits, heard.window = believed, heard.window + ", read for digits"
         return heard
+
+    def _go_on(self, dropped: Callable[[], bool] | None) -> None:
+        """Between two model passes: stop a transcription nobody will read (`Abandoned`)."""
+        if dropped is not None and dropped():
+            self.asr_stats.add(abandoned=1)
+            raise Abandoned("transcription dropped: its result would not be read")
 
     def _read_again_if_unsure(self, heard: Transcript, pcm16k: np.ndarray, prompt: str | None, t0: float) -> None:
         """Whisper base reads a turn tiny was unsure of; its reading replaces tiny's where
@@ -263,7 +278,8 @@ class SpeechModels:
 
     def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float,
                          first: tuple[Reading, object] | None = None,
-                         end: Callable[[str], bool] | None = None) -> Transcript:
+                         end: Callable[[str], bool] | None = None,
+                         dropped: Callable[[], bool] | None = None) -> Transcript:
         c = self.config
         prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
@@ -275,7 +291,9 @@ class SpeechModels:
                 if first is not None and not readings and window_s == c.fit_min_s:
                     readings.append(first)
                     return first[0]
+                self._go_on(dropped)  # before a retry in the longer window too
                 enc = self._encode_fitted(audio, window_s)
+                self._go_on(dropped)
                 readings.append((self._decode(enc, seconds, prompt), enc))
                 return readings[-1][0]
 
@@ -286,6 +304,7 @@ class SpeechModels:
                 return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window,
                                   avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio,
                                   stop_p=stop)
+            self._go_on(dropped)
             standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
@@ -466,7 +485,12 @@ class SpeechModels:
         passes `end=no_end`."""
         if self.config.asr_batch_ms > 0:
             return await self._batcher_for(asyncio.get_running_loop()).transcribe(pcm16k, prompt, expecting, end)
-        return await self.on_asr_worker(self.transcribe_sync, pcm16k, prompt, expecting, None, end)
+        dropped = threading.Event()
+        try:
+            return await self.on_asr_worker(self.transcribe_sync, pcm16k, prompt, expecting, None, end, dropped.is_set)
+        except asyncio.CancelledError:
+            dropped.set()  # already running: it stops at its next model pass
+            raise
 
     async def on_asr_worker(self, fn: Callable, *args):
         """`fn(*args)` in the ASR pool, counted (`asr_stats`). Cancelled while still queued (a

@@ -142,3 +142,31 @@ def test_the_end_reading_is_made_only_where_someone_reads_it(models, make_caller
     assert skipped.text == wanted.text == default.text and asked == [default.text]
     assert skipped.stop_p is None and wanted.stop_p is not None and wanted.stop_p == default.stop_p
     assert after["end_skipped"] - before["end_skipped"] == 1 and after["end_read"] - before["end_read"] == 2
+
+
+async def test_a_transcription_dropped_while_running_stops_at_its_next_model_pass(monkeypatch):
+    """The caller spoke again while Whisper's encoder ran: the decode (and any longer window, the
+    end reading) behind it is not worth making. The encoder is held here so the drop lands in it."""
+    import asyncio
+    import threading
+
+    m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
+    inside, release, decoded = threading.Event(), threading.Event(), []
+
+    def encode(audio, window_s, model=None):
+        inside.set()
+        release.wait(10)
+        return object()
+
+    monkeypatch.setattr(m, "_encode_fitted", encode)
+    monkeypatch.setattr(m, "_decode", lambda *a, **k: decoded.append(a))
+    task = asyncio.ensure_future(m.transcribe(np.zeros(16000, dtype=np.int16)))
+    await asyncio.get_running_loop().run_in_executor(None, inside.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    await m.on_asr_worker(lambda: None)  # one worker: this runs once the dropped one has stopped
+    s = m.asr_stats.totals()
+    assert decoded == [] and (s["dropped_running"], s["abandoned"]) == (1, 1)
+    m.asr_pool.shutdown()
