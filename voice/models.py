@@ -495,7 +495,7 @@ class SpeechModels:
     async def on_asr_worker(self, fn: Callable, *args):
         """`fn(*args)` in the ASR pool, counted (`asr_stats`). Cancelled while still queued (a
         speculative transcription the caller spoke over) it never runs; cancelled once running,
-        it runs to its end and its result is dropped."""
+        its result is dropped (`transcribe` also has it stop at its next model pass)."""
         submitted = time.perf_counter()
 
         def run():
