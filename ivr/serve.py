@@ -138,7 +138,7 @@ async def build_service(settings: Settings) -> Service:
     if settings.sip_tls:
         state["sip_tls"] = f"{parse_hostport(settings.sip_tls, 5061)[0]}:{endpoint.tls_port}"
     state["endpoint"] = endpoint
-    cc.metrics.watch_service(cc.queue, directory, store, endpoint.media_totals)  # read at scrape time
+    cc.metrics.watch_service(cc.queue, directory, store, endpoint.media_totals, engine.models.asr_stats.totals)
     closed = await loop.run_in_executor(None, lambda: store.register_worker(
         worker_id, sip=state["sip"], heartbeat_s=settings.heartbeat_s, stale_s=settings.worker_stale_s))
     if closed:

@@ -39,7 +39,7 @@ class AsrBatcher:
         self.batches: list[int] = []  # the size of every batch sent, for benchmarks and tests
 
     async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None,
-                         expecting: Expectation | None = None):
+                         expecting: Expectation | None = None, end=None):
         loop = asyncio.get_running_loop()
         w = _Waiting(pcm16k, prompt, loop.create_future())
         self._waiting.append(w)
@@ -48,8 +48,7 @@ class AsrBatcher:
         elif self._timer is None:
             self._timer = loop.call_later(self.max_wait_s, self._send)
         first = await w.done
-        return await loop.run_in_executor(self.models.asr_pool, self.models.transcribe_sync,
-                                          pcm16k, prompt, expecting, first)
+        return await self.models.on_asr_worker(self.models.transcribe_sync, pcm16k, prompt, expecting, first, end)
 
     def _send(self) -> None:
         if self._timer is not None:

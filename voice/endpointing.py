@@ -299,6 +299,14 @@ class EndOfTurnRule:
     # worth talking over a caller who was about to go on.
     doubt_not_understood: bool = False
 
+    def reads_stop(self, text: str, expecting: Expectation | None = None) -> bool:
+        """Whether `silence_ms` can consult Whisper's P(stop) for this text: it reads finished and
+        no number rule decides first. Elsewhere the end reading (a decoder pass, ~57 ms) is not
+        worth making (`SpeechModels` asks this before it makes one)."""
+        if self.stop_threshold <= 0.0 or answer_pending(text, expecting) or number_given(text, expecting):
+            return False
+        return not misheard_number(text, expecting) and transcript_complete(text)
+
     def silence_ms(self, ev: TurnEvidence) -> int:
         if answer_pending(ev.text, ev.expecting):
             return self.pending_ms

@@ -13,13 +13,14 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from calls.expectation import Expectation
+from voice.asr_stats import AsrStats
 from voice.audio import PIPELINE_RATE, int16_to_float, resample
 from voice.digit_reading import believe_digits, digits_only, worth_reading_for_digits
 from voice.second_reading import Heard, keep_second, unsure
@@ -115,6 +116,10 @@ class Transcript:
         return self.digits or self.kept_second or self.text
 
 
+class Abandoned(Exception):
+    """A transcription nobody would read, stopped between two model passes."""
+
+
 @dataclass
 class SpeechChunk:
     """One sentence of synthesized speech at the voice's native rate."""
@@ -138,6 +143,7 @@ class SpeechModels:
         self._voice_lock = threading.Lock()
         self.asr_pool = ThreadPoolExecutor(self.config.asr_workers, thread_name_prefix="asr")
         self.tts_pool = ThreadPoolExecutor(self.config.tts_workers, thread_name_prefix="tts")
+        self.asr_stats = AsrStats()  # what the ASR pool ran and was spared (voice.asr_stats)
         self.smart_turn = SmartTurn()  # end of turn heard in the voice (voice.smart_turn; off by default, loaded on use)
 
     # -- loading ---------------------------------------------------------------------------
@@ -216,27 +222,39 @@ class SpeechModels:
 
     # -- ASR -------------------------------------------------------------------------------
     def transcribe_sync(self, pcm16k: np.ndarray, prompt: str | None = None,
-                        expecting: Expectation | None = None, first: tuple[Reading, object] | None = None
+                        expecting: Expectation | None = None, first: tuple[Reading, object] | None = None,
+                        end: Callable[[str], bool] | None = None, dropped: Callable[[], bool] | None = None
                         ) -> Transcript:
         """`prompt` replaces the configured initial prompt for this utterance (voice.asr_prompts).
         `expecting`: what the bot asked for; a number answer that does not read as one is read
         again for digits only (voice.digit_reading). With `second_path`, a reading tiny is unsure
         of is read again by Whisper base (voice.second_reading). `first`: its first fitted reading,
-        already made in a batch with other calls' turns (`read_first_batch`)."""
+        already made in a batch with other calls' turns (`read_first_batch`). `end(text)`: whether
+        anyone will read the reading's P(stop) (`stop_p`; asked in the worker once the words are
+        known); None: wherever the text reads finished. `dropped()`: nobody will read the result
+        any more (the caller spoke again): checked between model passes, it stops the rest with
+        `Abandoned`."""
         t0 = time.perf_counter()
-        heard = (self._transcribe_once(pcm16k, prompt, t0) if first is None
-                 else self._transcribe_once(pcm16k, prompt, t0, first))
+        heard = self._transcribe_once(pcm16k, prompt, t0, first, end, dropped)
         if self.config.second_path is not None:
+            self._go_on(dropped)
             self._read_again_if_unsure(heard, pcm16k, prompt, t0)
         if (expecting is None or len(pcm16k) / PIPELINE_RATE > self.config.fit_max_s
                 or not worth_reading_for_digits(heard.text, expecting)):
             return heard
+        self._go_on(dropped)
         free, digits = self.read_for_digits(pcm16k, prompt if prompt is not None else self.config.initial_prompt)
         believed = believe_digits(free.avg_logprob, digits.text, digits.avg_logprob, expecting)
         heard.seconds = time.perf_counter() - t0
         if believed is not None:
             heard.digits, heard.window = believed, heard.window + ", read for digits"
         return heard
+
+    def _go_on(self, dropped: Callable[[], bool] | None) -> None:
+        """Between two model passes: stop a transcription nobody will read (`Abandoned`)."""
+        if dropped is not None and dropped():
+            self.asr_stats.add(abandoned=1)
+            raise Abandoned("transcription dropped: its result would not be read")
 
     def _read_again_if_unsure(self, heard: Transcript, pcm16k: np.ndarray, prompt: str | None, t0: float) -> None:
         """Whisper base reads a turn tiny was unsure of; its reading replaces tiny's where
@@ -259,7 +277,9 @@ class SpeechModels:
             heard.window += f", base read ({why})"
 
     def _transcribe_once(self, pcm16k: np.ndarray, prompt: str | None, t0: float,
-                         first: tuple[Reading, object] | None = None) -> Transcript:
+                         first: tuple[Reading, object] | None = None,
+                         end: Callable[[str], bool] | None = None,
+                         dropped: Callable[[], bool] | None = None) -> Transcript:
         c = self.config
         prompt = prompt if prompt is not None else c.initial_prompt
         seconds = len(pcm16k) / PIPELINE_RATE
@@ -271,17 +291,20 @@ class SpeechModels:
                 if first is not None and not readings and window_s == c.fit_min_s:
                     readings.append(first)
                     return first[0]
+                self._go_on(dropped)  # before a retry in the longer window too
                 enc = self._encode_fitted(audio, window_s)
+                self._go_on(dropped)
                 readings.append((self._decode(enc, seconds, prompt), enc))
                 return readings[-1][0]
 
             choice = choose(read, c.fit_min_s, c.fit_retry_s, seconds)
             if choice.text is not None:
                 r, enc = readings[-1] if choice.window.startswith("fitted ") else readings[0]
-                stop = self._stop_p(enc, choice.text, prompt) if c.read_end else None
+                stop = self._stop_p(enc, choice.text, prompt, end) if c.read_end else None
                 return Transcript(choice.text, time.perf_counter() - t0, choice.no_speech_prob, choice.window,
                                   avg_logprob=r.avg_logprob, compression_ratio=r.compression_ratio,
                                   stop_p=stop)
+            self._go_on(dropped)
             standard = self._transcribe_standard(pcm16k, t0, prompt)
             standard.window = choice.window
             return standard
@@ -410,14 +433,18 @@ class SpeechModels:
         seconds = len(audio) / PIPELINE_RATE
         return self._decode(enc, seconds, prompt), self._decode(enc, seconds, prompt, self._digit_suppress())
 
-    def _stop_p(self, enc, text: str, prompt: str | None) -> float | None:
+    def _stop_p(self, enc, text: str, prompt: str | None, end: Callable[[str], bool] | None = None) -> float | None:
         """Whisper's P(final stop) for a transcript that reads finished (the only one end of turn
-        would doubt); None for any other."""
+        would doubt) and whose end someone will read (`end`); None for any other."""
         from voice.end_reading import read_end
         from voice.endpointing import transcript_complete
 
         if not transcript_complete(text):
             return None
+        if end is not None and not end(text):
+            self.asr_stats.add(end_skipped=1)
+            return None
+        self.asr_stats.add(end_read=1)
         tok = self._tokenizer()
         reading = read_end(self.whisper.model, tok, enc, _decoder_prompt(tok, prompt), text)
         return None if reading is None else reading.p_mark
@@ -452,11 +479,35 @@ class SpeechModels:
         return self._toks[id(model)]
 
     async def transcribe(self, pcm16k: np.ndarray, prompt: str | None = None,
-                         expecting: Expectation | None = None) -> Transcript:
-        loop = asyncio.get_running_loop()
+                         expecting: Expectation | None = None, end: Callable[[str], bool] | None = None
+                         ) -> Transcript:
+        """`transcribe_sync` on an ASR worker. A turn's last transcription, its end already decided,
+        passes `end=no_end`."""
         if self.config.asr_batch_ms > 0:
-            return await self._batcher_for(loop).transcribe(pcm16k, prompt, expecting)
-        return await loop.run_in_executor(self.asr_pool, self.transcribe_sync, pcm16k, prompt, expecting)
+            return await self._batcher_for(asyncio.get_running_loop()).transcribe(pcm16k, prompt, expecting, end)
+        dropped = threading.Event()
+        try:
+            return await self.on_asr_worker(self.transcribe_sync, pcm16k, prompt, expecting, None, end, dropped.is_set)
+        except asyncio.CancelledError:
+            dropped.set()  # already running: it stops at its next model pass
+            raise
+
+    async def on_asr_worker(self, fn: Callable, *args):
+        """`fn(*args)` in the ASR pool, counted (`asr_stats`). Cancelled while still queued (a
+        speculative transcription the caller spoke over) it never runs; cancelled once running,
+        its result is dropped (`transcribe` also has it stop at its next model pass)."""
+        submitted = time.perf_counter()
+
+        def run():
+            self.asr_stats.add(runs=1, queue_wait_s=time.perf_counter() - submitted)
+            return fn(*args)
+
+        job = self.asr_pool.submit(run)
+        try:
+            return await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            self.asr_stats.add(**{"cancelled_queued" if job.cancel() else "dropped_running": 1})
+            raise
 
     def _batcher_for(self, loop):
         """The batcher of this event loop (voice.asr_batcher)."""
@@ -477,6 +528,11 @@ class SpeechModels:
     def synthesize_all(self, text: str, rate_out: int) -> np.ndarray:
         parts = [resample(c.samples, c.rate, rate_out) for c in self.synthesize_sync(text)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+
+
+def no_end(_text: str) -> bool:
+    """`end` for a transcription whose turn has ended: nobody reads its P(stop)."""
+    return False
 
 
 def _decoder_prompt(tok, initial_prompt: str | None) -> list[int]:

@@ -179,7 +179,8 @@ class TurnTakingProcessor(FrameProcessor):
         self._progress.note(owed=1)  # a simulated clock waits for it: the same decisions as live
         # What the bot waits for goes with the audio: a number answer that does not read as one
         # is read again for digits only (voice.digit_reading).
-        task = asyncio.ensure_future(self._transcribe(ev.audio, prompt_for(expecting), expecting))
+        task = asyncio.ensure_future(self._transcribe(ev.audio, prompt_for(expecting), expecting,
+                                                      end=self._end_wanted(ev.pause_id, expecting)))
         task.add_done_callback(lambda _t: self._progress.note(owed=-1))
         follow = asyncio.ensure_future(self._after_transcript(task, ev)) if self._analyse or self._prepare else None
         self._spec = Speculation(ev.pause_id, task, follow, expecting)
@@ -187,6 +188,19 @@ class TurnTakingProcessor(FrameProcessor):
             # A number may still be coming: do not let the no-evidence fallback end the turn
             # while Whisper reads the pause; its transcript sets the real limit.
             self._detector.hold(ev.pause_id, self._config.end.pending_ms)
+
+    def _end_wanted(self, pause_id: int, expecting: Expectation | None) -> Callable[[str], bool]:
+        """Asked in the ASR worker once the pause's words are read: will `_end_if_finished` read
+        their P(stop)? Only while this pause is the live one, undecided (not dropped, the turn not
+        ended at the long silence) and the rule consults it for such text."""
+        rule = self._config.end
+
+        def wanted(text: str) -> bool:
+            spec = self._spec  # one attribute read from another thread: the worst case is one reading unread
+            return (spec is not None and spec.pause_id == pause_id and spec.wait is None
+                    and rule.reads_stop(text, expecting))
+
+        return wanted
 
     def _ask_the_voice(self) -> None:
         """At `smart_turn_ms` of silence, Smart Turn hears the turn so far, silence included."""

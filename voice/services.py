@@ -21,7 +21,7 @@ from pipecat.utils.time import time_now_iso8601
 
 from voice.audio import PIPELINE_RATE, resample
 from voice.frames import CallerTurnFrame
-from voice.models import SpeechModels
+from voice.models import SpeechModels, no_end
 from voice.sentences import speakable_chunks, split_sentences
 
 
@@ -51,7 +51,7 @@ class SharedWhisperSTTService(STTService):
         pcm = np.frombuffer(audio, dtype=np.int16)
         await self.start_processing_metrics()
         try:
-            result = await self._models.transcribe(pcm)
+            result = await self._models.transcribe(pcm, end=no_end)  # the turn has ended
         except Exception as exc:  # a model failure is one lost turn, not a dead call
             yield ErrorFrame(error=f"transcription failed: {exc}")
             return

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from voice.audio import Upsampler
-from voice.models import SpeechModels
+from voice.models import SpeechModels, no_end
 from voice.turns import TurnConfig, TurnDetector, TurnEnded
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ async def transcribe_leg(
 
     async def finish(turn: TurnEnded) -> None:
         try:
-            result = await models.transcribe(turn.audio)
+            result = await models.transcribe(turn.audio, end=no_end)  # a record: no end of turn to decide
         except Exception:  # a failed transcription loses a line, never the call
             log.exception("live transcription failed")
             return

@@ -39,6 +39,7 @@ class _Watched:
 
     def __init__(self) -> None:
         self.media_totals: Callable[[], Mapping[str, int]] | None = None
+        self.asr_totals: Callable[[], Mapping[str, float]] | None = None
         self.agents_by_presence: Callable[[], Mapping[str, int]] | None = None
         self.presences: tuple[str, ...] = ()
 
@@ -50,6 +51,10 @@ class _Watched:
             totals = self.media_totals()
             for key, (name, doc) in RTP_COUNTERS.items():
                 yield CounterMetricFamily(name, doc, value=float(totals.get(key, 0)))
+        if self.asr_totals is not None:  # voice.asr_stats: what the ASR pool ran and was spared
+            for key, value in self.asr_totals().items():
+                yield CounterMetricFamily(f"ivr_asr_{key}", f"Shared ASR pool: {key.replace('_', ' ')}",
+                                          value=float(value))
         if self.agents_by_presence is not None:
             counts = dict.fromkeys(self.presences, 0) | dict(self.agents_by_presence())
             family = GaugeMetricFamily("ivr_agents", "Agents on this worker's directory, by presence",
@@ -89,14 +94,17 @@ class CallMetrics:
 
     def watch(self, *, queue_depth: Callable[[], float] | None = None, store_backlog: Callable[[], float] | None = None,
               media_totals: Callable[[], Mapping[str, int]] | None = None,
+              asr_totals: Callable[[], Mapping[str, float]] | None = None,
               agents_by_presence: Callable[[], Mapping[str, int]] | None = None, presences: tuple[str, ...] = ()) -> None:
         """Read these at scrape time: the queue's depth, the store's backlog, RTP totals (lost, late,
-        concealed), agents by presence (every one of `presences` is exported, 0 when nobody is in it)."""
+        concealed), the ASR pool's counts (voice.asr_stats), agents by presence (every one of
+        `presences` is exported, 0 when nobody is in it)."""
         if queue_depth is not None:
             self.queue_depth.set_function(queue_depth)
         if store_backlog is not None:
             self.store_backlog.set_function(store_backlog)
         self._watched.media_totals = media_totals
+        self._watched.asr_totals = asr_totals
         self._watched.agents_by_presence = agents_by_presence
         self._watched.presences = tuple(presences)
 
@@ -110,14 +118,15 @@ class CallMetrics:
             self.active.dec()
         self.outcomes.labels(outcome).inc()
 
-    def watch_service(self, queue, directory, store, media_totals: Callable[[], Mapping[str, int]]) -> None:
-        """`watch` a worker's call queue, agent directory, store and RTP totals."""
+    def watch_service(self, queue, directory, store, media_totals: Callable[[], Mapping[str, int]],
+                      asr_totals: Callable[[], Mapping[str, float]] | None = None) -> None:
+        """`watch` a worker's call queue, agent directory, store, RTP totals and ASR pool counts."""
         from collections import Counter as Tally
 
         from routing.agents import Presence
 
         self.watch(queue_depth=lambda: len(queue.waiting), store_backlog=lambda: store.backlog,
-                   media_totals=media_totals, presences=tuple(p.value for p in Presence),
+                   media_totals=media_totals, asr_totals=asr_totals, presences=tuple(p.value for p in Presence),
                    agents_by_presence=lambda: Tally(directory.presence(a.id).value for a in directory))
 
     def event(self, call_id: str, ev: CallEvent) -> None:

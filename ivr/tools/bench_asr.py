@@ -1,4 +1,4 @@
-"""`python -m ivr.tools.bench_asr {beam,batch,split}`: what Whisper costs a turn, and what cuts it.
+"""`python -m ivr.tools.bench_asr {beam,batch,split,window}`: what Whisper costs a turn, and what cuts it.
 
 - ``beam``: the same audio (the recorded clips of ``ivr eval asr`` and its 240 short phrases)
   read six ways: the service before (beam 5, the standard window decoding to 448 tokens at
@@ -10,6 +10,8 @@
   `voice.asr_batcher`; turns/s and per-turn latency p50 / p95, several rounds each.
 - ``split``: where one turn's time goes: the fitted window's encoder pass, a greedy and a beam-5
   decode of it, and the service's whole reading (second looks, P(finished)).
+- ``window``: the fitted window's floor (`fit_min_s`, 10 s) against shorter ones (8, 6 s),
+  alternating clip by clip: WER, CPU a turn, redo rate, and the end-of-turn wait each reading gets.
 
 Both print their figures and write JSON to bench-results/ (the load average with them: the
 box is shared, so compare the lines of one run, not across runs).
@@ -228,11 +230,70 @@ def bench_split(cache: Path, reps: int) -> dict:
     return report
 
 
+def bench_window(cache: Path, phrases: bool, prompt: str | None, windows: list[float], reps: int) -> dict:
+    """`fit_min_s` shorter than 10 s, on the same audio, the windows alternating clip by clip:
+    WER, CPU a turn, how often the fitted reading is redone (15 s, then the standard window), and
+    the end-of-turn wait each reading would get at a pause (`EndOfTurnRule`, P(stop) included:
+    every clip is a whole utterance, so a longer wait than the 10 s window's is a worse decision)."""
+    from voice.endpointing import EndOfTurnRule, TurnEvidence
+    from voice.models import ModelConfig, SpeechModels
+    from voice.wer import word_errors
+
+    sets = _clip_sets(cache, phrases)
+    rule = EndOfTurnRule()
+    models = {w: SpeechModels(ModelConfig(asr_workers=1, tts_workers=1, initial_prompt=prompt, fit_min_s=w))
+              for w in windows}
+    for m in models.values():
+        m.warm_asr()
+    report: dict = {"windows": windows, "reps": reps, "sets": {}}
+    for set_name, clips in sets.items():
+        rows: dict[float, dict] = {w: {"errors": 0, "words": 0, "cpu": [], "wall": [], "redo_15s": 0, "standard": 0,
+                                       "no_stop": 0, "waits": []} for w in windows}
+        for rep in range(reps):
+            for k, c in enumerate(clips):
+                order = windows[(k + rep) % len(windows):] + windows[: (k + rep) % len(windows)]
+                for w in order:  # alternating: each window first in turn, so the load moves evenly
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    r = models[w].transcribe_sync(c["pcm16k"])
+                    row = rows[w]
+                    row["wall"].append(time.perf_counter() - t0)
+                    row["cpu"].append(time.process_time() - c0)  # all threads: the encoder's too
+                    if rep == 0:
+                        e, n = word_errors(c["text"], r.text)
+                        row["errors"], row["words"] = row["errors"] + e, row["words"] + n
+                        row["redo_15s"] += r.window.startswith("fitted 15")
+                        row["standard"] += r.window.startswith("standard")
+                        row["no_stop"] += not r.text.rstrip().endswith((".", "?", "!"))
+                        row["waits"].append(rule.silence_ms(TurnEvidence(r.text, None, None, r.stop_p)))
+        base = rows[windows[0]]["waits"]
+        per = {}
+        for w, row in rows.items():
+            longer = sum(x > b for x, b in zip(row["waits"], base))
+            shorter = sum(x < b for x, b in zip(row["waits"], base))
+            per[str(w)] = {"wer": round(row["errors"] / max(row["words"], 1), 4), "errors": row["errors"],
+                           "words": row["words"], "cpu_seconds": _pct(row["cpu"]), "seconds": _pct(row["wall"]),
+                           "redo_15s": row["redo_15s"], "standard": row["standard"], "no_stop": row["no_stop"],
+                           "mean_wait_ms": round(float(np.mean(row["waits"])), 1),
+                           f"waits_longer_than_{windows[0]:g}s": longer, f"waits_shorter_than_{windows[0]:g}s": shorter}
+            v = per[str(w)]
+            print(f"fit_min_s {w:4.1f} {set_name:9s} WER {v['wer'] * 100:5.1f} % ({v['errors']}/{v['words']})  "
+                  f"CPU {v['cpu_seconds']['mean'] * 1000:4.0f} ms a turn (p95 {v['cpu_seconds']['p95'] * 1000:4.0f})  "
+                  f"wall {v['seconds']['p50'] * 1000:4.0f} / {v['seconds']['p95'] * 1000:4.0f} ms  redone 15 s "
+                  f"{v['redo_15s']}, standard {v['standard']}, no stop {v['no_stop']}; wait {v['mean_wait_ms']:.0f} ms "
+                  f"mean, longer / shorter than {windows[0]:g} s: {longer} / {shorter}  load {load()[0]:.2f}", flush=True)
+        report["sets"][set_name] = {"clips": len(clips), "configs": per}
+    for m in models.values():
+        m.asr_pool.shutdown()
+        m.tts_pool.shutdown()
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     from ivr.tools.polish_corpus import default_cache
 
     p = argparse.ArgumentParser(prog="python -m ivr.tools.bench_asr", description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["beam", "batch", "split"])
+    p.add_argument("what", choices=["beam", "batch", "split", "window"])
+    p.add_argument("--windows", default="10,8,6", help="window: fit_min_s values, the first the baseline")
     p.add_argument("--cache", help="evaluation data folder (scripts/fetch_eval_data.sh asr)")
     p.add_argument("--no-phrases", action="store_true", help="beam: the recorded clips only")
     p.add_argument("--no-prompt", action="store_true", help="beam: Whisper unprompted (the service's prompt by default)")
@@ -248,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         from voice.asr_prompts import HESITANT
 
         report.update(bench_beam(cache, not a.no_phrases, None if a.no_prompt else HESITANT, a.only))
+    elif a.what == "window":
+        from voice.asr_prompts import HESITANT
+
+        report.update(bench_window(cache, not a.no_phrases, None if a.no_prompt else HESITANT,
+                                   [float(x) for x in a.windows.split(",")], max(1, a.rounds // 3)))
     elif a.what == "split":
         report.update(bench_split(cache, max(1, a.rounds // 3)))
     else:

@@ -78,6 +78,10 @@ class LevelResult:
     light_completed: int = 0
     light_failed: int = 0
     callers_cpu_percent: float = 0.0  # sipp's CPU over the level, percent of one core
+    # The service's CPU a turn answered (all its work, over the turns its trace reports), and what
+    # its ASR pool ran and was spared over the level (voice.asr_stats via /metrics; {} before them)
+    cpu_ms_per_turn: float | None = None
+    asr: dict = field(default_factory=dict)
 
 
 def verdict(level: LevelResult) -> LevelResult:
@@ -155,13 +159,36 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
         n += 1
 
 
+def asr_counts(http: int) -> dict[str, float]:
+    """The service's ivr_asr_* counters (voice.asr_stats) from /metrics; {} where it has none."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("ivr_asr_") and "_total " in line:
+            name, value = line.split()
+            out[name.removeprefix("ivr_asr_").removesuffix("_total")] = float(value)
+    return out
+
+
+def asr_summary(before: dict[str, float], after: dict[str, float]) -> dict:
+    """Pure: a level's ASR counts (after - before), with the mean queue wait a run."""
+    d = {k: round(after[k] - before.get(k, 0.0), 3) for k in after}
+    if d.get("runs"):
+        d["queue_wait_ms_mean"] = round(d["queue_wait_s"] * 1000 / d["runs"], 1)
+    return d
+
+
 async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, stat: ProcStat,
-                    light=None, probes: int = 2) -> LevelResult:
+                    light=None, probes: int = 2, http: int | None = None) -> LevelResult:
     """One level: `calls` concurrent; with `light` (calls -> a started SippCallers-like), all but
     `probes` of them are sipp's."""
     out: dict = {"turns": [], "jitter": [], "completed": 0, "failed": 0, "errors": [], "sip_ids": []}
     ua_calls = calls if light is None else min(probes, calls)
     seen = await _call_ids(api)
+    asr0 = asr_counts(http) if http is not None else {}
     t0 = time.monotonic()
     cpu0 = stat.cpu_seconds()
     rss = [stat.rss_mb()]
@@ -212,6 +239,10 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
     else:  # every call of the level, sipp's too: the service's own voice-to-voice for all of them
         stages = await _new_stages(api, seen)
     level.stages_ms = stage_summary(stages)
+    if stages:
+        level.cpu_ms_per_turn = round(level.cpu_percent * 10 * dt / len(stages), 1)
+    if http is not None:
+        level.asr = asr_summary(asr0, asr_counts(http))
     if sipp_result is not None:
         level.light_calls = calls - ua_calls
         level.light_completed = sipp_result.calls_completed
@@ -265,7 +296,7 @@ def run(args) -> int:
     callers = getattr(args, "callers", "ua")
     probes = getattr(args, "probes", 2)
     with tempfile.TemporaryDirectory(prefix="ivr-capacity-") as tmp:
-        with running_service(Path(tmp), "--bot", args.bot) as svc:
+        with running_service(Path(tmp), "--bot", args.bot, cwd=getattr(args, "service_checkout", None)) as svc:
             light = None
             if callers == "sipp":
                 from ivr.tools.sipp_callers import SippCallers, write_caller
@@ -279,15 +310,17 @@ def run(args) -> int:
             n = args.start
             while n <= args.max:
                 print(f"capacity: {n} concurrent calls for {args.hold:.0f} s ({callers} callers) ...", flush=True)
-                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat, light, probes))
+                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat, light, probes, svc.http))
                 levels.append(level)
                 print(f"  p95 {level.voice_to_voice_ms['p95']} ms, jitter max {level.jitter_ms['max']} ms, "
                       f"{level.calls_completed} calls, {level.calls_failed} failed, {level.turns_missed} unanswered, "
                       f"CPU {level.cpu_percent} %, RSS {level.rss_mb_peak} MB: {'held' if level.passed else 'FAILED ' + '; '.join(level.why)}",
                       flush=True)
-                if not level.passed:
+                print(f"  CPU {level.cpu_ms_per_turn} ms a turn, ASR {level.asr}, load {level.load_avg}", flush=True)
+                if not level.passed and not getattr(args, "all_levels", False):
                     break
-                best = n
+                if all(x.passed for x in levels):  # held, and every level below it too
+                    best = n
                 n += args.step
     report = {
         "capacity_calls": best,

@@ -94,6 +94,9 @@ def add_tool_commands(sub) -> None:
                    help="capacity: sipp playing a pcap (light, the default) with --probes UA calls measuring at the wire, "
                         "or every call a Python UA")
     b.add_argument("--probes", type=int, default=2, help="capacity, sipp callers: UA calls per level measuring at the wire")
+    b.add_argument("--all-levels", action="store_true", help="capacity: run every level, past the first that fails")
+    b.add_argument("--service-checkout", help="capacity: serve from this checkout (e.g. a `git archive` of main), "
+                                              "measured by this one's bench")
     b.add_argument("--renderings", type=int, default=None,
                    help="capacity: Piper renderings of the scripted lines, each a different sample (default 60)")
     b.add_argument("--no-baseline", action="store_true", help="skip pipecat's stock pipeline")

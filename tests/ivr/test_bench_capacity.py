@@ -1,6 +1,6 @@
 """`ivr bench capacity`: the limits verdict and the RFC 3550 jitter estimate (pure parts)."""
 
-from ivr.tools.bench_capacity import JitterMeter, LevelResult, verdict
+from ivr.tools.bench_capacity import JitterMeter, LevelResult, asr_summary, verdict
 
 
 def level(p95=800.0, jitter=1.0, failed=0, missed=0):
@@ -18,6 +18,13 @@ def test_each_limit_fails_a_level_and_says_which():
                      (level(missed=2), "unanswered"), (level(p95=None), "p95")):
         v = verdict(lv)
         assert not v.passed and any(word in w for w in v.why), v.why
+
+
+def test_a_level_s_asr_counts_are_the_difference_with_the_mean_queue_wait():
+    d = asr_summary({"runs": 10, "queue_wait_s": 1.0, "cancelled_queued": 2},
+                    {"runs": 30, "queue_wait_s": 5.0, "cancelled_queued": 5, "end_read": 4})
+    assert d == {"runs": 20, "queue_wait_s": 4.0, "cancelled_queued": 3, "end_read": 4, "queue_wait_ms_mean": 200.0}
+    assert asr_summary({}, {}) == {}  # a service without the counters
 
 
 def test_jitter_of_a_steady_stream_is_zero_and_of_a_wobbly_one_is_not():
@@ -46,6 +53,7 @@ def test_the_bench_runs_one_level_end_to_end(tmp_path):
     assert lv["calls"] == 1 and lv["calls_completed"] >= 1 and lv["calls_failed"] == 0
     assert lv["voice_to_voice_ms"]["n"] >= 1 and lv["rss_mb_peak"] > 100
     assert lv["stages_ms"]["asr"]["n"] >= 1  # the service's own trace, read back through the API
+    assert lv["cpu_ms_per_turn"] > 0 and lv["asr"]["runs"] >= lv["stages_ms"]["asr"]["n"]  # /metrics' ivr_asr_*
 
 
 def test_too_few_renderings_is_a_clear_error():

@@ -91,3 +91,82 @@ def test_the_standard_window_stops_a_loop_at_the_budget(models, monkeypatch):
     assert after.text.lower().count("yes") >= 6 and before.text.lower().count("yes") >= 6
     unbounded.asr_pool.shutdown()
     unbounded.tts_pool.shutdown()
+
+
+async def test_a_transcription_dropped_while_queued_never_runs():
+    """A speculative transcription the caller spoke over is cancelled; if no ASR worker has taken
+    it yet it must not run at all (on 2 cores a reading is ~0.2 s of CPU), and it is counted."""
+    import asyncio
+    import threading
+
+    m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))  # no model is loaded for this
+    gate, started, ran = threading.Event(), threading.Event(), []
+
+    def busy():
+        started.set()
+        gate.wait(10)
+        return "busy"
+
+    running = asyncio.ensure_future(m.on_asr_worker(busy))
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+    queued = asyncio.ensure_future(m.on_asr_worker(ran.append, "stale"))
+    await asyncio.sleep(0)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    running.cancel()  # this one a worker has: it runs to its end, its result unread
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    gate.set()
+    assert await m.on_asr_worker(ran.append, "next") is None  # the worker is free again
+    assert ran == ["next"]
+    s = m.asr_stats.totals()
+    assert (s["cancelled_queued"], s["dropped_running"], s["runs"]) == (1, 1, 2)
+    assert s["queue_wait_s"] >= 0.0
+    m.asr_pool.shutdown()
+
+
+@pytest.mark.e2e
+def test_the_end_reading_is_made_only_where_someone_reads_it(models, make_caller):
+    """`end`: asked with the words once they are read; where it says no, no decoder pass and no
+    `stop_p`; where it says yes, the same P(stop) as with no `end` (what `ivr eval` reads)."""
+    from voice.models import no_end
+
+    audio = phone(make_caller([(0.3, "I want to move my delivery to Friday.")], tail=0.5))
+    before = models.asr_stats.totals()
+    asked = []
+    skipped = models.transcribe_sync(audio, end=no_end)
+    wanted = models.transcribe_sync(audio, end=lambda text: asked.append(text) or True)
+    default = models.transcribe_sync(audio)
+    after = models.asr_stats.totals()
+    assert skipped.text == wanted.text == default.text and asked == [default.text]
+    assert skipped.stop_p is None and wanted.stop_p is not None and wanted.stop_p == default.stop_p
+    assert after["end_skipped"] - before["end_skipped"] == 1 and after["end_read"] - before["end_read"] == 2
+
+
+async def test_a_transcription_dropped_while_running_stops_at_its_next_model_pass(monkeypatch):
+    """The caller spoke again while Whisper's encoder ran: the decode (and any longer window, the
+    end reading) behind it is not worth making. The encoder is held here so the drop lands in it."""
+    import asyncio
+    import threading
+
+    m = SpeechModels(ModelConfig(asr_workers=1, tts_workers=1))
+    inside, release, decoded = threading.Event(), threading.Event(), []
+
+    def encode(audio, window_s, model=None):
+        inside.set()
+        release.wait(10)
+        return object()
+
+    monkeypatch.setattr(m, "_encode_fitted", encode)
+    monkeypatch.setattr(m, "_decode", lambda *a, **k: decoded.append(a))
+    task = asyncio.ensure_future(m.transcribe(np.zeros(16000, dtype=np.int16)))
+    await asyncio.get_running_loop().run_in_executor(None, inside.wait, 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    release.set()
+    await m.on_asr_worker(lambda: None)  # one worker: this runs once the dropped one has stopped
+    s = m.asr_stats.totals()
+    assert decoded == [] and (s["dropped_running"], s["abandoned"]) == (1, 1)
+    m.asr_pool.shutdown()

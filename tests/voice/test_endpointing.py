@@ -214,3 +214,29 @@ def test_digits_in_an_answer_with_a_sentence_of_punctuation_only():
     assert answer_digits("6 0 7 8 9. .") == 5
     assert answer_digits(". .") == 0
     assert answer_digits("5678. 5678.") == 4  # a sentence written twice still counts once
+
+
+def _texts() -> list[str]:
+    """Every transcript the tests above judge, finished or not."""
+    out = []
+    for fn in (test_finished_turns, test_unfinished_turns, test_answer_pending):
+        for mark in getattr(fn, "pytestmark", []):
+            if mark.name == "parametrize":
+                out += [v if isinstance(v, str) else v[0] for v in mark.args[1]]
+    return out
+
+
+@pytest.mark.parametrize("expecting", [None, ORDER, ACCOUNT, PIN], ids=["nothing", "order", "account", "pin"])
+def test_reads_stop_is_exactly_where_the_rule_consults_whisper_stop(expecting):
+    """`SpeechModels` makes the end reading (a decoder pass) only where `reads_stop` says so: it
+    must be true exactly where P(stop) can change the wait."""
+    texts = _texts()
+    assert len(texts) > 40
+    consulted = 0
+    for text in texts:
+        waits = {RULE.silence_ms(TurnEvidence(text, None, expecting, p)) for p in (None, 0.0, 1.0)}
+        assert RULE.reads_stop(text, expecting) is (len(waits) > 1), text
+        consulted += len(waits) > 1
+    assert consulted > 5  # the rule does read it for some of them
+    off = EndOfTurnRule(stop_threshold=0.0)
+    assert not any(off.reads_stop(t, expecting) for t in texts)

@@ -56,9 +56,12 @@ class FakeAsr:
         self.cancelled = 0
         self.prompts = []
         self.expected = []
+        self.ends = []  # each call's `end`: will anyone read its P(stop)?
+        self.wanted = []  # what `end` said when the words were back (where the model asks it)
 
-    async def __call__(self, audio, prompt=None, expecting=None):
+    async def __call__(self, audio, prompt=None, expecting=None, end=None):
         self.expected.append(expecting)
+        self.ends.append(end)
         text = self.texts[min(self.calls, len(self.texts) - 1)]
         self.calls += 1
         self.prompts.append(prompt)
@@ -68,6 +71,7 @@ class FakeAsr:
             except asyncio.CancelledError:
                 self.cancelled += 1
                 raise
+        self.wanted.append(None if end is None else end(text))
         return Transcript(text=text, seconds=0.05)
 
 
@@ -308,3 +312,32 @@ async def test_with_smart_turn_on_an_unfinished_sounding_voice_holds_a_finished_
     waited = turns[0].detected_at - turns[0].end
     assert len(turns) == 1 and len(heard) == 1
     assert cfg.end.unsure_ms / 1000 - 0.001 <= waited < cfg.end.unsure_ms / 1000 + 0.1
+
+
+async def test_the_end_reading_is_wanted_only_where_the_rule_will_read_it(make_caller):
+    """Whisper's P(stop) (an extra decoder pass) is asked for a live pause whose words read
+    finished; not for words that trail off, nor once the turn is over."""
+    caller = make_caller([(0.5, "I need help with my order.")], tail=1.5)
+    asr = FakeAsr(["I need help with my order."])
+    turns, _ = await run_turns(phone16k(caller), asr)
+    assert len(turns) == 1 and asr.wanted == [True]
+    assert asr.ends[0]("I need help with my order.") is False  # decided: nobody reads it now
+    unfinished = FakeAsr(["My order number is"])
+    await run_turns(phone16k(make_caller([(0.5, "I need help with my order.")], tail=2.5)), unfinished)
+    assert unfinished.wanted == [False]
+
+
+async def test_a_partial_number_wants_no_end_reading(make_caller):
+    """ "Four five." for a five-digit order number is pending whatever Whisper thinks of its stop."""
+    caller = make_caller([(0.5, "Four five."), (1.0, "six seven eight.")], tail=3.0)
+    asr = FakeAsr(["Four five.", "Four five six seven eight."])
+    await run_turns(phone16k(caller), asr, expecting=ORDER)
+    assert asr.wanted == [False, False]  # pending, then all the digits: the number rules decide
+
+
+async def test_a_dropped_speculation_wants_no_end_reading(make_caller):
+    caller = make_caller([(0.5, "My order number is"), (0.45, "four five six.")], tail=1.5)
+    asr = FakeAsr([None, "My order number is four five six."])
+    turns, proc = await run_turns(phone16k(caller), asr)
+    assert proc.speculations_dropped >= 1 and len(turns) == 1
+    assert asr.ends[0]("My order number is.") is False  # the caller spoke again: its result is unread

@@ -40,6 +40,7 @@ def test_process_collectors_stage_histograms_and_watched_figures_are_exported():
     m.event("c1", StagesEvent(turn=1, end_of_turn_ms=300.0, asr_ms=120.0, nlu_ms=4.0, tts_first_chunk_ms=80.0))
     m.watch(queue_depth=lambda: 3, store_backlog=lambda: 7,
             media_totals=lambda: {"lost": 2, "late": 1, "concealed": 4},
+            asr_totals=lambda: {"runs": 5, "cancelled_queued": 2, "queue_wait_s": 0.75},
             agents_by_presence=lambda: {"available": 2, "on_call": 1}, presences=("available", "on_call", "away"))
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for fam in text_string_to_metric_families(m.render().decode()) for s in fam.samples}
@@ -52,5 +53,7 @@ def test_process_collectors_stage_histograms_and_watched_figures_are_exported():
     assert samples[("ivr_rtp_packets_lost_total", ())] == 2
     assert samples[("ivr_rtp_packets_late_total", ())] == 1
     assert samples[("ivr_rtp_frames_concealed_total", ())] == 4
+    assert samples[("ivr_asr_runs_total", ())] == 5 and samples[("ivr_asr_cancelled_queued_total", ())] == 2
+    assert samples[("ivr_asr_queue_wait_s_total", ())] == 0.75
     assert samples[("ivr_agents", (("presence", "away"),))] == 0
     assert samples[("ivr_agents", (("presence", "available"),))] == 2

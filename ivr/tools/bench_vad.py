@@ -1,0 +1,65 @@
+"""`python -m ivr.tools.bench_vad`: what each call's turn detector costs the event loop a frame.
+
+At 16 calls the event loop, not the ASR pool, is saturated (README, *What bounds the ceiling
+now*), and Silero VAD runs in it on every 20 ms frame of every call. This times
+`SileroStream.push` alone and `TurnDetector.feed` (webrtcvad, the level, Silero), wall and CPU
+µs a frame, over line-noise frames (Silero's cost does not depend on the audio), in rounds.
+Prints the figures and writes bench-results/bench_vad.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ivr.tools.machine import describe, load
+
+OUT = Path(__file__).resolve().parents[2] / "bench-results" / "bench_vad.json"
+
+
+def _per_frame(fn, frames) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i, f in enumerate(frames):
+        fn(f, i)
+    n = len(frames)
+    return round((time.perf_counter() - t0) / n * 1e6, 1), round((time.process_time() - c0) / n * 1e6, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from voice.silero import SileroStream
+    from voice.turns import TurnConfig, TurnDetector
+
+    p = argparse.ArgumentParser(prog="python -m ivr.tools.bench_vad", description=__doc__.split("\n\n")[0])
+    p.add_argument("--frames", type=int, default=1500)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", dest="json_out", help=f"where to write the figures (default {OUT})")
+    a = p.parse_args(argv)
+    rng = np.random.default_rng(0)
+    frames = [rng.normal(0, 800, 320).astype(np.int16) for _ in range(max(1, a.frames))]
+    silero = SileroStream()
+    for f in frames[:50]:
+        silero.push(f)  # warm
+    rows: dict[str, list] = {"silero": [], "turn detector": []}
+    for _ in range(max(1, a.rounds)):  # the two alternate round by round
+        rows["silero"].append(_per_frame(lambda f, i: silero.push(f), frames))
+        det = TurnDetector(TurnConfig())
+        rows["turn detector"].append(_per_frame(lambda f, i: det.feed(f, i * 0.02), frames))
+    report = {"machine": describe(), "load_avg": load(), "frames": len(frames),
+              "us_per_frame_wall_cpu": rows}
+    for name, xs in rows.items():
+        cpu = float(np.median([c for _, c in xs]))
+        print(f"{name:14s} {' '.join(f'{w:.0f}/{c:.0f}' for w, c in xs)} µs a 20 ms frame (wall/CPU); "
+              f"{cpu * 50 / 1e4:.2f} % of a core a call, {cpu * 50 * 40 / 1e4:.0f} % at 40 calls  load {load()[0]:.2f}")
+    out = Path(a.json_out) if a.json_out else OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
