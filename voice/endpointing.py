@@ -305,7 +305,7 @@ class EndOfTurnRule:
         worth making (`SpeechModels` asks this before it makes one)."""
         if self.stop_threshold <= 0.0 or answer_pending(text, expecting) or number_given(text, expecting):
             return False
-        return not misheard_number(text, expecting) and transcript_complete(text)
+        return not fetching_value(text, expecting) and not misheard_number(text, expecting) and transcript_complete(text)
 
     def silence_ms(self, ev: TurnEvidence) -> int:
         if answer_pending(ev.text, ev.expecting):
