@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 
 import numpy as np
-from pipecat.frames.frames import EndFrame, InputAudioRawFrame
+from pipecat.frames.frames import EndFrame, InputAudioRawFrame, InputDTMFFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
@@ -28,10 +28,9 @@ from pipecat.workers.runner import WorkerRunner
 from calls.outcome import Outcome
 from voice.audio import FRAME_MS, PIPELINE_RATE, TELEPHONE_RATE, Upsampler
 from voice.dtmf_entry import DEFAULT_TIMEOUT_S, DtmfEntryProcessor
-from voice.frames import CallerDtmfFrame
 from voice.models import SpeechModels
 from voice.playout import MediaClock, Playout
-from voice.sip_transport import SIPParams, SIPTransport
+from voice.sip_transport import SIPParams, SIPTransport, keypad_entry
 from voice.processors import (
     BotTurnProcessor,
     CallOutputProcessor,
@@ -139,7 +138,11 @@ class VoiceCall:
 
     async def feed_dtmf(self, digit: str) -> None:
         """A key press from the caller (RFC 4733 or SIP INFO)."""
-        await self.worker.queue_frame(CallerDtmfFrame(digit=digit))
+        key = keypad_entry(digit)
+        if key is None:
+            log.info("ignoring DTMF %r: not a keypad key", digit)
+            return
+        await self.worker.queue_frame(InputDTMFFrame(button=key))
 
     @property
     def outcome(self) -> Outcome | None:

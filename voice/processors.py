@@ -14,9 +14,11 @@ from typing import Awaitable, Callable, Protocol
 import numpy as np
 from pipecat.frames.frames import (
     CancelFrame,
+    DataFrame,
     EndFrame,
     Frame,
     InputAudioRawFrame,
+    InputDTMFFrame,
     InterruptionFrame,
     OutputAudioRawFrame,
     StartFrame,
@@ -30,7 +32,6 @@ from voice.audio import FRAME_MS
 from voice.frames import (
     BotReplyEndFrame,
     BotReplyStartFrame,
-    CallerDtmfFrame,
     CallerKeyPressedFrame,
     CallerSpeechStartedFrame,
     CallerTurnFrame,
@@ -146,7 +147,7 @@ class TurnTakingProcessor(FrameProcessor):
         if isinstance(frame, EndFrame):
             for ev in self._detector.flush():
                 await self._emit(ev)
-        if isinstance(frame, (CallerDtmfFrame, CallerKeyPressedFrame)):
+        if isinstance(frame, (InputDTMFFrame, CallerKeyPressedFrame)):
             self._quiet_since = None  # keying a number is not silence: "Are you still there?" waits
         await self.push_frame(frame, direction)
 
@@ -380,7 +381,12 @@ class BotTurnProcessor(FrameProcessor):
             # The turn is answered once its reply (if any) is queued behind it.
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
-        if isinstance(frame, CallerDtmfFrame):
+        if isinstance(frame, InputDTMFFrame):
+            # A system frame, so it keeps its place among the audio frames upstream; here it
+            # goes behind the turns already queued (a data frame), as a key pressed after them.
+            await self.queue_frame(_KeyInTurnOrder(digit=frame.button.value))
+            return
+        if isinstance(frame, _KeyInTurnOrder):
             self._emit(DtmfEvent(digit=frame.digit))
             reply = self._responder.on_dtmf(frame.digit)
             if reply is not None:
@@ -411,6 +417,14 @@ class BotTurnProcessor(FrameProcessor):
 @dataclass
 class _TurnDoneFrame(BotReplyEndFrame):
     index: int = 0
+
+
+@dataclass
+class _KeyInTurnOrder(DataFrame):
+    """A caller's key inside the bot's turn processor, queued behind the turns before it."""
+
+    digit: str = ""
+    interruptible: bool = field(default=False, init=False)
 
 
 @dataclass
