@@ -23,7 +23,6 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
 from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
