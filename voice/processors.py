@@ -14,9 +14,11 @@ from typing import Awaitable, Callable, Protocol
 import numpy as np
 from pipecat.frames.frames import (
     CancelFrame,
+    DataFrame,
     EndFrame,
     Frame,
     InputAudioRawFrame,
+    InputDTMFFrame,
     InterruptionFrame,
     OutputAudioRawFrame,
     StartFrame,
@@ -30,7 +32,6 @@ from voice.audio import FRAME_MS
 from voice.frames import (
     BotReplyEndFrame,
     BotReplyStartFrame,
-    CallerDtmfFrame,
     CallerKeyPressedFrame,
     CallerSpeechStartedFrame,
     CallerTurnFrame,
@@ -52,23 +53,28 @@ class Progress:
 
     With `--fast` the caller's audio is fed as fast as the pipeline takes it; before the media
     clock moves on, every frame fed must have been looked at and every decision it caused
-    (a turn to answer, a barge-in to act on) must have reached the output.
+    (a turn to answer, a barge-in to act on) must have reached the output, and the bot's audio
+    the output passed on must have reached the call (`audio_out`, samples: a `FileCall` counts
+    them off as the transport plays them, so its recording is where the output scheduled it).
     """
 
     def __init__(self):
         self.fed = 0
         self.seen = 0
         self.owed = 0
+        self.audio_out = 0
         self._changed = asyncio.Event()
 
-    def note(self, *, seen: int = 0, owed: int = 0) -> None:
+    def note(self, *, seen: int = 0, owed: int = 0, audio_out: int = 0) -> None:
         self.seen += seen
         self.owed += owed
+        # The transport pads a reply's last chunk with silence: more may arrive than was sent.
+        self.audio_out = max(0, self.audio_out + audio_out)
         self._changed.set()
 
     @property
     def settled(self) -> bool:
-        return self.seen >= self.fed and self.owed <= 0
+        return self.seen >= self.fed and self.owed <= 0 and self.audio_out <= 0
 
     async def wait_settled(self) -> None:
         while not self.settled:
@@ -146,7 +152,7 @@ class TurnTakingProcessor(FrameProcessor):
         if isinstance(frame, EndFrame):
             for ev in self._detector.flush():
                 await self._emit(ev)
-        if isinstance(frame, (CallerDtmfFrame, CallerKeyPressedFrame)):
+        if isinstance(frame, (InputDTMFFrame, CallerKeyPressedFrame)):
             self._quiet_since = None  # keying a number is not silence: "Are you still there?" waits
         await self.push_frame(frame, direction)
 
@@ -395,7 +401,12 @@ class BotTurnProcessor(FrameProcessor):
             # The turn is answered once its reply (if any) is queued behind it.
             await self.push_frame(_TurnDoneFrame(index=frame.index))
             return
-        if isinstance(frame, CallerDtmfFrame):
+        if isinstance(frame, InputDTMFFrame):
+            # A system frame, so it keeps its place among the audio frames upstream; here it
+            # goes behind the turns already queued (a data frame), as a key pressed after them.
+            await self.queue_frame(_KeyInTurnOrder(digit=frame.button.value))
+            return
+        if isinstance(frame, _KeyInTurnOrder):
             self._emit(DtmfEvent(digit=frame.digit))
             reply = self._responder.on_dtmf(frame.digit)
             if reply is not None:
@@ -426,6 +437,14 @@ class BotTurnProcessor(FrameProcessor):
 @dataclass
 class _TurnDoneFrame(BotReplyEndFrame):
     index: int = 0
+
+
+@dataclass
+class _KeyInTurnOrder(DataFrame):
+    """A caller's key inside the bot's turn processor, queued behind the turns before it."""
+
+    digit: str = ""
+    interruptible: bool = field(default=False, init=False)
 
 
 @dataclass
@@ -467,7 +486,9 @@ def stages_event(turn: CallerTurnFrame, nlu_seconds: float | None, tts_first_sec
 
 
 class CallOutputProcessor(FrameProcessor):
-    """The end of the pipeline: schedules bot audio on the playout and reports replies.
+    """Before the transport's output: keeps the account of the bot's audio on the media clock
+    (`playout`, a `BotSchedule`) and reports replies; the audio goes on to the transport, which
+    plays it. Audio of a reply the caller cut short goes no further.
 
     A reply is reported (the "bot" event) once it is known whether it was interrupted: when the
     caller barges in, when the next reply or turn shows it finished, or when the call ends.
@@ -498,48 +519,57 @@ class CallOutputProcessor(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
+        if isinstance(frame, OutputAudioRawFrame):
+            if self._schedule(frame):
+                await self.push_frame(frame, direction)
+            return  # else: audio of a reply the caller already talked over
+        self._account(frame)
+        # The rest goes on: an interruption flushes the transport; a reply's end follows its audio
+        # out of the transport (voice.call hands a transfer over there).
+        await self.push_frame(frame, direction)
+
+    def _schedule(self, frame: OutputAudioRawFrame) -> bool:
+        """Puts the audio on the schedule; False for audio that must not play."""
+        cur = self._current
+        if cur is None or cur.interrupted:
+            return False
+        pcm = np.frombuffer(frame.audio, dtype=np.int16)
+        if frame.sample_rate != self._playout.rate:
+            from voice.audio import resample
+
+            pcm = resample(pcm, frame.sample_rate, self._playout.rate)
+        start = self._playout.play(pcm)
+        if cur.start is None:
+            cur.start = start
+            if self._last_turn_end is not None:
+                self.reply_latencies.append(start - self._last_turn_end)
+                self._last_turn_end = None
+            if cur.turn is not None and not cur.turn.no_input:
+                self._emit(stages_event(cur.turn, cur.nlu_seconds, frame.metadata.get("tts_first_seconds"), start))
+        cur.end = self._playout.playing_until()
+        self._progress.note(audio_out=len(pcm))  # a FileCall counts it off (live: nobody waits on it)
+        return True
+
+    def _account(self, frame: Frame) -> None:
         if isinstance(frame, CallerSpeechStartedFrame):
             if frame.barge_in:
                 self._barge_in(frame)
             else:
                 self._report_finished()
             self._progress.note(owed=-1)
-            return
-        if isinstance(frame, _TurnDoneFrame):
+        elif isinstance(frame, _TurnDoneFrame):
             self._progress.note(owed=-1)
-            return
-        if isinstance(frame, CallerKeyPressedFrame):
+        elif isinstance(frame, CallerKeyPressedFrame):
             if frame.cut_in:
                 self._cut_short()
                 self._progress.note(owed=-1)
-            return
-        if isinstance(frame, BotReplyStartFrame):
+        elif isinstance(frame, BotReplyStartFrame):
             self._report_finished()
             self._current = _ReplyLog(frame.reply_id, frame.text)
             self._current.turn = frame.turn
             self._current.nlu_seconds = frame.nlu_seconds
             self._replies.append(self._current)
-            return
-        if isinstance(frame, OutputAudioRawFrame):
-            cur = self._current
-            if cur is None or cur.interrupted:
-                return  # audio of a reply the caller already talked over
-            pcm = np.frombuffer(frame.audio, dtype=np.int16)
-            if frame.sample_rate != self._playout.rate:
-                from voice.audio import resample
-
-                pcm = resample(pcm, frame.sample_rate, self._playout.rate)
-            start = self._playout.play(pcm)
-            if cur.start is None:
-                cur.start = start
-                if self._last_turn_end is not None:
-                    self.reply_latencies.append(start - self._last_turn_end)
-                    self._last_turn_end = None
-                if cur.turn is not None and not cur.turn.no_input:
-                    self._emit(stages_event(cur.turn, cur.nlu_seconds, frame.metadata.get("tts_first_seconds"), start))
-            cur.end = self._playout.playing_until()
-            return
-        if isinstance(frame, BotReplyEndFrame):
+        elif isinstance(frame, BotReplyEndFrame):
             self._progress.note(owed=-1)
             cur = self._current
             if cur is not None and cur.reply_id == frame.reply_id:
@@ -549,17 +579,13 @@ class CallOutputProcessor(FrameProcessor):
                     self.outcome = frame.outcome
                     if self._on_hangup is not None:
                         self._on_hangup()
-            return
-        if isinstance(frame, CallerTurnFrame):
+        elif isinstance(frame, CallerTurnFrame):
             self._last_turn_end = frame.end
             if frame.asr_seconds is not None:
                 self.asr_seconds.append(frame.asr_seconds)
             self._report_finished()
-            return
-        if isinstance(frame, (EndFrame, CancelFrame)):
+        elif isinstance(frame, (EndFrame, CancelFrame)):
             self.finish()
-        if isinstance(frame, (StartFrame, EndFrame, CancelFrame)):
-            await self.push_frame(frame, direction)
 
     def _barge_in(self, frame: CallerSpeechStartedFrame) -> None:
         self._cut_short()

@@ -1,7 +1,7 @@
 """A reactive caller on the live-call pipeline: it waits for the bot, then answers what it asked.
 
 `ivr simulate` plays a fixed recording, which cannot answer "What's your order number?". This
-driver runs the same `VoiceCall` on the same simulated clock (`fast`: every frame waits for all
+driver runs the same `VoiceCall` and SIP transport, through a `FileCall`, on the same simulated clock (`fast`: every frame waits for all
 the work it caused, so the decisions are those of a live call), and between the bot's replies
 asks a `Caller` what to say next. It records when each line was fed, to the frame, so a
 metric can tell whether the bot ended a turn, or spoke, while that line still had audio to come.
@@ -9,6 +9,7 @@ metric can tell whether the bot ended a turn, or spoke, while that line still ha
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -19,7 +20,7 @@ from calls.events import CallEvent, EndEvent
 from calls.outcome import Outcome
 from telephony import g711
 from voice.audio import FRAME_MS, TELEPHONE_RATE
-from voice.playout import MediaClock, RecordedPlayout
+from voice.playout import BotSchedule, MediaClock
 
 if TYPE_CHECKING:  # pipecat loads only when a call runs: the data types here stay light to import
     from voice.call import VoiceConfig
@@ -83,8 +84,8 @@ class ScriptedCallResult:
     ended_by: str  # "bot", "caller", "turn_cap", "time_cap", "no_reply"
 
 
-class _LoggingPlayout(RecordedPlayout):
-    """The simulator's playout, keeping when each chunk of bot audio played (cut short on barge-in)."""
+class _LoggingPlayout(BotSchedule):
+    """The call's schedule of bot audio, keeping when each chunk played (cut short on barge-in)."""
 
     def __init__(self, clock: MediaClock, rate: int):
         super().__init__(clock, rate)
@@ -132,6 +133,8 @@ async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFe
                    on_event: Callable[[CallEvent], None] | None = None) -> ScriptedCallResult:
     """One call: the greeting, then the caller's lines, each `gap()` s after the bot went quiet."""
     from voice.call import VoiceCall, VoiceConfig
+    from voice.file_call import FileCall
+    from voice.processors import Progress
 
     config = config or VoiceConfig()
     events: list[CallEvent] = []
@@ -141,12 +144,9 @@ async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFe
         if on_event:
             on_event(ev)
 
-    clock = MediaClock()
+    clock, progress = MediaClock(), Progress()
     playout = _LoggingPlayout(clock, config.out_rate)
     bot = _RecordingResponder(responder)
-    call = VoiceCall(models, prompts, bot, playout, clock, emit, config)
-    await call.start()
-    await call.settle()
     lines: list[FedLine] = []
     audio = np.zeros(0, dtype=np.int16)  # what is left of the line being said
     keys: list[str] = []  # key presses left
@@ -154,64 +154,73 @@ async def run_call(models, prompts, responder, caller: Caller, *, noise: NoiseFe
     answered = 0  # bot replies the caller has answered (the greeting is the first)
     gap_until: float | None = None
     last_line_end = 0.0
-    outcome, ended_by = Outcome.CALLER_HUNG_UP, "caller"
+    ended_by = "caller"
 
-    while True:
-        now = clock.now
-        if call.hangup_requested.is_set() and playout.playing_until() <= now:
-            outcome, ended_by = call.outcome or Outcome.BOT_RESOLVED, "bot"
-            break
-        if now >= max_seconds:
-            ended_by = "time_cap"
-            break
-        if len(audio):
-            frame, audio = audio[:FRAME], audio[FRAME:]
-            if len(frame) < FRAME:
-                frame = np.concatenate([frame, np.zeros(FRAME - len(frame), dtype=np.int16)])
-            in_line = True
-        else:
-            frame, in_line = np.zeros(FRAME, dtype=np.int16), False
-            if keys:
-                if now >= next_key_at:
-                    await call.feed_dtmf(keys.pop(0))
-                    next_key_at = now + DTMF_GAP_S
-            elif not call.hangup_requested.is_set():
-                quiet = call.progress.settled and playout.playing_until() <= now and not call.turn_taking_busy
-                if len(bot.texts) > answered and quiet:
-                    if gap_until is None:
-                        gap_until = now + gap()
-                    elif now >= gap_until:
+    async def next_frame() -> np.ndarray | None:
+        """The caller's next 20 ms, on the settled media clock; None: the caller hangs up."""
+        nonlocal audio, keys, next_key_at, answered, gap_until, last_line_end, ended_by
+        if vc.bot_ended:
+            await asyncio.Event().wait()  # the bot hung up: the line closes (the transport stops reading)
+        while True:
+            now = clock.now
+            if now >= max_seconds:
+                ended_by = "time_cap"
+                return None
+            if len(audio):
+                frame, audio = audio[:FRAME], audio[FRAME:]
+                if len(frame) < FRAME:
+                    frame = np.concatenate([frame, np.zeros(FRAME - len(frame), dtype=np.int16)])
+                in_line = True
+            else:
+                frame, in_line = np.zeros(FRAME, dtype=np.int16), False
+                if keys:
+                    if now >= next_key_at:
+                        line.press(keys.pop(0))
+                        next_key_at = now + DTMF_GAP_S
+                elif not vc.hangup_requested.is_set():
+                    quiet = progress.settled and playout.playing_until() <= now and not vc.turn_taking_busy
+                    if len(bot.texts) > answered and quiet:
+                        if gap_until is None:
+                            gap_until = now + gap()
+                        elif now >= gap_until:
+                            gap_until = None
+                            answered = len(bot.texts)
+                            if len(lines) >= max_lines:
+                                ended_by = "turn_cap"
+                                return None
+                            utt = caller.first() if not lines else caller.reply(bot.texts[-1])
+                            if utt is None:
+                                return None
+                            if utt.key != "wait":
+                                end = now + (len(utt.dtmf) * DTMF_GAP_S if utt.dtmf else len(utt.pcm8k) / TELEPHONE_RATE)
+                                lines.append(FedLine(len(lines), utt.key, now, end,
+                                                     tuple((now + a, now + b) for a, b in utt.sounds), utt.dtmf))
+                                last_line_end = end
+                                if utt.dtmf:
+                                    keys, next_key_at = list(utt.dtmf), now
+                                else:
+                                    audio = utt.pcm8k
+                                    continue  # its first frame now, not after this silent one
+                    else:
                         gap_until = None
-                        answered = len(bot.texts)
-                        if len(lines) >= max_lines:
-                            ended_by = "turn_cap"
-                            break
-                        utt = caller.first() if not lines else caller.reply(bot.texts[-1])
-                        if utt is None:
-                            break
-                        if utt.key != "wait":
-                            end = now + (len(utt.dtmf) * DTMF_GAP_S if utt.dtmf else len(utt.pcm8k) / TELEPHONE_RATE)
-                            lines.append(FedLine(len(lines), utt.key, now, end,
-                                                 tuple((now + a, now + b) for a, b in utt.sounds), utt.dtmf))
-                            last_line_end = end
-                            if utt.dtmf:
-                                keys, next_key_at = list(utt.dtmf), now
-                            else:
-                                audio = utt.pcm8k
-                                continue  # its first frame now, not after this silent one
-                else:
-                    gap_until = None
-                if now - max(last_line_end, playout.playing_until()) > reply_timeout:
-                    ended_by = "no_reply"
-                    break
-        x = frame.astype(float)
-        if noise is not None and (noise.continuous or in_line):
-            x = x + noise.take(FRAME)
-        pcm = g711.ulaw_decode(g711.ulaw_encode(np.clip(np.round(x), -32768, 32767).astype(np.int16)))
-        await call.feed_telephone_frame(pcm)
-        await call.settle()
+                    if now - max(last_line_end, playout.playing_until()) > reply_timeout:
+                        ended_by = "no_reply"
+                        return None
+            x = frame.astype(float)
+            if noise is not None and (noise.continuous or in_line):
+                x = x + noise.take(FRAME)
+            return g711.ulaw_decode(g711.ulaw_encode(np.clip(np.round(x), -32768, 32767).astype(np.int16)))
+
+    line = FileCall(clock, progress, next_frame, rate=config.out_rate)
+    vc = VoiceCall(models, prompts, bot, line, emit, config, clock=clock, progress=progress, schedule=playout,
+                   hangup_grace_s=0.0)
+    await vc.start()
+    await vc.run()
+    outcome = Outcome.CALLER_HUNG_UP
+    if vc.bot_ended:
+        outcome, ended_by = vc.outcome or Outcome.BOT_RESOLVED, "bot"
     duration = clock.now
-    await call.finish()
+    await vc.finish()
     emit(EndEvent(outcome=outcome))
     return ScriptedCallResult(events, lines, [(round(s, 3), round(e, 3)) for s, e in playout.spans], list(bot.texts),
                               outcome, duration, ended_by)

@@ -69,6 +69,10 @@ class SIPParams(TransportParams):
     allow: tuple[str, ...] | None = None  # source networks that may call (CIDR); None: any
     max_calls: int = 200
     hangup_grace_s: float = 0.5  # after the last packet, before the BYE: the caller's jitter buffer
+    # Audio handed to RTP ahead of the wire (back-pressure); None: all of it at once, for an app
+    # that keeps its own account of what plays when (the service: voice.call) and flushes on
+    # interruption, and that hands the call over with everything it queued still to play.
+    lookahead_ms: float | None = LOOKAHEAD_MS
 
     @field_validator("audio_out_sample_rate")
     @classmethod
@@ -155,7 +159,10 @@ class SIPInputTransport(BaseInputTransport):
             if pcm is None:
                 break
             for chunk in self.to_pipeline(pcm):
-                await self.push_audio_frame(InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1))
+                frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
+                if self._transport.on_audio is not None:
+                    self._transport.on_audio(frame)
+                await self.push_audio_frame(frame)
         # The caller is gone: tell the app, then end the pipeline the pipecat way (from upstream).
         await self._transport._call_event("on_call_ended", call, call.end_reason or "ended")
         await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)
@@ -166,8 +173,10 @@ class SIPInputTransport(BaseInputTransport):
             key = keypad_entry(digit)
             if key is None:
                 log.info("ignoring DTMF %r: not a pipecat keypad entry", digit)
+                call.dtmf.task_done()
                 continue
             await self.push_frame(InputDTMFFrame(button=key))
+            call.dtmf.task_done()  # the key is in the pipeline: a caller on a simulated clock may go on
             await self._transport._call_event("on_dtmf", key.value)
 
 
@@ -192,9 +201,10 @@ class SIPOutputTransport(BaseOutputTransport):
         if frame.sample_rate != TELEPHONE_RATE:  # the sender resamples; this is for direct writes
             audio = resample(np.frombuffer(audio, dtype=np.int16), frame.sample_rate, TELEPHONE_RATE).tobytes()
         call.play(audio)
-        # Back-pressure: stay LOOKAHEAD_MS ahead of the wire, so pipecat's own clock (bot speaking,
+        # Back-pressure: stay lookahead_ms ahead of the wire, so pipecat's own clock (bot speaking,
         # interruptions) tracks what the caller hears and an interruption has little left to drop.
-        while call.playback_queued_ms() > LOOKAHEAD_MS and not call.ended.is_set():
+        lookahead = self._params.lookahead_ms
+        while lookahead is not None and call.playback_queued_ms() > lookahead and not call.ended.is_set():
             await asyncio.sleep(DRAIN_POLL_S)
         return True
 
@@ -218,13 +228,17 @@ class SIPTransport(BaseTransport):
 
     Events (`@transport.event_handler(name)`): `on_call_started(transport, call)`,
     `on_call_ended(transport, call, reason)`, `on_dtmf(transport, digit)`.
+    `on_audio(frame)`, when given, sees each caller frame before it goes down the pipeline (in
+    order, synchronously: the service stamps its media time there and moves its clock).
     """
 
     def __init__(self, call: "Call | None", params: SIPParams | None = None, *,
-                 endpoint: "SipEndpoint | None" = None, **kwargs):
+                 endpoint: "SipEndpoint | None" = None,
+                 on_audio: Callable[[InputAudioRawFrame], None] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.call = call
         self.endpoint = endpoint
+        self.on_audio = on_audio
         self._params = params or SIPParams()
         self._input: SIPInputTransport | None = None
         self._output: SIPOutputTransport | None = None
@@ -249,13 +263,24 @@ class SIPTransport(BaseTransport):
             self._ended_fired = True
         await self._call_event_handler(name, *args)
 
+    async def release(self) -> "Call | None":
+        """Hand the call over (a transfer takes it): stop reading it, write nothing more to it, and
+        let the pipeline end without hanging up. What was queued to play still plays."""
+        call, self.call = self.call, None
+        if self._input is not None:
+            await self._input._stop_reading()
+        return call
+
     async def hangup(self, drain: bool = True) -> None:
         """BYE the caller; with `drain`, once the queued audio has gone out (and a grace after)."""
         call = self.call
         if call is None or call.ended.is_set():
             return
         if drain:
-            while call.playback_queued_ms() > 0 and not call.ended.is_set():
+            # RTP drains in real time: never wait much longer than what is queued now.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + call.playback_queued_ms() / 1000 + 0.2
+            while call.playback_queued_ms() > 0 and not call.ended.is_set() and loop.time() < deadline:
                 await asyncio.sleep(DRAIN_POLL_S)
             try:
                 await asyncio.wait_for(call.ended.wait(), timeout=self._params.hangup_grace_s)

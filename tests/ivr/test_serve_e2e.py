@@ -103,6 +103,32 @@ def test_a_caller_talks_with_the_bot_over_sip_and_rtp(server, tmp_path, make_cal
     assert stored["turns"][0]["intent"] == "order_status" and "frustration" in json.dumps(stored["turns"][0])
 
 
+def test_talking_over_the_greeting_flushes_the_bot_off_the_line(server, tmp_path, make_caller):
+    """Barge-in on a live call: the InterruptionFrame flushes the SIP transport and RTP's queue, so
+    the greeting (about 5 s) stops soon after the caller starts, well before their line ends."""
+    from voice.audio import read_wav
+
+    caller = make_caller([(0.0, "I just want to know where my order is because it has not come yet")], tail=3.0)
+    proc, rec = ivr_call(server, tmp_path, "barge", "--play", str(caller.path), "--at", "1.5", "--max-seconds", "14")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    calls = api(server, "/api/calls")["calls"]
+    events = api(server, f"/api/calls/{calls[0]['id']}/events")["events"]
+    greeting = next(e for e in events if e.get("event") == "bot")
+    assert greeting["interrupted"] is True, events
+    audio = read_wav(rec).samples.astype(float)
+    onset, end = 1.5 + caller.segments[0].start, 1.5 + caller.segments[0].end
+    assert end - onset > 2.5  # the line outlasts the cut, so a greeting left playing would be heard
+
+    def loud(a: float, b: float) -> np.ndarray:
+        x = audio[int(a * 8000) : int(b * 8000)]
+        n = len(x) // 160
+        return np.sqrt(np.mean(x[: n * 160].reshape(n, 160) ** 2, axis=1)) > 200
+
+    assert loud(0.3, 1.4).mean() > 0.5  # the greeting was playing when the caller came in
+    assert not loud(onset + 1.2, end).any()  # and was off the line while they spoke on
+
+
 def test_sipp_calls_in_with_a_pcap(server, tmp_path):
     # sipp's built-in uac_pcap scenario plays pcap/g711a.pcap relative to its working folder.
     (tmp_path / "pcap").symlink_to("/usr/share/sip-tester")

@@ -28,6 +28,8 @@ def test_bot_facts_from_the_summary():
     assert lost == {"order": "999: not found", "account": "555: not found", "verified": False, "verify": None}
     assert bot_facts({}) == {"order": None, "account": None, "verified": False, "verify": None}
     assert last_caller_text(SUMMARY) == "when are you open on saturday" and last_caller_text({}) == ""
+    silent_after = {"transcript": [*SUMMARY["transcript"], {"speaker": "caller", "text": "[no input]"}]}
+    assert last_caller_text(silent_after) == "when are you open on saturday"  # a silence is not words
 
 
 async def _drain(conn, hub):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.audio.dtmf.types import KeypadEntry as Key
+from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 from pipecat.tests.utils import SleepFrame, run_test
 
 from calls.expectation import Expectation
 from voice.dtmf_entry import DtmfEntryProcessor, KeypadEntry
-from voice.frames import CallerDtmfFrame, CallerTurnFrame
+from voice.frames import CallerTurnFrame
 from voice.processors import Progress
+
+
+def key(digit: str) -> InputDTMFFrame:
+    """A caller's key press, as the transport reads it off RTP."""
+    return InputDTMFFrame(button=Key(digit))
 
 ORDER = Expectation("order_number", digits=(5,), keypad=True)
 SPOKEN_ONLY = Expectation("order_number", digits=(5,))
@@ -90,7 +96,7 @@ def frames_with_keys(presses: dict[int, str], n: int) -> list:
     out = []
     for i in range(n):
         if i in presses:
-            out += [CallerDtmfFrame(digit=presses[i]), SleepFrame(sleep=0.01)]
+            out += [key(presses[i]), SleepFrame(sleep=0.01)]
         out.append(audio(i * 0.02))
     return out
 
@@ -105,7 +111,7 @@ async def test_processor_turns_an_entry_into_one_keypad_turn_and_owes_the_answer
     t = turns[0]
     assert t.keypad and t.text == "456" and t.keypad_end == "end_key"
     assert abs(t.start - 0.2) < 1e-6 and abs(t.end - 0.8) < 1e-6  # media: the end of the frame before each key
-    assert not any(isinstance(f, CallerDtmfFrame) for f in down)  # the keys went into the entry
+    assert not any(isinstance(f, InputDTMFFrame) for f in down)  # the keys went into the entry
     assert sum(isinstance(f, InputAudioRawFrame) for f in down) == 60  # audio passes untouched
     assert progress.owed == 1  # the bot's turn settles it
 
@@ -125,7 +131,7 @@ async def test_processor_passes_keys_through_when_no_number_is_expected():
     progress = Progress()
     proc = DtmfEntryProcessor(lambda: YES_NO, progress)
     down, _ = await run_test(proc, frames_to_send=frames_with_keys({3: "0", 6: "5"}, 10))
-    assert [f.digit for f in down if isinstance(f, CallerDtmfFrame)] == ["0", "5"]
+    assert [f.button.value for f in down if isinstance(f, InputDTMFFrame)] == ["0", "5"]
     assert not any(isinstance(f, CallerTurnFrame) for f in down) and progress.owed == 0
 
 
@@ -135,6 +141,6 @@ async def test_zero_alone_still_asks_for_a_person_while_a_number_is_expected():
     progress = Progress()
     proc = DtmfEntryProcessor(lambda: ORDER, progress, timeout_s=0.5)
     down, _ = await run_test(proc, frames_to_send=frames_with_keys({3: "0", 6: "#", 20: "1", 22: "0", 24: "#"}, 40))
-    assert [f.digit for f in down if isinstance(f, CallerDtmfFrame)] == ["0"]
+    assert [f.button.value for f in down if isinstance(f, InputDTMFFrame)] == ["0"]
     assert [f.text for f in down if isinstance(f, CallerTurnFrame)] == ["10"]
     assert progress.owed == 1  # only the entry is owed an answer; the 0 goes to the policy

@@ -4,7 +4,8 @@ keypad entry while the bot is talking cuts the bot short (pipecat's run_test, fr
 from __future__ import annotations
 
 import numpy as np
-from pipecat.frames.frames import Frame, InputAudioRawFrame, InterruptionFrame, OutputAudioRawFrame
+from pipecat.audio.dtmf.types import KeypadEntry as Key
+from pipecat.frames.frames import Frame, InputAudioRawFrame, InputDTMFFrame, InterruptionFrame, OutputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
@@ -12,10 +13,15 @@ from pipecat.tests.utils import SleepFrame, run_test
 from calls.events import BotEvent, CallEvent
 from calls.expectation import Expectation
 from voice.dtmf_entry import DtmfEntryProcessor
-from voice.frames import BotReplyStartFrame, CallerDtmfFrame, CallerKeyPressedFrame, CallerTurnFrame
+from voice.frames import BotReplyStartFrame, CallerKeyPressedFrame, CallerTurnFrame
 from voice.playout import MediaClock, RecordedPlayout
 from voice.processors import CallOutputProcessor, Progress, TurnTakingProcessor
 from voice.turns import TurnConfig
+
+
+def key(digit: str) -> InputDTMFFrame:
+    """A caller's key press, as the transport reads it off RTP."""
+    return InputDTMFFrame(button=Key(digit))
 
 ORDER = Expectation("order_number", digits=(5,), keypad=True)
 
@@ -51,26 +57,26 @@ async def _no_input_turns(key_frames: dict[int, Frame]) -> int:
 async def test_a_key_press_restarts_the_no_input_timer():
     assert await _no_input_turns({}) == 1  # 1 s of silence: "Are you still there?"
     # keys 0.8 s apart (an entry's digitless key frames, a key that passed through): never 1 s quiet
-    keys = {40: CallerKeyPressedFrame(), 80: CallerDtmfFrame(digit="5")}
+    keys = {40: CallerKeyPressedFrame(), 80: key("5")}
     assert await _no_input_turns(keys) == 0
 
 
 async def test_keys_of_an_entry_go_on_without_their_digits_and_the_first_one_interrupts_a_talking_bot():
     progress = Progress()
     proc = DtmfEntryProcessor(lambda: ORDER, progress, playing=lambda: True)
-    sent = [CallerDtmfFrame(digit="4"), SleepFrame(sleep=0.01), CallerDtmfFrame(digit="5"), SleepFrame(sleep=0.01)]
+    sent = [key("4"), SleepFrame(sleep=0.01), key("5"), SleepFrame(sleep=0.01)]
     down, _ = await run_test(proc, frames_to_send=sent)
     keys = [f for f in down if isinstance(f, CallerKeyPressedFrame)]
     assert [k.cut_in for k in keys] == [True, False]  # only the key that starts the entry cuts in
     assert sum(isinstance(f, InterruptionFrame) for f in down) == 1
-    assert not any(isinstance(f, CallerDtmfFrame) for f in down) and not hasattr(keys[0], "digit")
+    assert not any(isinstance(f, InputDTMFFrame) for f in down) and not hasattr(keys[0], "digit")
     # owed: the cut (until the output has acted on it) and the entry "45" the call's end flushed
     assert progress.owed == 2
 
 
 async def test_no_cut_in_when_the_bot_is_silent():
     proc = DtmfEntryProcessor(lambda: ORDER, Progress(), playing=lambda: False)
-    down, _ = await run_test(proc, frames_to_send=[CallerDtmfFrame(digit="4"), SleepFrame(sleep=0.01)])
+    down, _ = await run_test(proc, frames_to_send=[key("4"), SleepFrame(sleep=0.01)])
     assert [f.cut_in for f in down if isinstance(f, CallerKeyPressedFrame)] == [False]
     assert not any(isinstance(f, InterruptionFrame) for f in down)
 
@@ -85,7 +91,7 @@ async def test_a_key_pressed_during_the_prompt_stops_its_playout():
     output = CallOutputProcessor(clock, playout, progress, events.append)
     prompt = OutputAudioRawFrame(audio=np.ones(16000, dtype=np.int16).tobytes(), sample_rate=8000, num_channels=1)
     sent = [BotReplyStartFrame(reply_id=0, text="Please say or key in your order number."), prompt,
-            SleepFrame(sleep=0.05), CallerDtmfFrame(digit="4"), SleepFrame(sleep=0.05)]
+            SleepFrame(sleep=0.05), key("4"), SleepFrame(sleep=0.05)]
     await run_test(Pipeline([entry, output]), frames_to_send=sent)
     assert playout.playing_until() <= clock.now + 1e-9  # 2 s prompt queued at 0.5 s: stopped at 0.5 s
     assert (playout.audio(3.0)[int(0.6 * 8000):] == 0).all()

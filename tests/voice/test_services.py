@@ -3,7 +3,7 @@
 import jiwer
 import numpy as np
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame, InterruptionFrame, TranscriptionFrame, TTSAudioRawFrame, TTSSpeakFrame
+from pipecat.frames.frames import InputAudioRawFrame, InterruptionFrame, TranscriptionFrame, TTSAudioRawFrame, TTSSpeakFrame, UserStartedSpeakingFrame
 from pipecat.tests.utils import run_test
 
 from voice.audio import Audio, frames, resample, telephone_band
@@ -92,6 +92,7 @@ async def test_speech_while_the_bot_talks_is_a_barge_in(models, bot_talking):
     down, _ = await run_test(proc, frames_to_send=sent)
     started = [f for f in down if isinstance(f, CallerSpeechStartedFrame)]
     assert len(started) == 1 and started[0].barge_in is bot_talking
+    assert isinstance(started[0], UserStartedSpeakingFrame)  # what stock pipecat processors react to
     # Confirmed within 200 ms of the onset, so the bot stops in time.
     assert started[0].confirmed - started[0].onset <= 0.2
     assert any(isinstance(f, InterruptionFrame) for f in down) is bot_talking

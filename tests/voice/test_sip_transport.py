@@ -200,3 +200,30 @@ def test_the_transport_imports_without_the_rest_of_the_service():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+async def test_release_hands_the_call_over_with_everything_queued_still_playing(boxes):
+    """With lookahead_ms=None all the audio goes to RTP at once; after release() the pipeline's
+    end neither writes nor hangs up, and the caller hears the whole line (how a transfer takes it)."""
+    near, far, _ = await connected(boxes)
+    transport = SIPTransport(near, SIPParams(lookahead_ms=None))
+    ended = []
+
+    @transport.event_handler("on_call_ended")
+    async def _ended(t, call, reason):
+        ended.append(reason)
+
+    heard = asyncio.create_task(record(far))
+
+    async def hand_over():
+        await asyncio.sleep(0.3)  # the line is queued (it would be 60 ms of it with back-pressure)
+        assert await transport.release() is near
+
+    releasing = asyncio.create_task(hand_over())
+    await run_test(transport.output(), frames_to_send=[TTSAudioRawFrame(tone(440, 1.0), 8000, 1), SleepFrame(0.5)])
+    await releasing
+    assert not near.ended.is_set() and ended == []  # the EndFrame did not hang up: the call is the new owner's
+    await asyncio.sleep(1.0)
+    await near.hangup()
+    pcm = await asyncio.wait_for(heard, 10)
+    assert 0.9 <= loud_seconds(pcm) <= 1.1, loud_seconds(pcm)
