@@ -30,7 +30,7 @@ def test_a_number_read_out_comes_back_as_digits_only(models, make_caller):
 def test_a_misheard_number_answer_is_replaced_by_its_digits(models, make_caller, monkeypatch):
     audio = phone(make_caller([(0.3, "six oh seven eight nine.")], tail=0.5))
     # What tiny.en wrote for these words in an espeak-ng voice: no digit in it.
-    monkeypatch.setattr(models, "_transcribe_once", lambda pcm, prompt, t0: Transcript("Big soul hammering, eight times.", 0.1))
+    monkeypatch.setattr(models, "_transcribe_once", lambda pcm, prompt, t0, *_rest: Transcript("Big soul hammering, eight times.", 0.1))
     t = models.transcribe_sync(audio, expecting=ORDER)
     assert re.sub(r"\D", "", t.digits) == "60789" and t.window.endswith("read for digits")
     assert t.text == "Big soul hammering, eight times."  # what end of turn reads: as heard
