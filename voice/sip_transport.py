@@ -154,17 +154,24 @@ class SIPInputTransport(BaseInputTransport):
 
     async def _read_audio(self, call: "Call") -> None:
         rate = self.sample_rate
-        while True:
-            pcm = await call.read_frame()
-            if pcm is None:
-                break
-            for chunk in self.to_pipeline(pcm):
-                frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
-                if self._transport.on_audio is not None:
-                    self._transport.on_audio(frame)
-                await self.push_audio_frame(frame)
+        reason = None
+        try:
+            while True:
+                pcm = await call.read_frame()
+                if pcm is None:
+                    break
+                for chunk in self.to_pipeline(pcm):
+                    frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=1)
+                    if self._transport.on_audio is not None:
+                        self._transport.on_audio(frame)
+                    await self.push_audio_frame(frame)
+        except Exception:
+            # A call whose audio can no longer be read must end, not leave the pipeline waiting
+            # for frames that will never come.
+            log.exception("reading the call's audio failed: ending the call")
+            reason = "error"
         # The caller is gone: tell the app, then end the pipeline the pipecat way (from upstream).
-        await self._transport._call_event("on_call_ended", call, call.end_reason or "ended")
+        await self._transport._call_event("on_call_ended", call, reason or call.end_reason or "ended")
         await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)
 
     async def _read_keys(self, call: "Call") -> None:

@@ -61,8 +61,10 @@ def parse_line(line: str) -> tuple[Piece, ...]:
 
 
 def _add_speech(pieces: list[Piece], text: str) -> None:
+    """Text between markers, when it has a word in it: the comma in "been, {um}, {pause 0.7}" is
+    not speech (a TTS voice says nothing for it)."""
     text = " ".join(text.split())
-    if text:
+    if any(c.isalnum() for c in text):
         pieces.append(Piece("speech", text))
 
 

@@ -94,3 +94,10 @@ def test_the_shipped_set_keeps_its_held_out_rule():
         assert {c.intent for c in split} == {c.intent for c in s.callers}
         assert any(c.keypad for c in split) and any(c.preamble for c in split)
         assert sum(c.with_pauses for c in split) >= 5 and sum(c.noise is not None for c in split) >= 4
+
+
+def test_punctuation_between_markers_is_not_a_line_to_say():
+    from ivr.tools.caller_script import parse_line
+
+    pieces = parse_line("it's been, {um}, {pause 0.7} well, six")
+    assert [p.kind for p in pieces] == ["speech", "filler", "pause", "speech"]

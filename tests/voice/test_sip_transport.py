@@ -171,6 +171,24 @@ async def test_attended_transfer_calls_the_agent_then_replaces_our_legs(boxes):
     await replacing.hangup()
 
 
+async def test_a_call_whose_audio_cannot_be_read_ends_the_pipeline(boxes):
+    near, _far, _ = await connected(boxes)
+
+    async def broken():
+        raise RuntimeError("the line's audio broke")
+
+    near.read_frame = broken
+    transport = SIPTransport(near, SIPParams())
+    ended = []
+
+    @transport.event_handler("on_call_ended")
+    async def _ended(t, call, reason):
+        ended.append(reason)
+
+    _down, up = await run_test(transport.input(), frames_to_send=[], send_end_frame=False, start_timeout=5)
+    assert ended == ["error"] and any(isinstance(f, EndTaskFrame) for f in up)
+
+
 def test_params_refuse_what_the_call_cannot_carry():
     with pytest.raises(ValueError, match="8000"):
         SIPParams(audio_out_sample_rate=16000)
