@@ -52,6 +52,13 @@ class SileroStream:
         self._sr = np.array(PIPELINE_RATE, dtype=np.int64)
         self.probability = 0.0
 
+    def reset(self) -> None:
+        """Forget what was heard: the next push starts as at the beginning of a stream."""
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros((1, CONTEXT), dtype=np.float32)
+        self._buf = np.zeros(0, dtype=np.float32)
+        self.probability = 0.0
+
     def push(self, pcm16k: np.ndarray) -> float:
         self._buf = np.concatenate([self._buf, int16_to_float(pcm16k)])
         while len(self._buf) >= WINDOW:

@@ -46,6 +46,12 @@ class TurnConfig:
     # steady line noise, which webrtcvad marks as voiced at first, starts no turn (voice.silero).
     onset_confirm: float = 0.5
     onset_window_ms: int = 200  # ...within this window after the first voiced frame
+    # Silero's answer is read only while an onset is a candidate, so it does not run inside a
+    # turn or on frames too quiet to start one (a quiet line while the bot talks); after frames it
+    # skipped it starts afresh over the half second before. False: on every frame, as before. On
+    # every frame it was a quarter of the event loop's time at 16 calls (README, "What bounds the
+    # ceiling now").
+    silero_on_candidates: bool = True
     preroll_ms: int = 200  # audio kept before the onset (Whisper hears the first phoneme)
     tail_ms: int = 200  # audio kept after the last voiced frame
     max_turn_ms: int = 30_000  # a monologue is cut into turns Whisper can take
@@ -106,6 +112,9 @@ def frame_dbfs(frame: np.ndarray) -> float:
     return 20 * np.log10(max(rms, 1e-9) / 32768.0)
 
 
+SILERO_CONTEXT_MS = 500
+
+
 class TurnDetector:
     """Feed 20 ms int16 frames at 16 kHz; get SpeechStarted / TurnEnded events back."""
 
@@ -115,6 +124,9 @@ class TurnDetector:
         self._vad = webrtcvad.Vad(c.vad_mode)
         self._silero = SileroStream() if c.onset_confirm > 0 else None
         self._cand_peak = 0.0  # Silero's highest P(speech) over the candidate onset
+        # the last half second outside a turn: what Silero hears before a candidate's first frame
+        self._heard: deque[np.ndarray] = deque(maxlen=SILERO_CONTEXT_MS // FRAME_MS)
+        self._silero_stale = False  # frames went by unheard: the next one starts Silero afresh
         self._frame_len = rate * FRAME_MS // 1000
         self._pre: deque[tuple[np.ndarray, bool]] = deque(maxlen=max(1, c.preroll_ms // FRAME_MS))
         self._cand: list[tuple[np.ndarray, bool]] = []
@@ -162,6 +174,28 @@ class TurnDetector:
             return self._close_turn()
         return None
 
+    def _neural(self, frame: np.ndarray, voiced: bool) -> float:
+        """Silero's P(speech) where it may be read (see `TurnConfig.silero_on_candidates`): outside
+        a turn, on frames loud enough to be speech. A stream that skipped frames starts afresh
+        over the half second before, so a candidate is judged as a continuous stream would."""
+        if self._silero is None:
+            return 1.0
+        if not self.config.silero_on_candidates:
+            return self._silero.push(frame)
+        p = 0.0  # not read: inside a turn, or a frame too quiet to start one
+        if self._state != "speaking" and (voiced or frame_dbfs(frame) >= self.config.energy_floor_dbfs):
+            if self._silero_stale:
+                self._silero.reset()
+                for f in self._heard:
+                    self._silero.push(f)
+                self._silero_stale = False
+            p = self._silero.push(frame)
+        else:
+            self._silero_stale = True
+        if self._state != "speaking":
+            self._heard.append(frame)
+        return p
+
     def is_speech(self, frame: np.ndarray) -> bool:
         if frame_dbfs(frame) < self.config.energy_floor_dbfs:
             return False
@@ -173,7 +207,7 @@ class TurnDetector:
             raise ValueError(f"expected {self._frame_len} samples, got {len(frame)}")
         c = self.config
         voiced = self.is_speech(frame)
-        neural = self._silero.push(frame) if self._silero is not None else 1.0
+        neural = self._neural(frame, voiced)
         events: list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded] = []
         end_t = t + FRAME_MS / 1000
         if self._state == "idle":
@@ -249,4 +283,5 @@ class TurnDetector:
         self._paused = False
         self._hold_ms = None
         self._pre.clear()
+        self._heard.clear()
         return turn

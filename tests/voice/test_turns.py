@@ -69,3 +69,49 @@ def test_invalid_config_is_refused(bad):
 def test_wrong_frame_size_is_an_error():
     with pytest.raises(ValueError):
         TurnDetector().feed(np.zeros(160, dtype=np.int16), 0.0)
+
+
+def _pink(n: int, level: float, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
+    x = np.fft.irfft(spectrum, n)
+    return x / np.std(x) * level
+
+
+@pytest.mark.parametrize("on_candidates", [True, False])
+def test_steady_line_noise_starts_no_turn_and_speech_over_it_does(make_caller, on_candidates):
+    """Silero, asked only while an onset is a candidate (from a fresh state over the half second
+    before), turns noise down as it does when it hears every frame, and lets speech through."""
+    speech = phone16k(make_caller([(2.0, "I need to check on my order, please.")])).astype(float)
+    noise = _pink(len(speech), 0.08 * np.std(speech[speech != 0]))  # ~22 dB SNR
+    config = TurnConfig(silero_on_candidates=on_candidates)
+    loud_noise = np.clip(noise * 3, -32768, 32767).astype(np.int16)
+    webrtc_alone = run_detector(loud_noise, TurnConfig(onset_confirm=0.0))
+    assert [e for e in webrtc_alone if isinstance(e, SpeechStarted)]  # the noise webrtcvad takes for speech...
+    assert not [e for e in run_detector(loud_noise, config) if isinstance(e, SpeechStarted)]  # ...Silero does not
+    both = run_detector(np.clip(speech + noise, -32768, 32767).astype(np.int16), config)
+    starts = [e for e in both if isinstance(e, SpeechStarted)]
+    assert len(starts) == 1 and 1.9 <= starts[0].onset <= 2.3, starts
+
+
+def test_silero_runs_neither_on_a_quiet_line_nor_inside_a_turn(make_caller):
+    speech = phone16k(make_caller([(1.0, "I need to check on my order, please.")]))
+    pushes = {}
+    for on_candidates in (True, False):
+        det = TurnDetector(TurnConfig(silero_on_candidates=on_candidates))
+        real_push, n = det._silero.push, [0]
+
+        def counted(pcm, real_push=real_push, n=n):
+            n[0] += 1
+            return real_push(pcm)
+
+        det._silero.push = counted
+        events = []
+        for i, f in enumerate(frames(speech, 16000)):
+            events += det.feed(f, i * 0.02)
+        pushes[on_candidates] = (n[0], [e.onset for e in events if isinstance(e, SpeechStarted)])
+    frames_in = len(list(frames(speech, 16000)))
+    assert pushes[False][0] == frames_in
+    assert pushes[True][0] < frames_in / 3  # the turn and the quiet line around it went unheard
+    assert len(pushes[True][1]) == 1 and pushes[True][1] == pushes[False][1]  # the same onset
