@@ -3,7 +3,9 @@
 At 16 calls the event loop, not the ASR pool, is saturated (README, *What bounds the ceiling
 now*), and Silero VAD runs in it on every 20 ms frame of every call. This times
 `SileroStream.push` alone and `TurnDetector.feed` (webrtcvad, the level, Silero), wall and CPU
-µs a frame, over line-noise frames (Silero's cost does not depend on the audio), in rounds.
+µs a frame, over line-noise frames (Silero's cost does not depend on the audio) and over a quiet
+line (where Silero, asked only where its answer can be read, does not run), each with Silero on
+candidates only (the service) and on every frame (before), in rounds.
 Prints the figures and writes bench-results/bench_vad.json.
 """
 
@@ -43,16 +45,21 @@ def main(argv: list[str] | None = None) -> int:
     silero = SileroStream()
     for f in frames[:50]:
         silero.push(f)  # warm
-    rows: dict[str, list] = {"silero": [], "turn detector": []}
-    for _ in range(max(1, a.rounds)):  # the two alternate round by round
+    quiet = [rng.normal(0, 20, 320).astype(np.int16) for _ in range(max(1, a.frames))]  # ~-64 dBFS: a quiet line
+    rows: dict[str, list] = {"silero": [], "turn detector": [], "turn detector, Silero on every frame": [],
+                             "turn detector, quiet line": [], "turn detector, quiet line, Silero on every frame": []}
+    for _ in range(max(1, a.rounds)):  # they alternate round by round
         rows["silero"].append(_per_frame(lambda f, i: silero.push(f), frames))
-        det = TurnDetector(TurnConfig())
-        rows["turn detector"].append(_per_frame(lambda f, i: det.feed(f, i * 0.02), frames))
+        for name, signal, every in (("turn detector", frames, False), ("turn detector, Silero on every frame", frames, True),
+                                    ("turn detector, quiet line", quiet, False),
+                                    ("turn detector, quiet line, Silero on every frame", quiet, True)):
+            det = TurnDetector(TurnConfig(silero_on_candidates=not every))
+            rows[name].append(_per_frame(lambda f, i, det=det: det.feed(f, i * 0.02), signal))
     report = {"machine": describe(), "load_avg": load(), "frames": len(frames),
               "us_per_frame_wall_cpu": rows}
     for name, xs in rows.items():
         cpu = float(np.median([c for _, c in xs]))
-        print(f"{name:14s} {' '.join(f'{w:.0f}/{c:.0f}' for w, c in xs)} µs a 20 ms frame (wall/CPU); "
+        print(f"{name:48s} {' '.join(f'{w:.0f}/{c:.0f}' for w, c in xs)} µs a 20 ms frame (wall/CPU); "
               f"{cpu * 50 / 1e4:.2f} % of a core a call, {cpu * 50 * 40 / 1e4:.0f} % at 40 calls  load {load()[0]:.2f}")
     out = Path(a.json_out) if a.json_out else OUT
     out.parent.mkdir(parents=True, exist_ok=True)
