@@ -78,21 +78,17 @@ SO_VERBS = frozenset("think hope guess believe suppose imagine expect said say".
 
 # Phrases that project more talk (conversation analysis calls them pre-s or projectors): a
 # sentence can look finished on them ("I think." "Can you tell me?") while the speaker has only
-# announced what comes next.
-# Stalls ("let me think", "one moment", "bear with me") are the same kind: the caller has kept the
-# floor to look something up or think, and says so.
-PROJECTORS = ("i think", "i mean", "i guess", "you know", "tell me", "the thing is", "the problem is",
-              "the question is", "i was wondering", "hang on", "hold on",
-              "let me think", "let me see", "let me check", "let me look", "let me find", "let me just",
-              "one moment", "one second", "one sec", "just a second", "just a sec", "just a moment",
-              "bear with me", "give me a second", "give me a moment", "wait a minute", "wait a second",
-              # pre-announcements: the caller says a request is coming before making it
-              "one more thing", "another thing", "two things", "a couple of things", "a quick question",
-              "one question", "something else")
-# The stalls alone: said anywhere in an answer with no digit yet, the caller is fetching the number.
+# announced what comes next. Stalls ("one moment", "bear with me") are the same kind: the caller
+# has kept the floor to look something up or think, and says so; said anywhere in an answer with
+# no digit yet, the caller is fetching the number (`fetching_value`).
 STALLS = ("hang on", "hold on", "let me find", "let me check", "let me look", "let me get", "let me see",
           "one moment", "one second", "one sec", "just a second", "just a sec", "just a moment", "bear with me",
           "give me a second", "give me a moment", "wait a minute", "wait a second")
+PROJECTORS = ("i think", "i mean", "i guess", "you know", "tell me", "the thing is", "the problem is",
+              "the question is", "i was wondering", "let me think", "let me just", *STALLS,
+              # pre-announcements: the caller says a request is coming before making it
+              "one more thing", "another thing", "two things", "a couple of things", "a quick question",
+              "one question", "something else")
 _PROJECTOR_WORDS = tuple(tuple(p.split()) for p in PROJECTORS)
 AUXILIARIES = frozenset("can could would should will shall do does did is are was were am have has may might".split())
 FILLERS = frozenset("um umm uh uhh er erm eh hmm ah".split())
