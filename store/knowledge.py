@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from nlu.backend import KbEntry
 
@@ -164,16 +165,21 @@ class KnowledgeBase:
             if conn.scalar(select(func.count()).select_from(t.kb_versions)):
                 return 0
         stored = 0
-        with self._lock, write_conn(self.engine) as conn:
-            if conn.scalar(select(func.count()).select_from(t.kb_versions)):
-                return 0
-            for e in entries:
-                key, question, answer = check_article(e.key, e.question, e.answer)
-                self._insert(conn, key, question, answer, None, "system", "seeded from the company database", "seed")
-                stored += 1
-            if stored and conn.dialect.name == "postgresql":
-                pg_notify(conn, KNOWLEDGE_CHANNEL, "*")
-        self._current = None
+        try:
+            with self._lock, write_conn(self.engine) as conn:
+                if conn.scalar(select(func.count()).select_from(t.kb_versions)):
+                    return 0
+                for e in entries:
+                    key, question, answer = check_article(e.key, e.question, e.answer)
+                    self._insert(conn, key, question, answer, None, "system", "seeded from the company database", "seed")
+                    stored += 1
+                if stored and conn.dialect.name == "postgresql":
+                    pg_notify(conn, KNOWLEDGE_CHANNEL, "*")
+        except IntegrityError:
+            stored = 0  # another worker's seed committed between our count and our insert: theirs stands
+        # Re-read rather than forget: a listener's refresh that read before this commit merges into
+        # what is read here instead of replacing it with its empty read.
+        self.refresh()
         return stored
 
     def save(self, key: str, question: str, answer: str, author: str, comment: str | None = None, *,
