@@ -24,6 +24,20 @@ def test_seed_is_version_one_once(store):
     assert [e.answer for e in store.knowledge.entries() if e.key == "opening_hours"] == [DEMO_KB[0][2]]
 
 
+def test_a_seed_racing_another_workers_keeps_theirs(store, monkeypatch):
+    """Two workers both find the knowledge base empty; the second's insert hits the first's rows."""
+    from sqlalchemy.engine import Connection
+
+    assert store.knowledge.seed(SEED) == len(SEED)  # the other worker, first
+    real_scalar = Connection.scalar
+    monkeypatch.setattr(Connection, "scalar", lambda self, stmt, *a, **kw: 0 if "count(" in str(stmt).lower()
+                        else real_scalar(self, stmt, *a, **kw))
+    assert store.knowledge.seed(SEED) == 0  # saw it empty, lost the race: no crash
+    monkeypatch.undo()
+    arts = store.knowledge.articles()
+    assert [a.key for a in arts] == sorted(k for k, _, _ in DEMO_KB) and {a.version for a in arts} == {1}
+
+
 def test_an_edit_is_a_new_version_with_its_audit_entry(store):
     store.knowledge.seed(SEED)
     heard = []
