@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ivr.tools.machine import describe, load
+from ivr.tools.results import write_report
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "bench-results"
@@ -319,10 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report.update(bench_batch(cache, [int(x) for x in a.levels.split(",")], a.rounds, a.wait_ms))
     report["load_avg_end"] = load()
-    out = Path(a.json_out or OUT / f"bench_asr_{a.what}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_report(Path(a.json_out or OUT / f"bench_asr_{a.what}.json"), report)
     return 0
 
 

@@ -12,13 +12,13 @@ Prints the figures and writes bench-results/bench_vad.json.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ivr.tools.machine import describe, load
+from ivr.tools.results import write_report
 
 OUT = Path(__file__).resolve().parents[2] / "bench-results" / "bench_vad.json"
 
@@ -61,10 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         cpu = float(np.median([c for _, c in xs]))
         print(f"{name:48s} {' '.join(f'{w:.0f}/{c:.0f}' for w, c in xs)} µs a 20 ms frame (wall/CPU); "
               f"{cpu * 50 / 1e4:.2f} % of a core a call, {cpu * 50 * 40 / 1e4:.0f} % at 40 calls  load {load()[0]:.2f}")
-    out = Path(a.json_out) if a.json_out else OUT
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_report(Path(a.json_out) if a.json_out else OUT, report)
     return 0
 
 
