@@ -174,7 +174,7 @@ class TurnDetector:
             return self._close_turn()
         return None
 
-    def _neural(self, frame: np.ndarray, voiced: bool) -> float:
+    def _neural(self, frame: np.ndarray, loud: bool) -> float:
         """Silero's P(speech) where it may be read (see `TurnConfig.silero_on_candidates`): outside
         a turn, on frames loud enough to be speech. A stream that skipped frames starts afresh
         over the half second before, so a candidate is judged as a continuous stream would."""
@@ -183,7 +183,7 @@ class TurnDetector:
         if not self.config.silero_on_candidates:
             return self._silero.push(frame)
         p = 0.0  # not read: inside a turn, or a frame too quiet to start one
-        if self._state != "speaking" and (voiced or frame_dbfs(frame) >= self.config.energy_floor_dbfs):
+        if self._state != "speaking" and loud:
             if self._silero_stale:
                 self._silero.reset()
                 for f in self._heard:
@@ -196,18 +196,23 @@ class TurnDetector:
             self._heard.append(frame)
         return p
 
-    def is_speech(self, frame: np.ndarray) -> bool:
-        if frame_dbfs(frame) < self.config.energy_floor_dbfs:
+    def is_speech(self, frame: np.ndarray, loud: bool | None = None) -> bool:
+        """webrtcvad's verdict on a frame above the energy floor (`loud`, when already known)."""
+        if not (self._loud(frame) if loud is None else loud):
             return False
         return self._vad.is_speech(frame.astype(np.int16).tobytes(), self.rate)
+
+    def _loud(self, frame: np.ndarray) -> bool:
+        return frame_dbfs(frame) >= self.config.energy_floor_dbfs
 
     def feed(self, frame: np.ndarray, t: float) -> list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded]:
         """`t` is the media time at the start of this frame, in seconds."""
         if len(frame) != self._frame_len:
             raise ValueError(f"expected {self._frame_len} samples, got {len(frame)}")
         c = self.config
-        voiced = self.is_speech(frame)
-        neural = self._neural(frame, voiced)
+        loud = self._loud(frame)
+        voiced = self.is_speech(frame, loud)
+        neural = self._neural(frame, loud)
         events: list[SpeechStarted | TurnPaused | TurnResumed | TurnEnded] = []
         end_t = t + FRAME_MS / 1000
         if self._state == "idle":
