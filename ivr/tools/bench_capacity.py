@@ -100,21 +100,59 @@ def verdict(level: LevelResult) -> LevelResult:
 
 
 class ProcStat:
-    """CPU time and memory of one process (the service), from /proc."""
+    """CPU time and memory of the service's processes, from /proc.
 
-    def __init__(self, pid: int):
-        self.pid = pid
+    CPU counts `pids` and their live descendants (Kamailio's and PostgreSQL's forked children),
+    and through each process's cutime/cstime the children already reaped; RSS sums `rss_pids`
+    (default `pids`: the `ivr serve` processes; PostgreSQL's backends map shared buffers, which
+    a sum would count once a backend)."""
+
+    def __init__(self, *pids: int, rss_pids: tuple[int, ...] | None = None):
+        self.pids = pids
+        self.rss_pids = pids if rss_pids is None else rss_pids
         self.tick = os.sysconf("SC_CLK_TCK")
 
+    @property
+    def pid(self) -> int:
+        return self.pids[0]
+
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.tick  # utime, stime
+        stats = _proc_stats()
+        tree, frontier = set(), [p for p in self.pids if p in stats]
+        while frontier:
+            p = frontier.pop()
+            tree.add(p)
+            frontier += [c for c, (ppid, _) in stats.items() if ppid == p and c not in tree]
+        return sum(stats[p][1] for p in tree) / self.tick
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        total = 0.0
+        for pid in self.rss_pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return total or float("nan")
+
+
+def parse_stat(text: str) -> tuple[int, int]:
+    """Pure: (ppid, utime + stime + cutime + cstime in clock ticks) from a /proc/PID/stat line (the
+    command name, in parentheses, may hold spaces and parentheses itself)."""
+    f = text.rsplit(")", 1)[1].split()
+    return int(f[1]), int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+
+
+def _proc_stats() -> dict[int, tuple[int, int]]:
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                out[int(d.name)] = parse_stat((d / "stat").read_text())
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    return out
 
 
 async def caller(sip: int, lines: list[Line], until: float, index: int, out: dict) -> None:
@@ -159,17 +197,20 @@ async def caller(sip: int, lines: list[Line], until: float, index: int, out: dic
         n += 1
 
 
-def asr_counts(http: int) -> dict[str, float]:
-    """The service's ivr_asr_* counters (voice.asr_stats) from /metrics; {} where it has none."""
+def asr_counts(https: list[int]) -> dict[str, float]:
+    """The service's ivr_asr_* counters (voice.asr_stats) from /metrics, summed over its workers;
+    {} where it has none."""
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("ivr_asr_") and "_total " in line:
-            name, value = line.split()
-            out[name.removeprefix("ivr_asr_").removesuffix("_total")] = float(value)
+    out: dict[str, float] = {}
+    for http in https:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            if line.startswith("ivr_asr_") and "_total " in line:
+                name, value = line.split()
+                key = name.removeprefix("ivr_asr_").removesuffix("_total")
+                out[key] = out.get(key, 0.0) + float(value)
     return out
 
 
@@ -182,13 +223,13 @@ def asr_summary(before: dict[str, float], after: dict[str, float]) -> dict:
 
 
 async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, stat: ProcStat,
-                    light=None, probes: int = 2, http: int | None = None) -> LevelResult:
+                    light=None, probes: int = 2, https: list[int] | None = None) -> LevelResult:
     """One level: `calls` concurrent; with `light` (calls -> a started SippCallers-like), all but
     `probes` of them are sipp's."""
     out: dict = {"turns": [], "jitter": [], "completed": 0, "failed": 0, "errors": [], "sip_ids": []}
     ua_calls = calls if light is None else min(probes, calls)
     seen = await _call_ids(api)
-    asr0 = asr_counts(http) if http is not None else {}
+    asr0 = asr_counts(https) if https else {}
     t0 = time.monotonic()
     cpu0 = stat.cpu_seconds()
     rss = [stat.rss_mb()]
@@ -241,8 +282,8 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
     level.stages_ms = stage_summary(stages)
     if stages:
         level.cpu_ms_per_turn = round(level.cpu_percent * 10 * dt / len(stages), 1)
-    if http is not None:
-        level.asr = asr_summary(asr0, asr_counts(http))
+    if https:
+        level.asr = asr_summary(asr0, asr_counts(https))
     if sipp_result is not None:
         level.light_calls = calls - ua_calls
         level.light_completed = sipp_result.calls_completed
@@ -282,7 +323,7 @@ async def _new_stages(api, seen: set[str]) -> list[dict]:
 def run(args) -> int:
     from ivr.tools.bench_latency import synth_lines
     from ivr.engine import quiet_libraries
-    from ivr.tools.harness import running_service
+    from ivr.tools.capacity_target import cluster_service, single_service
     from voice.models import ModelConfig, SpeechModels
 
     renderings = RENDERINGS if args.renderings is None else args.renderings
@@ -295,8 +336,16 @@ def run(args) -> int:
     best = 0
     callers = getattr(args, "callers", "ua")
     probes = getattr(args, "probes", 2)
+    workers = getattr(args, "workers", 1)
+    if workers > 1 and getattr(args, "service_checkout", None):
+        print("ivr bench capacity: --service-checkout runs one service; not with --workers", file=sys.stderr)
+        return 2
+    layout = {}
     with tempfile.TemporaryDirectory(prefix="ivr-capacity-") as tmp:
-        with running_service(Path(tmp), "--bot", args.bot, cwd=getattr(args, "service_checkout", None)) as svc:
+        target = (cluster_service(workers, args.bot) if workers > 1
+                  else single_service(Path(tmp), args.bot, getattr(args, "service_checkout", None)))
+        with target as svc:
+            layout = svc.layout
             light = None
             if callers == "sipp":
                 from ivr.tools.sipp_callers import SippCallers, write_caller
@@ -305,12 +354,12 @@ def run(args) -> int:
 
                 def light(n: int) -> SippCallers:
                     return SippCallers(scenario, svc.sip, n, Path(tmp), call_s).start()
-            stat = ProcStat(svc.proc.pid)
+            stat = svc.stat
             idle_rss = stat.rss_mb()
             n = args.start
             while n <= args.max:
                 print(f"capacity: {n} concurrent calls for {args.hold:.0f} s ({callers} callers) ...", flush=True)
-                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat, light, probes, svc.http))
+                level = asyncio.run(run_level(svc.sip, svc.api, lines, n, args.hold, stat, light, probes, svc.https))
                 levels.append(level)
                 print(f"  p95 {level.voice_to_voice_ms['p95']} ms, jitter max {level.jitter_ms['max']} ms, "
                       f"{level.calls_completed} calls, {level.calls_failed} failed, {level.turns_missed} unanswered, "
@@ -326,6 +375,7 @@ def run(args) -> int:
         "capacity_calls": best,
         "callers": callers,
         "probes": probes if callers == "sipp" else None,
+        "layout": layout,  # one `ivr serve`, or workers behind Kamailio (CPU: all of their processes)
         "limits": {"p95_voice_to_voice_ms": P95_LIMIT_MS, "rtp_jitter_ms": JITTER_LIMIT_MS, "failed_calls": 0},
         "hold_s": args.hold,
         "idle_rss_mb": round(idle_rss, 1),
@@ -339,6 +389,10 @@ def run(args) -> int:
 
     curve = out.with_suffix(".svg")
     curve.write_text(capacity_svg(report["levels"], P95_LIMIT_MS,
-                                  f"ivr bench capacity ({callers} callers, {args.hold:.0f} s a level): {best} calls held"))
+                                  f"ivr bench capacity ({callers} callers, {args.hold:.0f} s a level{_workers_note(workers)}): {best} calls held"))
     print(f"capacity: {best} concurrent calls held {args.hold:.0f} s; wrote {out} and {curve}")
     return 0
+
+
+def _workers_note(workers: int) -> str:
+    return f", {workers} workers behind Kamailio" if workers > 1 else ""

@@ -95,6 +95,9 @@ def add_tool_commands(sub) -> None:
                         "or every call a Python UA")
     b.add_argument("--probes", type=int, default=2, help="capacity, sipp callers: UA calls per level measuring at the wire")
     b.add_argument("--all-levels", action="store_true", help="capacity: run every level, past the first that fails")
+    b.add_argument("--workers", type=int, default=1,
+                   help="capacity: N `ivr serve` workers behind Kamailio with PostgreSQL (the production layout, one "
+                        "per core), every process of it counted; default 1: one service on SQLite")
     b.add_argument("--service-checkout", help="capacity: serve from this checkout (e.g. a `git archive` of main), "
                                               "measured by this one's bench")
     b.add_argument("--renderings", type=int, default=None,

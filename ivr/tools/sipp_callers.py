@@ -96,11 +96,12 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
   <send>
     <![CDATA[
-      ACK sip:support@[remote_ip]:[remote_port] SIP/2.0
+      ACK [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:support@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
@@ -114,8 +115,9 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
   <pause milliseconds="{duration_ms}"/>
   <send retrans="500">
     <![CDATA[
-      BYE sip:support@[remote_ip]:[remote_port] SIP/2.0
+      BYE [next_url] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
       From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
       To: <sip:support@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
