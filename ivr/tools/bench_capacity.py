@@ -77,6 +77,8 @@ class LevelResult:
     light_calls: int = 0  # of `calls`, how many were sipp callers (the rest: wire probes)
     light_completed: int = 0
     light_failed: int = 0
+    light_peak_concurrent: int = 0  # sipp's calls in progress at once: did the level reach `calls`?
+    light_mean_concurrent: float = 0.0
     callers_cpu_percent: float = 0.0  # sipp's CPU over the level, percent of one core
     # The service's CPU a turn answered (all its work, over the turns its trace reports), and what
     # its ASR pool ran and was spared over the level (voice.asr_stats via /metrics; {} before them)
@@ -94,6 +96,8 @@ def verdict(level: LevelResult) -> LevelResult:
         why.append(f"RTP jitter {level.jitter_ms['max']} ms > {JITTER_LIMIT_MS} ms")
     if level.calls_failed or level.turns_missed:
         why.append(f"{level.calls_failed} calls failed, {level.turns_missed} turns unanswered")
+    if level.light_calls and level.light_peak_concurrent < level.light_calls:
+        why.append(f"sipp reached {level.light_peak_concurrent} of its {level.light_calls} calls at once")
     level.passed = not why
     level.why = why
     return level
@@ -288,14 +292,17 @@ async def run_level(sip: int, api, lines: list[Line], calls: int, hold: float, s
         level.light_calls = calls - ua_calls
         level.light_completed = sipp_result.calls_completed
         level.light_failed = sipp_result.calls_failed
+        level.light_peak_concurrent = sipp_result.peak_concurrent
+        level.light_mean_concurrent = sipp_result.mean_concurrent
         level.calls_completed += sipp_result.calls_completed
         level.calls_failed += sipp_result.calls_failed
         level.callers_cpu_percent = round(sipp_result.cpu_seconds / dt * 100, 1)
         if sipp_result.calls_completed == 0:
             out["errors"].append(f"sipp completed no call (exit {sipp_result.returncode})")
-    if out["errors"]:
+    level = verdict(level)
+    if out["errors"]:  # after the verdict, which writes `why` afresh
         level.why.append("; ".join(sorted(set(out["errors"]))[:3]))
-    return verdict(level)
+    return level
 
 
 async def _call_ids(api) -> set[str]:
@@ -365,7 +372,8 @@ def run(args) -> int:
                       f"{level.calls_completed} calls, {level.calls_failed} failed, {level.turns_missed} unanswered, "
                       f"CPU {level.cpu_percent} %, RSS {level.rss_mb_peak} MB: {'held' if level.passed else 'FAILED ' + '; '.join(level.why)}",
                       flush=True)
-                print(f"  CPU {level.cpu_ms_per_turn} ms a turn, ASR {level.asr}, load {level.load_avg}", flush=True)
+                print(f"  CPU {level.cpu_ms_per_turn} ms a turn, sipp calls at once peak {level.light_peak_concurrent} "
+                      f"mean {level.light_mean_concurrent}, ASR {level.asr}, load {level.load_avg}", flush=True)
                 if not level.passed and not getattr(args, "all_levels", False):
                     break
                 if all(x.passed for x in levels):  # held, and every level below it too

@@ -138,6 +138,8 @@ class SippResult:
     calls_failed: int
     cpu_seconds: float  # sipp's own CPU: what the light callers cost the box
     returncode: int
+    peak_concurrent: int = 0  # sipp's calls in progress at once, most and mean over its 1 s stat rows
+    mean_concurrent: float = 0.0
 
 
 def write_caller(folder: Path, lines: list[np.ndarray]) -> tuple[Path, float]:
@@ -151,6 +153,11 @@ def write_caller(folder: Path, lines: list[np.ndarray]) -> tuple[Path, float]:
     return scenario, seconds
 
 
+def call_period_s(calls: int, call_seconds: float, stagger_s: float) -> float:
+    """Pure: seconds between sipp's call starts so that `calls` of `call_seconds` stay up at once."""
+    return min(stagger_s, 0.9 * call_seconds / max(calls, 1))
+
+
 class SippCallers:
     """`calls` concurrent sipp calls to the service, a new one starting as one ends, for as long
     as it runs; `stop()` lets the calls in flight finish (SIGUSR1: sipp's soft quit)."""
@@ -161,7 +168,12 @@ class SippCallers:
 
         self.call_seconds = call_seconds
         self.stats_file = folder / f"sipp-{calls}.csv"
-        period_ms = int(stagger_s * 1000)
+        # One call every `period`: the stagger, or faster where a level needs it. A call lasts
+        # `call_seconds`, so sipp can keep at most call_seconds / period calls going; at the 1.13 s
+        # stagger alone that was 27 for the ~31 s call, whatever `-l` said (levels above it ran
+        # ~27 sipp calls). Faster than calls / call_seconds spreads the first calls over a call's
+        # length and replaces each ended call at once.
+        period_ms = int(call_period_s(calls, call_seconds, stagger_s) * 1000)
         self.cmd = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-i", "127.0.0.1", "-mi", "127.0.0.1",
                     "-p", str(free_port()), "-mp", str(free_port()), "-l", str(calls), "-r", "1", "-rp", str(period_ms),
                     "-nostdin", "-trace_stat", "-stf", str(self.stats_file), "-fd", "1",
@@ -195,7 +207,8 @@ class SippCallers:
             self.proc.terminate()
             self.proc.wait(timeout=10)
         ok, failed = read_counts(self.stats_file)
-        return SippResult(ok, failed, round(self._cpu0, 2), self.proc.returncode)
+        peak, mean = read_concurrency(self.stats_file)
+        return SippResult(ok, failed, round(self._cpu0, 2), self.proc.returncode, peak, mean)
 
 
 def read_counts(stats_csv: Path) -> tuple[int, int]:
@@ -208,3 +221,12 @@ def read_counts(stats_csv: Path) -> tuple[int, int]:
     last = rows[-1]
     return int(last.get("SuccessfulCall(C)") or 0), int(last.get("FailedCall(C)") or 0)
 
+
+
+def read_concurrency(stats_csv: Path) -> tuple[int, float]:
+    """Pure over the file: sipp's most and mean calls in progress (`CurrentCall`) over its stat rows."""
+    if not stats_csv.is_file():
+        return 0, 0.0
+    rows = list(csv.DictReader(stats_csv.read_text().splitlines(), delimiter=";"))
+    current = [int(r.get("CurrentCall") or 0) for r in rows]
+    return (max(current), round(sum(current) / len(current), 1)) if current else (0, 0.0)

@@ -134,6 +134,65 @@ def test_a_short_sweep_with_sipp_callers_end_to_end(tmp_path):
     assert res["callers"] == "sipp" and res["levels"], proc.stdout[-2000:] + proc.stderr[-2000:]
     lv = res["levels"][0]
     assert lv["light_calls"] == 1 and lv["light_completed"] >= 1 and lv["light_failed"] == 0, lv
+    assert lv["light_peak_concurrent"] == 1  # read from sipp's own stat rows
     assert lv["stages_ms"]["asr"]["n"] > lv["voice_to_voice_ms"]["n"]  # sipp's turns are in the service's trace
     assert lv["callers_cpu_percent"] < lv["cpu_percent"]  # the light callers are light
     assert out.with_suffix(".svg").read_text().startswith("<svg")
+
+
+def test_sipp_starts_calls_fast_enough_to_keep_the_level_up():
+    """A call lasts ~31 s: at the 1.13 s stagger alone sipp could keep only ~27 going, so a level
+    of 40 ran 27 (the fourth round's levels above 27 were not what they said)."""
+    from ivr.tools.sipp_callers import call_period_s
+
+    assert call_period_s(2, 31.0, 1.13) == 1.13
+    for calls in (27, 34, 40, 60):
+        period = call_period_s(calls, 31.0, 1.13)
+        assert 31.0 / period >= calls  # the most sipp can keep up at once
+
+
+def test_sipp_s_calls_at_once_are_read_from_its_stat_rows(tmp_path):
+    from ivr.tools.sipp_callers import read_concurrency
+
+    f = tmp_path / "s.csv"
+    f.write_text("StartTime;CurrentCall;SuccessfulCall(C);\n0;3;0;\n1;9;1;\n2;6;4;\n")
+    assert read_concurrency(f) == (9, 6.0)
+    assert read_concurrency(tmp_path / "missing.csv") == (0, 0.0)
+
+
+def test_a_level_whose_callers_never_reached_it_does_not_hold():
+    lv = level(p95=700.0)
+    lv.light_calls, lv.light_peak_concurrent = 38, 27
+    v = verdict(lv)
+    assert not v.passed and "sipp reached 27 of its 38 calls at once" in v.why
+    lv.light_peak_concurrent = 38
+    assert verdict(lv).passed
+
+
+def test_a_proc_stat_line_gives_the_parent_and_all_cpu_ticks_even_with_spaces_in_the_name():
+    from ivr.tools.bench_capacity import parse_stat
+
+    line = "4242 (ivr (w1) serve) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 5 0 1 2 3\n"
+    assert parse_stat(line) == (17, 250 + 50 + 7 + 3)
+
+
+def test_cpu_counts_a_process_and_its_children():
+    """The cluster's CPU is its workers', Kamailio's forked children's and PostgreSQL's backends'."""
+    import subprocess
+    import sys
+
+    from ivr.tools.bench_capacity import ProcStat
+
+    spin = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.4: pass')"
+    parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}]); "
+                               "sys.stdin.read()"], stdin=subprocess.PIPE)
+    try:
+        stat = ProcStat(parent.pid)
+        import time
+        deadline = time.monotonic() + 20
+        while stat.cpu_seconds() < 0.4 and time.monotonic() < deadline:  # the child's spin, reaped into cutime
+            time.sleep(0.05)
+        assert stat.cpu_seconds() >= 0.4
+        assert stat.rss_mb() > 1
+    finally:
+        parent.communicate(b"", timeout=10)
