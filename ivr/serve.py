@@ -91,8 +91,7 @@ async def build_service(settings: Settings) -> Service:
     from voice.models import ModelConfig
 
     loop = asyncio.get_running_loop()
-    # The engine (models, NLU, prompts) is the longest step: it starts first, and the rest of
-    # the service is imported and opened beside it (the store's migrations included).
+    # The engine (models, NLU, prompts) is the longest step: it starts first, the rest beside it.
     engine_job = loop.run_in_executor(None, lambda: get_engine(
         ModelConfig(fit_encoder=settings.asr_fit, second_path=settings.asr_second), db=settings.company_db,
         policy_path=settings.policy, with_nlu=settings.bot == "triage", cache_dir=settings.cache_dir))

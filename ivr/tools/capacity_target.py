@@ -9,12 +9,12 @@ Kamailio, PostgreSQL)."""
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ivr.tools.bench_capacity import ProcStat
 
 
 @dataclass
@@ -45,3 +45,59 @@ def cluster_service(workers: int, bot: str) -> Iterator[Target]:
         yield Target(c.sip[1], c.nodes[0].api, [w.http for w in c.nodes],
                      ProcStat(*serve, c.kamailio.proc.pid, postmaster, rss_pids=serve),
                      {"workers": workers, "front": "kamailio", "store": "postgresql"})
+
+
+class ProcStat:
+    """CPU time and memory of the service's processes, from /proc.
+
+    CPU counts `pids` and their live descendants (Kamailio's and PostgreSQL's forked children),
+    and through each process's cutime/cstime the children already reaped; RSS sums `rss_pids`
+    (default `pids`: the `ivr serve` processes; PostgreSQL's backends map shared buffers, which
+    a sum would count once a backend)."""
+
+    def __init__(self, *pids: int, rss_pids: tuple[int, ...] | None = None):
+        self.pids = pids
+        self.rss_pids = pids if rss_pids is None else rss_pids
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    @property
+    def pid(self) -> int:
+        return self.pids[0]
+
+    def cpu_seconds(self) -> float:
+        stats = _proc_stats()
+        tree, frontier = set(), [p for p in self.pids if p in stats]
+        while frontier:
+            p = frontier.pop()
+            tree.add(p)
+            frontier += [c for c, (ppid, _) in stats.items() if ppid == p and c not in tree]
+        return sum(stats[p][1] for p in tree) / self.tick
+
+    def rss_mb(self) -> float:
+        total = 0.0
+        for pid in self.rss_pids:
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) / 1024
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return total or float("nan")
+
+
+def parse_stat(text: str) -> tuple[int, int]:
+    """Pure: (ppid, utime + stime + cutime + cstime in clock ticks) from a /proc/PID/stat line (the
+    command name, in parentheses, may hold spaces and parentheses itself)."""
+    f = text.rsplit(")", 1)[1].split()
+    return int(f[1]), int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])
+
+
+def _proc_stats() -> dict[int, tuple[int, int]]:
+    out = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                out[int(d.name)] = parse_stat((d / "stat").read_text())
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+    return out

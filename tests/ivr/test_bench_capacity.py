@@ -170,7 +170,7 @@ def test_a_level_whose_callers_never_reached_it_does_not_hold():
 
 
 def test_a_proc_stat_line_gives_the_parent_and_all_cpu_ticks_even_with_spaces_in_the_name():
-    from ivr.tools.bench_capacity import parse_stat
+    from ivr.tools.capacity_target import parse_stat
 
     line = "4242 (ivr (w1) serve) S 17 4242 4242 0 -1 4194560 100 0 0 0 250 50 7 3 20 0 5 0 1 2 3\n"
     assert parse_stat(line) == (17, 250 + 50 + 7 + 3)
@@ -181,7 +181,7 @@ def test_cpu_counts_a_process_and_its_children():
     import subprocess
     import sys
 
-    from ivr.tools.bench_capacity import ProcStat
+    from ivr.tools.capacity_target import ProcStat
 
     spin = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.4: pass')"
     parent = subprocess.Popen([sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {spin!r}]); "
