@@ -37,6 +37,9 @@ def single_service(var: Path, bot: str, checkout: str | None = None) -> Iterator
 
 @contextmanager
 def cluster_service(workers: int, bot: str) -> Iterator[Target]:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # cluster/ ships with the checkout, not the wheel
     from cluster import Cluster
 
     with Cluster(workers=workers, settings={"bot": bot}) as c:
