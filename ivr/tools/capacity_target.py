@@ -2,7 +2,7 @@
 
 One `ivr serve` runs its calls' media, turn-taking and pipeline on one event loop, so on its own
 it can use one core for that work however many the box has (the fourth round's profile: the loop
-saturated at 30-34 calls with the service at 124 % of the 200 % there). The production layout
+saturated while the service used 124 % of the 200 % there). The production layout
 (`make cluster`: Kamailio's dispatcher in front, PostgreSQL shared) runs one worker per core;
 `--workers N` measures that layout on the same box, every process of it counted (workers,
 Kamailio, PostgreSQL)."""
@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
-
 
 
 @dataclass
@@ -62,10 +61,6 @@ class ProcStat:
         self.pids = pids
         self.rss_pids = pids if rss_pids is None else rss_pids
         self.tick = os.sysconf("SC_CLK_TCK")
-
-    @property
-    def pid(self) -> int:
-        return self.pids[0]
 
     def cpu_seconds(self) -> float:
         stats = _proc_stats()

@@ -211,22 +211,23 @@ class SippCallers:
         return SippResult(ok, failed, round(self._cpu0, 2), self.proc.returncode, peak, mean)
 
 
+def _stat_rows(stats_csv: Path) -> list[dict[str, str]]:
+    """sipp's -trace_stat rows (one a second, `;`-separated); none where it wrote no file."""
+    if not stats_csv.is_file():
+        return []
+    return list(csv.DictReader(stats_csv.read_text().splitlines(), delimiter=";"))
+
+
 def read_counts(stats_csv: Path) -> tuple[int, int]:
     """sipp's cumulative successful and failed calls from the last row of its -trace_stat file."""
-    if not stats_csv.is_file():
-        return 0, 0
-    rows = list(csv.DictReader(stats_csv.read_text().splitlines(), delimiter=";"))
+    rows = _stat_rows(stats_csv)
     if not rows:
         return 0, 0
     last = rows[-1]
     return int(last.get("SuccessfulCall(C)") or 0), int(last.get("FailedCall(C)") or 0)
 
 
-
 def read_concurrency(stats_csv: Path) -> tuple[int, float]:
-    """Pure over the file: sipp's most and mean calls in progress (`CurrentCall`) over its stat rows."""
-    if not stats_csv.is_file():
-        return 0, 0.0
-    rows = list(csv.DictReader(stats_csv.read_text().splitlines(), delimiter=";"))
-    current = [int(r.get("CurrentCall") or 0) for r in rows]
+    """sipp's most and mean calls in progress (`CurrentCall`) over its stat rows."""
+    current = [int(r.get("CurrentCall") or 0) for r in _stat_rows(stats_csv)]
     return (max(current), round(sum(current) / len(current), 1)) if current else (0, 0.0)

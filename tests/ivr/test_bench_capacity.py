@@ -94,13 +94,16 @@ def test_the_pcap_is_a_continuous_20_ms_ulaw_rtp_stream_sipp_can_read():
     assert len(times) == 15 and np.allclose(np.diff(times), 0.02)
 
 
-def test_sipp_s_counters_are_read_from_the_last_stat_row(tmp_path):
-    from ivr.tools.sipp_callers import read_counts
+def test_sipp_s_counters_and_calls_at_once_are_read_from_its_stat_rows(tmp_path):
+    """Counters are cumulative (the last row); calls in progress are per row (most and mean)."""
+    from ivr.tools.sipp_callers import read_concurrency, read_counts
 
     f = tmp_path / "s.csv"
-    f.write_text("StartTime;SuccessfulCall(C);FailedCall(C);\n0;1;0;\n1;7;2;\n")
+    f.write_text("StartTime;CurrentCall;SuccessfulCall(C);FailedCall(C);\n0;3;1;0;\n1;9;7;2;\n2;6;7;2;\n")
     assert read_counts(f) == (7, 2)
+    assert read_concurrency(f) == (9, 6.0)
     assert read_counts(tmp_path / "missing.csv") == (0, 0)
+    assert read_concurrency(tmp_path / "missing.csv") == (0, 0.0)
 
 
 def test_the_capacity_curve_is_an_svg_with_a_point_per_level_coloured_by_verdict():
@@ -151,15 +154,6 @@ def test_sipp_starts_calls_fast_enough_to_keep_the_level_up():
         assert 31.0 / period >= calls  # the most sipp can keep up at once
 
 
-def test_sipp_s_calls_at_once_are_read_from_its_stat_rows(tmp_path):
-    from ivr.tools.sipp_callers import read_concurrency
-
-    f = tmp_path / "s.csv"
-    f.write_text("StartTime;CurrentCall;SuccessfulCall(C);\n0;3;0;\n1;9;1;\n2;6;4;\n")
-    assert read_concurrency(f) == (9, 6.0)
-    assert read_concurrency(tmp_path / "missing.csv") == (0, 0.0)
-
-
 def test_a_level_whose_callers_never_reached_it_does_not_hold():
     lv = level(p95=700.0)
     lv.light_calls, lv.light_peak_concurrent = 38, 27
@@ -181,6 +175,8 @@ def test_cpu_counts_a_process_and_its_children():
     import subprocess
     import sys
 
+    import time
+
     from ivr.tools.capacity_target import ProcStat
 
     spin = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.4: pass')"
@@ -188,7 +184,6 @@ def test_cpu_counts_a_process_and_its_children():
                                "sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
         stat = ProcStat(parent.pid)
-        import time
         deadline = time.monotonic() + 20
         while stat.cpu_seconds() < 0.4 and time.monotonic() < deadline:  # the child's spin, reaped into cutime
             time.sleep(0.05)
