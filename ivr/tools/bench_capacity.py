@@ -298,12 +298,13 @@ def run(args) -> int:
             layout = svc.layout
             light = None
             if callers == "sipp":
-                from ivr.tools.sipp_callers import SippCallers, write_caller
+                from ivr.tools.sipp_callers import SippCallers, call_budget, write_caller
 
                 scenario, call_s = write_caller(Path(tmp), [x.pcm8k for x in lines[:3]])
 
                 def light(n: int) -> SippCallers:
-                    return SippCallers(scenario, svc.sip, n, Path(tmp), call_s).start()
+                    return SippCallers(scenario, svc.sip, n, Path(tmp), call_s,
+                                       max_calls=call_budget(n, args.hold, call_s)).start()
             stat = svc.stat
             idle_rss = stat.rss_mb()
             n = args.start

@@ -158,12 +158,21 @@ def call_period_s(calls: int, call_seconds: float, stagger_s: float) -> float:
     return min(stagger_s, 0.9 * call_seconds / max(calls, 1))
 
 
+def call_budget(calls: int, hold_s: float, call_seconds: float) -> int:
+    """Pure: the most calls sipp may place in a level (its `-m`): twice what `calls` at once for
+    `hold_s` take when every call works. sipp keeps its rate owed: with calls refused at once
+    (an overloaded service's 503s) it placed the calls owed as fast as it could, 93,000-219,000
+    attempts in a 2-minute level, which kept the service busy refusing instead of recovering."""
+    per_slot = 1 + (hold_s + call_seconds) / max(call_seconds, 1e-3)
+    return int(2 * calls * per_slot) + 10
+
+
 class SippCallers:
     """`calls` concurrent sipp calls to the service, a new one starting as one ends, for as long
     as it runs; `stop()` lets the calls in flight finish (SIGUSR1: sipp's soft quit)."""
 
     def __init__(self, scenario: Path, sip_port: int, calls: int, folder: Path, call_seconds: float,
-                 stagger_s: float = 1.13):
+                 stagger_s: float = 1.13, max_calls: int | None = None):
         from ivr.tools.harness import free_port
 
         self.call_seconds = call_seconds
@@ -177,7 +186,7 @@ class SippCallers:
         self.cmd = ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-i", "127.0.0.1", "-mi", "127.0.0.1",
                     "-p", str(free_port()), "-mp", str(free_port()), "-l", str(calls), "-r", "1", "-rp", str(period_ms),
                     "-nostdin", "-trace_stat", "-stf", str(self.stats_file), "-fd", "1",
-                    "-recv_timeout", "20000"]
+                    "-recv_timeout", "20000", *(["-m", str(max_calls)] if max_calls else [])]
         self.proc: subprocess.Popen | None = None
         self._cpu0 = 0.0
 
