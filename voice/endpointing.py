@@ -281,7 +281,9 @@ class EndOfTurnRule:
     # words, which is how a pause mid-sentence reads ("I want to move." at 0.37 for "I want to
     # move, uh, my delivery"). Doubted, it waits like a trailing-off one. Read off the tune half of
     # `ivr eval turns`: P(stop) alone beat P(stop) x P(end of text) at every cut-off rate (0.7: 5.4 %
-    # of turns cut with 79 % of real ends at the floor; the product at 0.5: 4.8 % with 70 %).
+    # of turns cut with 79 % of real ends at the floor; the product at 0.5: 4.8 % with 70 %). 0.8
+    # was measured in the fifth round: fewer cuts everywhere, but on the held-out voices (heard
+    # worse, so surer of fewer stops) only 42 % of real ends at the floor, a p50 wait of 1.5 s.
     stop_threshold: float = 0.7
     doubted_ms: int = 1500
     # A finished-looking reading Whisper is unsure of the words of (mean log-probability a token
@@ -294,6 +296,15 @@ class EndOfTurnRule:
     # a lamp and,") waits `doubted_ms` too: the bot could only ask again, and asking again is not
     # worth talking over a caller who was about to go on.
     doubt_not_understood: bool = False
+
+    def doubted(self, ev: TurnEvidence) -> bool:
+        """A finished-looking turn held back only by Whisper's doubt (of its stop or its words).
+        `ivr eval turns` reads these again with the silence grown (`late_reads`): P(stop) does
+        not move with it, so the doubt is not read again live."""
+        if not self.reads_stop(ev.text, ev.expecting) or (ev.smart_turn is not None and ev.smart_turn < self.voice_threshold):
+            return False
+        return ((ev.whisper_stop is not None and ev.whisper_stop < self.stop_threshold)
+                or (ev.avg_logprob is not None and ev.avg_logprob < self.unsure_logprob))
 
     def reads_stop(self, text: str, expecting: Expectation | None = None) -> bool:
         """Whether `silence_ms` can consult Whisper's P(stop) for this text: it reads finished and

@@ -60,6 +60,9 @@ class Pause:
     whisper_end: tuple[float, float] | None = None
     understood: bool | None = None  # the NLU found a request in the service's transcript (see mark_understood)
     avg_logprob: float | None = None  # Whisper's mean log-probability a token of the service prompt's reading
+    # Whisper's P(stop) read again at each of LATE_AT_MS of silence, with the ms it took; only for
+    # pauses the service's rule doubts, and only at silences the pause reached
+    late_stop: dict[int, tuple[float | None, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -97,6 +100,7 @@ class TurnResult:
 
 
 SMART_TURN_AT_MS = (140, 240, 300, 360)  # silences at which Smart Turn is asked (its audio ends there)
+LATE_AT_MS = (500, 700, 900)  # silences at which a doubted turn's stop may be read again
 
 
 def find_pauses(audio: np.ndarray, pause_ms: int = PAUSE_MS) -> list[tuple[TurnPaused, float | None]]:
@@ -201,6 +205,8 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
         Detector("the same + Whisper's P(stop) x P(end) < 0.5",
                  transcript_rule(replace(stop_p_only, stop_threshold=0.5), smart_turn_at=None, expectation=True, stop="product"), True),
         Detector("the same + Whisper's P(stop)", transcript_rule(stop_p_only, smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) < 0.8 + unsure words (measured, not shipped)",
+                 transcript_rule(replace(shipped, stop_threshold=0.8), smart_turn_at=None, expectation=True), True),
         Detector("the same + Whisper's P(stop) + unsure words + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
         Detector("the same + Whisper's P(stop) + unsure words + the NLU's doubt (off)",
                  transcript_rule(replace(shipped, doubt_not_understood=True), smart_turn_at=None, expectation=True), True),
@@ -264,6 +270,21 @@ def delay_at_cutoff(results: list[TurnResult], pct: float) -> float | None:
     return None
 
 
+def late_summary(results: list[TurnResult], sure: float = 0.8) -> dict:
+    """Whisper's P(stop) at doubted pauses, at the pause and read again at each of LATE_AT_MS:
+    did the silence grown after the last word make it surer of real ends than of pauses inside
+    turns? Medians and the share at or above `sure`, for real ends and for pauses inside turns."""
+    out = {}
+    for kind, pick in (("real ends", lambda p: p.length_ms is None), ("inside turns", lambda p: p.length_ms is not None)):
+        ps = [p for r in results for p in r.pauses if p.late_stop and pick(p)]
+        row = {"n": len(ps), "at_pause": _q([p.whisper_end[0] for p in ps if p.whisper_end], 50)}
+        for at in LATE_AT_MS:
+            v = [p.late_stop[at][0] for p in ps if at in p.late_stop and p.late_stop[at][0] is not None]
+            row[f"{at}ms"] = {"median": _q(v, 50), "sure_pct": _pct(sum(x >= sure for x in v), len(v)), "n": len(v)}
+        out[kind] = row
+    return out
+
+
 def digits_of(text: str) -> str:
     from nlu.spoken_numbers import digit_runs
 
@@ -307,7 +328,10 @@ class EvidenceCache:
         self.path.write_text(json.dumps(self.data))
 
 
-def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[TurnResult]:
+def gather(turns, models, smart, cache: EvidenceCache, progress=print, doubts: EndOfTurnRule | None = None) -> list[TurnResult]:
+    """The evidence at every pause. `doubts`: the rule whose doubted pauses are read again late
+    (LATE_AT_MS; the service's by default)."""
+    doubts = doubts or EndOfTurnRule()
     results = []
     t0 = time.monotonic()
     for k, turn in enumerate(turns):
@@ -344,12 +368,38 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[T
                 er = models.end_reading(ev.audio, text, PROMPTS[service_prompt(turn.expecting)])
                 hit = cache.data[key] = {"end": None if er is None else [er.p_mark, er.p_end]}
             p.whisper_end = tuple(hit["end"]) if hit["end"] is not None else None
+            late_reads(p, ev, length, turn, text, models, cache, doubts)
             r.pauses.append(p)
         results.append(r)
         if (k + 1) % 20 == 0 or k + 1 == len(turns):
             progress(f"evidence for {k + 1}/{len(turns)} turns ({time.monotonic() - t0:.0f} s)")
             cache.save()
     return results
+
+
+def late_reads(p: Pause, ev: TurnPaused, length: float | None, turn, text: str, models, cache: EvidenceCache,
+               doubts: EndOfTurnRule) -> None:
+    """A doubted pause's stop read again at each silence of LATE_AT_MS it reached, on the turn's
+    audio up to there (what `TurnTakingProcessor` hands `SpeechModels.read_end`)."""
+    evidence = TurnEvidence(text, None, turn.expecting, whisper_stop=p.whisper_end[0] if p.whisper_end else None,
+                            avg_logprob=p.avg_logprob)
+    if not doubts.doubted(evidence):
+        return
+    prompt = PROMPTS[service_prompt(turn.expecting)]
+    # ev.audio ends pause_ms after the last voiced frame; its start is the turn's pre-roll
+    start = max(0, int(round((ev.end + PAUSE_MS / 1000) * PIPELINE_RATE)) - len(ev.audio))
+    for at in LATE_AT_MS:
+        if length is not None and length < at:
+            break  # the caller spoke again first
+        late = turn.audio[start: int((ev.end + at / 1000) * PIPELINE_RATE)]
+        key = cache.key(late, "late-reading:" + (prompt or "") + text)
+        hit = cache.data.get(key)
+        if hit is None:
+            s0 = time.perf_counter()
+            er = models.end_reading(late, text, prompt)
+            hit = cache.data[key] = {"p": None if er is None else er.p_mark,
+                                     "ms": round((time.perf_counter() - s0) * 1000, 1)}
+        p.late_stop[at] = (hit["p"], hit["ms"])
 
 
 def mark_understood(results: list[TurnResult], understanding) -> None:
@@ -387,7 +437,8 @@ def report(results: list[TurnResult], shipped: EndOfTurnRule) -> dict:
             sub = [r for r in rs if pick(r)]
             if sub:
                 by_kind[label] = score(sub, service)
-        out["splits"][split] = {"rows": rows, "service_by_kind": by_kind, "digits_heard": digits_heard(rs)}
+        out["splits"][split] = {"rows": rows, "service_by_kind": by_kind, "digits_heard": digits_heard(rs),
+                                "late_reading": late_summary(rs)}
     st_ms = [p.smart_turn_ms for r in results for p in r.pauses]
     asr_ms = [p.asr_ms for r in results for p in r.pauses]
     out["compute_ms"] = {"smart_turn": {"p50": _q(st_ms, 50), "p95": _q(st_ms, 95)},
@@ -412,6 +463,9 @@ def print_table(rep: dict, file=sys.stdout) -> None:
         dh = body["digits_heard"]
         print("  digits heard right at the end of a number answer: " +
               ", ".join(f"{k} prompt {v['right_pct']}% of {v['n']}" for k, v in dh.items() if isinstance(v, dict)), file=file)
+        for kind, row in body.get("late_reading", {}).items():
+            late = ", ".join(f"{at} {row[f'{at}ms']['median']} ({row[f'{at}ms']['sure_pct']}% >= 0.8)" for at in LATE_AT_MS)
+            print(f"  doubted {kind} ({row['n']}): P(stop) median at the pause {row['at_pause']}, read again at ms: {late}", file=file)
     print(f"\ncompute per pause, p50/p95 ms: Whisper {rep['compute_ms']['asr']}, Smart Turn {rep['compute_ms']['smart_turn']}", file=file)
 
 

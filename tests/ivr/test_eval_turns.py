@@ -116,3 +116,38 @@ def test_a_cut_is_mid_sentence_unless_the_script_ended_a_sentence_there():
     assert not between.mid_sentence(Pause(end=1.05, length_ms=950))
     assert inside.mid_sentence(Pause(end=1.05, length_ms=950))
     assert between.mid_sentence(Pause(end=0.4, length_ms=200))  # a gap the script did not put there
+
+
+def test_a_doubted_pause_is_read_again_at_each_silence_it_reached(tmp_path):
+    """Late readings: only where the service's rule doubts the stop, only at silences the pause
+    lasted to, each on the turn's audio up to there (so longer, silence included)."""
+    from types import SimpleNamespace
+
+    from voice.end_reading import EndReading
+    from voice.turns import TurnPaused
+
+    heard = []
+
+    class Models:
+        def end_reading(self, audio, text, prompt=None):
+            heard.append(len(audio))
+            return EndReading(p_mark=0.6, p_end=0.5)
+
+    audio = np.zeros(16000 * 3, dtype=np.int16)
+    t = SimpleNamespace(audio=audio, expecting=None)
+    ev = TurnPaused(0, 1, end=1.0, audio=np.zeros(int(1.34 * 16000), dtype=np.int16))
+    cache = eval_turns.EvidenceCache(tmp_path / "e.json")
+    doubted = Pause(end=1.0, length_ms=800.0, whisper_end=(0.4, 0.5), avg_logprob=-0.2)
+    eval_turns.late_reads(doubted, ev, 800.0, t, "I want to move.", Models(), cache, EndOfTurnRule())
+    assert set(doubted.late_stop) == {500, 700} and doubted.late_stop[500][0] == 0.6  # not 900: the caller was back
+    assert heard[0] < heard[1] and heard[1] - heard[0] == 0.2 * 16000
+    sure = Pause(end=1.0, length_ms=None, whisper_end=(0.95, 0.9), avg_logprob=-0.2)
+    eval_turns.late_reads(sure, ev, None, t, "I want to move my delivery to Friday.", Models(), cache, EndOfTurnRule())
+    assert sure.late_stop == {} and len(heard) == 2
+    final = Pause(end=1.0, length_ms=None, whisper_end=(0.5, 0.5), avg_logprob=-0.2)
+    eval_turns.late_reads(final, ev, None, t, "I want to move.", Models(), cache, EndOfTurnRule())
+    assert set(final.late_stop) == {500, 700, 900}
+    summary = eval_turns.late_summary([TurnResult("t", "tune", "v", "synth", None, pauses=[doubted, sure, final])])
+    assert summary["real ends"]["n"] == 1 and summary["inside turns"]["n"] == 1
+    assert summary["real ends"]["900ms"] == {"median": 0.6, "sure_pct": 0.0, "n": 1}
+    assert summary["inside turns"]["900ms"]["n"] == 0

@@ -240,3 +240,13 @@ def test_reads_stop_is_exactly_where_the_rule_consults_whisper_stop(expecting):
     assert consulted > 5  # the rule does read it for some of them
     off = EndOfTurnRule(stop_threshold=0.0)
     assert not any(off.reads_stop(t, expecting) for t in texts)
+
+
+def test_a_doubt_is_whispers_alone_on_a_finished_looking_turn():
+    doubted = TurnEvidence("I want to move.", whisper_stop=0.4)
+    rule = EndOfTurnRule()
+    assert rule.doubted(doubted) and rule.silence_ms(doubted) == rule.doubted_ms
+    assert rule.doubted(TurnEvidence("I'm trying to hurt.", whisper_stop=0.9, avg_logprob=-1.2))  # unsure of the words
+    assert not rule.doubted(TurnEvidence("I want to move my delivery to Friday.", whisper_stop=0.9))  # sure
+    assert not rule.doubted(TurnEvidence("I want to move my", whisper_stop=0.4))  # trails off: not a doubt
+    assert not rule.doubted(TurnEvidence("Four five.", whisper_stop=0.2, expecting=ORDER))  # a number pending
