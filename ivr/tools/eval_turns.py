@@ -277,12 +277,16 @@ def late_summary(results: list[TurnResult], sure: float = 0.8) -> dict:
     out = {}
     for kind, pick in (("real ends", lambda p: p.length_ms is None), ("inside turns", lambda p: p.length_ms is not None)):
         ps = [p for r in results for p in r.pauses if p.late_stop and pick(p)]
-        row = {"n": len(ps), "at_pause": _q([p.whisper_end[0] for p in ps if p.whisper_end], 50)}
+        row = {"n": len(ps), "at_pause": _median([p.whisper_end[0] for p in ps if p.whisper_end])}
         for at in LATE_AT_MS:
             v = [p.late_stop[at][0] for p in ps if at in p.late_stop and p.late_stop[at][0] is not None]
-            row[f"{at}ms"] = {"median": _q(v, 50), "sure_pct": _pct(sum(x >= sure for x in v), len(v)), "n": len(v)}
+            row[f"{at}ms"] = {"median": _median(v), "sure_pct": _pct(sum(x >= sure for x in v), len(v)), "n": len(v)}
         out[kind] = row
     return out
+
+
+def _median(x: list[float]) -> float | None:
+    return round(float(np.median(x)), 3) if x else None
 
 
 def digits_of(text: str) -> str:
