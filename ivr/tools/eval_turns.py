@@ -384,7 +384,7 @@ def gather(turns, models, smart, cache: EvidenceCache, progress=print, doubts: E
 def late_reads(p: Pause, ev: TurnPaused, length: float | None, turn, text: str, models, cache: EvidenceCache,
                doubts: EndOfTurnRule) -> None:
     """A doubted pause's stop read again at each silence of LATE_AT_MS it reached, on the turn's
-    audio up to there (what `TurnTakingProcessor` hands `SpeechModels.read_end`)."""
+    audio up to there: what a live re-read would hand Whisper, the silence so far included."""
     evidence = TurnEvidence(text, None, turn.expecting, whisper_stop=p.whisper_end[0] if p.whisper_end else None,
                             avg_logprob=p.avg_logprob)
     if not doubts.doubted(evidence):
