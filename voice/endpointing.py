@@ -303,6 +303,10 @@ class EndOfTurnRule:
         not move with it, so the doubt is not read again live."""
         if not self.reads_stop(ev.text, ev.expecting) or (ev.smart_turn is not None and ev.smart_turn < self.voice_threshold):
             return False
+        return self._whisper_doubts(ev)
+
+    def _whisper_doubts(self, ev: TurnEvidence) -> bool:
+        """Whisper's stop was a narrow choice, or it was unsure of the words."""
         return ((ev.whisper_stop is not None and ev.whisper_stop < self.stop_threshold)
                 or (ev.avg_logprob is not None and ev.avg_logprob < self.unsure_logprob))
 
@@ -329,10 +333,8 @@ class EndOfTurnRule:
         if transcript_complete(ev.text):
             if ev.smart_turn is not None and ev.smart_turn < self.voice_threshold:
                 return self.unsure_ms
-            if ev.whisper_stop is not None and ev.whisper_stop < self.stop_threshold:
+            if self._whisper_doubts(ev):
                 return max(self.doubted_ms, self.soft_complete_ms if soft_ending(ev.text) else self.complete_ms)
-            if ev.avg_logprob is not None and ev.avg_logprob < self.unsure_logprob:
-                return self.doubted_ms
             if ev.understood is False and self.doubt_not_understood:
                 return self.doubted_ms  # nothing to act on yet: a re-prompt is not worth a cut-in
             return self.soft_complete_ms if soft_ending(ev.text) else self.complete_ms

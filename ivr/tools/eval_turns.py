@@ -60,9 +60,9 @@ class Pause:
     whisper_end: tuple[float, float] | None = None
     understood: bool | None = None  # the NLU found a request in the service's transcript (see mark_understood)
     avg_logprob: float | None = None  # Whisper's mean log-probability a token of the service prompt's reading
-    # Whisper's P(stop) read again at each of LATE_AT_MS of silence, with the ms it took; only for
-    # pauses the service's rule doubts, and only at silences the pause reached
-    late_stop: dict[int, tuple[float | None, float]] = field(default_factory=dict)
+    # Whisper's P(stop) read again at each of LATE_AT_MS of silence; only for pauses the service's
+    # rule doubts, and only at silences the pause reached
+    late_stop: dict[int, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -279,7 +279,7 @@ def late_summary(results: list[TurnResult], sure: float = 0.8) -> dict:
         ps = [p for r in results for p in r.pauses if p.late_stop and pick(p)]
         row = {"n": len(ps), "at_pause": _median([p.whisper_end[0] for p in ps if p.whisper_end])}
         for at in LATE_AT_MS:
-            v = [p.late_stop[at][0] for p in ps if at in p.late_stop and p.late_stop[at][0] is not None]
+            v = [p.late_stop[at] for p in ps if p.late_stop.get(at) is not None]
             row[f"{at}ms"] = {"median": _median(v), "sure_pct": _pct(sum(x >= sure for x in v), len(v)), "n": len(v)}
         out[kind] = row
     return out
@@ -332,10 +332,8 @@ class EvidenceCache:
         self.path.write_text(json.dumps(self.data))
 
 
-def gather(turns, models, smart, cache: EvidenceCache, progress=print, doubts: EndOfTurnRule | None = None) -> list[TurnResult]:
-    """The evidence at every pause. `doubts`: the rule whose doubted pauses are read again late
-    (LATE_AT_MS; the service's by default)."""
-    doubts = doubts or EndOfTurnRule()
+def gather(turns, models, smart, cache: EvidenceCache, progress=print) -> list[TurnResult]:
+    doubts = EndOfTurnRule()  # the service's: its doubted pauses are read again late (LATE_AT_MS)
     results = []
     t0 = time.monotonic()
     for k, turn in enumerate(turns):
@@ -399,11 +397,9 @@ def late_reads(p: Pause, ev: TurnPaused, length: float | None, turn, text: str, 
         key = cache.key(late, "late-reading:" + (prompt or "") + text)
         hit = cache.data.get(key)
         if hit is None:
-            s0 = time.perf_counter()
             er = models.end_reading(late, text, prompt)
-            hit = cache.data[key] = {"p": None if er is None else er.p_mark,
-                                     "ms": round((time.perf_counter() - s0) * 1000, 1)}
-        p.late_stop[at] = (hit["p"], hit["ms"])
+            hit = cache.data[key] = {"p": None if er is None else er.p_mark}
+        p.late_stop[at] = hit["p"]
 
 
 def mark_understood(results: list[TurnResult], understanding) -> None:

@@ -154,7 +154,6 @@ def test_sipp_starts_calls_fast_enough_to_keep_the_level_up():
         assert 31.0 / period >= calls  # the most sipp can keep up at once
 
 
-
 def test_sipp_places_a_bounded_number_of_calls_a_level(tmp_path):
     """Calls refused at once made sipp place the calls its rate owed as fast as it could (219,000
     attempts in a level): `-m` bounds them at twice what a healthy level places."""
@@ -166,6 +165,7 @@ def test_sipp_places_a_bounded_number_of_calls_a_level(tmp_path):
     cmd = SippCallers(tmp_path / "s.xml", 5060, 40, tmp_path, 31.0, max_calls=call_budget(40, 120.0, 31.0)).cmd
     assert cmd[cmd.index("-m") + 1] == str(call_budget(40, 120.0, 31.0))
     assert "-m" not in SippCallers(tmp_path / "s.xml", 5060, 40, tmp_path, 31.0).cmd
+
 
 def test_a_level_whose_callers_never_reached_it_does_not_hold():
     lv = level(p95=700.0)

@@ -139,7 +139,7 @@ def test_a_doubted_pause_is_read_again_at_each_silence_it_reached(tmp_path):
     cache = eval_turns.EvidenceCache(tmp_path / "e.json")
     doubted = Pause(end=1.0, length_ms=800.0, whisper_end=(0.4, 0.5), avg_logprob=-0.2)
     eval_turns.late_reads(doubted, ev, 800.0, t, "I want to move.", Models(), cache, EndOfTurnRule())
-    assert set(doubted.late_stop) == {500, 700} and doubted.late_stop[500][0] == 0.6  # not 900: the caller was back
+    assert set(doubted.late_stop) == {500, 700} and doubted.late_stop[500] == 0.6  # not 900: the caller was back
     assert heard[0] < heard[1] and heard[1] - heard[0] == 0.2 * 16000
     sure = Pause(end=1.0, length_ms=None, whisper_end=(0.95, 0.9), avg_logprob=-0.2)
     eval_turns.late_reads(sure, ev, None, t, "I want to move my delivery to Friday.", Models(), cache, EndOfTurnRule())

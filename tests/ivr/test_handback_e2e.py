@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 
 import numpy as np
@@ -59,8 +60,6 @@ def _soundex_tail(word: str) -> str:
 
 def _named(text: str, name: str) -> int:
     """Where "speaking with <name>" was heard (the name as it sounds), or -1."""
-    import re
-
     for m in re.finditer(r"speaking with (\w+)", text):
         if _soundex_tail(m.group(1)) == _soundex_tail(name):
             return m.start()
