@@ -90,15 +90,20 @@ class Policies:
         return replace(Policy.from_dict({**doc, "version": version}), version=version)
 
     def refresh_policy(self) -> tuple[int, Policy]:
-        """Re-read the newest policy; tell the local subscribers if it is not the one we had
-        (the hook for a cross-process LISTEN ivr_policy)."""
+        """Re-read the newest policy; tell the local subscribers if it is newer than the one we
+        had (the hook for a cross-process LISTEN ivr_policy). Only forward: versions only grow,
+        and a read made before a save here committed must not put the cache (and the calls)
+        back a version, nor publish both versions again (seen on PostgreSQL, where the listener
+        thread's refresh for version 2 landed after this process's save of version 3)."""
         version, policy = self.current_policy()
         with self._cache_lock:
-            old = self.cached
-            self.cached = (version, policy)
-        if old is None or old[0] != version:
+            newer = self.cached is None or self.cached[0] < version
+            if newer:
+                self.cached = (version, policy)
+            current = self.cached
+        if newer:
             self._changes.notify(version, policy)
-        return version, policy
+        return current
 
     def save_policy(self, policy: Policy | Mapping[str, Any], author: str, comment: str | None = None, *,
                     expected_version: int | None = None) -> int:

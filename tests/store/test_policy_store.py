@@ -97,6 +97,20 @@ def test_refresh_policy_sees_another_process(db_url):
         assert b.refresh_policy()[0] == 2 and seen == [2]  # no change, no news
 
 
+def test_a_read_older_than_the_cache_puts_nothing_back(db_url):
+    """The listener thread's refresh can read version 2 while this process saves version 3 and
+    land after it: the cache stays at 3 and nobody hears of 2 (or 3) again."""
+    with Store(db_url, listen=False) as s:
+        seen: list[int] = []
+        s.on_policy_change(lambda v, p: seen.append(v))
+        s.save_policy(Policy(max_no_match=4), "admin")
+        stale = s.current_policy()
+        s.save_policy(Policy(max_no_match=5), "admin")
+        s._policies.current_policy = lambda: stale  # the slow read returns after the save
+        assert s.refresh_policy()[0] == 3 and s.policy[0] == 3 and s.policy[1].max_no_match == 5
+        assert seen == [2, 3]
+
+
 def test_postgres_notifies_policy_changes(pg_server):
     import psycopg
 
