@@ -110,7 +110,7 @@ async def build_service(settings: Settings) -> Service:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     seed = settings.policy or DEFAULT_POLICY_PATH
-    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed))
+    store = await loop.run_in_executor(None, lambda: Store(url, seed_policy_path=seed, sip_block_s=settings.sip_block_s))
     import web.app  # noqa: F401  (build_app's, imported meanwhile)
 
     engine = await engine_job

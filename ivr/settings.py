@@ -1,10 +1,9 @@
 """`ivr serve`'s settings: one typed model, read from flags, then IVR_* variables, then a YAML file.
 
-Every key has an environment variable (``IVR_`` and the key in capitals, e.g. ``IVR_SIP``;
-lists as JSON, e.g. ``IVR_AGENTS='["alice=sip:alice@pbx"]'``), two keep the names they always had
-(``IVR_DB_URL``, ``IVR_CACHE_DIR``), and the same key may be set in the ``--config`` file.
-A flag wins over the environment, which wins over the file, which wins over the defaults. Values
-are checked once, here, before anything starts: a bad one is refused with the key's name.
+Every key has an environment variable (``IVR_`` and the key in capitals, e.g. ``IVR_SIP``; lists as JSON, e.g.
+``IVR_AGENTS='["alice=sip:alice@pbx"]'``), two keep the names they always had (``IVR_DB_URL``, ``IVR_CACHE_DIR``),
+and the same key may be set in the ``--config`` file. A flag wins over the environment, which wins over the file,
+which wins over the defaults. Values are checked once, here, before anything starts: a bad one is refused with its key.
 Secrets are ``SecretStr``: they print as ``**********`` in a repr, a dump or a log line.
 """
 
@@ -87,6 +86,7 @@ class Settings(BaseSettings):
     invite_burst: int = _opt("INVITE burst per source; excess gets 503, a sustained flood is dropped", 20, ge=1)
     rate_exempt: list[str] = _opt("sources not rate-limited here (the Kamailio in front limits per source itself)",
                                   default_factory=list)
+    sip_block_s: float = _opt("seconds a source guessing SIP passwords is first refused; later blocks double", 60.0, gt=0)
     # End of turn (voice.turns.TurnConfig) and Whisper's encoder window (voice.models.ModelConfig):
     # None keeps the fast defaults; `ivr bench latency --compare-legacy` serves the old ones.
     silence_ms: int | None = _opt("silence that ends a caller turn whatever was said")

@@ -42,13 +42,14 @@ import threading
 import weakref
 from datetime import datetime
 from pathlib import Path
+from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
 
 from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError
 
 from .accounts import Accounts
 from .agents import Agents, PresenceCallback
-from .auth_guard import AuthFailures
+from .auth_guard import SIP_POLICY, WEB_POLICY, AuthFailures
 from .knowledge import KNOWLEDGE_CHANNEL, KnowledgeBase
 from .callbacks import Callbacks
 from .desktop_links import DesktopLinks
@@ -77,11 +78,13 @@ class Store:
     """See the module docstring. ``Store(url)`` migrates, seeds the policy and starts the writer."""
 
     def __init__(self, url: str = DEFAULT_URL, *, seed_policy_path: str | Path = DEFAULT_POLICY_PATH,
-                 echo: bool = False, start: bool = True, listen: bool = True, retry_max_s: float = 2.0):
+                 echo: bool = False, start: bool = True, listen: bool = True, retry_max_s: float = 2.0,
+                 sip_block_s: float = SIP_POLICY.block_s):
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self.accounts = Accounts(self.engine)
-        self.auth_failures = AuthFailures(self.engine)  # password guessing, counted for every worker
+        # password guessing, counted for every worker; a guessing source's first block is sip_block_s
+        self.auth_failures = AuthFailures(self.engine, {"sip": replace(SIP_POLICY, block_s=sip_block_s), "web": WEB_POLICY})
         self.sip_credentials = SipCredentials(self.engine)
         self.desktop_links = DesktopLinks(self.engine)
         self.seed_policy_path = Path(seed_policy_path)

@@ -55,6 +55,7 @@ def test_db_url_from_environment_unless_a_flag_names_one(monkeypatch):
 @pytest.mark.parametrize("key, value, words", [
     ("invite_burst", 0, "invite_burst: Input should be greater than or equal to 1"),
     ("heartbeat_s", -1, "heartbeat_s: Input should be greater than 0"),
+    ("sip_block_s", 0, "sip_block_s: Input should be greater than 0"),
     ("bot", "parrot", "bot: Input should be 'triage' or 'echo'"),
     ("sip", "127.0.0.1:99999", "port out of range"),
     ("allow", ["10.0.0.300/8"], "does not appear to be an IPv4 or IPv6 network"),
