@@ -36,26 +36,6 @@ def test_jitter_of_a_steady_stream_is_zero_and_of_a_wobbly_one_is_not():
     assert 3.0 < wobbly.jitter_ms <= 4.0 + 1e-6  # |D| is 4 ms every packet
 
 
-def test_the_bench_runs_one_level_end_to_end(tmp_path):
-    """The command itself, on one call for a few seconds: a real service, real SIP/RTP, figures
-    and the service's stage trace in the JSON (not a verdict on this machine's speed)."""
-    import json
-    import subprocess
-
-    from tests.support import IVR_CMD
-
-    out = tmp_path / "capacity.json"
-    proc = subprocess.run([*IVR_CMD, "bench", "capacity", "--start", "1", "--max", "1", "--hold", "12",
-                           "--renderings", "6", "--json", str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]  # whether the level held is not asserted: a busy machine
-    res = json.loads(out.read_text())
-    (lv,) = res["levels"]
-    assert lv["calls"] == 1 and lv["calls_completed"] >= 1 and lv["calls_failed"] == 0
-    assert lv["voice_to_voice_ms"]["n"] >= 1 and lv["rss_mb_peak"] > 100
-    assert lv["stages_ms"]["asr"]["n"] >= 1  # the service's own trace, read back through the API
-    assert lv["cpu_ms_per_turn"] > 0 and lv["asr"]["runs"] >= lv["stages_ms"]["asr"]["n"]  # /metrics' ivr_asr_*
-
-
 def test_too_few_renderings_is_a_clear_error():
     import subprocess
 
@@ -122,8 +102,10 @@ def test_the_capacity_curve_is_an_svg_with_a_point_per_level_coloured_by_verdict
 
 
 def test_a_short_sweep_with_sipp_callers_end_to_end(tmp_path):
-    """Two levels, sipp's pcap callers beside one UA probe: sipp's calls complete and count,
-    the service's own trace covers them (more turns than the probe's), the curve is written."""
+    """The command itself (`make capacity`'s callers), on two levels for a few seconds: a real
+    service, real SIP/RTP; sipp's pcap callers beside one UA probe: sipp's calls complete and
+    count, the service's own trace covers them (more turns than the probe's), the figures are in
+    the JSON and the curve is written (not a verdict on this machine's speed)."""
     import json
     import subprocess
 
@@ -138,6 +120,9 @@ def test_a_short_sweep_with_sipp_callers_end_to_end(tmp_path):
     lv = res["levels"][0]
     assert lv["light_calls"] == 1 and lv["light_completed"] >= 1 and lv["light_failed"] == 0, lv
     assert lv["light_peak_concurrent"] == 1  # read from sipp's own stat rows
+    assert lv["calls"] == 2 and lv["calls_completed"] >= 1 and lv["calls_failed"] == 0
+    assert lv["voice_to_voice_ms"]["n"] >= 1 and lv["rss_mb_peak"] > 100  # the probe's, at the wire
+    assert lv["cpu_ms_per_turn"] > 0 and lv["asr"]["runs"] >= lv["stages_ms"]["asr"]["n"]  # /metrics' ivr_asr_*
     assert lv["stages_ms"]["asr"]["n"] > lv["voice_to_voice_ms"]["n"]  # sipp's turns are in the service's trace
     assert lv["callers_cpu_percent"] < lv["cpu_percent"]  # the light callers are light
     assert out.with_suffix(".svg").read_text().startswith("<svg")
