@@ -71,11 +71,18 @@ async def _quiet(loud_at: list, seconds: float = 1.2, timeout: float = 30.0) -> 
     await _until(lambda: loud_at and time.monotonic() - loud_at[-1] >= seconds, timeout, "the bot to finish")
 
 
-async def ask_for_callback(svc, phone: Phone) -> None:
-    """Call the bot from `phone`'s endpoint, ask for a person, say yes to the callback offer."""
+async def ask_for_callback(svc, phone: Phone, taken: set[str], placed: asyncio.Event,
+                           before_yes: asyncio.Event | None = None) -> None:
+    """Call the bot from `phone`'s endpoint, ask for a person, say yes to the callback offer.
+    `taken`: the calls already made (this one is the new one, `placed` once it is known);
+    `before_yes`: waited for before saying yes (the queue's order is the order of the yeses)."""
     models = shared_models()
     loud_at: list = []  # when the caller last heard the bot speak
     call = await phone.ep.invite(f"sip:support@127.0.0.1:{svc.sip}", ring_timeout=10)
+    call_id = await _until(lambda: next((c["id"] for c in svc.api("/api/calls")["calls"] if c["id"] not in taken), None),
+                           10, "the call in the store")
+    taken.add(call_id)
+    placed.set()
 
     async def rec():
         while (f := await call.read_frame()) is not None:
@@ -86,15 +93,33 @@ async def ask_for_callback(svc, phone: Phone) -> None:
     await _until(lambda: loud_at, 30, "the greeting")
     await _quiet(loud_at)
     call.play(models.synthesize_all("I want to speak to a real person please.", 8000).tobytes())
-    call_id = svc.api("/api/calls")["calls"][0]["id"]
     await _until(lambda: any(e.get("state") == "back_to_bot" for e in _events(svc, call_id)), 60, "back to the bot")
     offered = len(loud_at)
     await _until(lambda: len(loud_at) > offered + 25, 30, "the callback offer")
     await _quiet(loud_at)
+    if before_yes is not None:
+        await asyncio.wait_for(before_yes.wait(), 90)
     call.play(models.synthesize_all("Yes please.", 8000).tobytes())
     await asyncio.wait_for(call.ended.wait(), 60)  # the bot says goodbye and hangs up
     await r
     assert any(e.get("event") == "callback_requested" for e in _events(svc, call_id))
+
+
+async def ask_both(svc, first: Phone, second: Phone) -> None:
+    """Both callers at once (two calls with the bot, as in a real queue), the second placed once
+    the first is in the store and saying yes once the first has hung up: `first` is queued first."""
+    taken: set[str] = set()
+    first_placed, second_placed, first_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def one():
+        await ask_for_callback(svc, first, taken, first_placed)
+        first_done.set()
+
+    async def two():
+        await first_placed.wait()
+        await ask_for_callback(svc, second, taken, second_placed, before_yes=first_done)
+
+    await asyncio.gather(one(), two())
 
 
 def _events(svc, call_id):
@@ -126,8 +151,7 @@ async def scenario(svc, agent_port):
 
             desk = asyncio.create_task(desktop())
             await asyncio.wait_for(away.wait(), 10)  # the desktop confirms it
-            await ask_for_callback(svc, deaf)
-            await ask_for_callback(svc, caller)
+            await ask_both(svc, deaf, caller)
             queued = svc.api("/api/callbacks")
             assert queued["counts"] == {"pending": 2}, queued
             assert not agent.rang  # nobody was rung while alice was away
