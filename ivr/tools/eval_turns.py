@@ -207,6 +207,8 @@ def configurations(shipped: EndOfTurnRule, smart_turn_at: int = 300) -> list[Det
         Detector("the same + Whisper's P(stop)", transcript_rule(stop_p_only, smart_turn_at=None, expectation=True), True),
         Detector("the same + Whisper's P(stop) < 0.8 + unsure words (measured, not shipped)",
                  transcript_rule(replace(shipped, stop_threshold=0.8), smart_turn_at=None, expectation=True), True),
+        Detector("the same + Whisper's P(stop) against the words' certainty (k 0.5, 0.8; not shipped)",
+                 transcript_rule(replace(shipped, stop_relative_k=0.5, stop_threshold=0.8), smart_turn_at=None, expectation=True), True),
         Detector("the same + Whisper's P(stop) + unsure words + Smart Turn", transcript_rule(shipped, smart_turn_at=st, expectation=True), True, st),
         Detector("the same + Whisper's P(stop) + unsure words + the NLU's doubt (off)",
                  transcript_rule(replace(shipped, doubt_not_understood=True), smart_turn_at=None, expectation=True), True),

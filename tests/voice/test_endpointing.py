@@ -161,6 +161,17 @@ def test_words_whisper_was_unsure_of_are_doubted_even_with_a_sure_stop():
     assert EndOfTurnRule(unsure_logprob=float("-inf")).silence_ms(unsure) == RULE.complete_ms  # off
 
 
+def test_a_stop_judged_against_the_words_certainty_is_doubted_less_on_a_voice_heard_worse():
+    """stop_relative_k (measured, off): P(stop) x exp(-k x avg_logprob) against the threshold, so
+    a stop read among unsure words counts for more; off, P(stop) alone decides."""
+    rel = EndOfTurnRule(stop_relative_k=0.5, stop_threshold=0.8)
+    heard_worse = TurnEvidence("I want to move.", whisper_stop=0.6, avg_logprob=-0.7)  # 0.6 x e^0.35 = 0.85
+    heard_well = TurnEvidence("I want to move.", whisper_stop=0.6, avg_logprob=-0.1)  # 0.6 x e^0.05 = 0.63
+    assert rel.silence_ms(heard_worse) == RULE.complete_ms
+    assert rel.silence_ms(heard_well) == RULE.doubted_ms
+    assert EndOfTurnRule(stop_threshold=0.8).silence_ms(heard_worse) == RULE.doubted_ms  # k 0: as shipped
+
+
 def test_a_caller_fetching_the_number_asked_for_is_waited_for():
     fetching = TurnEvidence("Right, hold on, I'll just look it up for you.", expecting=ORDER, whisper_stop=0.95)
     assert RULE.silence_ms(fetching) == RULE.pending_ms
