@@ -40,9 +40,9 @@ import atexit
 import json
 import threading
 import weakref
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from dataclasses import replace
 from typing import Any, Callable, Mapping, TypeVar
 
 from routing.policy import DEFAULT_POLICY_PATH, Policy, PolicyError

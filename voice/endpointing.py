@@ -298,7 +298,7 @@ class EndOfTurnRule:
     # token is less sure, the stop included. Measured in the sixth round (`ivr eval turns`' row
     # "P(stop) against the words' certainty"); 0: off. On the tune half no k > 0 cut fewer turns at
     # the same share of real ends at the floor (k 0.5 and 0.8: 4.8 % cut, 79 % at the floor,
-    # against 0.7 alone's 4.2 % and 76 %), and held out it cut more (17.3 % against 14.3 %): the
+    # against 0.7 alone's 4.2 % and 76 %), and held out it cut more (17.3 % against 13.8 %): the
     # half sentences of badly heard voices gain as much as their real ends. It ships off.
     stop_relative_k: float = 0.0
     # A finished-looking turn the NLU finds no request in ("I order the lamp end." for "I ordered
