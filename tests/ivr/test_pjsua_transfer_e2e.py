@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import yaml
 
+from routing.transfer import whisper_text
 from voice.audio import resample, write_wav
 from voice.models import shared_models
+from voice.wer import normalise
 
 from tests.support import free_port, running_service, tone, tone_seconds
 
@@ -133,9 +135,6 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
                     p.stop()
     a = recording(tmp_path / "agent_rec1.wav")
     c = recording(tmp_path / "caller_rec1.wav")
-    # The agent first heard the whisper: speech, transcribed, about the call.
-    whisper = models.transcribe_sync(resample(a[: 8 * 8000], 8000, 16000)).text.lower()
-    assert "transfer" in whisper or "frustrat" in whisper or "order" in whisper, whisper
     assert tone_seconds(a, 440) >= 2.0  # then the caller, through the bridge (4 s of it before the hang-up)
     assert tone_seconds(c, 1000) >= 1.0  # and the caller heard the agent
     from store import Store
@@ -147,4 +146,10 @@ def test_frustrated_pjsua_caller_is_warm_transferred_to_a_pjsua_agent(tmp_path):
     finally:
         store.close()
     assert call["escalation_reason"] == "frustration" and call["outcome"] == "transferred"
+    # The agent first heard the whisper: the call's headline, transcribed. Whisper tiny.en hears
+    # the bot's own voice at 8 kHz loosely ("or status, color upset, out-identified." for "Order
+    # status, caller upset, not identified."), so a third of its words must come back, not all.
+    said = normalise(whisper_text(call["summary"], "frustration"))
+    heard = normalise(models.transcribe_sync(resample(a[: 8 * 8000], 8000, 16000)).text)
+    assert len(said) >= 3 and 3 * sum(w in heard for w in said) >= len(said), (said, heard)
     assert any(x["result"] == "answered" for x in call["transfer_attempts"])
