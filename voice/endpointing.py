@@ -297,7 +297,7 @@ class EndOfTurnRule:
     # log P(stop) - k x avg_logprob < log(stop_threshold), since on a voice it hears worse every
     # token is less sure, the stop included. Measured in the sixth round (`ivr eval turns`' row
     # "P(stop) against the words' certainty"); 0: off. On the tune half no k > 0 cut fewer turns at
-    # the same share of real ends at the floor (k 0.5 and 0.8: 4.8 % cut, 79 % at the floor,
+    # the same share of real ends at the floor (k 0.5 at threshold 0.8: 4.8 % cut, 79 % at the floor,
     # against 0.7 alone's 4.2 % and 76 %), and held out it cut more (17.3 % against 13.8 %): the
     # half sentences of badly heard voices gain as much as their real ends. It ships off.
     stop_relative_k: float = 0.0

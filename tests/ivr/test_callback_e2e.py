@@ -71,7 +71,7 @@ async def _quiet(loud_at: list, seconds: float = 1.2, timeout: float = 30.0) -> 
     await _until(lambda: loud_at and time.monotonic() - loud_at[-1] >= seconds, timeout, "the bot to finish")
 
 
-async def ask_for_callback(svc, phone: Phone, taken: set[str], placed: asyncio.Event,
+async def ask_for_callback(svc, phone: Phone, taken: set[str], placed: asyncio.Event | None = None,
                            before_yes: asyncio.Event | None = None) -> None:
     """Call the bot from `phone`'s endpoint, ask for a person, say yes to the callback offer.
     `taken`: the calls already made (this one is the new one, `placed` once it is known);
@@ -82,7 +82,8 @@ async def ask_for_callback(svc, phone: Phone, taken: set[str], placed: asyncio.E
     call_id = await _until(lambda: next((c["id"] for c in svc.api("/api/calls")["calls"] if c["id"] not in taken), None),
                            10, "the call in the store")
     taken.add(call_id)
-    placed.set()
+    if placed is not None:
+        placed.set()
 
     async def rec():
         while (f := await call.read_frame()) is not None:
@@ -109,7 +110,7 @@ async def ask_both(svc, first: Phone, second: Phone) -> None:
     """Both callers at once (two calls with the bot, as in a real queue), the second placed once
     the first is in the store and saying yes once the first has hung up: `first` is queued first."""
     taken: set[str] = set()
-    first_placed, second_placed, first_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    first_placed, first_done = asyncio.Event(), asyncio.Event()
 
     async def one():
         await ask_for_callback(svc, first, taken, first_placed)
@@ -117,7 +118,7 @@ async def ask_both(svc, first: Phone, second: Phone) -> None:
 
     async def two():
         await first_placed.wait()
-        await ask_for_callback(svc, second, taken, second_placed, before_yes=first_done)
+        await ask_for_callback(svc, second, taken, before_yes=first_done)
 
     await asyncio.gather(one(), two())
 
