@@ -173,6 +173,7 @@ class TransferEvent(_Event):
     ended: str | None | Absent = ABSENT  # done after a bridge: who hung up ("handed_back": the agent passed the caller back)
     handle_s: float | Absent = ABSENT  # handed_back, done after a bridge: seconds from the agent's answer to their leaving
     tried: list[str] | Absent = ABSENT  # back_to_bot
+    intro: str | None | Absent = ABSENT  # bridged: the line the caller heard first ("You're now speaking with Alice."), None without one
 
 
 @dataclass(frozen=True, kw_only=True)

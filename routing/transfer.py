@@ -331,12 +331,12 @@ class WarmTransfer:
             self.bridge = bridge
             bridge.start()
         bridge.hold(self.caller, None)
-        await self._introduce(agent)  # split: the caller hears the agent's name alone, then the two talk
+        intro = await self._introduce(agent)  # split: the caller hears the agent's name alone, then the two talk
         bridge.join()
         elapsed = time.monotonic() - self._t0
         self._emit(TransferAttemptEvent(agent=agent.id, result="answered",
                                         answered_after_s=round(attempt.answered_after_s, 3)))
-        self._set(State.BRIDGED, agent=agent.id, time_to_bridge_s=round(elapsed, 3))
+        self._set(State.BRIDGED, agent=agent.id, time_to_bridge_s=round(elapsed, 3), intro=intro)
         if self._transcribe is not None:
             for label, who in ((self.caller, "caller"), (leg, "agent")):
                 q = bridge.tap(label)
@@ -393,21 +393,23 @@ class WarmTransfer:
         if text and agent.id not in self._intro:
             self._intro[agent.id] = asyncio.ensure_future(self._speak(text))
 
-    async def _introduce(self, agent) -> None:
+    async def _introduce(self, agent) -> str | None:
+        """Play the agent's introduction to the caller; the line played (None when none was)."""
         task = self._intro.pop(agent.id, None)
         for other in self._intro.values():
             other.cancel()
         self._intro.clear()
         if task is None:
-            return
+            return None
         try:
             pcm = await task
         except Exception:  # no voice for the name: put the caller through without it
             log.exception("bridge introduction synthesis failed")
-            return
+            return None
         self.caller.clear_playback()
         self.caller.play(pcm.astype(np.int16).tobytes())
         await self._caller_drained()
+        return bridge_intro(getattr(agent, "name", None))
 
     async def _caller_drained(self, limit_s: float = 10.0) -> None:
         """Until what the caller was hearing (the hand-off line) has nearly played out."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import time
 
 import numpy as np
@@ -41,36 +40,6 @@ def _heard(models, pcm: np.ndarray, window_s: float = 10.0) -> str:
         if np.abs(piece).max(initial=0) > 300:
             texts.append(models.transcribe_sync(resample(piece, 8000, 16000)).text.lower())
     return " | ".join(texts)
-
-
-def _soundex_tail(word: str) -> str:
-    """Soundex without its first letter: how a name sounds, whichever vowel Whisper starts it
-    with (tiny.en writes the agent's "Alice" as "Ellis" on some CPUs: both 420; "agent" 253)."""
-    codes = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
-             "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}
-    out, last = [], codes.get(word[:1], "")
-    for ch in word[1:]:
-        code = codes.get(ch, "")
-        if code and code != last:
-            out.append(code)
-        if ch not in "hw":
-            last = code
-    return ("".join(out) + "000")[:3]
-
-
-def _named(text: str, name: str) -> int:
-    """Where "speaking with <name>" was heard (the name as it sounds), or -1."""
-    for m in re.finditer(r"speaking with (\w+)", text):
-        if _soundex_tail(m.group(1)) == _soundex_tail(name):
-            return m.start()
-    return -1
-
-
-def test_a_name_is_matched_by_how_it_sounds():
-    assert _named("you're now speaking with ellis your agent", "alice") >= 0
-    assert _named("you're now speaking with alice.", "alice") >= 0
-    assert _named("you're now speaking with your agent", "alice") == -1
-    assert _named("you're now speaking with bob", "alice") == -1
 
 
 async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_stored(tmp_path, models):
@@ -144,6 +113,8 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
         call = svc.api(f"/api/calls/{call_id}")
         events = call_events(svc, call_id)
     states = [e["state"] for e in events if e.get("event") == "transfer"]
+    bridged = next(e for e in events if e.get("event") == "transfer" and e.get("state") == "bridged")
+    assert bridged["intro"] == "You're now speaking with Alice."  # the agent's first name, from --agent
     assert states[-3:] == ["bridged", "handed_back", "done"], states
     done = [e for e in events if e.get("event") == "transfer" and e.get("state") == "done"][-1]
     assert done["ended"] == "handed_back" and done["handle_s"] >= 2.0
@@ -155,6 +126,7 @@ async def test_agent_hands_the_caller_back_from_the_desktop_and_the_survey_is_st
     heard = recording(tmp_path / "caller_rec1.wav")
     assert tone_seconds(heard, 1000) >= 1.0  # the caller and the agent were bridged
     text = _heard(models, heard)
-    assert _named(text, "alice") >= 0, text  # the agent's first name at the bridge
-    assert "passed you back" in text and "how did we do" in text, text  # the bot is back, then the survey
-    assert _named(text, "alice") < text.index("passed you back") < text.index("how did we do")
+    # The caller heard the introduction (the name is checked in the log above: tiny.en has written
+    # "Alice" as "Ellis" and as "without us"), then why the bot is back, then the survey.
+    assert "speaking with" in text and "passed you back" in text and "how did we do" in text, text
+    assert text.index("speaking with") < text.index("passed you back") < text.index("how did we do")

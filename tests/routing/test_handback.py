@@ -123,6 +123,8 @@ async def test_agent_hands_the_caller_back_the_bot_runs_the_survey_and_ends_the_
     assert states[-3:] == ["bridged", "handed_back", "done"]
     done = [e for e in events if isinstance(e, TransferEvent) and e.state == "done"][0]
     assert done.ended == "handed_back" and done.handle_s > 0
+    bridged = next(e for e in events if isinstance(e, TransferEvent) and e.state == "bridged")
+    assert bridged.intro == "You're now speaking with Alice."  # the call's log says what the caller was told
     assert scores == [4] and [e.score for e in events if isinstance(e, SurveyEvent)] == [4]
     assert spoken.index("You're now speaking with Alice.") < spoken.index(HANDBACK_PROMPT) < spoken.index(SURVEY_PROMPT)
     # The caller heard, in this order: the agent's name, then why the bot is back, then the survey.
