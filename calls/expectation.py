@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 # Slots the bot asks for. "yes_no" answers a confirmation; it constrains nothing but says a
 # short "Yes." is a whole answer.
-SLOTS = ("order_number", "account_id", "pin", "pin_or_date", "date", "email", "yes_no")
+SLOTS = ("order_number", "account_id", "pin", "pin_or_date", "date", "email", "yes_no", "menu")
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,17 @@ class Expectation:
     date: bool = False  # a plausible date completes it ("the fourth of July nineteen eighty-five")
     email: bool = False  # a spelled-out e-mail address may answer it
     keypad: bool = False  # DTMF digits are accepted; '#' ends the entry
+    # Keys that are each a whole answer on their own ("12": 1 for yes, 2 for no; a menu's keys):
+    # one press answers at once, no '#' or pause; any other key passes through (0: a person).
+    choices: str = ""
 
     def __post_init__(self):
         if self.slot not in SLOTS:
             raise ValueError(f"unknown slot {self.slot!r}; one of {', '.join(SLOTS)}")
         if any(not isinstance(n, int) or n < 1 for n in self.digits):
             raise ValueError("digits must be positive digit counts")
+        if self.choices and (self.digits or not self.keypad or not self.choices.isdigit()):
+            raise ValueError("choices are keypad digits, for an answer that is not a number")
 
     @property
     def wants_number(self) -> bool:

@@ -123,7 +123,7 @@ class TriageResponder:
             frustration=list(d.trajectory.smoothed),
             frustration_raw=list(d.trajectory.raw),
             frustration_parts=list(d.turn_parts),
-            no_match=d.no_match,
+            no_match=d.no_match_counted,
             no_input=d.no_input,
             dtmf=dtmf,
             bot_seconds=self._clock(),

@@ -13,7 +13,8 @@ This module keeps the state, the public face, the scoring of each turn and the
 routing of a turn to its state's handler; the handlers live by concern, mixed
 in: taking numbers (nlu/slot_filling.py), checking who the caller is
 (nlu/verification.py), carrying out the request (nlu/fulfilment.py), and the
-goodbye and the offer of a person (nlu/offer_and_goodbye.py). No destructive
+goodbye and the offer of a person (nlu/offer_and_goodbye.py), and the keypad where the voice
+failed (nlu/keypad_fallback.py). No destructive
 action on a guess: a request for a person that names none, or is unsure, is
 confirmed; so is an unsure sensitive intent.
 
@@ -34,6 +35,7 @@ from .frustration_text import TextCues
 from .fulfilment import Fulfilment
 from .fusion import DialogueSignals, FrustrationWeights, Trajectory, turn_features
 from .intents import OUT_OF_SCOPE
+from .keypad_fallback import YES_NO_KEYS, YES_NO_STATES, KeypadFallback
 from .offer_and_goodbye import OfferAndGoodbye
 from .redact import PIN_MASK
 from .slot_filling import SlotFilling
@@ -71,7 +73,7 @@ __all__ = [
 ]
 
 
-class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
+class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye, KeypadFallback):
     """One call's triage conversation (not thread-safe; one instance per call)."""
 
     def __init__(
@@ -102,6 +104,9 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
         self.offered_human = False
         self.declined_for: set[str] = set()  # slots whose offer of a person the caller turned down
         self.resolved = 0  # requests the bot has carried out to the end (status told, reset sent...)
+        self.menu_offered = False  # the keypad menu (nlu/keypad_fallback.py): once per call
+        self.menu_open = False  # it was the last question: its keys answer it
+        self.keyed_asked: frozenset[str] = frozenset()  # numbers the caller was asked to key in
         self.goodbyes = 0  # goodbyes not taken (asked "anything else?" instead): the next one ends the call
         # Digits of a number the caller began and has not finished ("four five", then a pause
         # longer than the turn's silence): the next turn, if it is digits only, continues it.
@@ -153,6 +158,12 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
         self.transcript.append(("caller", shown))
         if turn.keypad and self.state in (COLLECT, VERIFY):
             return self._on_keypad(keyed_digits(turn), turn)
+        if turn.keypad:
+            return self._on_keyed_choice(keyed_digits(turn), turn)
+        said = digits_only(turn.text)
+        if self.menu_open and said is not None and len(said) == 1:
+            return self._on_keyed_choice(said, turn)  # "Three." to the menu: its key, said
+        self.menu_open = False  # said, not keyed: the menu's keys are closed
         a = self.nlu.analyse(turn.text, self._embeddings)
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
@@ -175,8 +186,10 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
             return Expectation("account_id", digits=counts, email=self._flow_kind() == "password_reset", keypad=True)
         if self.state == VERIFY:
             return Expectation("pin_or_date", digits=(c.pin_digits,), date=True, keypad=True)
-        if self.state in (CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN, ANYTHING_ELSE):
-            return Expectation("yes_no")
+        if self.state in YES_NO_STATES:
+            return Expectation("yes_no", keypad=True, choices="".join(YES_NO_KEYS))
+        if self.state == ASK_INTENT and self.menu_open:
+            return Expectation("menu", keypad=True, choices=self._menu_choices())
         return None
 
     def _parts(self, feats: dict[str, float], prosody: dict[str, float], signals: DialogueSignals) -> dict[str, float]:
@@ -307,7 +320,8 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye):
         self.no_match += 1
         self.no_progress += 1
         if self.no_match >= self.cfg.max_no_match:
-            return self._reply(self.flows.say("handoff_no_match"), state=ESCALATED, escalate="no_match_limit", analysis=a)
+            return self._keypad_menu(a) or self._reply(self.flows.say("handoff_no_match"), state=ESCALATED,
+                                                       escalate="no_match_limit", analysis=a)
         return self._reply(text or self.flows.say("no_match"), state=state or self.state, analysis=a)
 
     def _escalate(self, a: Analysis | None, key: str, reason: str, text: str | None = None) -> BotReply:

@@ -66,6 +66,7 @@ class Flows:
     prompts: Mapping[str, str]
     intents: Mapping[str, IntentRoute]
     flows: Mapping[str, Mapping[str, Any]]
+    keypad_menu: tuple[str, ...] = ()  # intents by key: "1" is the first
 
     @classmethod
     def load(cls, path: Path | str = DEFAULT_FLOWS_PATH) -> "Flows":
@@ -104,7 +105,14 @@ class Flows:
         for route in intents.values():
             if route.flow not in ("handoff",) and route.flow not in flows:
                 raise ValueError(f"{where}: flows.{route.flow} is missing")
-        return cls(settings, prompts, intents, flows)
+        menu = tuple(str(i) for i in (doc.get("keypad_menu") or ()))
+        if len(menu) > 9 or len(set(menu)) != len(menu) or any(i not in intents for i in menu):
+            raise ValueError(f"{where}: keypad_menu must list at most 9 different intents of 'intents'")
+        if menu:
+            if "keypad_menu" not in prompts:
+                raise ValueError(f"{where}: prompts.keypad_menu is missing (it opens the keypad menu)")
+            prompts["keypad_menu"] = f"{prompts['keypad_menu']} {menu_options(menu, intents)}"
+        return cls(settings, prompts, intents, flows, menu)
 
     def say(self, key: str, **values: Any) -> str:
         """A reply text by key: ``"greeting"`` (a prompt) or ``"order_status.ask_order"``."""
@@ -124,6 +132,13 @@ class Flows:
         s = self.settings
         return {"company": s.company, "order_length": _COUNT_WORDS[s.order_digits],
                 "account_length": _COUNT_WORDS[s.account_digits], "pin_length": _COUNT_WORDS[s.pin_digits]}
+
+
+def menu_options(menu: tuple[str, ...], intents: Mapping[str, IntentRoute]) -> str:
+    """"Press 1 to check on an order, 2 to ..., or 4 to .... For a person, press 0." """
+    parts = [f"{n} to {intents[i].label}" for n, i in enumerate(menu, 1)]
+    said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f", or {parts[-1]}"
+    return f"Press {said}. For a person, press 0."
 
 
 def fill(template: str, **values: Any) -> str:

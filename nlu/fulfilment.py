@@ -35,7 +35,7 @@ class Fulfilment:
                 self.no_match += 1
                 self.no_progress += 1
                 if self.no_match >= self.cfg.max_no_match:
-                    return self._escalate(a, "handoff_no_match", "no_match_limit")
+                    return self._keypad_menu(a) or self._escalate(a, "handoff_no_match", "no_match_limit")
                 self.offered_human = True
                 return self._reply(self.flows.say("out_of_scope"), state=OFFER_HUMAN, analysis=a)
             return self._no_match(a)

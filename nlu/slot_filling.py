@@ -105,7 +105,11 @@ class SlotFilling:
             if self.no_match >= self.cfg.max_no_match:
                 return self._escalate(a, "handoff_no_match", "no_match_limit")
         if self.attempts[k] >= self.cfg.max_slot_attempts:
-            return self._offer_human(self.flows.say(key, **values).split(".")[0] + ".", a, resume=collecting)
+            failed = self.flows.say(key, **values).split(".")[0] + "."  # "Sorry, I didn't get the order number."
+            keyed = self._key_in_number(collecting, failed, a) if slot != "email" else None
+            if keyed is not None:  # the voice failed at it twice: the keypad, once, before a person
+                return keyed
+            return self._offer_human(failed, a, resume=collecting)
         self.slot = collecting
         return self._reply(self.flows.say(key, **values), state=COLLECT, analysis=a)
 

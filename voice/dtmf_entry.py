@@ -9,6 +9,8 @@ with three differences a phone line needs:
   (but 0 alone, then ``#`` or a pause, is still "a person, please"),
   ``#`` ends the entry, ``*`` starts it over. A ``#`` just after an entry that ended at its digit
   count ("45678#", as callers are used to typing) belongs to that entry too.
+- Where the bot offered keys as choices ("press 1 for yes, 2 for no"; the menu before a hand-over
+  for turns not understood), one of those keys is the whole answer at once.
 - The entry ends at ``#``, when the expected digit count is reached, or after ``timeout_s`` with
   no key, measured on the call's media clock (the audio frames' ``metadata["t"]``), not with a
   wall-clock timer: ``ivr simulate --fast`` runs the same entry to the same end, faster.
@@ -50,7 +52,7 @@ class KeypadTurn:
     digits: str
     start: float  # media seconds of the first key
     end: float  # media seconds of the key (or the silence) that ended it
-    why: str  # "end_key", "complete", "timeout" or "call_ended"
+    why: str  # "end_key", "complete", "timeout", "call_ended" or "choice" (one key of a menu)
 
 
 class KeypadEntry:
@@ -76,6 +78,8 @@ class KeypadEntry:
             return True
         if key == END_KEY and self._completed_at is not None and t - self._completed_at <= self.timeout_s:
             return True
+        if expectation is not None and expectation.choices:
+            return key in expectation.choices  # a menu: 0 (a person) and the rest pass through
         return expectation is not None and expectation.keypad and key.isdigit()
 
     def press(self, key: str, t: float, expectation: Expectation | None) -> KeypadTurn | None:
@@ -84,6 +88,8 @@ class KeypadEntry:
             self._completed_at = None  # the "#" after a completed entry: nothing more to do
             return None
         self._completed_at = None
+        if not self.active and expectation is not None and key in expectation.choices:
+            return KeypadTurn(key, t, t, "choice")  # one key is the whole answer
         if not self.active:
             self._start = t
             self._want = expectation.max_digits if expectation is not None else 0

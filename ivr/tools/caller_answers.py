@@ -18,6 +18,7 @@ from ivr.tools.caller_script import HANDOFF_REASONS, CallerSpec
 
 
 class Ask(Enum):
+    MENU = "menu"  # "Press 1 to check on an order, 2 to ... For a person, press 0."
     ANYTHING_ELSE = "anything_else"
     CONFIRM_VALUE = "confirm_value"  # digits read back: "That's order 4 5 6 7 8. Is that right?"
     CONFIRM_INTENT = "confirm_intent"  # "Just to check. You'd like to check on an order?"
@@ -39,6 +40,7 @@ class Ask(Enum):
 # First match wins: the more specific question before the general one ("...order 4 5 6. Is that
 # right?" is a confirmation, "Your order has shipped... anything else?" asks for more).
 _RULES: tuple[tuple[Ask, re.Pattern], ...] = tuple((a, re.compile(p)) for a, p in (
+    (Ask.MENU, r"press \d to "),
     (Ask.ANYTHING_ELSE, r"anything else|what else"),
     (Ask.CONFIRM_VALUE, r"is that (right|correct)|did i get that right"),
     (Ask.CONFIRM_INTENT, r"just to check|you'd like to|do you want to|did you want to|did you mean"),
@@ -121,8 +123,38 @@ class CallerState:
 
 @dataclass(frozen=True)
 class Answer:
-    key: str  # a key of CallerSpec.lines(), or "wait" (say nothing) or "hang_up"
+    key: str  # a key of CallerSpec.lines(), or "wait" (say nothing) or "hang_up", or "menu" (a key pressed)
     keypad: bool = False  # key the number in (DTMF) instead of saying it
+    keys: str = ""  # a key pressed instead of a line: the bot offered it ("press 1 for yes")
+
+
+# The bot asks for the keypad alone (not "say or key in"), as it does once the voice has failed
+# twice: every caller does as told (its menu, "Please use the keypad for your order number").
+_KEYPAD_ONLY = re.compile(r"use the keypad|on your keypad")
+# "press 1 for yes, 2 for no": the key of each answer.
+_YES_NO_KEY = re.compile(r"\b(\d) for (yes|no)\b")
+_MENU_OPTION = re.compile(r"\b(\d) to ([^,.]+)")
+_PERSON_KEY = re.compile(r"person, press (\d)|(\d) for a person")
+_AS_YES_NO = {"yes": "yes", "accept_human": "yes", "no": "no", "decline_human": "no"}
+
+
+def menu_key(bot_text: str, spec: CallerSpec) -> str:
+    """The key a caller presses in the bot's keypad menu: its need's, else a person's if it
+    wants one (a hand-off need too); "" when the menu has nothing for it."""
+    t = bot_text.lower()
+    for key, label in _MENU_OPTION.findall(t):
+        if intent_matches(label, spec.intent):
+            return key
+    person = _PERSON_KEY.search(t)
+    if person and (spec.intent in HANDOFF_REASONS or spec.intent == "speak_to_human"):
+        return person.group(1) or person.group(2)
+    return ""
+
+
+def offered_key(bot_text: str, key: str) -> str:
+    """The key the bot offered for the answer ``key`` (yes or no), else ""."""
+    want = _AS_YES_NO.get(key)
+    return next((k for k, word in _YES_NO_KEY.findall(bot_text.lower()) if word == want), "") if want else ""
 
 
 MAX_RESTATES = 2
@@ -139,6 +171,11 @@ def first_line(spec: CallerSpec) -> tuple[Answer, CallerState]:
 def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer, CallerState]:
     """The caller's reply to the bot's reply `bot_text`, and its state after it."""
     ask = classify(bot_text)
+    if ask is Ask.MENU:
+        pressed = menu_key(bot_text, spec)
+        if pressed:
+            return Answer("menu", keys=pressed), replace(state, last="menu")
+        ask = Ask.HOW_CAN_I_HELP  # nothing in it for this caller: its need again, in words
     key = _key(ask, bot_text, spec, state)
     if key == "hang_up":
         return Answer("hang_up"), state
@@ -151,8 +188,11 @@ def answer(bot_text: str, spec: CallerSpec, state: CallerState) -> tuple[Answer,
         new = replace(new, told=True)
     if ask in (Ask.CONFIRM_VALUE, Ask.CONFIRM_INTENT, Ask.OFFER_HUMAN):
         new = replace(new, last_confirm=key)
-    keypad = spec.keypad and key in _NUMBERS
-    return Answer(key, keypad=keypad), new
+    keypad = (spec.keypad or bool(_KEYPAD_ONLY.search(bot_text.lower()))) and key in _NUMBERS
+    # "Say yes or no, or press 1 for yes": a choice, as "say or key in" is for a number, so only
+    # the callers who key their numbers take it; the others keep talking.
+    keys = offered_key(bot_text, key) if spec.keypad else ""
+    return Answer(key, keypad=keypad, keys=keys), new
 
 
 def _key(ask: Ask, bot_text: str, spec: CallerSpec, state: CallerState) -> str:

@@ -45,12 +45,14 @@ class ScriptCaller:
         self._rendered: dict[str, Utterance] = {}
         self.said: list[str] = []
 
-    def _utterance(self, key: str, keypad: bool) -> Utterance | None:
+    def _utterance(self, key: str, keypad: bool, keys: str = "") -> Utterance | None:
         if key == "hang_up":
             return None
         self.said.append(key)
         if key == "wait":
             return Utterance("wait")
+        if keys:  # a key the bot offered ("press 1 for yes"), pressed alone
+            return Utterance(key, dtmf=keys)
         if keypad:
             return Utterance(key, dtmf=getattr(self.spec, key).digits + "#")
         if key not in self._rendered:
@@ -59,11 +61,11 @@ class ScriptCaller:
 
     def first(self) -> Utterance | None:
         a, self._state = first_line(self.spec)
-        return self._utterance(a.key, a.keypad)
+        return self._utterance(a.key, a.keypad, a.keys)
 
     def reply(self, bot_text: str) -> Utterance | None:
         a, self._state = answer(bot_text, self.spec, self._state)
-        return self._utterance(a.key, a.keypad)
+        return self._utterance(a.key, a.keypad, a.keys)
 
 
 async def run_one(spec: CallerSpec, engine, renderer, babble) -> tuple[CallScore, dict]:

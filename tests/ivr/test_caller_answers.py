@@ -2,7 +2,7 @@
 
 import pytest
 
-from ivr.tools.caller_answers import Answer, Ask, CallerState, answer, classify, first_line, read_back_digits
+from ivr.tools.caller_answers import Answer, Ask, CallerState, answer, classify, first_line, menu_key, read_back_digits
 from ivr.tools.caller_script import parse_set
 
 
@@ -169,3 +169,35 @@ def test_anything_else_with_nothing_told_gets_the_need_again_then_the_closing():
     assert _keys(c, "Is there anything else I can help with?", told) == ["opening", "restate", "closing"]
     # once told, a later bare "anything else?" is answered with the closing
     assert _keys(c, told, "Is there anything else I can help with?") == ["opening", "closing", "closing"]
+
+
+MENU = ("Sorry, I'm still not getting it. You can use your keypad instead. Press 1 to check on an order, 2 to "
+        "reset your password, 3 to hear your account balance, or 4 to ask about our opening hours. For a person, press 0.")
+
+
+@pytest.mark.parametrize("intent, key", [("order_status", "1"), ("account_balance", "3"), ("opening_hours", "4"),
+                                         ("fraud_stolen_card", "0"), ("speak_to_human", "0")])
+def test_a_caller_presses_the_menu_key_of_its_need_or_a_persons(intent, key):
+    c = _caller(intent=intent, order="45678") if intent == "order_status" else _caller(intent=intent)
+    assert classify(MENU) is Ask.MENU and menu_key(MENU, c) == key
+    a, s = answer(MENU, c, CallerState(said_opening=True))
+    assert a == Answer("menu", keys=key) and s.last == "menu"
+
+
+def test_a_caller_whose_need_is_not_in_the_menu_says_it_again():
+    menu = MENU.replace(" 3 to hear your account balance,", "")  # a balance caller, and no balance in it
+    c = _caller()
+    assert menu_key(menu, c) == "" and answer(menu, c, CallerState(said_opening=True))[0].key == "restate"
+
+
+def test_every_caller_keys_its_number_when_told_to_use_the_keypad_and_not_when_offered_it():
+    c = _caller()
+    told = answer("Sorry, I didn't get that. Please use the keypad for your account number.", c, CallerState(said_opening=True))
+    offered = answer("Please say or key in your account number.", c, CallerState(said_opening=True))
+    assert told[0] == Answer("account", keypad=True) and offered[0] == Answer("account")
+
+
+def test_only_a_keypad_caller_presses_the_key_offered_for_yes_or_no():
+    text = "Would you like a person? Please say yes or no, or press 1 for yes, 2 for no."
+    assert answer(text, _caller(), CallerState(said_opening=True))[0] == Answer("decline_human")
+    assert answer(text, _caller(keypad=True), CallerState(said_opening=True))[0] == Answer("decline_human", keys="2")

@@ -94,3 +94,18 @@ def test_an_agitated_voice_alone_on_one_goodbye_gets_anything_else_not_a_transfe
     reply = bot.on_turn(CallerTurnFrame(index=1, text="Goodbye.", prosody={"arousal_logit": 4.0}))
     assert bot.dialog.trajectory.raw[-1] >= Policy().frustration_ceiling
     assert bot.decision is None and not reply.end_call and "anything else" in reply.text
+
+def test_the_keypad_menu_is_offered_before_the_policy_transfers_on_turns_not_understood(bot):
+    """The policy's max_no_match (3) would hand the caller over on the dialog's third turn not
+    understood; the dialog offers its keypad menu there instead, and the policy waits for it."""
+    replies, events = say(bot, "zxq blorp fnarg", "purple telescope banana wednesday", "glorp the the the")
+    assert bot.decision is None and "Press 1 to check on an order" in replies[-1].text
+    assert replay(events, Policy()) == (None, None)
+    keyed, more = say(bot, "1", keypad=True)
+    assert bot.decision is None and "order number" in keyed[0].text
+
+
+def test_a_turn_not_understood_after_the_keypad_menu_is_transferred(bot):
+    replies, events = say(bot, "zxq blorp fnarg", "purple telescope banana wednesday", "glorp the the the", "blorp")
+    assert replies[-1].outcome == "transferred" and bot.decision.reason == "no_match"
+    assert replay(events, Policy()) == ("no_match", 3)

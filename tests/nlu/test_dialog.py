@@ -23,9 +23,10 @@ def test_greeting(dialog):
 
 def test_no_match_limit(dialog, talk):
     dialog.start()
-    r = talk(dialog, "zxq blorp fnarg", "purple telescope banana wednesday", "glorp the the the")
-    assert [x.escalate for x in r] == [None, None, "no_match_limit"]
-    assert dialog.no_match == 3
+    r = talk(dialog, "zxq blorp fnarg", "purple telescope banana wednesday", "glorp the the the", "blorp")
+    assert [x.escalate for x in r] == [None, None, None, "no_match_limit"]
+    assert "Press 1 to check on an order" in r[2].text  # the keypad menu, once, before a person
+    assert dialog.no_match == 4
 
 
 def test_repeat_says_the_last_prompt_again(dialog, talk):

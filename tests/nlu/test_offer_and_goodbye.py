@@ -79,9 +79,12 @@ def test_a_clear_request_for_a_person_is_put_through_at_once(dialog, talk):
 
 
 def _offered_after_read_backs(d, talk):
-    """A person offered after two rejected read-backs (no turn not understood before it)."""
+    """A person offered after three rejected read-backs, the keypad asked for after the second
+    (no turn not understood before it)."""
     d.start()
-    r = talk(d, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no")
+    r = talk(d, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no",
+             "four five six seven nine", "no")
+    assert r[4].state == "collect" and "keypad" in r[4].text
     assert r[-1].state == "offer_human" and d.no_match == 0
     return r[-1]
 
@@ -90,18 +93,18 @@ def _offered_after_read_backs(d, talk):
 def test_an_answer_to_the_offer_neither_yes_nor_no_is_asked_again_plainly(dialog, line, talk):
     _offered_after_read_backs(dialog, talk)
     (r,) = talk(dialog, line)  # "No, thank you." heard without its "no", thanks alone, a "no" at 0.54
-    assert r.text == "Would you like a person? Please say yes or no."
+    assert r.text == "Would you like a person? Please say yes or no, or press 1 for yes, 2 for no."
     assert r.state == "offer_human" and not r.end_call and r.escalate is None and r.accepted_intent is None
     assert dialog.no_match == 1  # counted like any confirmation not understood
     (r2,) = talk(dialog, "No, thank you.")
     assert r2.state == "collect" and r2.text == "Okay, let's try once more. Please say or key in your order number."
 
 
-def test_an_unclear_answer_to_the_offer_counts_towards_the_hand_over_on_not_understood(dialog, talk):
+def test_turns_not_understood_while_collecting_get_the_keypad_then_a_person(dialog, talk):
     dialog.start()
-    r = talk(dialog, "where is my order", "I don't know", "I'm not sure", "Thank you.")
-    assert r[2].state == "offer_human" and dialog.no_match == 3
-    assert r[3].escalate == "no_match_limit"  # three turns in a row not understood: a person, not a hang-up
+    r = talk(dialog, "where is my order", "I don't know", "I'm not sure", "I haven't got a clue")
+    assert r[2].state == "collect" and r[2].text.endswith("Please use the keypad for your order number.")
+    assert dialog.no_match == 3 and r[3].escalate == "no_match_limit"  # a person, not a hang-up
 
 
 def test_a_goodbye_after_the_offer_before_anything_was_done_is_checked_then_the_second_ends(dialog, talk):
@@ -115,7 +118,7 @@ def test_a_goodbye_after_the_offer_before_anything_was_done_is_checked_then_the_
     d = TriageDialog(dialog.backend, understanding=dialog.nlu)
     d.start()
     r = talk(d, "can you book me a taxi to the airport", "Thank you.", "Thank you.", "Goodbye.", "Goodbye.")
-    assert r[1].text == "Would you like a person? Please say yes or no."
+    assert r[1].text == "Would you like a person? Please say yes or no, or press 1 for yes, 2 for no."
     assert r[2].text == "Okay, let's keep going. How can I help?" and r[2].state == "ask_intent" and not r[2].end_call
     assert r[3].text == "Is there anything else I can help with?" and not r[3].end_call
     assert r[4].end_call
@@ -168,7 +171,7 @@ def test_thanks_alone_twice_to_the_offer_is_a_no_thank_you_never_a_goodbye(backe
     # got "anything else?" before anything was done, and the caller, not helped, said goodbye
     d = _offered_while_collecting(backend, scripted, talk)
     r = talk(d, "So, thank you.", "So, thank you.")
-    assert r[0].text == "Would you like a person? Please say yes or no."
+    assert r[0].text == "Would you like a person? Please say yes or no, or press 1 for yes, 2 for no."
     assert r[1].state == "collect" and r[1].text.startswith("Okay, let's try once more.") and "account number" in r[1].text
     assert not any(x.end_call or x.escalate for x in r) and r[1].accepted_intent is None
 
@@ -179,21 +182,25 @@ def test_a_caller_who_turned_down_a_person_and_failed_again_is_handed_over_not_l
     which went round until the caller hung up."""
     dialog.start()
     r = talk(dialog, "where is my order", "six oh seven eight eight", "no", "six oh seven eight eight", "no",
-             "no", "six oh seven eight eight", "no")
-    assert [x.state for x in r] == ["collect", "confirm_slot", "collect", "confirm_slot", "offer_human",
-                                    "collect", "confirm_slot", "escalated"]
-    assert r[5].text.startswith("Okay, let's try once more.")
-    assert r[7].escalate == "unresolved" and r[7].text.endswith("Let me get you a person. They can sort this out.")
+             "six oh seven eight eight", "no", "no", "six oh seven eight eight", "no")
+    assert [x.state for x in r] == ["collect", "confirm_slot", "collect", "confirm_slot", "collect", "confirm_slot",
+                                    "offer_human", "collect", "confirm_slot", "escalated"]
+    assert r[4].text.endswith("Please use the keypad for your order number.")  # the keypad, once, before the offer of a person
+    assert r[7].text.startswith("Okay, let's try once more.")
+    assert r[9].escalate == "unresolved" and r[9].text.endswith("Let me get you a person. They can sort this out.")
 
 
 def test_an_off_topic_caller_who_turns_down_a_person_is_not_offered_one_again_and_again(dialog, talk):
     """Out of scope, a person offered, "So thank you." (Whisper's "No, thank you") twice, then
-    out of scope again: the turns not understood still count, and the caller reaches a person at
-    max_no_match rather than going round ("Okay, let's keep going." without end)."""
+    out of scope again: the turns not understood still count; at max_no_match the keypad menu
+    comes once, and the next turn not understood reaches a person rather than going round
+    ("Okay, let's keep going." without end)."""
     dialog.start()
-    r = talk(dialog, "Book me a taxi to the airport.", "So thank you.", "So thank you.", "Book me a taxi to the airport.")
-    assert [x.state for x in r] == ["offer_human", "offer_human", "ask_intent", "escalated"]
-    assert r[3].escalate == "no_match_limit" and sum(x.text.endswith("Would you like to talk to a person?") for x in r) == 1
+    r = talk(dialog, "Book me a taxi to the airport.", "So thank you.", "So thank you.", "Book me a taxi to the airport.",
+             "Book me a taxi to the airport.")
+    assert [x.state for x in r] == ["offer_human", "offer_human", "ask_intent", "ask_intent", "escalated"]
+    assert "Press 1 to check on an order" in r[3].text
+    assert r[4].escalate == "no_match_limit" and sum(x.text.endswith("Would you like to talk to a person?") for x in r) == 1
 
 
 def test_words_read_as_wanting_a_person_while_giving_a_number_are_asked_about_once(dialog, talk):

@@ -28,12 +28,14 @@ def test_plain_no_at_confirmation_asks_again(dialog, talk):
     assert r[2].state == "collect" and "one digit at a time" in r[2].text
 
 
-def test_unknown_order_twice_offers_a_person(dialog, talk):
+def test_unknown_order_twice_asks_for_the_keypad_then_a_third_offers_a_person(dialog, talk):
     dialog.start()
-    r = talk(dialog, "order status", "one one one one one", "yes", "two two two two two", "yes", "yes please")
+    r = talk(dialog, "order status", "one one one one one", "yes", "two two two two two", "yes",
+             CallerTurn(text="33333", keypad=True), "yes please")
     assert "can't find order 1 1 1 1 1" in r[2].text and r[2].state == "collect"
-    assert r[4].state == "offer_human" and "person" in r[4].text
-    assert r[5].escalate == "human_requested" and r[5].state == "escalated"
+    assert r[4].state == "collect" and r[4].text == "I can't find order 2 2 2 2 2. Please use the keypad for your order number."
+    assert r[5].state == "offer_human" and "can't find order 3 3 3 3 3" in r[5].text and "person" in r[5].text
+    assert r[6].escalate == "human_requested" and r[6].state == "escalated"
 
 
 def test_an_inner_no_in_a_spoken_order_number_is_read_back_as_a_zero(dialog, talk):
@@ -116,7 +118,7 @@ def test_a_short_number_begun_afresh_replaces_the_partial_and_counts_as_a_try(di
     dialog = TriageDialog(dialog.backend, understanding=dialog.nlu)
     dialog.start()
     r = talk(dialog, "where is my order", "one two three four", "one two three", "one two three")
-    assert r[3].state == "offer_human"  # the second fresh start reaches max_slot_attempts
+    assert r[3].state == "collect" and "keypad" in r[3].text  # the second fresh start reaches max_slot_attempts
 
 
 def test_asking_to_hear_it_again_keeps_the_partial(dialog, talk):
@@ -188,11 +190,13 @@ def test_a_confirmation_not_understood_twice_offers_a_person(backend, talk, scri
     assert r4.state == "collect" and r4.text == "Okay, let's try once more. Please say or key in your order number."
 
 
-def test_read_backs_rejected_max_slot_attempts_times_offer_a_person(dialog, talk):
+def test_read_backs_rejected_max_slot_attempts_times_ask_for_the_keypad_then_offer_a_person(dialog, talk):
     dialog.start()
-    r = talk(dialog, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no")
+    r = talk(dialog, "where is my order", "four five six seven nine", "no", "four five six seven nine", "no",
+             "four five six seven nine", "no")
     assert r[2].state == "collect" and "one digit at a time" in r[2].text
-    assert r[4].state == "offer_human" and "person" in r[4].text
+    assert r[4].state == "collect" and r[4].text.endswith("Please use the keypad for your order number.")
+    assert r[6].state == "offer_human" and "person" in r[6].text
     assert talk(dialog, "yes")[0].escalate == "human_requested"
 
 
@@ -201,13 +205,14 @@ def test_corrections_count_as_tries_too(dialog, talk):
     r = talk(dialog, "where is my order", "four five six seven nine", "no it's four five six seven one",
              "no it's four five six seven two")
     assert "4 5 6 7 1" in r[2].text and r[2].state == "confirm_slot"
-    assert r[3].state == "offer_human"
+    assert r[3].state == "collect" and "keypad" in r[3].text  # the tries are spent: the keypad
 
 
-def test_a_slot_re_asked_without_progress_offers_a_person(dialog, talk):
+def test_a_slot_re_asked_without_progress_asks_for_the_keypad_then_offers_a_person(dialog, talk):
     dialog.start()
-    r = talk(dialog, "where is my order", "I don't know", "I'm not sure")
-    assert r[1].state == "collect" and r[2].state == "offer_human"
+    r = talk(dialog, "where is my order", "I don't know", "I'm not sure", CallerTurn(text="99999", keypad=True))
+    assert r[1].state == "collect" and r[2].state == "collect" and "keypad" in r[2].text
+    assert r[3].state == "offer_human" and "can't find order 9 9 9 9 9" in r[3].text
     assert not any(x.escalate for x in r)
 
 

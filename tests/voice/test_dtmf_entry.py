@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from pipecat.audio.dtmf.types import KeypadEntry as Key
 from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 from pipecat.tests.utils import SleepFrame, run_test
@@ -144,3 +145,23 @@ async def test_zero_alone_still_asks_for_a_person_while_a_number_is_expected():
     assert [f.button.value for f in down if isinstance(f, InputDTMFFrame)] == ["0"]
     assert [f.text for f in down if isinstance(f, CallerTurnFrame)] == ["10"]
     assert progress.owed == 1  # only the entry is owed an answer; the 0 goes to the policy
+
+
+YES_NO_KEYS = Expectation("yes_no", keypad=True, choices="12")
+
+
+def test_a_key_offered_as_a_choice_answers_at_once_and_zero_still_passes_through():
+    e = KeypadEntry()
+    taken, done = keys(e, "1", expect=YES_NO_KEYS)
+    assert taken == ["1"] and [(t.digits, t.why) for t in done] == [("1", "choice")] and not e.active
+    assert keys(KeypadEntry(), "0", expect=YES_NO_KEYS) == ([], [])  # 0 is the policy's: a person
+    assert keys(KeypadEntry(), "7", expect=YES_NO_KEYS) == ([], [])
+
+
+def test_choices_are_keypad_digits_for_an_answer_that_is_not_a_number():
+    with pytest.raises(ValueError):
+        Expectation("order_number", digits=(5,), keypad=True, choices="12")
+    with pytest.raises(ValueError):
+        Expectation("yes_no", choices="12")  # not on the keypad
+    with pytest.raises(ValueError):
+        Expectation("yes_no", keypad=True, choices="1#")

@@ -35,7 +35,9 @@ def test_fixed_sentences_of_templated_replies_are_cached():
     assert "Thanks. For security, please say or key in your four-digit PIN, or say your date of birth." in texts
     # the held partial number: its lead and its question are fixed, only the digits are synthesized
     assert {"Okay.", "What's the rest of the order number?", "What's the rest of the account number?"} <= texts
-    assert "Would you like a person? Please say yes or no." in texts
+    assert "Would you like a person? Please say yes or no, or press 1 for yes, 2 for no." in texts
+    assert "Please use the keypad for your order number." in texts  # after whatever failed, a fixed sentence
+    assert any(t.startswith("Sorry, I'm still not getting it.") and "press 0" in t for t in texts)  # the menu, whole
     assert not any("{" in t for t in texts)
 
 
