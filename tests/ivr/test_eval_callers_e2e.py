@@ -55,3 +55,24 @@ def test_a_caller_who_asks_for_a_person_is_handed_on_for_that_reason(report):
     tune = report["figures"]["tune"]["overall"]
     assert tune["calls"] == 2 and tune["routed_right_pct"] == 100.0 and tune["cut_ins_all"] == 0
     assert "cores" in report["machine"]
+
+
+@pytest.mark.e2e
+def test_a_caller_whose_number_is_never_heard_right_is_asked_for_the_keypad_and_served(tmp_path):
+    """A caller whose order number the voice keeps getting wrong (it reads 11111 for its 45678,
+    as a misheard caller repeats the same sounds): after the second failed try the bot asks for
+    the keypad instead of offering a person; the caller keys it (DTMF through the pipeline's
+    keypad entry) and the order is looked up."""
+    (tmp_path / "set.yaml").write_text(
+        "voices:\n  piper: {engine: piper, rate: 1.0}\n"
+        "tune:\n  - id: kp-number\n    intent: order_status\n    voice: piper\n"
+        "    opening: \"Where is my order?\"\n    order: {digits: \"45678\", say: \"one one one one one\"}\n")
+    out = tmp_path / "eval.json"
+    assert main(["eval", "callers", "--set", str(tmp_path / "set.yaml"), "--cache", str(tmp_path / "audio"),
+                 "--json", str(out)]) == 0
+    c = json.loads(out.read_text())["calls"][0]
+    assert c["outcome"] == "bot_resolved" and c["routed_right"] and c["cut_ins"] == 0
+    asked = next(i for i, b in enumerate(c["bot"]) if b.endswith("Please use the keypad for your order number."))
+    assert not any("person" in b for b in c["bot"][:asked + 1])  # the keypad came before any offer of a person
+    assert any(s["action"] == "order_lookup" and s["detail"] == "order 45678" and s["result"].startswith("found")
+               for s in c["steps"])
