@@ -8,8 +8,8 @@ once, as IVRs have always done:
 
 - before the hand-over for turns not understood (``max_no_match``), a keypad menu of the routine
   requests (``keypad_menu`` in flows.yaml; 0 is still a person);
-- before the offer of a person for a number not got (``max_slot_attempts``), "Please key in the
-  order number on your phone's keypad.";
+- before the offer of a person for a number not got (``max_slot_attempts``), "Please use the
+  keypad for your order number.";
 - wherever the bot wants a yes or no, 1 is yes and 2 is no, and the plain re-asks say so.
 
 A keyed choice is exact evidence: it is taken at full confidence, without a read-back.
