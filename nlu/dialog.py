@@ -24,6 +24,7 @@ account, a PIN or date, a yes or no), for turn-taking and the keypad.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from calls.expectation import Expectation
@@ -63,7 +64,10 @@ from .turns import (
 from .understanding import Analysis, Understanding
 from .verification import Verification
 
-NO_INPUT_TEXT = "[no input]"  # the caller's line in the transcript for a silence the bot prompted on
+NO_INPUT_TEXT = "[no input]"
+# Questions answered with a value or a yes or no: saying the same answer to one asked again is
+# answering it. A need said again ("How can I help?", "anything else?") is still repetition.
+ANSWER_STATES = (COLLECT, VERIFY, CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN)  # the caller's line in the transcript for a silence the bot prompted on
 
 # Names callers have imported from here since before the split (ivr/triage.py, nlu/__init__.py).
 __all__ = [
@@ -168,7 +172,13 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye, Keypa
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
         signals = DialogueSignals(self.no_match, self.no_input, turn.barge_in, self.no_progress)
-        feats = turn_features(a.cues, turn.prosody, signals)
+        cues = a.cues
+        if self.state in ANSWER_STATES and cues.repetition:
+            # Asked for a number (or a yes or no) again, the caller gives the same answer again:
+            # that is doing as asked, not saying it again because the bot is not listening.
+            # The re-ask already counts in the dialogue signals.
+            cues = dataclasses.replace(cues, repetition=0.0)
+        feats = turn_features(cues, turn.prosody, signals)
         self._score(feats, turn.prosody, signals)
         return self._decide(a)
 
@@ -363,8 +373,11 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye, Keypa
         return None if self._doubted else raw
 
     def _helped(self) -> bool:
-        """The bot has done something for the caller: a resolved step, or a value they gave."""
-        return any(s.result not in FAILED_STEPS for s in self.steps) or any(v for v in self.slots.values())
+        """The bot has done something for the caller: a resolved step, or a value they gave and
+        confirmed. A value still being read back is a guess: a "thank you" then ends nothing."""
+        pending = self.slot if self.state == CONFIRM_SLOT else None
+        return (any(s.result not in FAILED_STEPS for s in self.steps)
+                or any(v for k, v in self.slots.items() if k != pending))
 
     def _unsure(self, intent: str, confidence: float) -> bool:
         """Too unsure to act on ``intent`` without asking: a hand-over needs more evidence."""

@@ -165,3 +165,19 @@ def test_bad_digit_counts_are_refused_at_load():
     doc["settings"]["order_digits"] = 0
     with pytest.raises(ValueError, match="order_digits"):
         Flows.from_dict(doc)
+
+
+def test_the_same_answer_to_a_question_asked_again_is_not_counted_as_repetition(dialog, talk):
+    """tune split, t-reset-hesitant: an account number misheard the same way each time it was
+    asked for again scored as the caller repeating themselves, and a calm caller was transferred
+    for frustration. Saying a need again is still repetition."""
+    dialog.start()
+    talk(dialog, "I need to reset my password", "Or, I understand when it, I know one.", "No, thank you.",
+         "Or, I understand when it, I know one.")
+    assert dialog.state == "collect" and dialog.last_contributions["text"] < 2.5
+    first = [p["text"] for p in dialog.turn_parts]
+    assert first[-1] == pytest.approx(first[1])  # the same words, the same text evidence: no repetition added
+    d = TriageDialog(dialog.backend, understanding=dialog.nlu)
+    d.start()
+    talk(d, "Can you book me a taxi please", "No.", "Can you book me a taxi please")
+    assert d.turn_parts[-1]["text"] > d.turn_parts[0]["text"] + 1.0  # the need said again: repetition counts

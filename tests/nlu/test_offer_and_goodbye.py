@@ -212,3 +212,12 @@ def test_words_read_as_wanting_a_person_while_giving_a_number_are_asked_about_on
     r = talk(dialog, "I can't log in, I need a new password.", misheard, "no", misheard)
     assert r[1].text == "Shall I put you through to a person?" and r[2].text.startswith("Okay, let's try once more.")
     assert r[3].state == "collect" and "one digit at a time" in r[3].text
+
+
+def test_a_goodbye_while_a_number_is_being_read_back_is_checked_not_taken(dialog, talk):
+    """A value still awaiting its read-back is not help given: "No, thank you" heard as "Hello.
+    Thank you." to "Is that right?" got "Goodbye." and the caller was left without their reset."""
+    dialog.start()
+    r = talk(dialog, "I need to reset my password", "five six one oh one eight nine oh", "Hello. Thank you.")
+    assert r[1].state == "confirm_slot"
+    assert not r[2].end_call and r[2].state != "ended"
