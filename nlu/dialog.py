@@ -64,10 +64,10 @@ from .turns import (
 from .understanding import Analysis, Understanding
 from .verification import Verification
 
-NO_INPUT_TEXT = "[no input]"
+NO_INPUT_TEXT = "[no input]"  # the caller's line in the transcript for a silence the bot prompted on
 # Questions answered with a value or a yes or no: saying the same answer to one asked again is
 # answering it. A need said again ("How can I help?", "anything else?") is still repetition.
-ANSWER_STATES = (COLLECT, VERIFY, CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN)  # the caller's line in the transcript for a silence the bot prompted on
+ANSWER_STATES = (COLLECT, VERIFY, CONFIRM_SLOT, CONFIRM_INTENT, OFFER_HUMAN)
 
 # Names callers have imported from here since before the split (ivr/triage.py, nlu/__init__.py).
 __all__ = [
@@ -164,10 +164,11 @@ class TriageDialog(SlotFilling, Verification, Fulfilment, OfferAndGoodbye, Keypa
             return self._on_keypad(keyed_digits(turn), turn)
         if turn.keypad:
             return self._on_keyed_choice(keyed_digits(turn), turn)
-        said = digits_only(turn.text)
-        if self.menu_open and said is not None and len(said) == 1:
-            return self._on_keyed_choice(said, turn)  # "Three." to the menu: its key, said
-        self.menu_open = False  # said, not keyed: the menu's keys are closed
+        if self.menu_open:
+            said = digits_only(turn.text)
+            if said is not None and len(said) == 1:
+                return self._on_keyed_choice(said, turn)  # "Three." to the menu: its key, said
+            self.menu_open = False  # said, not keyed: the menu's keys are closed
         a = self.nlu.analyse(turn.text, self._embeddings)
         if a.embedding is not None:
             self._embeddings.append(a.embedding)
